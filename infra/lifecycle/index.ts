@@ -1,0 +1,15 @@
+/**
+ * The lifecycle core: plain TypeScript plus `pg`, with no Pulumi import. The Pulumi dynamic
+ * providers and the CLI scripts are thin adapters over these functions.
+ */
+export * from "./errors.js";
+export * from "./identifiers.js";
+export * from "./connection.js";
+export * from "./source.js";
+export * from "./sql.js";
+export * from "./history.js";
+export * from "./lock.js";
+export * from "./apply.js";
+export * from "./introspect.js";
+export * from "./reset.js";
+export * from "./verify.js";

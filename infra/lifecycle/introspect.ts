@@ -1,0 +1,203 @@
+/**
+ * Introspection: what a database holds, read from pg_catalog in one round trip whatever the
+ * table count, plus a stable fingerprint of its structure. pgstack's own schema is left out.
+ */
+import type pg from "pg";
+import { PGSTACK_SCHEMA } from "./history.js";
+import { quoteLiteral, qualified } from "./identifiers.js";
+import { sha256 } from "./source.js";
+
+/** A column as Postgres reports it. */
+export interface ColumnInfo {
+  name: string;
+  /** `format_type` output, e.g. `character varying(255)`, `timestamp with time zone`. */
+  type: string;
+  nullable: boolean;
+  /** The default expression, or null. Identity columns show `identity`. */
+  default: string | null;
+}
+
+/** A foreign key, `from` columns on this table to `to` columns on another. */
+export interface ForeignKeyInfo {
+  name: string;
+  columns: string[];
+  references: { schema: string; table: string; columns: string[] };
+  /** `no action`, `restrict`, `cascade`, `set null` or `set default`. */
+  onDelete: string;
+}
+
+/** An index, with Postgres' own definition text. */
+export interface IndexInfo {
+  name: string;
+  unique: boolean;
+  primary: boolean;
+  definition: string;
+}
+
+/** A table and everything pgstack reports about it. */
+export interface TableInfo {
+  schema: string;
+  name: string;
+  owner: string;
+  /** Postgres' planner estimate (pg_class.reltuples, or live tuples before the first ANALYZE). */
+  estimatedRows: number;
+  /** Present only when exact counts were asked for. */
+  exactRows?: number;
+  columns: ColumnInfo[];
+  /** Primary-key columns in key order; empty when there is none. */
+  primaryKey: string[];
+  foreignKeys: ForeignKeyInfo[];
+  /** Unique and check constraints, as `name: definition`. */
+  constraints: string[];
+  indexes: IndexInfo[];
+}
+
+/** The result of {@link introspect}. */
+export interface Inventory {
+  /** Sorted by schema, then name. */
+  tables: TableInfo[];
+  /** sha256 over the normalized structure (no row counts), stable across runs and servers. */
+  fingerprint: string;
+}
+
+/** Options for {@link introspect}. */
+export interface IntrospectOptions {
+  /** Only these schemas. Default: every user schema except pgstack's own. */
+  schemas?: readonly string[];
+  /** Also run `count(*)` on every table (one extra round trip). */
+  exactCounts?: boolean;
+}
+
+const DELETE_ACTIONS: Record<string, string> = {
+  a: "no action",
+  r: "restrict",
+  c: "cascade",
+  n: "set null",
+  d: "set default",
+};
+
+/**
+ * Reads tables, columns, keys, foreign keys, indexes and row estimates in a single
+ * multi-statement message (four result sets, one round trip).
+ */
+export async function introspect(client: pg.Client, options: IntrospectOptions = {}): Promise<Inventory> {
+  const schemaFilter = options.schemas
+    ? `n.nspname IN (${options.schemas.map(quoteLiteral).join(", ") || "NULL"})`
+    : `n.nspname NOT IN ('pg_catalog', 'information_schema', ${quoteLiteral(PGSTACK_SCHEMA)}) AND n.nspname NOT LIKE 'pg\\_%'`;
+  // The CTE is repeated per statement: simple-protocol statements cannot share one.
+  const rels = `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND ${schemaFilter}`;
+  const sql = `
+    SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
+           CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE pg_stat_get_live_tuples(c.oid) END AS rows
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND ${schemaFilter};
+    SELECT a.attrelid::int8 AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+           NOT a.attnotnull AS nullable,
+           CASE WHEN a.attidentity <> '' THEN 'identity' ELSE pg_get_expr(d.adbin, d.adrelid) END AS "default"
+      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE a.attrelid IN (${rels}) AND a.attnum > 0 AND NOT a.attisdropped
+     ORDER BY a.attrelid, a.attnum;
+    SELECT co.conrelid::int8 AS oid, co.conname AS name, co.contype AS type, pg_get_constraintdef(co.oid) AS definition,
+           ARRAY(SELECT a.attname FROM unnest(co.conkey) WITH ORDINALITY k(n, i)
+                   JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n ORDER BY k.i)::text[] AS columns,
+           fn.nspname AS ref_schema, fc.relname AS ref_table,
+           ARRAY(SELECT a.attname FROM unnest(co.confkey) WITH ORDINALITY k(n, i)
+                   JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n ORDER BY k.i)::text[] AS ref_columns,
+           co.confdeltype AS on_delete
+      FROM pg_constraint co
+      LEFT JOIN pg_class fc ON fc.oid = co.confrelid
+      LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+     WHERE co.conrelid IN (${rels}) AND co.contype IN ('p', 'f', 'u', 'c', 'x');
+    SELECT i.indrelid::int8 AS oid, ic.relname AS name, i.indisunique AS unique, i.indisprimary AS primary,
+           pg_get_indexdef(i.indexrelid) AS definition
+      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+     WHERE i.indrelid IN (${rels});`;
+  const results = (await client.query(sql)) as unknown as pg.QueryResult[];
+  const [tablesRes, columnsRes, constraintsRes, indexesRes] = results;
+  if (!tablesRes || !columnsRes || !constraintsRes || !indexesRes) throw new Error("internal: introspection returned too few result sets");
+
+  const byOid = new Map<string, TableInfo>();
+  for (const r of tablesRes.rows as { oid: string; schema: string; name: string; owner: string; rows: string }[]) {
+    byOid.set(r.oid, {
+      schema: r.schema,
+      name: r.name,
+      owner: r.owner,
+      estimatedRows: Number(r.rows),
+      columns: [],
+      primaryKey: [],
+      foreignKeys: [],
+      constraints: [],
+      indexes: [],
+    });
+  }
+  for (const r of columnsRes.rows as { oid: string; name: string; type: string; nullable: boolean; default: string | null }[]) {
+    byOid.get(r.oid)?.columns.push({ name: r.name, type: r.type, nullable: r.nullable, default: r.default });
+  }
+  for (const r of constraintsRes.rows as {
+    oid: string;
+    name: string;
+    type: string;
+    definition: string;
+    columns: string[];
+    ref_schema: string | null;
+    ref_table: string | null;
+    ref_columns: string[];
+    on_delete: string;
+  }[]) {
+    const t = byOid.get(r.oid);
+    if (!t) continue;
+    if (r.type === "p") t.primaryKey = r.columns;
+    else if (r.type === "f") {
+      t.foreignKeys.push({
+        name: r.name,
+        columns: r.columns,
+        references: { schema: r.ref_schema ?? "", table: r.ref_table ?? "", columns: r.ref_columns },
+        onDelete: DELETE_ACTIONS[r.on_delete] ?? r.on_delete,
+      });
+    } else t.constraints.push(`${r.name}: ${r.definition}`);
+  }
+  for (const r of indexesRes.rows as { oid: string; name: string; unique: boolean; primary: boolean; definition: string }[]) {
+    byOid.get(r.oid)?.indexes.push({ name: r.name, unique: r.unique, primary: r.primary, definition: r.definition });
+  }
+
+  const tables = [...byOid.values()].sort((a, b) => cmp(a.schema, b.schema) || cmp(a.name, b.name));
+  for (const t of tables) {
+    t.foreignKeys.sort((a, b) => cmp(a.name, b.name));
+    t.constraints.sort(cmp);
+    t.indexes.sort((a, b) => cmp(a.name, b.name));
+  }
+  if (options.exactCounts) await countRows(client, tables);
+  return { tables, fingerprint: fingerprintOf(tables) };
+}
+
+/** Exact `count(*)` for every table, in one round trip. */
+export async function countRows(client: pg.Client, tables: TableInfo[]): Promise<void> {
+  if (tables.length === 0) return;
+  const sql = tables.map((t, i) => `SELECT ${i} AS i, count(*)::int8 AS n FROM ${qualified(t.schema, t.name)}`).join(" UNION ALL ");
+  const { rows } = await client.query<{ i: number; n: string }>(sql);
+  for (const r of rows) {
+    const t = tables[r.i];
+    if (t) t.exactRows = Number(r.n);
+  }
+}
+
+/**
+ * The structure's fingerprint. Row counts and owners are left out: they change without the
+ * schema changing. Column order is kept: it is part of a table's definition.
+ */
+export function fingerprintOf(tables: readonly TableInfo[]): string {
+  const normalized = tables.map((t) => ({
+    table: `${t.schema}.${t.name}`,
+    columns: t.columns.map((c) => [c.name, c.type, c.nullable, c.default]),
+    primaryKey: t.primaryKey,
+    foreignKeys: t.foreignKeys.map((f) => [f.name, f.columns, f.references, f.onDelete]),
+    constraints: t.constraints,
+    indexes: t.indexes.map((i) => i.definition),
+  }));
+  return sha256(JSON.stringify(normalized));
+}
+
+/** `a < b` as -1/0/1, by code unit (locale-independent, so stable everywhere). */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,68 @@
+/**
+ * SQL understood with libpg-query, the real Postgres parser (compiled to WebAssembly).
+ */
+import { loadModule, parseSync } from "libpg-query";
+import { MigrationSourceError } from "./errors.js";
+import { byteToCharOffset, lineColumnAt, snippet } from "./text.js";
+
+/** One top-level statement of a file, with its place in the file. */
+export interface Statement {
+  /** The statement's text, without the trailing `;`. */
+  sql: string;
+  /** 0-based UTF-16 offset of the statement's first character in the file. */
+  offset: number;
+  /** The parse-tree node type, e.g. `CreateStmt`, `IndexStmt`, `DropStmt`. */
+  kind: string;
+  /** The statement's parse tree (libpg-query JSON). */
+  node: Record<string, unknown>;
+}
+
+let loaded: Promise<void> | undefined;
+let ready = false;
+
+/** Loads the parser's WebAssembly. Await once before {@link splitStatements}; repeat calls are free. */
+export async function loadSqlParser(): Promise<void> {
+  loaded ??= loadModule().then(() => {
+    ready = true;
+  });
+  return loaded;
+}
+
+/**
+ * Splits a file into statements with the real parser. A syntax error becomes a
+ * {@link MigrationSourceError} at file:line:column with a snippet, before anything runs.
+ */
+export function splitStatements(sql: string, file: string): Statement[] {
+  if (!ready) throw new Error("internal: await loadSqlParser() before parsing SQL");
+  let result: ReturnType<typeof parseSync>;
+  try {
+    result = parseSync(sql);
+  } catch (err) {
+    const details = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
+    const at = byteToCharOffset(sql, details?.cursorPosition ?? 0);
+    const { line, column } = lineColumnAt(sql, at);
+    throw new MigrationSourceError(`SQL syntax error: ${(err as Error).message}\n${snippet(sql, line, column)}`, {
+      location: { file, line, column },
+      hint: "fix the SQL; nothing was applied",
+      cause: err,
+    });
+  }
+  const bytes = Buffer.from(sql, "utf8");
+  return (result.stmts ?? []).map((s) => {
+    const start = s.stmt_location ?? 0;
+    const end = s.stmt_len === undefined || s.stmt_len === 0 ? bytes.length : start + s.stmt_len;
+    const text = bytes.subarray(start, end).toString("utf8");
+    // A parse-tree node is a one-key object: { CreateStmt: {...} }.
+    const stmt = (s.stmt ?? {}) as Record<string, Record<string, unknown>>;
+    const kind = Object.keys(stmt)[0] ?? "Unknown";
+    // stmt_location points at the first token after the previous `;`, which may be a
+    // comment or blank line; skip those so error lines point at the statement itself.
+    const lead = /^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*/.exec(text)?.[0].length ?? 0;
+    return {
+      sql: text.slice(lead).trim(),
+      offset: byteToCharOffset(sql, start) + lead,
+      kind,
+      node: stmt[kind] ?? {},
+    };
+  });
+}

@@ -1,0 +1,51 @@
+/** Fresh databases per test, on the server the global setup started. */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { inject } from "vitest";
+import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
+import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    pgAdmin: ConnectionOptions;
+    pgKind: string;
+    pgBinDir: string;
+  }
+}
+
+/** The admin connection to the test server's `postgres` database. */
+export function adminConnection(): ConnectionOptions {
+  return inject("pgAdmin");
+}
+
+/** Creates an empty database with a unique name and returns a connection to it. */
+export async function freshDatabase(prefix = "t"): Promise<ConnectionOptions> {
+  const admin = adminConnection();
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+  const client = await connect(admin);
+  try {
+    await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  } finally {
+    await client.end();
+  }
+  return { ...admin, database: name };
+}
+
+/** A connected client to `c`; the caller ends it. */
+export async function client(c: ConnectionOptions): Promise<pg.Client> {
+  return connect(c);
+}
+
+/** Runs one query on a short-lived connection and returns its rows. */
+export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  c: ConnectionOptions,
+  sql: string,
+  params: unknown[] = [],
+): Promise<R[]> {
+  const cl = await connect(c);
+  try {
+    return (await cl.query<R>(sql, params)).rows;
+  } finally {
+    await cl.end();
+  }
+}
