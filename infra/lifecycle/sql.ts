@@ -3,7 +3,7 @@
  */
 import { loadModule, parseSync } from "libpg-query";
 import { MigrationSourceError } from "./errors.js";
-import { byteToCharOffset, lineColumnAt, snippet } from "./text.js";
+import { byteToCharOffset, lineColumnAt, pgPositionToOffset, snippet } from "./text.js";
 
 /** One top-level statement of a file, with its place in the file. */
 export interface Statement {
@@ -39,7 +39,8 @@ export function splitStatements(sql: string, file: string): Statement[] {
     result = parseSync(sql);
   } catch (err) {
     const details = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
-    const at = byteToCharOffset(sql, details?.cursorPosition ?? 0);
+    // cursorPosition counts characters (unlike stmt_location, which counts bytes).
+    const at = pgPositionToOffset(sql, (details?.cursorPosition ?? 0) + 1);
     const { line, column } = lineColumnAt(sql, at);
     throw new MigrationSourceError(`SQL syntax error: ${(err as Error).message}\n${snippet(sql, line, column)}`, {
       location: { file, line, column },

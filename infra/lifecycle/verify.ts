@@ -34,7 +34,7 @@ export function verify(inventory: Inventory, expected: Expectations): string[] {
   for (const fk of expected.foreignKeys) {
     const from = tables.get(`${fk.from.schema}.${fk.from.table}`);
     if (!from) {
-      unmet.push(`foreign key ${formatForeignKey(fk)}: table ${fmt(fk.from)} is missing`);
+      unmet.push(`foreign key ${formatForeignKey(fk)}: table ${fmt({ schema: fk.from.schema, table: fk.from.table })} is missing`);
       continue;
     }
     if (!from.columns.some((c) => c.name === fk.from.column)) {
