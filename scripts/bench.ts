@@ -488,7 +488,7 @@ async function main(): Promise<void> {
     server = await startTestServer();
     progress(`PostgreSQL (${server.kind}) on ${server.admin.host}:${server.admin.port}; ${JSON.stringify(opts)}`);
     admin = await connect(server.admin);
-    const version = (await admin.query<{ v: string }>("SHOW server_version")).rows[0]?.v ?? "?";
+    const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
 
     const apply = await benchApply(admin, server, tmp, opts);
     const intro = await benchIntrospect(admin, server, tmp, opts);

@@ -276,12 +276,14 @@ fi
 
 unobtainable() { printf '%s\n' "$2" >"$UNAVAILABLE/$1"; return 1; } # NAME REASON
 
-# release_commit — commit of the pulumi release, from the proxy's Origin info of
-# the tagged pkg/v3 (or sdk/v3) module; pulumi tags v*, pkg/v*, sdk/v* together.
+# release_commit LOGFILE — git commit of the pulumi release, from the proxy's
+# Origin info. sdk/vX and vX tag the same commit (what release binaries are
+# built from); pkg/vX is tagged one "changelog and go.mod updates" commit later,
+# so it is only the fallback for proxies whose sdk .info lacks Origin.
 release_commit() {
   [[ -n "$RELEASE_COMMIT" ]] && return 0
   local m
-  for m in "$PKG_MOD" "$SDK_MOD"; do
+  for m in "$SDK_MOD" "$PKG_MOD"; do
     module_download "$1" "$WORK/origin.json" "$m@v$PULUMI_VERSION" || continue
     RELEASE_COMMIT=$(json_get "$WORK/origin.json" Origin.Hash)
     [[ -n "$RELEASE_COMMIT" ]] && return 0

@@ -51,10 +51,11 @@ export function verify(inventory: Inventory, expected: Expectations): string[] {
         f.references.columns[0] === fk.to.column,
     );
     if (!found) {
+      const table = fmt({ schema: fk.from.schema, table: fk.from.table });
       const have = from.foreignKeys.map((f) => `${f.columns.join(",")} -> ${fmt(f.references)}(${f.references.columns.join(",")})`);
       unmet.push(
         `foreign key ${formatForeignKey(fk)} is missing` +
-          (have.length ? ` (${fmt(fk.from)} has: ${have.join("; ")})` : ` (${fmt(fk.from)} has no foreign keys)`),
+          (have.length ? ` (${table} has: ${have.join("; ")})` : ` (${table} has no foreign keys)`),
       );
     }
   }
