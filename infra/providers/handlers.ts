@@ -1,0 +1,404 @@
+/**
+ * The dynamic providers' logic: Pulumi's check/diff/create/read/update/delete turned into calls
+ * to the lifecycle core. This module is loaded inside Pulumi's dynamic-provider host (see
+ * `index.ts`) and is called directly by the provider tests. It imports no Pulumi code.
+ */
+import type pg from "pg";
+import {
+  applyMigrations,
+  checkHistory,
+  connect,
+  describeTarget,
+  formatForeignKey,
+  introspect,
+  loadSqlParser,
+  readGeneration,
+  readHistory,
+  resetDatabase,
+  verify,
+  VerificationError,
+  type ConnectionOptions,
+  type Expectations,
+  type Inventory,
+  type Logger,
+  type ManagedSchema,
+  type Migration,
+} from "../lifecycle/index.js";
+
+/** Pulumi's `CheckFailure`, restated so this module needs no Pulumi import. */
+export interface Failure {
+  property: string;
+  reason: string;
+}
+
+/** Where progress goes. The host wires it to Pulumi's log; tests capture it. */
+let logger: Logger = {
+  info: (m) => process.stderr.write(`[pgstack] ${m}\n`),
+  warn: (m) => process.stderr.write(`[pgstack] warning: ${m}\n`),
+};
+
+/** Replaces the progress logger (tests, or a host with a richer log). */
+export function setLogger(l: Logger): void {
+  logger = l;
+}
+
+async function withConnection<T>(c: ConnectionOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect({ ...c, applicationName: "pgstack (pulumi)" });
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DatabaseReset
+
+/** Inputs of a DatabaseReset. */
+export interface ResetInputs {
+  connection: ConnectionOptions;
+  stack: string;
+  /** Config path of this database's reset settings, for messages. */
+  configPath: string;
+  generation: number;
+  allowed: boolean;
+  /** True when the config accepted data loss for exactly this generation. */
+  acceptDataLoss: boolean;
+  schemas: ManagedSchema[];
+  /** The backup taken before this generation (an input so the reset waits for it). */
+  backup: string;
+}
+
+/** Outputs of a DatabaseReset: its inputs plus what the reset did. */
+export interface ResetOutputs extends ResetInputs {
+  action: "adopted" | "unchanged" | "reset";
+  previousGeneration: number | null;
+  droppedTables: string[];
+  /** The generation recorded inside the database (refreshed by `read`). */
+  recordedGeneration: number | null;
+}
+
+/** Why a generation change is refused, or undefined if it may proceed. */
+export function resetGuard(olds: Partial<ResetInputs> | undefined, news: ResetInputs): string | undefined {
+  if (!olds || olds.generation === undefined || olds.generation === news.generation || news.allowed) return undefined;
+  return (
+    `stack "${news.stack}" does not allow resetting database "${news.connection.database}" ` +
+    `(generation ${olds.generation} → ${news.generation}). ` +
+    `A reset drops every managed schema. To allow it in this stack, set ${news.configPath}.allowed: true; ` +
+    `otherwise restore ${news.configPath}.generation to ${olds.generation}`
+  );
+}
+
+export const reset = {
+  async check(olds: Partial<ResetInputs> | undefined, news: ResetInputs): Promise<{ inputs: ResetInputs; failures: Failure[] }> {
+    const reason = resetGuard(olds, news);
+    return { inputs: news, failures: reason ? [{ property: "generation", reason }] : [] };
+  },
+
+  async diff(_id: string, olds: ResetOutputs, news: ResetInputs) {
+    const replaces = olds.generation !== news.generation ? ["generation"] : [];
+    const changes =
+      replaces.length > 0 ||
+      olds.allowed !== news.allowed ||
+      olds.acceptDataLoss !== news.acceptDataLoss ||
+      JSON.stringify(olds.schemas) !== JSON.stringify(news.schemas) ||
+      JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+    // The old reset is deleted (a no-op) before its replacement nukes: never two at once.
+    return { changes, replaces, deleteBeforeReplace: true };
+  },
+
+  async create(inputs: ResetInputs): Promise<{ id: string; outs: ResetOutputs }> {
+    const outcome = await withConnection(inputs.connection, async (client) => {
+      const recorded = await readGeneration(client);
+      // Defence in depth: `check` refuses this at preview; a stack that may not reset never nukes.
+      if (recorded !== undefined && recorded !== inputs.generation && !inputs.allowed) {
+        throw new Error(resetGuard({ generation: recorded }, inputs));
+      }
+      return resetDatabase(client, {
+        database: inputs.connection.database,
+        generation: inputs.generation,
+        schemas: inputs.schemas,
+        acceptDataLoss: inputs.acceptDataLoss,
+        logger,
+      });
+    });
+    return {
+      id: `${inputs.connection.database}@${inputs.generation}`,
+      outs: {
+        ...inputs,
+        action: outcome.action,
+        previousGeneration: outcome.previousGeneration ?? null,
+        droppedTables: outcome.dropped.map((d) => `${d.table} (${d.rows} rows)`),
+        recordedGeneration: inputs.generation,
+      },
+    };
+  },
+
+  async update(_id: string, _olds: ResetOutputs, news: ResetInputs): Promise<{ outs: ResetOutputs }> {
+    // Only settings changed (the generation is a replacement): nothing to do in the database.
+    return { outs: { ..._olds, ...news } };
+  },
+
+  async read(id: string, props: ResetOutputs) {
+    const recorded = await withConnection(props.connection, (client) => readGeneration(client));
+    return { id, props: { ...props, recordedGeneration: recorded ?? null }, inputs: inputsOf(props, RESET_INPUT_KEYS) };
+  },
+
+  /** Deleting the reset resource does nothing to the database. */
+  async delete(): Promise<void> {},
+};
+const RESET_INPUT_KEYS = ["connection", "stack", "configPath", "generation", "allowed", "acceptDataLoss", "schemas", "backup"] as const;
+
+// ---------------------------------------------------------------------------------------------
+// MigrationSet
+
+/** A migration as a resource input: everything preview shows, including its SQL. */
+export interface MigrationInput {
+  id: number;
+  name: string;
+  file: string;
+  checksum: string;
+  inTransaction: boolean;
+  sql: string;
+}
+
+/** Inputs of a MigrationSet. */
+export interface MigrationSetInputs {
+  connection: ConnectionOptions;
+  /** Run the migrations as this role, so the tables belong to it. */
+  role: string;
+  migrations: MigrationInput[];
+  /** The reset generation: a new one means the history was cleared, so everything re-applies. */
+  resetGeneration: number;
+}
+
+/** Outputs: inputs plus the history read back from the database. */
+export interface MigrationSetOutputs extends MigrationSetInputs {
+  /** `name@checksum12` of every recorded migration, oldest first. */
+  applied: string[];
+  /** The last applied migration's name, or null. */
+  head: string | null;
+}
+
+function appliedKeys(history: { name: string; checksum: string }[]): string[] {
+  return history.map((h) => `${h.name}@${h.checksum.slice(0, 12)}`);
+}
+
+export const migrations = {
+  async check(olds: Partial<MigrationSetInputs> | undefined, news: MigrationSetInputs): Promise<{ inputs: MigrationSetInputs; failures: Failure[] }> {
+    const failures: Failure[] = [];
+    // After a reset the history starts again from zero, so edits to old files are allowed.
+    if (olds?.migrations && olds.resetGeneration === news.resetGeneration) {
+      const applied = olds.migrations.map((m) => ({ ...m, appliedAt: new Date(0), durationMs: 0 }));
+      for (const problem of checkHistory(applied, news.migrations.map(toMigration))) {
+        failures.push({ property: "migrations", reason: `${problem}. Applied migrations are immutable: restore the file and add a new migration instead` });
+      }
+    }
+    return { inputs: news, failures };
+  },
+
+  async diff(_id: string, olds: MigrationSetOutputs, news: MigrationSetInputs) {
+    const applied = new Set(olds.applied ?? []);
+    const pending = news.migrations.filter((m) => !applied.has(`${m.name}@${m.checksum.slice(0, 12)}`));
+    const changes =
+      pending.length > 0 ||
+      olds.resetGeneration !== news.resetGeneration ||
+      olds.role !== news.role ||
+      JSON.stringify(olds.migrations) !== JSON.stringify(news.migrations) ||
+      JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+    return { changes, replaces: [], deleteBeforeReplace: false };
+  },
+
+  async create(inputs: MigrationSetInputs): Promise<{ id: string; outs: MigrationSetOutputs }> {
+    const outs = await applyAll(inputs);
+    return { id: `${inputs.connection.database}/migrations`, outs };
+  },
+
+  async update(_id: string, _olds: MigrationSetOutputs, news: MigrationSetInputs): Promise<{ outs: MigrationSetOutputs }> {
+    return { outs: await applyAll(news) };
+  },
+
+  /** Refresh: the history read back, so a migration applied or removed by hand shows as drift. */
+  async read(id: string, props: MigrationSetOutputs) {
+    const history = await withConnection(props.connection, (client) => readHistory(client));
+    return {
+      id,
+      props: { ...props, applied: appliedKeys(history), head: history.at(-1)?.name ?? null },
+      inputs: inputsOf(props, MIGRATION_INPUT_KEYS),
+    };
+  },
+
+  /** Deleting the MigrationSet leaves tables and history in place; only the Database's deletion drops them. */
+  async delete(): Promise<void> {},
+};
+const MIGRATION_INPUT_KEYS = ["connection", "role", "migrations", "resetGeneration"] as const;
+
+function toMigration(m: MigrationInput): Migration {
+  return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql, inTransaction: m.inTransaction };
+}
+
+async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs> {
+  await loadSqlParser();
+  return withConnection(inputs.connection, async (client) => {
+    const result = await applyMigrations(client, inputs.migrations.map(toMigration), {
+      database: inputs.connection.database,
+      role: inputs.role,
+      logger,
+    });
+    if (result.error) throw result.error;
+    const history = await readHistory(client);
+    return { ...inputs, applied: appliedKeys(history), head: history.at(-1)?.name ?? null };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// SchemaVerification
+
+/** Inputs of a SchemaVerification. */
+export interface VerificationInputs {
+  connection: ConnectionOptions;
+  schemas: string[];
+  expectations: Expectations;
+  /** The migration head, so verification runs after (and again whenever) migrations change. */
+  migrationHead: string | null;
+}
+
+/** One table in the stack outputs. */
+export interface InventoryTable {
+  table: string;
+  owner: string;
+  estimatedRows: number;
+  columns: string[];
+  primaryKey: string[];
+  foreignKeys: string[];
+}
+
+/** Outputs: inputs plus the inventory and fingerprints. */
+export interface VerificationOutputs extends VerificationInputs {
+  inventory: InventoryTable[];
+  /** Fingerprint of the live structure (refreshed by `read`). */
+  fingerprint: string;
+  /** Fingerprint when pgstack last applied and verified. Differs from `fingerprint` after drift. */
+  verifiedFingerprint: string;
+  /** `in sync`, or what drifted since the last `pulumi up`. */
+  drift: string;
+}
+
+/** The compact, sorted inventory the stack outputs show. */
+export function inventoryOf(inv: Inventory): InventoryTable[] {
+  return inv.tables.map((t) => ({
+    table: `${t.schema}.${t.name}`,
+    owner: t.owner,
+    estimatedRows: t.estimatedRows,
+    columns: t.columns.map((c) => `${c.name} ${c.type}${c.nullable ? "" : " not null"}${c.default !== null ? ` default ${c.default}` : ""}`),
+    primaryKey: t.primaryKey,
+    foreignKeys: t.foreignKeys.map((f) => `${f.columns.join(", ")} -> ${f.references.schema}.${f.references.table}(${f.references.columns.join(", ")}) on delete ${f.onDelete}`),
+  }));
+}
+
+async function inspect(inputs: VerificationInputs): Promise<Inventory> {
+  return withConnection(inputs.connection, (client) => introspect(client, { schemas: inputs.schemas }));
+}
+
+async function verifyAll(inputs: VerificationInputs): Promise<VerificationOutputs> {
+  const inv = await inspect(inputs);
+  const unmet = verify(inv, inputs.expectations);
+  if (unmet.length > 0) throw new VerificationError(inputs.connection.database, unmet);
+  const n = inputs.expectations.tables.length + inputs.expectations.foreignKeys.length;
+  logger.info(`${inputs.connection.database}: verified ${n} expectation(s) over ${inv.tables.length} table(s)`);
+  return { ...inputs, inventory: inventoryOf(inv), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift: "in sync" };
+}
+
+/** Describes drift between what was verified and what is live. */
+export function describeDrift(before: InventoryTable[], after: InventoryTable[]): string {
+  const b = new Map(before.map((t) => [t.table, t]));
+  const a = new Map(after.map((t) => [t.table, t]));
+  const out: string[] = [];
+  for (const [name, t] of a) {
+    const old = b.get(name);
+    if (!old) out.push(`table ${name} appeared`);
+    else if (JSON.stringify({ ...old, estimatedRows: 0 }) !== JSON.stringify({ ...t, estimatedRows: 0 })) out.push(`table ${name} changed`);
+  }
+  for (const name of b.keys()) if (!a.has(name)) out.push(`table ${name} disappeared`);
+  return out.length ? `drifted: ${out.join("; ")}` : "drifted: indexes or constraints changed";
+}
+
+export const verification = {
+  async check(_olds: unknown, news: VerificationInputs) {
+    return { inputs: news, failures: [] as Failure[] };
+  },
+
+  async diff(_id: string, olds: VerificationOutputs, news: VerificationInputs) {
+    const changes =
+      olds.migrationHead !== news.migrationHead ||
+      olds.fingerprint !== olds.verifiedFingerprint ||
+      JSON.stringify(olds.expectations) !== JSON.stringify(news.expectations) ||
+      JSON.stringify(olds.schemas) !== JSON.stringify(news.schemas) ||
+      JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+    return { changes, replaces: [], deleteBeforeReplace: false };
+  },
+
+  async create(inputs: VerificationInputs) {
+    return { id: `${inputs.connection.database}/verification`, outs: await verifyAll(inputs) };
+  },
+
+  async update(_id: string, _olds: VerificationOutputs, news: VerificationInputs) {
+    return { outs: await verifyAll(news) };
+  },
+
+  /** Refresh: introspect again, so drift shows as a diff of the inventory and fingerprint. */
+  async read(id: string, props: VerificationOutputs) {
+    const inv = await inspect(props);
+    const inventory = inventoryOf(inv);
+    const drift = inv.fingerprint === props.verifiedFingerprint ? "in sync" : describeDrift(props.inventory, inventory);
+    return {
+      id,
+      props: { ...props, inventory, fingerprint: inv.fingerprint, drift },
+      inputs: inputsOf(props, VERIFICATION_INPUT_KEYS),
+    };
+  },
+
+  async delete(): Promise<void> {},
+};
+const VERIFICATION_INPUT_KEYS = ["connection", "schemas", "expectations", "migrationHead"] as const;
+
+// ---------------------------------------------------------------------------------------------
+// GeneratedPassword: a login role's password when the config names no secret.
+
+export const password = {
+  async check(_olds: unknown, news: { length: number }) {
+    const ok = Number.isInteger(news.length) && news.length >= 16 && news.length <= 128;
+    return { inputs: news, failures: ok ? [] : [{ property: "length", reason: "length must be an integer from 16 to 128" }] };
+  },
+  async diff(_id: string, olds: { length: number }, news: { length: number }) {
+    return { changes: olds.length !== news.length, replaces: olds.length !== news.length ? ["length"] : [] };
+  },
+  async create(inputs: { length: number }) {
+    const { randomBytes } = await import("node:crypto");
+    const value = randomBytes(inputs.length).toString("base64url").slice(0, inputs.length);
+    return { id: randomBytes(8).toString("hex"), outs: { length: inputs.length, value } };
+  },
+  async read(id: string, props: { length: number; value: string }) {
+    return { id, props, inputs: { length: props.length } };
+  },
+  async delete(): Promise<void> {},
+};
+
+/** Picks a resource's input properties out of its outputs, for `ReadResult.inputs`. */
+function inputsOf<T extends object, K extends readonly (keyof T)[]>(props: T, keys: K): Pick<T, K[number]> {
+  const out = {} as Pick<T, K[number]>;
+  for (const k of keys) out[k] = props[k];
+  return out;
+}
+
+/** The handlers by resource kind, as the host looks them up. */
+export const handlers = { reset, migrations, verification, password };
+export type HandlerKind = keyof typeof handlers;
+
+/** Formats expectations for progress lines. */
+export function describeExpectations(e: Expectations): string {
+  return [...e.tables.map((t) => `${t.schema}.${t.table}`), ...e.foreignKeys.map(formatForeignKey)].join(", ");
+}
+
+/** Exposed for messages: `user@host:port/db`, never the password. */
+export { describeTarget };
