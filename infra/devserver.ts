@@ -5,9 +5,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-/** `.pgstack/<stack>/` under the project root: ignored by git, kept between runs. */
+/**
+ * `.pgstack/<stack>/` under the project root: ignored by git, kept between runs.
+ * `PGSTACK_STATE_DIR` moves the `.pgstack` folder (tests use a temporary one).
+ */
 export function devServerDir(projectRoot: string, stack: string): string {
-  return path.join(projectRoot, ".pgstack", stack);
+  return path.join(process.env["PGSTACK_STATE_DIR"] ?? path.join(projectRoot, ".pgstack"), stack);
 }
 
 /** The file holding the generated admin password of a stack's embedded server (mode 0600). */

@@ -556,7 +556,10 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(summary) + "\n");
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`[bench] FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+// Only when run as a script: the generator and helpers above may be imported elsewhere.
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`[bench] FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

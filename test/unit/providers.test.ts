@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { migrations, reset, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
+
+const resetInputs = (over: Partial<ResetInputs> = {}): ResetInputs => ({
+  connection: { host: "h", port: 1, user: "u", password: "pw", database: "fltr" },
+  stack: "prod",
+  configPath: "pgstack:databases[0].reset",
+  generation: 1,
+  allowed: false,
+  acceptDataLoss: false,
+  schemas: [],
+  backup: "b.dump",
+  ...over,
+});
+
+describe("DatabaseReset provider (pure parts)", () => {
+  it("check refuses a generation change where resets are not allowed, saying how to allow it", async () => {
+    const { failures } = await reset.check(resetInputs(), resetInputs({ generation: 2 }));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.property).toBe("generation");
+    expect(failures[0]?.reason).toContain('stack "prod" does not allow resetting database "fltr" (generation 1 → 2)');
+    expect(failures[0]?.reason).toContain("set pgstack:databases[0].reset.allowed: true");
+  });
+
+  it("check lets a first create (adoption), an unchanged generation, and an allowed bump through", async () => {
+    expect((await reset.check(undefined, resetInputs())).failures).toEqual([]);
+    expect((await reset.check(resetInputs(), resetInputs({ acceptDataLoss: true }))).failures).toEqual([]);
+    expect((await reset.check(resetInputs({ allowed: true }), resetInputs({ generation: 2, allowed: true }))).failures).toEqual([]);
+  });
+
+  it("diff replaces on a new generation, deleting before replacing", async () => {
+    const olds = { ...resetInputs(), action: "adopted" as const, previousGeneration: null, droppedTables: [], recordedGeneration: 1 };
+    expect(await reset.diff("id", olds, resetInputs({ generation: 2 }))).toEqual({ changes: true, replaces: ["generation"], deleteBeforeReplace: true });
+    expect(await reset.diff("id", olds, resetInputs())).toMatchObject({ changes: false, replaces: [] });
+  });
+});
+
+describe("MigrationSet provider (pure parts)", () => {
+  const m = (id: number, sql: string): MigrationInput => ({ id, name: `000${id}_m`, file: `migrations/fltr/000${id}_m.sql`, checksum: `${sql.length}`.padStart(64, "0"), inTransaction: true, sql });
+  const inputs = (ms: MigrationInput[], resetGeneration = 1) => ({ connection: resetInputs().connection, role: "o", migrations: ms, resetGeneration });
+
+  it("check refuses an edited applied migration, naming the file", async () => {
+    const { failures } = await migrations.check(inputs([m(1, "a")]), inputs([m(1, "abc"), m(2, "x")]));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.reason).toContain("migrations/fltr/0001_m.sql was edited after it was applied");
+  });
+
+  it("check allows edits when the reset generation changes (history starts again)", async () => {
+    expect((await migrations.check(inputs([m(1, "a")]), inputs([m(1, "abc")], 2))).failures).toEqual([]);
+  });
+
+  it("diff reports pending migrations as changes, and nothing when all are applied", async () => {
+    const olds = { ...inputs([m(1, "a")]), applied: [`0001_m@${m(1, "a").checksum.slice(0, 12)}`], head: "0001_m" };
+    expect((await migrations.diff("id", olds, inputs([m(1, "a")]))).changes).toBe(false);
+    expect((await migrations.diff("id", olds, inputs([m(1, "a"), m(2, "b")]))).changes).toBe(true);
+    expect((await migrations.diff("id", { ...olds, applied: [] }, inputs([m(1, "a")]))).changes).toBe(true);
+  });
+});
