@@ -168,7 +168,10 @@ export async function runProgram(stack: "dev" | "prod", secrets: Record<string, 
 async function resolve(o: Record<string, pulumi.Output<unknown>>): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    out[k] = await new Promise((r) => pulumi.output(v).apply((x) => r(x)));
+    out[k] = await new Promise((r) => {
+      const o: pulumi.Output<unknown> = pulumi.output(v as pulumi.Input<unknown>);
+      o.apply((x) => r(x));
+    });
   }
   return out;
 }

@@ -5,7 +5,7 @@ const DATABASE = "postgresql:index/database:Database";
 
 describe("the prod stack's program (mocked engine)", () => {
   it("refuses to run without its secrets, listing every missing one with its config path", async () => {
-    const err = await runProgram("prod", { adminPassword: "prod-admin-pw" }).catch((e: unknown) => e as Error);
+    const err = (await runProgram("prod", { adminPassword: "prod-admin-pw" }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toContain('stack "prod": the config has 2 problem(s)');
     expect(err.message).toContain(
