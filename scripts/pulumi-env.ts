@@ -1,0 +1,50 @@
+/**
+ * The environment every pgstack command runs Pulumi with: the toolchain built from Go modules,
+ * a local file backend, a per-machine passphrase, and no downloads.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** The project root. */
+export const projectRoot = path.resolve(__dirname, "..");
+
+/** Builds (or reuses) the toolchain and returns its bin dir. Progress goes to stderr. */
+export function ensureToolchain(): string {
+  const out = execFileSync("bash", [path.join(projectRoot, "scripts", "toolchain.sh")], {
+    cwd: projectRoot,
+    stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8",
+  });
+  const bin = out.trim().split("\n").at(-1) ?? "";
+  if (!bin || !fs.existsSync(path.join(bin, "pulumi"))) throw new Error(`scripts/toolchain.sh did not produce a pulumi binary (got "${bin}")`);
+  return bin;
+}
+
+/**
+ * A passphrase for this checkout's local state, generated once into `.pgstack/passphrase`
+ * (git-ignored, mode 0600). It protects the secrets in the dev stack's state file.
+ */
+export function passphraseFile(stateRoot = path.join(projectRoot, ".pgstack")): string {
+  const file = path.join(stateRoot, "passphrase");
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(stateRoot, { recursive: true });
+    fs.writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  }
+  return file;
+}
+
+/** Environment variables for the Pulumi CLI and the Automation API. */
+export function pulumiEnv(bin: string, opts: { backendDir: string; passphraseFile: string }): Record<string, string> {
+  fs.mkdirSync(opts.backendDir, { recursive: true });
+  return {
+    PATH: `${bin}${path.delimiter}${process.env["PATH"] ?? ""}`,
+    PULUMI_BACKEND_URL: `file://${opts.backendDir}`,
+    PULUMI_CONFIG_PASSPHRASE_FILE: opts.passphraseFile,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    // A missing plugin is an error, never a download attempt.
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "false",
+  };
+}
