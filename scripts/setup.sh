@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what pgstack needs on a fresh machine, from the project's own files:
+#   - PostgreSQL 15 from Debian (server for the tests' throwaway clusters; pg_dump/pg_restore
+#     for the reset's backups), when missing;
+#   - the npm dependencies, exactly as locked (npm ci).
+# The Pulumi engine and plugins are built on first use by scripts/toolchain.sh (Go modules).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+PG_BIN=/usr/lib/postgresql/15/bin
+if [[ ! -x $PG_BIN/postgres || ! -x $PG_BIN/pg_dump || ! -x $PG_BIN/pg_restore ]]; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    log "installing PostgreSQL 15 (server and client) from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 postgresql-client-15 >/dev/null
+  else
+    log "PostgreSQL 15 is missing: install Debian's postgresql-15 and postgresql-client-15 (as root: apt-get install postgresql-15 postgresql-client-15)"
+    exit 1
+  fi
+fi
+command -v go >/dev/null || log "warning: no Go toolchain on PATH; the Pulumi engine is built from Go modules on first use (needs Go >= 1.24)"
+
+log "installing npm dependencies (npm ci)"
+npm ci --no-audit --no-fund
