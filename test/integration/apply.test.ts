@@ -1,13 +1,11 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type pg from "pg";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
 import { HistoryMismatchError, LockTimeoutError } from "../../infra/lifecycle/errors.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import { LOCK_KEY } from "../../infra/lifecycle/lock.js";
 import { loadMigrations } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
-import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
-import { client, freshDatabase, query } from "../support/db.js";
+import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 import { inline } from "../support/migrations.js";
 
 // Fake migrations that record what ran and in which transaction: two statements in one
@@ -16,16 +14,7 @@ const recorder = (name: string) =>
   `INSERT INTO ran (name, txid) VALUES ('${name}', txid_current());\nINSERT INTO ran (name, txid) VALUES ('${name}', txid_current());`;
 const base = { "0001_ran.sql": "CREATE TABLE ran (name text NOT NULL, txid bigint NOT NULL);" };
 
-let open: pg.Client[] = [];
-async function connectTo(c: ConnectionOptions): Promise<pg.Client> {
-  const cl = await client(c);
-  open.push(cl);
-  return cl;
-}
-afterEach(async () => {
-  await Promise.all(open.map((c) => c.end().catch(() => undefined)));
-  open = [];
-});
+afterEach(closeClients);
 beforeAll(loadSqlParser);
 
 describe("applyMigrations on a real PostgreSQL", () => {

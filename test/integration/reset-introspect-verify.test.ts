@@ -10,19 +10,10 @@ import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { verify } from "../../infra/lifecycle/verify.js";
 import { expectationsOf, parseStackConfig } from "../../infra/config.js";
 import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
-import { client, freshDatabase, query } from "../support/db.js";
+import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 import { rawStackConfig } from "../support/stack-config.js";
 
-let open: pg.Client[] = [];
-async function connectTo(c: ConnectionOptions): Promise<pg.Client> {
-  const cl = await client(c);
-  open.push(cl);
-  return cl;
-}
-afterEach(async () => {
-  await Promise.all(open.map((c) => c.end().catch(() => undefined)));
-  open = [];
-});
+afterEach(closeClients);
 beforeAll(loadSqlParser);
 
 /** A database with fltr's migrations applied as `owner`, and an app role with default grants. */

@@ -31,9 +31,18 @@ export async function freshDatabase(prefix = "t"): Promise<ConnectionOptions> {
   return { ...admin, database: name };
 }
 
-/** A connected client to `c`; the caller ends it. */
-export async function client(c: ConnectionOptions): Promise<pg.Client> {
-  return connect(c);
+const open: pg.Client[] = [];
+
+/** A connected client to `c`, closed by {@link closeClients} (register it with `afterEach`). */
+export async function connectTo(c: ConnectionOptions): Promise<pg.Client> {
+  const cl = await connect(c);
+  open.push(cl);
+  return cl;
+}
+
+/** Closes every client {@link connectTo} opened. */
+export async function closeClients(): Promise<void> {
+  await Promise.all(open.splice(0).map((c) => c.end().catch(() => undefined)));
 }
 
 /** Runs one query on a short-lived connection and returns its rows. */
