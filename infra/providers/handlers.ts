@@ -51,6 +51,19 @@ async function withConnection<T>(c: ConnectionOptions, fn: (client: pg.Client) =
   }
 }
 
+/**
+ * For `read` (refresh): runs `fn`, or returns undefined when the database itself is gone, so the
+ * engine drops the resource from the state instead of failing the whole refresh.
+ */
+async function readOrGone<T>(c: ConnectionOptions, fn: (client: pg.Client) => Promise<T>): Promise<T | undefined> {
+  try {
+    return await withConnection(c, fn);
+  } catch (err) {
+    if ((err as { cause?: { code?: string } }).cause?.code === "3D000") return undefined; // invalid_catalog_name
+    throw err;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // DatabaseReset
 
@@ -140,7 +153,9 @@ export const reset = {
   },
 
   async read(id: string, props: ResetOutputs) {
-    const recorded = await withConnection(props.connection, (client) => readGeneration(client));
+    const found = await readOrGone(props.connection, async (client) => ({ recorded: await readGeneration(client) }));
+    if (!found) return {};
+    const { recorded } = found;
     return { id, props: { ...props, recordedGeneration: recorded ?? null }, inputs: inputsOf(props, RESET_INPUT_KEYS) };
   },
 
@@ -220,7 +235,8 @@ export const migrations = {
 
   /** Refresh: the history read back, so a migration applied or removed by hand shows as drift. */
   async read(id: string, props: MigrationSetOutputs) {
-    const history = await withConnection(props.connection, (client) => readHistory(client));
+    const history = await readOrGone(props.connection, (client) => readHistory(client));
+    if (!history) return {};
     return {
       id,
       props: { ...props, applied: appliedKeys(history), head: history.at(-1)?.name ?? null },
@@ -348,7 +364,8 @@ export const verification = {
 
   /** Refresh: introspect again, so drift shows as a diff of the inventory and fingerprint. */
   async read(id: string, props: VerificationOutputs) {
-    const inv = await inspect(props);
+    const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas }));
+    if (!inv) return {};
     const inventory = inventoryOf(inv);
     const drift = inv.fingerprint === props.verifiedFingerprint ? "in sync" : describeDrift(props.inventory, inventory);
     return {

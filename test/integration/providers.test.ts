@@ -86,7 +86,9 @@ describe("the dynamic providers against a real PostgreSQL", () => {
 
     // Drift: a manual ALTER TABLE, then read (refresh) shows the inventory and fingerprint changed.
     await query(conn, "ALTER TABLE users ADD COLUMN nickname text");
-    const read = await verification.read("id", reverified);
+    const readResult = await verification.read("id", reverified);
+    expect(readResult.id).toBe("id");
+    const read = { props: readResult.props!, inputs: readResult.inputs! };
     expect(read.props.fingerprint).not.toBe(reverified.fingerprint);
     expect(read.props.verifiedFingerprint).toBe(reverified.fingerprint);
     expect(read.props.drift).toBe("drifted: table public.users changed");
@@ -97,9 +99,17 @@ describe("the dynamic providers against a real PostgreSQL", () => {
 
     // A history row deleted by hand shows as drift in the MigrationSet's read.
     await query(conn, "DELETE FROM pgstack.migrations WHERE id = 4");
-    const mread = await migrations.read("id", updated.outs);
+    const mread = { props: (await migrations.read("id", updated.outs)).props! };
     expect(mread.props.head).toBe("0003_create_credits");
     expect((await migrations.diff("id", mread.props, m2)).changes).toBe(true);
+  });
+
+  it("read reports a resource gone when its database was dropped outside pgstack", async () => {
+    const { conn, owner } = await provisioned();
+    const outs = (await migrations.create({ connection: conn, role: owner, migrations: await migrationInputs(), resetGeneration: 1 })).outs;
+    await query({ ...conn, database: "postgres" }, `DROP DATABASE ${conn.database} WITH (FORCE)`);
+    expect(await migrations.read("id", outs)).toEqual({});
+    await expect(migrations.update("id", outs, outs)).rejects.toThrow(/cannot connect to .*does not exist/);
   });
 
   it("refuses an edited applied migration at check and at apply, naming the file", async () => {
