@@ -9,10 +9,12 @@
  * Part 2, introspection: pgstack's `introspect()` against `pg_dump --schema-only` on one
  * database of T tables (default 2,000).
  *
- * Method: every database is created before any timing; a CHECKPOINT precedes every run; one
- * warm-up round is not counted; contenders run round-robin within a round (the starting
- * contender rotates per round, so drift on a noisy machine hits all of them alike); each run
- * is verified afterwards; the median of the timed rounds is reported.
+ * Method: every database is created before any timing; a CHECKPOINT (and a V8 garbage
+ * collection) precedes every run; one warm-up round is not counted; contenders run round-robin
+ * within a round (the starting contender rotates per round, so drift on a noisy machine hits
+ * all of them alike); each run is verified afterwards; the median of the timed rounds is
+ * reported, with the ratio of medians and, as a noise check, the median of per-round ratios
+ * ("paired").
  *
  * Flags: `--rounds N` (timed rounds, default 3), `--migrations N` (default 500), `--tables N`
  * (introspection tables, default 2000). The last line printed is one JSON object.
@@ -204,6 +206,14 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
+/**
+ * Median of per-round ratios `a[i] / b[i]`. Runs of one round sit next to each other in time,
+ * so a noisy neighbour that slows a whole round cancels out; shown beside the ratio of medians.
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return median(a.map((x, i) => x / (b[i] ?? Number.NaN)));
+}
+
 /** Rotates `xs` left by `by`: round r starts with a different contender. */
 function rotate<T>(xs: readonly T[], by: number): T[] {
   const k = by % xs.length;
@@ -346,7 +356,6 @@ interface ApplyResult {
   medians: Record<ApplyContender["key"], number>;
   samples: Record<ApplyContender["key"], number[]>;
   parseSeconds: number;
-  parserLoadSeconds: number;
 }
 
 async function benchApply(admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions): Promise<ApplyResult> {
@@ -354,16 +363,14 @@ async function benchApply(admin: pg.Client, server: TestServer, tmp: string, opt
   const { migrationsDir, driver } = writeMigrations(path.join(tmp, "apply"), n);
   progress(`apply: generated ${n} migration files in ${migrationsDir}`);
 
-  let started = performance.now();
   await loadSqlParser();
-  const parserLoadSeconds = since(started);
   let migrations: Migration[] = [];
   const contenders = await applyContenders(migrationsDir, driver, () => migrations);
 
   // Every database exists before the first timing: round 0 is the warm-up.
   const dbName = (round: number, key: string) => `bench_apply_r${round}_${key.toLowerCase()}`;
   const totalRounds = opts.rounds + 1;
-  started = performance.now();
+  let started = performance.now();
   for (let r = 0; r < totalRounds; r++) {
     for (const c of contenders) await admin.query(`CREATE DATABASE ${quoteIdent(dbName(r, c.key))}`);
   }
@@ -399,7 +406,7 @@ async function benchApply(admin: pg.Client, server: TestServer, tmp: string, opt
     nodePgMigrate: median(samples.nodePgMigrate),
     postgresMigrations: median(samples.postgresMigrations),
   };
-  return { medians, samples, parseSeconds: median(parseSamples), parserLoadSeconds };
+  return { medians, samples, parseSeconds: median(parseSamples) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,26 +525,37 @@ async function main(): Promise<void> {
     const m = apply.medians;
     const applyRatio = m.pgstack / m.floor;
     const introspectRatio = intro.pgstack / intro.pgDump;
+    const sa = apply.samples;
+    const paired = {
+      apply: pairedRatio(sa.pgstack, sa.floor),
+      nodePgMigrate: pairedRatio(sa.nodePgMigrate, sa.floor),
+      postgresMigrations: pairedRatio(sa.postgresMigrations, sa.floor),
+      introspect: pairedRatio(intro.samples.pgstack, intro.samples.pgDump),
+    };
     const beatsPeers = m.pgstack < m.nodePgMigrate && m.pgstack < m.postgresMigrations;
     const ok = (b: boolean) => (b ? "met" : "MISSED");
-    const row = (label: string, s: number, ratio: number) => `  ${label.padEnd(26)} ${s.toFixed(3).padStart(8)} s  ${ratio.toFixed(2).padStart(6)}×`;
+    const row = (label: string, s: number, ratio: number, pairedRatio = 1) =>
+      `  ${label.padEnd(26)} ${s.toFixed(3).padStart(8)} s  ${ratio.toFixed(2).padStart(6)}×  ${pairedRatio.toFixed(2).padStart(6)}×`;
+    const head = `  ${"".padEnd(26)} ${"median".padStart(10)}  ${"ratio".padStart(7)}  ${"paired".padStart(7)}`;
     report = [
       ``,
       `PostgreSQL ${version} (${server.kind}), fsync=off for every contender; medians of ${opts.rounds} timed rounds after 1 warm-up`,
       ``,
-      `Apply ${opts.migrations} migrations (each in its own transaction; ratio to the psql floor):`,
+      `Apply ${opts.migrations} migrations (each in its own transaction; ratio of medians to the psql floor,`,
+      `and "paired": the median of per-round ratios):`,
+      head,
       row("psql (floor)", m.floor, 1),
-      row("pgstack", m.pgstack, applyRatio),
-      row("node-pg-migrate 9", m.nodePgMigrate, m.nodePgMigrate / m.floor),
-      row("postgres-migrations 5.3", m.postgresMigrations, m.postgresMigrations / m.floor),
-      `  info: pgstack loadMigrations (read + parse ${opts.migrations} files) ${apply.parseSeconds.toFixed(3)} s, ` +
-        `parser WASM load ${apply.parserLoadSeconds.toFixed(3)} s (not in the apply time)`,
+      row("pgstack", m.pgstack, applyRatio, paired.apply),
+      row("node-pg-migrate 9", m.nodePgMigrate, m.nodePgMigrate / m.floor, paired.nodePgMigrate),
+      row("postgres-migrations 5.3", m.postgresMigrations, m.postgresMigrations / m.floor, paired.postgresMigrations),
+      `  info: pgstack loadMigrations (read + parse ${opts.migrations} files) ${apply.parseSeconds.toFixed(3)} s, not in its apply time`,
       `  target: pgstack ≤ ${TARGETS.applyRatioMax}× floor: ${ok(applyRatio <= TARGETS.applyRatioMax)} (${applyRatio.toFixed(2)}×); ` +
         `faster than both peers: ${ok(beatsPeers)}`,
       ``,
       `Introspect ${opts.tables} tables (fresh connection each run; ratio to pg_dump):`,
+      head,
       row("pg_dump --schema-only", intro.pgDump, 1),
-      row("pgstack introspect()", intro.pgstack, introspectRatio),
+      row("pgstack introspect()", intro.pgstack, introspectRatio, paired.introspect),
       `  target: ≤ ${TARGETS.introspectRatioMax}× pg_dump: ${ok(introspectRatio <= TARGETS.introspectRatioMax)} (${introspectRatio.toFixed(2)}×)`,
       ``,
     ];
@@ -549,6 +567,10 @@ async function main(): Promise<void> {
       tables: opts.tables,
       applyRatio: r4(applyRatio),
       introspectRatio: r4(introspectRatio),
+      applyRatioPaired: r4(paired.apply),
+      introspectRatioPaired: r4(paired.introspect),
+      nodePgMigrateRatioPaired: r4(paired.nodePgMigrate),
+      postgresMigrationsRatioPaired: r4(paired.postgresMigrations),
       floorSeconds: r4(m.floor),
       pgstackApplySeconds: r4(m.pgstack),
       nodePgMigrateSeconds: r4(m.nodePgMigrate),

@@ -93,11 +93,15 @@ export async function introspect(client: pg.Client, options: IntrospectOptions =
      WHERE c.relkind IN ('r', 'p') AND ${schemaFilter};
     SELECT a.attrelid::int8 AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
            NOT a.attnotnull AS nullable,
-           CASE WHEN a.attidentity <> '' THEN 'identity' ELSE pg_get_expr(d.adbin, d.adrelid) END AS "default"
+           -- A plain default cannot reference columns, so no relation is needed to deparse it (and
+           -- passing one makes Postgres open every table); a generated column's expression can.
+           CASE WHEN a.attidentity <> '' THEN 'identity'
+                WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid)
+                ELSE pg_get_expr(d.adbin, 0) END AS "default"
       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE a.attrelid IN (${rels}) AND a.attnum > 0 AND NOT a.attisdropped
      ORDER BY a.attrelid, a.attnum;
-    SELECT co.conrelid::int8 AS oid, co.conname AS name, co.contype AS type, pg_get_constraintdef(co.oid) AS definition,
+    SELECT co.conrelid::int8 AS oid, co.conname AS name, co.contype AS type, CASE WHEN co.contype IN ('u', 'c', 'x') THEN pg_get_constraintdef(co.oid) END AS definition,
            ARRAY(SELECT a.attname FROM unnest(co.conkey) WITH ORDINALITY k(n, i)
                    JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n ORDER BY k.i)::text[] AS columns,
            fn.nspname AS ref_schema, fc.relname AS ref_table,
