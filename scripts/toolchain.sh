@@ -3,9 +3,17 @@
 # without downloading anything but Go modules from the Go module proxy.
 #
 # Why: the usual installers (get.pulumi.com, GitHub release assets, `pulumi
-# plugin install`) are not reachable from our machines or CI. The Pulumi CLI is
-# plain Go, so we build it from the Go module proxy at exactly the version of the
-# installed @pulumi/pulumi, and cache the result per version set.
+# plugin install` downloads) are not reachable from our machines or CI. The
+# Pulumi CLI is plain Go, so we build it from the Go module proxy at exactly the
+# version of the installed @pulumi/pulumi, and cache the result per version set.
+#
+# Caveat: only what the module proxy serves can be built. Where it does not
+# serve a plugin's source (or, for postgresql, never can), the plugin is taken
+# from $PULUMI_HOME/plugins or PATH if present, else reported missing (a
+# warning; --strict makes it an error). Without pulumi-language-nodejs, Node.js
+# programs can still run through the Automation API with an inline program
+# (`pulumi up --client=...`, the language runtime is served by @pulumi/pulumi),
+# and dynamic providers need only pulumi-resource-pulumi-nodejs.
 #
 # Usage:
 #   BIN=$(bash scripts/toolchain.sh)                 # prints the bin dir (only line on stdout)
@@ -14,15 +22,18 @@
 #
 # Options:
 #   --print-env        print `export ...` lines instead of the bin dir
-#   --install-plugins  `pulumi plugin install --file` each built provider plugin into
+#   --install-plugins  `pulumi plugin install --file` each available resource plugin into
 #                      ${PULUMI_HOME:-~/.pulumi}/plugins, so the engine finds it by
-#                      name+version (no "ambient plugin" warnings, no download attempts)
+#                      name+version; with --print-env also prints
+#                      PULUMI_IGNORE_AMBIENT_PLUGINS=true, which silences the
+#                      "using pulumi-resource-X from $PATH" warnings
 #   --strict           fail if any plugin cannot be obtained (default: warn, continue)
 #   --retry            retry plugins recorded as unobtainable less than a day ago
 #
 # Environment:
 #   PGSTACK_TOOLCHAIN_DIR  cache root (default ${XDG_CACHE_HOME:-~/.cache}/pgstack/toolchain)
-#   PGSTACK_TOOLCHAIN_JOBS go build -p value (default 2: linking pulumi needs GBs of RAM)
+#   PGSTACK_TOOLCHAIN_JOBS go build -p value (default: number of CPUs, at most 4, to
+#                          bound memory: each compile job can take ~1 GB)
 #
 # Binaries (all in one bin dir):
 #   pulumi                         github.com/pulumi/pulumi/pkg/v3/cmd/pulumi @ v<pulumi>
@@ -32,8 +43,16 @@
 #   pulumi-resource-command        github.com/pulumi/pulumi-command/provider @ commit of tag v<command>
 #   pulumi-resource-postgresql     cannot be built from Go modules (see build_postgresql below);
 #                                  only taken from PATH or $PULUMI_HOME/plugins
+
+# SC2016: single-quoted $ is meant literally (inline JS, printed shell code).
+# SC2317: the build_* functions are called indirectly, through $buildfn.
+# shellcheck disable=SC2016,SC2317
 set -euo pipefail
 
+# The whole script is one { ... } block so bash parses it completely before
+# running: editing or `git pull`ing this file during a long build cannot make
+# the running instance execute a half-old, half-new script.
+{
 START=$SECONDS
 log() { printf '[toolchain] %s (%ss)\n' "$*" "$((SECONDS - START))" >&2; }
 die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -45,7 +64,7 @@ for arg in "$@"; do
     --install-plugins) INSTALL_PLUGINS=1 ;;
     --strict) STRICT=1 ;;
     --retry) RETRY=1 ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 0 ;;
     *) die "unknown argument: $arg (see --help)" ;;
   esac
 done
@@ -78,6 +97,9 @@ LOGS="$CACHE/logs"
 WORK="$CACHE/work"            # scratch Go modules; never inside the repo
 UNAVAILABLE="$CACHE/unavailable" # negative cache: plugin sources the proxy refused
 mkdir -p "$BIN" "$LOGS" "$WORK" "$UNAVAILABLE"
+# Binaries are built as $BIN/.NAME.tmp.PID and renamed only when complete, so
+# an interrupted build never leaves a broken NAME; drop our leftovers on exit.
+trap 'rm -f "$BIN"/.*.tmp.$$' EXIT
 case "$CACHE" in "$REPO_ROOT"/*) die "cache dir $CACHE is inside the repo; set PGSTACK_TOOLCHAIN_DIR elsewhere" ;; esac
 
 # Serialise concurrent runs (tests, other shells) on the same version set, so
@@ -87,6 +109,17 @@ if ! flock -n 9; then
   log "waiting for another toolchain run holding $CACHE/.lock"
   flock 9
 fi
+# Holding the lock, no other run is building here: any temp file is a leftover
+# of a killed run (never used, but ~100 MB each).
+rm -f "$BIN"/.*.tmp.*
+# Links to binaries installed elsewhere (PATH, $PULUMI_HOME) whose target has
+# gone away: forget them so the binary is looked up (or built) again below.
+for f in "$BIN"/*; do
+  if [[ -L "$f" && ! -x "$f" ]]; then
+    rm -f "$f"
+    printf '[toolchain] %s: linked binary is gone, looking again\n' "${f##*/}" >&2
+  fi
+done
 
 # ---------------------------------------------------------------------------
 # Go environment for every go command below.
@@ -99,7 +132,7 @@ export GOFLAGS="-mod=mod -buildvcs=false"
 # recent github.com/pulumi releases (lookup → 404), which makes go refuse them.
 # Skip the sumdb for Pulumi's own modules only; everything else stays verified.
 export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/pulumi"
-JOBS="${PGSTACK_TOOLCHAIN_JOBS:-2}"
+JOBS="${PGSTACK_TOOLCHAIN_JOBS:-$(n=$(nproc 2>/dev/null || echo 2); echo $((n > 4 ? 4 : n)))}"
 GO_TAGS="osusergo,grpcnotrace" # as Pulumi's release build: pure-Go user lookup, no grpc tracing
 SDK_VERSION_PKG="github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"
 
@@ -127,11 +160,12 @@ show_failure() {
 # run NAME LOGFILE CMD... — run a build step with its full output in LOGFILE;
 # on failure show it (show_failure) and return non-zero.
 run() {
-  local name=$1 logf=$2
+  local name=$1 logf=$2 cmd
   shift 2
-  printf '\n$ (cd %q && %s)\n' "$PWD" "$*" >>"$logf"
+  printf -v cmd '(cd %q && %s)' "$PWD" "$(printf '%q ' "$@")" # copy-pasteable
+  printf '\n$ %s\n' "$cmd" >>"$logf"
   "$@" >>"$logf" 2>&1 && return 0
-  show_failure "$name" "$logf" "(cd $PWD && $*)"
+  show_failure "$name" "$logf" "$cmd"
   return 1
 }
 
@@ -199,6 +233,7 @@ ambient() { PATH="$AMBIENT_PATH" command -v "$1" 2>/dev/null || true; }
 
 # plugin_from_pulumi_home KIND NAME VERSION — a plugin installed by `pulumi
 # plugin install` lives in a directory whose name carries the exact version.
+# (Never the case for language nodejs: pulumi refuses to install bundled plugins.)
 plugin_from_pulumi_home() {
   local f="${PULUMI_HOME:-$HOME/.pulumi}/plugins/$1-$2-v$3/pulumi-$1-$2"
   [[ -x "$f" ]] && printf '%s' "$f"
@@ -234,7 +269,7 @@ RELEASE_COMMIT="" # git commit of the pulumi release; filled in when needed
 build_pulumi() {
   local name=pulumi logf="$LOGS/pulumi.log" dir="$WORK/pulumi" tmp="$BIN/.pulumi.tmp.$$"
   : >"$logf"
-  log "building pulumi v$PULUMI_VERSION (cold build, may take ~25 min on 2 cores; log: $logf)…"
+  log "building pulumi v$PULUMI_VERSION (cold build, ~5-10 min on 2 cores; log: $logf)…"
   if ! module_download "$logf" "$WORK/pkg.json" "$PKG_MOD@v$PULUMI_VERSION"; then
     show_failure pulumi "$logf" "go mod download -json $PKG_MOD@v$PULUMI_VERSION"
     die "pulumi: the Go module proxy cannot serve $PKG_MOD@v$PULUMI_VERSION"
@@ -291,8 +326,11 @@ release_commit() {
   return 1
 }
 
-# proxy_error LOGFILE — the proxy's answer from the last failed download, for messages.
-proxy_error() { grep -o '[0-9][0-9][0-9] [A-Z][A-Za-z ]*$' "$1" | tail -n 1 || true; }
+# proxy_error JSONFILE — short form of a failed `go mod download -json` error,
+# e.g. "403 Forbidden: This module version is not available.", for messages.
+proxy_error() {
+  json_get "$1" Error | tr '\n\t' '  ' | sed -E 's/.*: ([0-9]{3} [A-Za-z ]+[a-z]) *server response: */\1: /; s/ +$//' | cut -c1-200
+}
 
 build_language_nodejs() {
   local name=pulumi-language-nodejs logf="$LOGS/pulumi-language-nodejs.log" dir="$WORK/language-nodejs"
@@ -302,7 +340,7 @@ build_language_nodejs() {
     || { unobtainable "$name" "the proxy gives no git commit (Origin.Hash) for pulumi v$PULUMI_VERSION; log: $logf"; return; }
   # The module is untagged: ask for the release commit; go resolves it to a pseudo-version.
   module_download "$logf" "$WORK/langhost.json" "$mod@$RELEASE_COMMIT" \
-    || { unobtainable "$name" "the Go module proxy refused $mod@$RELEASE_COMMIT ($(proxy_error "$logf")); log: $logf"; return; }
+    || { unobtainable "$name" "the Go module proxy refused $mod@$RELEASE_COMMIT ($(proxy_error "$WORK/langhost.json")); log: $logf"; return; }
   local pseudo
   pseudo=$(json_get "$WORK/langhost.json" Version)
   log "building pulumi-language-nodejs $pseudo (commit $RELEASE_COMMIT)…"
@@ -326,12 +364,12 @@ build_command() {
   [[ $major -ge 2 ]] && sdk="$sdk/v$major" # semantic import versioning
   # provider/ is untagged; the tagged sdk module of the same release gives the commit.
   module_download "$logf" "$WORK/command-sdk.json" "$sdk@v$COMMAND_VERSION" \
-    || { unobtainable "$name" "the Go module proxy has no $sdk@v$COMMAND_VERSION ($(proxy_error "$logf")) — is $COMMAND_VERSION a pulumi-command release?; log: $logf"; return; }
+    || { unobtainable "$name" "the Go module proxy has no $sdk@v$COMMAND_VERSION ($(proxy_error "$WORK/command-sdk.json")) — is $COMMAND_VERSION a pulumi-command release?; log: $logf"; return; }
   local commit pseudo
   commit=$(json_get "$WORK/command-sdk.json" Origin.Hash)
   [[ -n "$commit" ]] || { unobtainable "$name" "no git commit (Origin.Hash) for $sdk@v$COMMAND_VERSION; log: $logf"; return; }
   module_download "$logf" "$WORK/command-provider.json" "$mod@$commit" \
-    || { unobtainable "$name" "the Go module proxy refused $mod@$commit ($(proxy_error "$logf")); log: $logf"; return; }
+    || { unobtainable "$name" "the Go module proxy refused $mod@$commit ($(proxy_error "$WORK/command-provider.json")); log: $logf"; return; }
   pseudo=$(json_get "$WORK/command-provider.json" Version)
   log "building pulumi-resource-command $COMMAND_VERSION ($mod@$pseudo)…"
   new_wrapper_module "$dir" pgstack.local/toolchain/command
@@ -360,7 +398,7 @@ build_postgresql() {
 # installed at that exact version in $PULUMI_HOME/plugins; built from the
 # proxy; found on PATH (version unknown: last resort); else reported missing.
 provide_plugin() {
-  local name=$1 kind=$2 short=$3 version=$4 buildfn=$5 found
+  local name=$1 kind=$2 short=$3 version=$4 buildfn=$5 found note=""
   if have "$name"; then log "$name $version: cached"; return 0; fi
   if found=$(plugin_from_pulumi_home "$kind" "$short" "$version"); then
     link_ambient "$name" "$found"
@@ -368,7 +406,7 @@ provide_plugin() {
     return 0
   fi
   if is_unobtainable "$name"; then
-    log "$name $version: recorded as unobtainable $(date -r "$UNAVAILABLE/$name" '+%F %T') (--retry to try again)"
+    note=" (as found $(date -r "$UNAVAILABLE/$name" '+%F %T'); --retry to try again)"
   elif "$buildfn"; then
     return 0
   fi
@@ -378,7 +416,7 @@ provide_plugin() {
     return 0
   fi
   MISSING+=("$name $version: $(cat "$UNAVAILABLE/$name")")
-  log "$name $version: NOT AVAILABLE"
+  log "$name $version: NOT AVAILABLE$note"
 }
 
 provide_plugin pulumi-language-nodejs language nodejs "$PULUMI_VERSION" build_language_nodejs
@@ -396,19 +434,27 @@ for p in pulumi-resource-pulumi-nodejs "${PLUGINS[@]}"; do
   fi
 done
 
+# Why --install-plugins: the engine finds the bundled plugins (language host,
+# pulumi-nodejs) silently because they sit next to the pulumi binary, but any
+# resource plugin it finds on $PATH is "ambient" and warned about on every
+# operation ("using pulumi-resource-command from $PATH at ..."). Installed in
+# $PULUMI_HOME/plugins under its exact version, and with
+# PULUMI_IGNORE_AMBIENT_PLUGINS=true (printed by --print-env), the engine uses
+# it like a downloaded plugin: no warning and no download attempt.
 if [[ $INSTALL_PLUGINS == 1 ]]; then
-  # Registering the plugins in PULUMI_HOME makes the engine find them by exact
-  # name+version (as if downloaded), instead of as unversioned "ambient" PATH plugins.
   ph="${PULUMI_HOME:-$HOME/.pulumi}"
-  for spec in "resource command $COMMAND_VERSION" "resource postgresql $POSTGRESQL_VERSION" "language nodejs $PULUMI_VERSION"; do
-    read -r kind short version <<<"$spec"
-    f="$BIN/pulumi-$kind-$short"
-    have "pulumi-$kind-$short" || continue
-    [[ -x "$ph/plugins/$kind-$short-v$version/pulumi-$kind-$short" ]] && continue
-    run "pulumi plugin install $kind $short" "$LOGS/install-plugins.log" \
-      env PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" plugin install "$kind" "$short" "$version" --file "$(readlink -f "$f")" \
-      || die "could not install $kind plugin $short $version into $ph"
-    log "installed $kind plugin $short v$version into $ph/plugins"
+  for spec in "command $COMMAND_VERSION" "postgresql $POSTGRESQL_VERSION"; do
+    read -r short version <<<"$spec"
+    f="$BIN/pulumi-resource-$short"
+    have "pulumi-resource-$short" || continue
+    # Already installed from this very file (e.g. linked from there): nothing to do.
+    [[ -x "$ph/plugins/resource-$short-v$version/pulumi-resource-$short" ]] \
+      && cmp -s "$f" "$ph/plugins/resource-$short-v$version/pulumi-resource-$short" && continue
+    run "pulumi plugin install resource $short" "$LOGS/install-plugins.log" \
+      env PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" plugin install resource "$short" "$version" \
+      --reinstall --file "$(readlink -f "$f")" \
+      || die "could not install resource plugin $short $version into $ph"
+    log "installed resource plugin $short v$version into $ph/plugins"
   done
 fi
 
@@ -422,6 +468,10 @@ log "ready: $BIN"
 if [[ $PRINT_ENV == 1 ]]; then
   printf 'export PATH=%q:"$PATH"\n' "$BIN"
   printf 'export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true\n'
+  # Only safe once the resource plugins are in $PULUMI_HOME/plugins (see above).
+  if [[ $INSTALL_PLUGINS == 1 ]]; then printf 'export PULUMI_IGNORE_AMBIENT_PLUGINS=true\n'; fi
 else
   printf '%s\n' "$BIN"
 fi
+exit 0
+}
