@@ -30,6 +30,12 @@ const serverSchema = z
     sslmode: z.enum(["disable", "require", "verify-full"]).default("disable"),
     /** The secret config key holding the admin password. Not used by embedded servers. */
     adminPasswordSecret: secretKey.default("adminPassword"),
+    /**
+     * Who creates roles, databases, schemas and grants and takes backups: the @pulumi/postgresql
+     * and @pulumi/command plugins (`postgresql`), or pgstack's own providers (`pgstack`), for
+     * machines where those plugins cannot be installed.
+     */
+    provisioner: z.enum(["postgresql", "pgstack"]).default("postgresql"),
   })
   .default({
     embedded: false,
@@ -38,6 +44,7 @@ const serverSchema = z
     adminUser: "postgres",
     sslmode: "disable",
     adminPasswordSecret: "adminPassword",
+    provisioner: "postgresql",
   });
 
 const roleSchema = z.strictObject({

@@ -7,7 +7,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { acceptsDataLoss, CONFIG_NAMESPACE, expectationsOf, type DatabaseConfig, type ServerConfig } from "../config.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
-import { DatabaseReset, GeneratedPassword, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
+import { DatabaseReset, GeneratedPassword, MigrationSet, PgBackup, PgDatabase, PgRole, PgSchema, SchemaVerification, type ConnectionInput } from "../providers/index.js";
 
 /** Arguments of {@link PostgresDatabase}. */
 export interface PostgresDatabaseArgs {
@@ -23,6 +23,8 @@ export interface PostgresDatabaseArgs {
   migrations: Migration[];
   /** The pg_dump backup folder for this database, relative to the project. */
   backupDir: string;
+  /** The project root (absolute): backups are written under it. */
+  projectRoot: string;
 }
 
 /** The per-database stack outputs. */
@@ -41,118 +43,19 @@ export interface DatabaseOutputs {
 
 /** A PostgreSQL database managed by pgstack. */
 export class PostgresDatabase extends pulumi.ComponentResource {
-  readonly database: postgresql.Database;
+  /** The database: `postgresql.Database`, or pgstack's own under `provisioner: pgstack`. */
+  readonly database: pulumi.CustomResource;
   readonly reset: DatabaseReset;
   readonly migrations: MigrationSet;
   readonly verification: SchemaVerification;
-  readonly backup: command.local.Command;
+  /** The backup taken before each reset generation. */
+  readonly backup: pulumi.CustomResource;
   readonly outputs: DatabaseOutputs;
 
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgstack:index:PostgresDatabase", name, {}, opts);
     const { db, server } = args;
     const at = `${CONFIG_NAMESPACE}:databases[${args.index}]`;
-    const parent = { parent: this };
-
-    const provider = new postgresql.Provider(
-      `${name}-admin`,
-      {
-        host: server.host,
-        port: server.port,
-        username: server.adminUser,
-        password: args.adminPassword,
-        sslmode: server.sslmode,
-        superuser: true,
-        database: "postgres",
-        connectTimeout: 15,
-      },
-      parent,
-    );
-    const withProvider = { parent: this, provider };
-
-    const roles = db.roles.map((r) => {
-      let password: pulumi.Input<string> | undefined = args.rolePasswords.get(r.name);
-      if (!password && r.login) password = new GeneratedPassword(`${name}-${r.name}-password`, {}, parent).value;
-      return new postgresql.Role(
-        `${name}-role-${r.name}`,
-        { name: r.name, login: r.login, password: password ? pulumi.secret(password) : undefined },
-        withProvider,
-      );
-    });
-    const ownerRole = roles[db.roles.findIndex((r) => r.name === db.owner)];
-
-    // A stack that may not reset may not lose the database either: `pulumi destroy` stops here.
-    this.database = new postgresql.Database(
-      name,
-      { name: db.name, owner: ownerRole?.name ?? db.owner },
-      { ...withProvider, dependsOn: roles, protect: !db.reset.allowed },
-    );
-    // Everything inside the database goes with it: no drop of each schema or grant first.
-    const inside = { ...withProvider, deletedWith: this.database };
-
-    const schemas = db.schemas.map(
-      (s) =>
-        new postgresql.Schema(
-          `${name}-schema-${s}`,
-          { name: s, database: this.database.name, owner: ownerRole?.name ?? db.owner, ifNotExists: true },
-          { ...inside, dependsOn: [this.database] },
-        ),
-    );
-    const grants = db.grants.flatMap((g, j) => {
-      const base = { database: this.database.name, role: g.role, schema: g.schema };
-      const dependsOn = [...schemas, ...roles];
-      const out: pulumi.Resource[] = [
-        new postgresql.Grant(`${name}-grant-${j}-schema`, { ...base, objectType: "schema", privileges: g.schemaPrivileges }, { ...inside, dependsOn }),
-      ];
-      // Default privileges: migrations create the tables later, as the owner.
-      if (g.tablePrivileges.length) {
-        out.push(
-          new postgresql.DefaultPrivileges(
-            `${name}-grant-${j}-tables`,
-            { ...base, owner: db.owner, objectType: "table", privileges: g.tablePrivileges },
-            { ...inside, dependsOn },
-          ),
-        );
-      }
-      if (g.sequencePrivileges.length) {
-        out.push(
-          new postgresql.DefaultPrivileges(
-            `${name}-grant-${j}-sequences`,
-            { ...base, owner: db.owner, objectType: "sequence", privileges: g.sequencePrivileges },
-            { ...inside, dependsOn },
-          ),
-        );
-      }
-      return out;
-    });
-
-    const connection: ConnectionInput = pulumi.secret({
-      host: server.host,
-      port: server.port,
-      user: server.adminUser,
-      password: args.adminPassword,
-      database: db.name,
-      sslmode: server.sslmode,
-    });
-
-    // A pg_dump before every generation change; its path is an output, so a rollback is a pg_restore.
-    this.backup = new command.local.Command(
-      `${name}-backup`,
-      {
-        create: backupScript(args.backupDir, db.name, db.reset.generation),
-        environment: {
-          PGHOST: server.host,
-          PGPORT: String(server.port),
-          PGUSER: server.adminUser,
-          PGDATABASE: db.name,
-          PGSSLMODE: server.sslmode,
-          PGPASSWORD: args.adminPassword,
-        },
-        triggers: [db.reset.generation],
-      },
-      { parent: this, dependsOn: [this.database, ...schemas, ...grants], deletedWith: this.database },
-    );
-    const lastBackup = pulumi.unsecret(this.backup.stdout).apply((s) => s.trim());
 
     const managed: ManagedSchema[] = db.schemas.map((s) => ({
       name: s,
@@ -161,6 +64,24 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         .filter((g) => g.schema === s)
         .map((g) => ({ role: g.role, schema: g.schemaPrivileges, tables: g.tablePrivileges, sequences: g.sequencePrivileges })),
     }));
+    const connectionTo = (database: string): ConnectionInput =>
+      pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: args.adminPassword, database, sslmode: server.sslmode });
+    const connection = connectionTo(db.name);
+    const passwordOf = (r: DatabaseConfig["roles"][number]): pulumi.Input<string> | undefined => {
+      const configured = args.rolePasswords.get(r.name);
+      if (configured) return configured;
+      return r.login ? new GeneratedPassword(`${name}-${r.name}-password`, {}, { parent: this }).value : undefined;
+    };
+
+    const objects =
+      server.provisioner === "postgresql"
+        ? this.withPostgresqlProvider(name, args, passwordOf)
+        : this.withPgstackProviders(name, args, passwordOf, connectionTo, managed);
+    this.database = objects.database;
+    this.backup = objects.backup;
+    const lastBackup = objects.backupPath;
+    const grants = objects.grants;
+
     this.reset = new DatabaseReset(
       `${name}-reset`,
       {
@@ -218,6 +139,98 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     };
     this.registerOutputs(this.outputs);
   }
+
+  /** Roles, database, schemas and grants through the @pulumi/postgresql provider; backups through @pulumi/command. */
+  private withPostgresqlProvider(name: string, args: PostgresDatabaseArgs, passwordOf: (r: DatabaseConfig["roles"][number]) => pulumi.Input<string> | undefined): ProvisionedObjects {
+    const { db, server } = args;
+    const provider = new postgresql.Provider(
+      `${name}-admin`,
+      {
+        host: server.host,
+        port: server.port,
+        username: server.adminUser,
+        password: args.adminPassword,
+        sslmode: server.sslmode,
+        superuser: true,
+        database: "postgres",
+        connectTimeout: 15,
+      },
+      { parent: this },
+    );
+    const withProvider = { parent: this, provider };
+    const roles = db.roles.map((r) => {
+      const password = passwordOf(r);
+      return new postgresql.Role(`${name}-role-${r.name}`, { name: r.name, login: r.login, password: password ? pulumi.secret(password) : undefined }, withProvider);
+    });
+    // A stack that may not reset may not lose the database either: `pulumi destroy` stops here.
+    const database = new postgresql.Database(name, { name: db.name, owner: db.owner }, { ...withProvider, dependsOn: roles, protect: !db.reset.allowed });
+    // Everything inside the database goes with it: no drop of each schema or grant first.
+    const inside = { ...withProvider, deletedWith: database };
+    const schemas = db.schemas.map(
+      (s) => new postgresql.Schema(`${name}-schema-${s}`, { name: s, database: database.name, owner: db.owner, ifNotExists: true }, { ...inside, dependsOn: [database] }),
+    );
+    const grants = db.grants.flatMap((g, j) => {
+      const base = { database: database.name, role: g.role, schema: g.schema };
+      const dependsOn = [...schemas, ...roles];
+      const out: pulumi.CustomResource[] = [
+        new postgresql.Grant(`${name}-grant-${j}-schema`, { ...base, objectType: "schema", privileges: g.schemaPrivileges }, { ...inside, dependsOn }),
+      ];
+      // Default privileges: migrations create the tables later, as the owner.
+      if (g.tablePrivileges.length) {
+        out.push(new postgresql.DefaultPrivileges(`${name}-grant-${j}-tables`, { ...base, owner: db.owner, objectType: "table", privileges: g.tablePrivileges }, { ...inside, dependsOn }));
+      }
+      if (g.sequencePrivileges.length) {
+        out.push(new postgresql.DefaultPrivileges(`${name}-grant-${j}-sequences`, { ...base, owner: db.owner, objectType: "sequence", privileges: g.sequencePrivileges }, { ...inside, dependsOn }));
+      }
+      return out;
+    });
+    // A pg_dump before every generation change; its path is an output, so a rollback is a pg_restore.
+    const backup = new command.local.Command(
+      `${name}-backup`,
+      {
+        create: backupScript(args.backupDir, db.name, db.reset.generation),
+        environment: { PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.adminUser, PGDATABASE: db.name, PGSSLMODE: server.sslmode, PGPASSWORD: args.adminPassword },
+        triggers: [db.reset.generation],
+      },
+      { parent: this, dependsOn: [database, ...schemas, ...grants], deletedWith: database },
+    );
+    return { database, grants: [...schemas, ...grants], backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()) };
+  }
+
+  /** The same objects through pgstack's own providers (no native plugins needed). */
+  private withPgstackProviders(
+    name: string,
+    args: PostgresDatabaseArgs,
+    passwordOf: (r: DatabaseConfig["roles"][number]) => pulumi.Input<string> | undefined,
+    connectionTo: (database: string) => ConnectionInput,
+    managed: ManagedSchema[],
+  ): ProvisionedObjects {
+    const { db } = args;
+    const admin = connectionTo("postgres");
+    const roles = db.roles.map((r) => {
+      const password = passwordOf(r);
+      return new PgRole(`${name}-role-${r.name}`, { connection: admin, name: r.name, login: r.login, ...(password ? { password: pulumi.secret(password) } : {}) }, { parent: this });
+    });
+    const database = new PgDatabase(name, { connection: admin, name: db.name, owner: db.owner }, { parent: this, dependsOn: roles, protect: !db.reset.allowed });
+    const inside = { parent: this, deletedWith: database };
+    // Each schema carries its grants and default privileges: one statement batch, one resource.
+    const schemas = managed.map((s) => new PgSchema(`${name}-schema-${s.name}`, { connection: connectionTo(db.name), schema: s }, { ...inside, dependsOn: [database, ...roles] }));
+    const backup = new PgBackup(
+      `${name}-backup`,
+      { connection: connectionTo(db.name), root: args.projectRoot, dir: args.backupDir, generation: db.reset.generation },
+      { ...inside, dependsOn: [database, ...schemas] },
+    );
+    return { database, grants: schemas, backup, backupPath: backup.path };
+  }
+}
+
+/** What a provisioning strategy declares for one database. */
+interface ProvisionedObjects {
+  database: pulumi.CustomResource;
+  /** Schemas and grants: the reset runs after them. */
+  grants: pulumi.CustomResource[];
+  backup: pulumi.CustomResource;
+  backupPath: pulumi.Output<string>;
 }
 
 /**

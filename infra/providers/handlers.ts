@@ -4,8 +4,18 @@
  * `index.ts`) and is called directly by the provider tests. It imports no Pulumi code.
  */
 import type pg from "pg";
+import * as path from "node:path";
 import {
   applyMigrations,
+  dropDatabase,
+  dropRole,
+  ensureDatabase,
+  ensureRole,
+  ensureSchema,
+  pgDump,
+  readDatabase,
+  readRole,
+  readSchema,
   checkHistory,
   connect,
   describeTarget,
@@ -408,8 +418,153 @@ function inputsOf<T extends object, K extends readonly (keyof T)[]>(props: T, ke
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Cluster objects, for stacks with `server.provisioner: pgstack` (no @pulumi/postgresql plugin).
+
+/** Inputs of a pgstack Role. `connection` is the admin connection. */
+export interface RoleInputs {
+  connection: ConnectionOptions;
+  name: string;
+  login: boolean;
+  password?: string;
+}
+
+export const role = {
+  async check(_olds: unknown, news: RoleInputs) {
+    return { inputs: news, failures: [] as Failure[] };
+  },
+  async diff(_id: string, olds: RoleInputs, news: RoleInputs) {
+    const replaces = olds.name !== news.name ? ["name"] : [];
+    const changes = replaces.length > 0 || olds.login !== news.login || olds.password !== news.password || JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+    return { changes, replaces, deleteBeforeReplace: true };
+  },
+  async create(inputs: RoleInputs) {
+    await withConnection(inputs.connection, (c) => ensureRole(c, inputs));
+    logger.info(`role ${inputs.name} ready${inputs.login ? " (login)" : ""}`);
+    return { id: inputs.name, outs: inputs };
+  },
+  async update(_id: string, _olds: RoleInputs, news: RoleInputs) {
+    await withConnection(news.connection, (c) => ensureRole(c, news));
+    return { outs: news };
+  },
+  async read(id: string, props: RoleInputs) {
+    const found = await readOrGone(props.connection, (c) => readRole(c, props.name));
+    if (!found) return {};
+    const live = { ...props, login: found.login };
+    return { id, props: live, inputs: live };
+  },
+  async delete(_id: string, props: RoleInputs) {
+    await withConnection(props.connection, (c) => dropRole(c, props.name));
+  },
+};
+
+/** Inputs of a pgstack Database. `connection` is the admin connection. */
+export interface DatabaseInputs {
+  connection: ConnectionOptions;
+  name: string;
+  owner: string;
+}
+
+export const database = {
+  async check(_olds: unknown, news: DatabaseInputs) {
+    return { inputs: news, failures: [] as Failure[] };
+  },
+  async diff(_id: string, olds: DatabaseInputs, news: DatabaseInputs) {
+    const replaces = olds.name !== news.name ? ["name"] : [];
+    return { changes: replaces.length > 0 || olds.owner !== news.owner || JSON.stringify(olds.connection) !== JSON.stringify(news.connection), replaces, deleteBeforeReplace: true };
+  },
+  async create(inputs: DatabaseInputs) {
+    await withConnection(inputs.connection, (c) => ensureDatabase(c, inputs.name, inputs.owner));
+    logger.info(`database ${inputs.name} ready, owned by ${inputs.owner}`);
+    return { id: inputs.name, outs: inputs };
+  },
+  async update(_id: string, _olds: DatabaseInputs, news: DatabaseInputs) {
+    await withConnection(news.connection, (c) => ensureDatabase(c, news.name, news.owner));
+    return { outs: news };
+  },
+  async read(id: string, props: DatabaseInputs) {
+    const found = await withConnection(props.connection, (c) => readDatabase(c, props.name));
+    if (!found) return {};
+    const live = { ...props, owner: found.owner };
+    return { id, props: live, inputs: live };
+  },
+  /** Drops the database and everything in it (sessions are ended first). */
+  async delete(_id: string, props: DatabaseInputs) {
+    logger.info(`dropping database ${props.name}`);
+    await withConnection(props.connection, (c) => dropDatabase(c, props.name));
+  },
+};
+
+/** Inputs of a pgstack Schema: the schema with its owner, grants and default privileges. */
+export interface SchemaInputs {
+  connection: ConnectionOptions;
+  schema: ManagedSchema;
+}
+
+export const schema = {
+  async check(_olds: unknown, news: SchemaInputs) {
+    return { inputs: news, failures: [] as Failure[] };
+  },
+  async diff(_id: string, olds: SchemaInputs, news: SchemaInputs) {
+    const replaces = olds.schema.name !== news.schema.name ? ["schema"] : [];
+    return { changes: replaces.length > 0 || JSON.stringify(olds) !== JSON.stringify(news), replaces, deleteBeforeReplace: false };
+  },
+  async create(inputs: SchemaInputs) {
+    await withConnection(inputs.connection, (c) => ensureSchema(c, inputs.schema));
+    logger.info(`${inputs.connection.database}: schema ${inputs.schema.name} owned by ${inputs.schema.owner}, ${inputs.schema.grants.length} grant(s)`);
+    return { id: `${inputs.connection.database}.${inputs.schema.name}`, outs: inputs };
+  },
+  async update(_id: string, _olds: SchemaInputs, news: SchemaInputs) {
+    await withConnection(news.connection, (c) => ensureSchema(c, news.schema));
+    return { outs: news };
+  },
+  async read(id: string, props: SchemaInputs) {
+    const found = await readOrGone(props.connection, (c) => readSchema(c, props.schema.name));
+    if (!found) return {};
+    const live = { ...props, schema: { ...props.schema, owner: found.owner } };
+    return { id, props: live, inputs: live };
+  },
+  /** Removing a schema from the config does not drop it (that would lose data); a reset or the database's deletion does. */
+  async delete(): Promise<void> {},
+};
+
+/** Inputs of a pgstack Backup: a `pg_dump -Fc` taken when the reset generation changes. */
+export interface BackupInputs {
+  connection: ConnectionOptions;
+  /** The project root (absolute); `dir` and the output `path` are relative to it. */
+  root: string;
+  dir: string;
+  generation: number;
+}
+
+export const backup = {
+  async check(_olds: unknown, news: BackupInputs) {
+    return { inputs: news, failures: [] as Failure[] };
+  },
+  async diff(_id: string, olds: BackupInputs, news: BackupInputs) {
+    // A new generation means a new backup before the reset; the old file is kept.
+    const replaces = olds.generation !== news.generation ? ["generation"] : [];
+    return { changes: replaces.length > 0 || olds.dir !== news.dir, replaces, deleteBeforeReplace: false };
+  },
+  async create(inputs: BackupInputs) {
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const rel = path.join(inputs.dir, `${inputs.connection.database}-g${inputs.generation}-${stamp}.dump`);
+    logger.info(`${inputs.connection.database}: pg_dump -Fc to ${rel}`);
+    await pgDump(inputs.connection, path.join(inputs.root, rel));
+    return { id: rel, outs: { ...inputs, path: rel } };
+  },
+  async update(_id: string, olds: BackupInputs & { path: string }, news: BackupInputs) {
+    return { outs: { ...news, path: olds.path } };
+  },
+  async read(id: string, props: BackupInputs & { path: string }) {
+    return { id, props, inputs: inputsOf(props, ["connection", "root", "dir", "generation"] as const) };
+  },
+  /** Backups are kept when the resource goes: restore with `pg_restore`. */
+  async delete(): Promise<void> {},
+};
+
 /** The handlers by resource kind, as the host looks them up. */
-export const handlers = { reset, migrations, verification, password };
+export const handlers = { reset, migrations, verification, password, role, database, schema, backup };
 export type HandlerKind = keyof typeof handlers;
 
 /** Formats expectations for progress lines. */

@@ -149,3 +149,37 @@ export class GeneratedPassword extends pulumi.dynamic.Resource {
     super(providerFor("password"), name, { length: args.length ?? 32, value: undefined }, { ...opts, additionalSecretOutputs: ["value"] }, "pgstack", "GeneratedPassword");
   }
 }
+
+// Cluster objects, for stacks with `server.provisioner: pgstack`: the same objects the
+// @pulumi/postgresql provider would manage, through pgstack's own providers.
+
+/** A role (cluster-wide). Its password is a secret input and never leaves the state encrypted. */
+export class PgRole extends pulumi.dynamic.Resource {
+  constructor(name: string, args: { connection: ConnectionInput; name: pulumi.Input<string>; login: pulumi.Input<boolean>; password?: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor("role"), name, args, { ...opts, additionalSecretOutputs: ["connection", "password"] }, "pgstack", "Role");
+  }
+}
+
+/** A database owned by a role. Deleting it drops the database. */
+export class PgDatabase extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  constructor(name: string, args: { connection: ConnectionInput; name: pulumi.Input<string>; owner: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor("database"), name, args, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "Database");
+  }
+}
+
+/** A schema with its owner, schema grants and default privileges. */
+export class PgSchema extends pulumi.dynamic.Resource {
+  constructor(name: string, args: { connection: ConnectionInput; schema: pulumi.Input<ManagedSchema> }, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor("schema"), name, args, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "Schema");
+  }
+}
+
+/** A `pg_dump -Fc`, replaced (a new dump) whenever the reset generation changes. */
+export class PgBackup extends pulumi.dynamic.Resource {
+  /** The dump file, relative to the project root. */
+  declare readonly path: pulumi.Output<string>;
+  constructor(name: string, args: { connection: ConnectionInput; root: pulumi.Input<string>; dir: pulumi.Input<string>; generation: pulumi.Input<number> }, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor("backup"), name, { ...args, path: undefined }, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "Backup");
+  }
+}

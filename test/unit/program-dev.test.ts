@@ -1,37 +1,35 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { isSecret, mockId, runProgram, unwrapSecret, type MockRun } from "../support/mocks.js";
 
-const DATABASE = "postgresql:index/database:Database";
+const DATABASE = "pulumi-nodejs:dynamic/pgstack:Database";
 
 let run: MockRun;
 beforeAll(async () => {
   run = await runProgram("dev");
 }, 60_000);
 
-describe("the dev stack's program (mocked engine)", () => {
-  it("declares, per database, the provider, roles, database, schema, grants, backup, reset, migrations and verification", () => {
+describe("the dev stack's program (mocked engine; provisioner: pgstack)", () => {
+  it("declares, per database, roles, database, schema with grants, backup, reset, migrations and verification", () => {
     const names = run.registrations.map((r) => `${r.type} ${r.name}`).sort();
     for (const db of ["fltr", "fltr_auth"]) {
       expect(names).toEqual(
         expect.arrayContaining([
           `pgstack:index:PostgresDatabase ${db}`,
-          `pulumi:providers:postgresql ${db}-admin`,
-          `postgresql:index/role:Role ${db}-role-${db}_owner`,
-          `postgresql:index/role:Role ${db}-role-${db}_app`,
-          `postgresql:index/database:Database ${db}`,
-          `postgresql:index/schema:Schema ${db}-schema-public`,
-          `postgresql:index/grant:Grant ${db}-grant-0-schema`,
-          `postgresql:index/defaultPrivileges:DefaultPrivileges ${db}-grant-0-tables`,
-          `postgresql:index/defaultPrivileges:DefaultPrivileges ${db}-grant-0-sequences`,
-          `command:local:Command ${db}-backup`,
+          `pulumi-nodejs:dynamic/pgstack:Role ${db}-role-${db}_owner`,
+          `pulumi-nodejs:dynamic/pgstack:Role ${db}-role-${db}_app`,
+          `pulumi-nodejs:dynamic/pgstack:GeneratedPassword ${db}-${db}_app-password`,
+          `${DATABASE} ${db}`,
+          `pulumi-nodejs:dynamic/pgstack:Schema ${db}-schema-public`,
+          `pulumi-nodejs:dynamic/pgstack:Backup ${db}-backup`,
           `pulumi-nodejs:dynamic/pgstack:DatabaseReset ${db}-reset`,
           `pulumi-nodejs:dynamic/pgstack:MigrationSet ${db}-migrations`,
           `pulumi-nodejs:dynamic/pgstack:SchemaVerification ${db}-verification`,
-          `pulumi-nodejs:dynamic/pgstack:GeneratedPassword ${db}-${db}_app-password`,
         ]),
       );
     }
-    expect(run.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toHaveLength(2 * 14);
+    expect(run.registrations).toHaveLength(2 * 10);
+    // No native plugin is needed: nothing of @pulumi/postgresql or @pulumi/command.
+    expect(run.registrations.filter((r) => r.type.startsWith("postgresql:") || r.type.startsWith("command:"))).toEqual([]);
   });
 
   it("serializes the dynamic providers (the closure names the handlers file only)", () => {
@@ -41,26 +39,28 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(provider.length).toBeLessThan(20_000);
   });
 
-  it("orders database → schemas → grants → backup → reset → migrations → verification", () => {
+  it("orders roles → database → schema (with grants) → backup → reset → migrations → verification", () => {
     const r = (n: string) => run.byName(n, n === "fltr" ? DATABASE : undefined);
     const urn = (n: string) => r(n).urn;
+    expect(r("fltr").dependencies).toEqual(expect.arrayContaining([urn("fltr-role-fltr_owner"), urn("fltr-role-fltr_app")]));
     expect(r("fltr-schema-public").dependencies).toContain(urn("fltr"));
-    expect(r("fltr-grant-0-schema").dependencies).toContain(urn("fltr-schema-public"));
-    expect(r("fltr-backup").dependencies).toEqual(expect.arrayContaining([urn("fltr"), urn("fltr-grant-0-tables")]));
-    expect(r("fltr-reset").dependencies).toEqual(expect.arrayContaining([urn("fltr-backup"), urn("fltr-grant-0-schema")]));
+    expect(r("fltr-backup").dependencies).toEqual(expect.arrayContaining([urn("fltr"), urn("fltr-schema-public")]));
+    expect(r("fltr-reset").dependencies).toEqual(expect.arrayContaining([urn("fltr-backup"), urn("fltr-schema-public")]));
     expect(r("fltr-migrations").dependencies).toContain(urn("fltr-reset"));
     expect(r("fltr-verification").dependencies).toContain(urn("fltr-migrations"));
     // The backup is answered slowly by the mock: the reset must not even be requested before it.
     expect(r("fltr-reset").requestedAt).toBeGreaterThanOrEqual(r("fltr-backup").completedAt);
-    // Data flows too: the verification sees the head only the mocked MigrationSet supplied.
+    // Data flows too: values only the mocks supplied reach the dependents.
     expect(r("fltr-verification").inputs["migrationHead"]).toBe("mock-head-fltr-migrations");
+    expect(r("fltr-reset").inputs["backup"]).toBe("backups/dev/fltr/mock.dump");
   });
 
-  it("keeps the connection secret and deletes everything inside a database with it", () => {
-    for (const n of ["fltr-reset", "fltr-migrations", "fltr-verification"]) {
+  it("keeps connections and passwords secret and deletes everything inside a database with it", () => {
+    for (const n of ["fltr-schema-public", "fltr-backup", "fltr-reset", "fltr-migrations", "fltr-verification"]) {
       expect(run.byName(n).additionalSecretOutputs).toContain("connection");
       expect(run.byName(n).deletedWith).toBe(run.byName("fltr", DATABASE).urn);
     }
+    expect(run.byName("fltr-role-fltr_app").additionalSecretOutputs).toEqual(["connection", "password"]);
     expect(run.byName("fltr_auth-fltr_auth_app-password").additionalSecretOutputs).toEqual(["value"]);
   });
 
@@ -69,7 +69,12 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(run.byName("fltr_auth", DATABASE).protect).toBe(false);
   });
 
-  it("passes the migrations, with their SQL, and the generation to the dynamic resources", () => {
+  it("passes the schema grants, the migrations with their SQL, and the generation to the dynamic resources", () => {
+    expect(unwrapSecret(run.byName("fltr-schema-public").inputs["schema"])).toEqual({
+      name: "public",
+      owner: "fltr_owner",
+      grants: [{ role: "fltr_app", schema: ["USAGE"], tables: ["SELECT", "INSERT", "UPDATE", "DELETE"], sequences: ["USAGE", "SELECT"] }],
+    });
     const m = run.byName("fltr-migrations").inputs as { migrations: { id: number; name: string; file: string; sql: string; inTransaction: boolean }[]; role: string };
     expect(m.migrations.map((x) => x.name)).toEqual(["0001_create_datasets", "0002_create_documents", "0003_create_processing_jobs", "0004_index_jobs_by_status"]);
     expect(m.migrations[0]?.file).toBe("migrations/fltr/0001_create_datasets.sql");
@@ -77,6 +82,7 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(m.migrations[3]?.inTransaction).toBe(false);
     expect(m.role).toBe("fltr_owner");
     expect(run.byName("fltr-reset").inputs).toMatchObject({ generation: 1, allowed: true, stack: "dev", configPath: "pgstack:databases[0].reset" });
+    expect(run.byName("fltr-backup").inputs).toMatchObject({ dir: "backups/dev/fltr", generation: 1 });
   });
 
   it("exports per-database outputs built from what the engine returned", () => {
@@ -94,6 +100,7 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(auth["resetGeneration"]).toBe(1);
     expect(auth["lastBackup"]).toBe("backups/dev/fltr_auth/mock.dump");
     expect(auth["drift"]).toBe("in sync");
+    expect(run.byName("fltr_auth", DATABASE).urn).toContain("fltr_auth");
     expect(mockId("fltr")).toBe("mock-id-fltr");
   });
 
@@ -102,11 +109,9 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(isSecret(appPassword)).toBe(true);
     expect(unwrapSecret(appPassword)).toBe("mock-generated-fltr-fltr_app-password");
     expect(run.byName("fltr-role-fltr_owner").inputs["password"]).toBeUndefined();
-    const admin = run.byName("fltr-admin").inputs["password"];
-    expect(isSecret(admin)).toBe(true);
-    expect(unwrapSecret(admin)).toBe("dev-admin-password-from-file");
     const connection = run.byName("fltr-migrations").inputs["connection"];
     expect(isSecret(connection)).toBe(true);
     expect(unwrapSecret(connection)).toMatchObject({ user: "postgres", port: 54329, database: "fltr", password: "dev-admin-password-from-file" });
+    expect(unwrapSecret(run.byName("fltr-role-fltr_app").inputs["connection"])).toMatchObject({ database: "postgres" });
   });
 });

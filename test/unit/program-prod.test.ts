@@ -1,9 +1,10 @@
-import { describe, expect, it } from "vitest";
-import { isSecret, runProgram, unwrapSecret } from "../support/mocks.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { isSecret, runProgram, unwrapSecret, type MockRun } from "../support/mocks.js";
 
 const DATABASE = "postgresql:index/database:Database";
+const SECRETS = { adminPassword: "prod-admin-pw", fltrAppPassword: "app-pw-1", fltrAuthAppPassword: "app-pw-2" };
 
-describe("the prod stack's program (mocked engine)", () => {
+describe("the prod stack's program (mocked engine; provisioner: postgresql)", () => {
   it("refuses to run without its secrets, listing every missing one with its config path", async () => {
     const err = (await runProgram("prod", { adminPassword: "prod-admin-pw" }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(Error);
@@ -14,20 +15,66 @@ describe("the prod stack's program (mocked engine)", () => {
     expect(err.message).toContain("pgstack:databases[1].roles[1].passwordSecret");
   });
 
-  it("protects the databases, takes passwords from secret config and generates none", async () => {
-    const run = await runProgram("prod", { adminPassword: "prod-admin-pw", fltrAppPassword: "app-pw-1", fltrAuthAppPassword: "app-pw-2" });
-    expect(run.byName("fltr", DATABASE).protect).toBe(true);
-    expect(run.byName("fltr_auth", DATABASE).protect).toBe(true);
-    expect(run.registrations.some((r) => r.type.endsWith("GeneratedPassword"))).toBe(false);
-    const role = run.byName("fltr-role-fltr_app").inputs["password"];
-    expect(isSecret(role)).toBe(true);
-    expect(unwrapSecret(role)).toBe("app-pw-1");
-    expect(unwrapSecret(run.byName("fltr_auth-admin").inputs["password"])).toBe("prod-admin-pw");
-    expect(run.byName("fltr_auth-admin").inputs).toMatchObject({ host: "db.internal.example.com", sslmode: "verify-full", username: "pgstack_admin" });
-    expect(run.byName("fltr-reset").inputs).toMatchObject({ allowed: false, stack: "prod" });
-    expect((run.outputs["fltr"] as Record<string, unknown>)["lastBackup"]).toBe("backups/prod/fltr/mock.dump");
-    // Nothing but the secret wrappers may carry a password.
-    const plain = JSON.stringify(run.registrations.map((r) => Object.fromEntries(Object.entries(r.inputs).filter(([, v]) => !isSecret(v)))));
-    for (const pw of ["prod-admin-pw", "app-pw-1", "app-pw-2"]) expect(plain).not.toContain(pw);
+  describe("with its secrets", () => {
+    let run: MockRun;
+    beforeAll(async () => {
+      run = await runProgram("prod", SECRETS);
+    }, 60_000);
+
+    it("declares the @pulumi/postgresql provider, roles, database, schema and grants, and a @pulumi/command backup", () => {
+      const names = run.registrations.map((r) => `${r.type} ${r.name}`);
+      for (const db of ["fltr", "fltr_auth"]) {
+        expect(names).toEqual(
+          expect.arrayContaining([
+            `pulumi:providers:postgresql ${db}-admin`,
+            `postgresql:index/role:Role ${db}-role-${db}_owner`,
+            `postgresql:index/role:Role ${db}-role-${db}_app`,
+            `${DATABASE} ${db}`,
+            `postgresql:index/schema:Schema ${db}-schema-public`,
+            `postgresql:index/grant:Grant ${db}-grant-0-schema`,
+            `postgresql:index/defaultPrivileges:DefaultPrivileges ${db}-grant-0-tables`,
+            `postgresql:index/defaultPrivileges:DefaultPrivileges ${db}-grant-0-sequences`,
+            `command:local:Command ${db}-backup`,
+            `pulumi-nodejs:dynamic/pgstack:DatabaseReset ${db}-reset`,
+            `pulumi-nodejs:dynamic/pgstack:MigrationSet ${db}-migrations`,
+            `pulumi-nodejs:dynamic/pgstack:SchemaVerification ${db}-verification`,
+          ]),
+        );
+      }
+      expect(run.registrations).toHaveLength(2 * 13);
+    });
+
+    it("orders database → schemas → grants → backup → reset → migrations → verification", () => {
+      const r = (n: string) => run.byName(n, n === "fltr" ? DATABASE : undefined);
+      const urn = (n: string) => r(n).urn;
+      expect(r("fltr-schema-public").dependencies).toContain(urn("fltr"));
+      expect(r("fltr-grant-0-schema").dependencies).toContain(urn("fltr-schema-public"));
+      expect(r("fltr-backup").dependencies).toEqual(expect.arrayContaining([urn("fltr"), urn("fltr-grant-0-tables")]));
+      expect(r("fltr-reset").dependencies).toEqual(expect.arrayContaining([urn("fltr-backup"), urn("fltr-grant-0-schema")]));
+      expect(r("fltr-migrations").dependencies).toContain(urn("fltr-reset"));
+      expect(r("fltr-verification").dependencies).toContain(urn("fltr-migrations"));
+      expect(r("fltr-reset").requestedAt).toBeGreaterThanOrEqual(r("fltr-backup").completedAt);
+      expect(r("fltr-reset").inputs["backup"]).toBe("backups/prod/fltr/mock.dump");
+    });
+
+    it("protects the databases, takes passwords from secret config and generates none", () => {
+      expect(run.byName("fltr", DATABASE).protect).toBe(true);
+      expect(run.byName("fltr_auth", DATABASE).protect).toBe(true);
+      expect(run.registrations.some((r) => r.type.endsWith("GeneratedPassword"))).toBe(false);
+      const role = run.byName("fltr-role-fltr_app").inputs["password"];
+      expect(isSecret(role)).toBe(true);
+      expect(unwrapSecret(role)).toBe("app-pw-1");
+      expect(unwrapSecret(run.byName("fltr_auth-admin").inputs["password"])).toBe("prod-admin-pw");
+      expect(run.byName("fltr_auth-admin").inputs).toMatchObject({ host: "db.internal.example.com", sslmode: "verify-full", username: "pgstack_admin" });
+      expect(run.byName("fltr-reset").inputs).toMatchObject({ allowed: false, stack: "prod" });
+      expect((run.outputs["fltr"] as Record<string, unknown>)["lastBackup"]).toBe("backups/prod/fltr/mock.dump");
+      expect(isSecret(run.byName("fltr-backup").inputs["environment"])).toBe(true);
+    });
+
+    it("carries no password outside the secret wrappers", () => {
+      const plain = JSON.stringify(run.registrations.map((r) => Object.fromEntries(Object.entries(r.inputs).filter(([, v]) => !isSecret(v)))));
+      for (const pw of Object.values(SECRETS)) expect(plain).not.toContain(pw);
+      expect(JSON.stringify(run.registrations.map((r) => r.inputs))).toContain("app-pw-1");
+    });
   });
 });

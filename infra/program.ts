@@ -1,0 +1,46 @@
+/**
+ * The pgstack program: one {@link PostgresDatabase} per database in the stack config, and the
+ * per-database outputs (tables, foreign keys, migration head, reset generation, last backup,
+ * fingerprint, drift, inventory). Run by `infra/index.ts` under the Pulumi CLI, or passed as an
+ * inline program to the Automation API.
+ */
+import * as path from "node:path";
+import { migrationsDir } from "./config.js";
+import { PostgresDatabase, type DatabaseOutputs } from "./components/database.js";
+import { loadMigrations, loadSqlParser, type Migration } from "./lifecycle/index.js";
+import { loadStack } from "./stack.js";
+
+/** Options of {@link pgstackProgram}. */
+export interface ProgramOptions {
+  /** The project folder: migrations, `.pgstack/` and backups are found relative to it. */
+  projectRoot: string;
+}
+
+/** Declares every database of the current stack; resolves to the stack outputs. */
+export async function pgstackProgram(options: ProgramOptions): Promise<Record<string, DatabaseOutputs>> {
+  const { projectRoot } = options;
+  const { stack, config, adminPassword, rolePasswords } = loadStack(projectRoot);
+  await loadSqlParser();
+  // Load every migration folder before declaring anything: a bad file stops the whole run.
+  const sources = await Promise.all(
+    config.databases.map((db) => loadMigrations(path.join(projectRoot, migrationsDir(db)))),
+  );
+  // File paths relative to the project, so messages and state read the same on every machine.
+  const relative = (ms: Migration[]) => ms.map((m) => ({ ...m, file: path.relative(projectRoot, m.file) }));
+  const outputs: Record<string, DatabaseOutputs> = {};
+  config.databases.forEach((db, index) => {
+    const component = new PostgresDatabase(db.name, {
+      stack,
+      index,
+      server: config.server,
+      db,
+      adminPassword,
+      rolePasswords,
+      migrations: relative(sources[index] ?? []),
+      backupDir: `backups/${stack}/${db.name}`,
+      projectRoot,
+    });
+    outputs[db.name] = component.outputs;
+  });
+  return outputs;
+}
