@@ -118,7 +118,7 @@ async function runInTransaction(client: pg.Client, m: Migration, role: string | 
       const offset = pgPositionToOffset(text, position) - prefix.length;
       if (offset >= 0 && offset < m.sql.length) throw failure(m, err, offsetLocation(m, offset));
     }
-    throw failure(m, err, await locateFailingStatement(client, m, role));
+    throw failure(m, err, await locateFailingStatement(client, m, role, err));
   }
 }
 
@@ -158,9 +158,12 @@ async function locateFailingStatement(
   client: pg.Client,
   m: Migration,
   role: string | undefined,
+  original: unknown,
 ): Promise<SourceLocation | undefined> {
   const statements = splitStatements(m.sql, m.file);
-  if (statements.length <= 1) return statements[0] ? offsetLocation(m, statements[0].offset) : undefined;
+  const only = statements.length === 1 ? statements[0] : undefined;
+  if (only) return offsetLocation(m, only.offset + namedObjectOffset(only.sql, original));
+  if (statements.length === 0) return undefined;
   try {
     await client.query("BEGIN");
     if (role) await client.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
@@ -169,7 +172,7 @@ async function locateFailingStatement(
         await client.query(s.sql);
       } catch (err) {
         const position = Number((err as { position?: string }).position);
-        const inner = Number.isFinite(position) && position > 0 ? pgPositionToOffset(s.sql, position) : 0;
+        const inner = Number.isFinite(position) && position > 0 ? pgPositionToOffset(s.sql, position) : namedObjectOffset(s.sql, err);
         return offsetLocation(m, s.offset + inner);
       }
     }
@@ -177,6 +180,19 @@ async function locateFailingStatement(
   } finally {
     await client.query("ROLLBACK").catch(() => undefined);
   }
+}
+
+/**
+ * Postgres gives no position for some errors (`relation "x" does not exist` in a REFERENCES
+ * clause, say) but names the object: point at its first mention in the statement, else at the
+ * statement's start.
+ */
+function namedObjectOffset(sql: string, err: unknown): number {
+  const name = /"([^"]+)"/.exec(errorMessage(err))?.[1];
+  if (!name) return 0;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const at = new RegExp(`(?<![\\w$])"?${escaped}"?(?![\\w$])`, "i").exec(sql);
+  return at?.index ?? 0;
 }
 
 function offsetLocation(m: Migration, offset: number): SourceLocation {

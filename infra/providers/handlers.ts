@@ -335,6 +335,11 @@ async function verifyAll(inputs: VerificationInputs): Promise<VerificationOutput
   return { ...inputs, inventory: inventoryOf(inv), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift: "in sync" };
 }
 
+/** A table's structure as a string; key order is fixed (the state stores objects key-sorted). */
+function structureOf(t: InventoryTable): string {
+  return JSON.stringify([t.owner, t.columns, t.primaryKey, t.foreignKeys]);
+}
+
 /** Describes drift between what was verified and what is live. */
 export function describeDrift(before: InventoryTable[], after: InventoryTable[]): string {
   const b = new Map(before.map((t) => [t.table, t]));
@@ -343,7 +348,7 @@ export function describeDrift(before: InventoryTable[], after: InventoryTable[])
   for (const [name, t] of a) {
     const old = b.get(name);
     if (!old) out.push(`table ${name} appeared`);
-    else if (JSON.stringify({ ...old, estimatedRows: 0 }) !== JSON.stringify({ ...t, estimatedRows: 0 })) out.push(`table ${name} changed`);
+    else if (structureOf(old) !== structureOf(t)) out.push(`table ${name} changed`);
   }
   for (const name of b.keys()) if (!a.has(name)) out.push(`table ${name} disappeared`);
   return out.length ? `drifted: ${out.join("; ")}` : "drifted: indexes or constraints changed";

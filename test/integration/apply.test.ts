@@ -107,6 +107,13 @@ describe("applyMigrations on a real PostgreSQL", () => {
     expect(await query(db, "SELECT to_regclass('public.t') AS t")).toEqual([{ t: null }]);
   });
 
+  it("points at the object Postgres names when it gives no position", async () => {
+    const db = await freshDatabase();
+    const ms = await inline({ "0001_t.sql": "CREATE TABLE t (\n    id int PRIMARY KEY,\n    other_id int REFERENCES missing_parent (id)\n);\n" });
+    const res = await applyMigrations(await connectTo(db), ms, { database: db.database });
+    expect(res.error?.location).toEqual({ file: "mem/0001_t.sql", line: 3, column: 29 });
+  });
+
   it("refuses to run anything when an applied migration was edited, naming the file", async () => {
     const db = await freshDatabase();
     const cl = await connectTo(db);
