@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import yaml from "js-yaml";
 
 /** The project root. */
 export const projectRoot = path.resolve(__dirname, "..");
@@ -47,4 +48,19 @@ export function pulumiEnv(bin: string, opts: { backendDir: string; passphraseFil
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "false",
   };
+}
+
+/**
+ * Prepares a work folder for an inline run: Pulumi.yaml as committed minus `main` (the program
+ * runs inline, and the CLI checks that `main` exists), plus copies of the given stack files.
+ * Pulumi writes the passphrase's salt into the stack file it reads; working on copies keeps the
+ * committed files unchanged (the salt is also kept in the state).
+ */
+export function inlineWorkDir(dir: string, stackFiles: string[] = []): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const project = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+  delete project["main"];
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump(project));
+  for (const f of stackFiles) fs.copyFileSync(path.join(projectRoot, f), path.join(dir, f));
+  return dir;
 }

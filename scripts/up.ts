@@ -2,26 +2,18 @@
  * `npm run up`: the main job. Ensures the Pulumi toolchain, starts the dev stack's embedded
  * PostgreSQL, runs `pulumi up` on the dev stack with a local file backend, and prints the
  * stack outputs (the table inventories included). Run it again: it reports no changes.
+ *
+ * The program runs inline through the Automation API: the engine, state, diffs and providers
+ * are Pulumi's own, and no `pulumi-language-nodejs` binary is needed.
  */
-import { spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
+import { pgstackProgram } from "../infra/program.js";
 import { start } from "./devdb.js";
-import { ensureToolchain, passphraseFile, projectRoot, pulumiEnv } from "./pulumi-env.js";
+import { ensureToolchain, inlineWorkDir, passphraseFile, projectRoot, pulumiEnv } from "./pulumi-env.js";
 
 const STACK = process.env["PGSTACK_STACK"] ?? "dev";
 const log = (m: string) => process.stderr.write(`[up] ${m}\n`);
-
-function pulumi(args: string[], env: Record<string, string>, capture = false): string {
-  const r = spawnSync("pulumi", args, {
-    cwd: projectRoot,
-    env: { ...process.env, ...env },
-    stdio: capture ? ["ignore", "pipe", "inherit"] : "inherit",
-    encoding: "utf8",
-  });
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`\`pulumi ${args.join(" ")}\` failed (exit ${r.status})`);
-  return r.stdout ?? "";
-}
 
 async function main(): Promise<void> {
   log("1/4 toolchain (pulumi and plugins, built from Go modules on first use)");
@@ -30,11 +22,21 @@ async function main(): Promise<void> {
   await start(STACK);
   const env = pulumiEnv(bin, { backendDir: path.join(projectRoot, ".pgstack", "state"), passphraseFile: passphraseFile() });
   log(`3/4 pulumi up -s ${STACK}`);
-  pulumi(["stack", "select", "--create", STACK, "--non-interactive"], env);
-  pulumi(["up", "--yes", "--non-interactive", "--stack", STACK, "--diff=false"], env);
+  // The program runs inline, from here; Pulumi works on copies of the project and stack files.
+  const workDir = inlineWorkDir(path.join(projectRoot, ".pgstack", STACK, "project"), [`Pulumi.${STACK}.yaml`]);
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: STACK, projectName: "pgstack", program: () => pgstackProgram({ projectRoot }) },
+    { workDir, envVars: env, pulumiCommand: await PulumiCommand.get({ root: path.dirname(bin) }) },
+  );
+  const result = await stack.up({ onOutput: (s) => process.stdout.write(s), color: "auto" });
+  const changes = Object.entries(result.summary.resourceChanges ?? {})
+    .map(([k, n]) => `${n} ${k}`)
+    .join(", ");
+  log(`pulumi up: ${result.summary.result} (${changes})`);
+
   log("4/4 stack outputs");
-  const outputs = JSON.parse(pulumi(["stack", "output", "--json", "--stack", STACK], env, true)) as Record<string, Record<string, unknown>>;
-  for (const [db, o] of Object.entries(outputs)) {
+  for (const [db, { value }] of Object.entries(result.outputs)) {
+    const o = value as Record<string, unknown>;
     process.stdout.write(`\n${db}\n`);
     process.stdout.write(`  migration head:   ${String(o["migrationHead"])}\n`);
     process.stdout.write(`  reset generation: ${String(o["resetGeneration"])}\n`);
@@ -44,12 +46,11 @@ async function main(): Promise<void> {
       process.stdout.write(`  tables (${schema}): ${tables.join(", ")}\n`);
     }
     for (const fk of (o["foreignKeys"] ?? []) as string[]) process.stdout.write(`  fk: ${fk}\n`);
+    for (const t of (o["inventory"] ?? []) as { table: string; estimatedRows: number; columns: string[]; owner: string }[]) {
+      process.stdout.write(`  ${t.table} (owner ${t.owner}, ~${t.estimatedRows} rows): ${t.columns.length} columns\n`);
+    }
   }
-  process.stdout.write(
-    `\nThe dev server stays up (npm run db:stop stops it). For plain pulumi commands:\n` +
-      `  eval "$(bash scripts/toolchain.sh --print-env)"; export PULUMI_BACKEND_URL=${env["PULUMI_BACKEND_URL"]} PULUMI_CONFIG_PASSPHRASE_FILE=${env["PULUMI_CONFIG_PASSPHRASE_FILE"]}\n` +
-      `  pulumi preview -s ${STACK}\n`,
-  );
+  process.stdout.write(`\nThe dev server stays up: \`npm run db:stop\` stops it, \`npm run up\` starts it again.\n`);
 }
 
 main().catch((err: unknown) => {

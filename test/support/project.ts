@@ -1,25 +1,17 @@
 /**
- * A throwaway copy of the pgstack project for end-to-end runs: Pulumi.yaml and the migrations,
- * with node_modules linked. The program itself runs from the repository. Tests add and edit migration files in the copy.
+ * A throwaway pgstack project for end-to-end runs: Pulumi.yaml (minus `main`: the program runs
+ * inline from the repository) and a copy of the migrations, which tests add to and edit.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import yaml from "js-yaml";
+import { inlineWorkDir, projectRoot } from "../../scripts/pulumi-env.js";
 
-/** The repository root. */
-export const repoRoot = path.resolve(__dirname, "..", "..");
-
-/** Copies the project to a temp dir and returns its path. */
+/** Creates the project in a temp dir and returns its path. */
 export function copyProject(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-e2e-"));
-  for (const f of ["package.json", "tsconfig.json"]) fs.copyFileSync(path.join(repoRoot, f), path.join(dir, f));
-  // The project file as committed, minus `main`: the program runs inline from the repository,
-  // and the CLI checks that `main` exists.
-  const project = yaml.load(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-  delete project["main"];
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump(project));
-  for (const d of ["migrations"]) fs.cpSync(path.join(repoRoot, d), path.join(dir, d), { recursive: true });
-  fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"), "dir");
+  const dir = inlineWorkDir(fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-e2e-")));
+  fs.cpSync(path.join(projectRoot, "migrations"), path.join(dir, "migrations"), { recursive: true });
+  // Pulumi's dynamic-provider host resolves @pulumi/pulumi from its working directory.
+  fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"), "dir");
   return dir;
 }
