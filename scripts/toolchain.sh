@@ -10,10 +10,10 @@
 # Caveat: only what the module proxy serves can be built. Where it does not
 # serve a plugin's source (or, for postgresql, never can), the plugin is taken
 # from $PULUMI_HOME/plugins or PATH if present, else reported missing (a
-# warning; --strict makes it an error). Without pulumi-language-nodejs, Node.js
-# programs can still run through the Automation API with an inline program
-# (`pulumi up --client=...`, the language runtime is served by @pulumi/pulumi),
-# and dynamic providers need only pulumi-resource-pulumi-nodejs.
+# warning; --strict makes it an error). pulumi-language-nodejs is the exception:
+# when it can be neither built nor found, our own implementation
+# (scripts/langhost/) is linked in its place, so plain `pulumi up` works.
+# Dynamic providers need only pulumi-resource-pulumi-nodejs.
 #
 # Usage:
 #   BIN=$(bash scripts/toolchain.sh)                 # prints the bin dir (only line on stdout)
@@ -38,7 +38,8 @@
 # Binaries (all in one bin dir):
 #   pulumi                         github.com/pulumi/pulumi/pkg/v3/cmd/pulumi @ v<pulumi>
 #   pulumi-language-nodejs         github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
-#                                  @ the commit of the same release (the module has no tags)
+#                                  @ the commit of the same release (the module has no tags);
+#                                  else a link to scripts/langhost/pulumi-language-nodejs (ours)
 #   pulumi-resource-pulumi-nodejs  copied from node_modules/@pulumi/pulumi (dynamic providers)
 #   pulumi-resource-command        github.com/pulumi/pulumi-command/provider @ commit of tag v<command>
 #   pulumi-resource-postgresql     cannot be built from Go modules (see build_postgresql below);
@@ -394,11 +395,12 @@ build_postgresql() {
   unobtainable pulumi-resource-postgresql "cannot be built from Go modules (its code is an upstream git submodule, not a module); put pulumi-resource-postgresql $POSTGRESQL_VERSION on PATH or install it in \$PULUMI_HOME/plugins/resource-postgresql-v$POSTGRESQL_VERSION/"
 }
 
-# provide_plugin NAME KIND SHORT VERSION BUILDFN — in order: cached in $BIN;
-# installed at that exact version in $PULUMI_HOME/plugins; built from the
-# proxy; found on PATH (version unknown: last resort); else reported missing.
+# provide_plugin NAME KIND SHORT VERSION BUILDFN [FALLBACKFN] — in order: cached
+# in $BIN; installed at that exact version in $PULUMI_HOME/plugins; built from
+# the proxy; found on PATH (version unknown: last resort); provided by
+# FALLBACKFN (returns 0 once installed); else reported missing.
 provide_plugin() {
-  local name=$1 kind=$2 short=$3 version=$4 buildfn=$5 found note=""
+  local name=$1 kind=$2 short=$3 version=$4 buildfn=$5 fallbackfn=${6:-} found note=""
   if have "$name"; then log "$name $version: cached"; return 0; fi
   if found=$(plugin_from_pulumi_home "$kind" "$short" "$version"); then
     link_ambient "$name" "$found"
@@ -415,11 +417,32 @@ provide_plugin() {
     log "$name $version: using $found from PATH (its version cannot be checked)"
     return 0
   fi
+  if [[ -n "$fallbackfn" ]] && "$fallbackfn"; then return 0; fi
   MISSING+=("$name $version: $(cat "$UNAVAILABLE/$name")")
   log "$name $version: NOT AVAILABLE$note"
 }
 
-provide_plugin pulumi-language-nodejs language nodejs "$PULUMI_VERSION" build_language_nodejs
+# --- our language host (scripts/langhost/) ---------------------------------
+# Why: the Go module proxy refuses pulumi-language-nodejs (403), and without it
+# `pulumi up/preview` of a Node.js project fails ("no language plugin
+# 'pulumi-language-nodejs' found"). scripts/langhost/ is our own small
+# implementation of the LanguageRuntime gRPC service (plain JS on the gRPC code
+# in node_modules/@pulumi/pulumi). It is linked, not copied: the wrapper finds
+# its .js through the link, and a link left dangling by a removed checkout is
+# dropped at startup (above) and made again here.
+OUR_LANGHOST="$REPO_ROOT/scripts/langhost/pulumi-language-nodejs"
+install_our_language_nodejs() {
+  [[ -x "$OUR_LANGHOST" && -f "$OUR_LANGHOST.js" ]] || return 1
+  link_ambient pulumi-language-nodejs "$OUR_LANGHOST"
+  log "pulumi-language-nodejs: using our own language host ($OUR_LANGHOST)"
+}
+# --retry: forget our stand-in so the real language host is looked for again.
+if [[ $RETRY == 1 && -L "$BIN/pulumi-language-nodejs" \
+  && "$(readlink "$BIN/pulumi-language-nodejs")" == */scripts/langhost/pulumi-language-nodejs ]]; then
+  rm -f "$BIN/pulumi-language-nodejs"
+fi
+provide_plugin pulumi-language-nodejs language nodejs "$PULUMI_VERSION" build_language_nodejs install_our_language_nodejs
+# --- end of our language host ----------------------------------------------
 provide_plugin pulumi-resource-command resource command "$COMMAND_VERSION" build_command
 provide_plugin pulumi-resource-postgresql resource postgresql "$POSTGRESQL_VERSION" build_postgresql
 
