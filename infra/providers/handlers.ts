@@ -18,8 +18,6 @@ import {
   readSchema,
   checkHistory,
   connect,
-  describeTarget,
-  formatForeignKey,
   introspect,
   loadSqlParser,
   readGeneration,
@@ -72,6 +70,11 @@ async function readOrGone<T>(c: ConnectionOptions, fn: (client: pg.Client) => Pr
     if ((err as { cause?: { code?: string } }).cause?.code === "3D000") return undefined; // invalid_catalog_name
     throw err;
   }
+}
+
+/** `check` for resources whose inputs need no validation beyond the config schema's. */
+async function acceptInputs<T>(_olds: unknown, news: T): Promise<{ inputs: T; failures: Failure[] }> {
+  return { inputs: news, failures: [] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,9 +358,7 @@ export function describeDrift(before: InventoryTable[], after: InventoryTable[])
 }
 
 export const verification = {
-  async check(_olds: unknown, news: VerificationInputs) {
-    return { inputs: news, failures: [] as Failure[] };
-  },
+  check: acceptInputs,
 
   async diff(_id: string, olds: VerificationOutputs, news: VerificationInputs) {
     const changes =
@@ -435,9 +436,7 @@ export interface RoleInputs {
 }
 
 export const role = {
-  async check(_olds: unknown, news: RoleInputs) {
-    return { inputs: news, failures: [] as Failure[] };
-  },
+  check: acceptInputs,
   async diff(_id: string, olds: RoleInputs, news: RoleInputs) {
     const replaces = olds.name !== news.name ? ["name"] : [];
     const changes = replaces.length > 0 || olds.login !== news.login || olds.password !== news.password || JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
@@ -471,9 +470,7 @@ export interface DatabaseInputs {
 }
 
 export const database = {
-  async check(_olds: unknown, news: DatabaseInputs) {
-    return { inputs: news, failures: [] as Failure[] };
-  },
+  check: acceptInputs,
   async diff(_id: string, olds: DatabaseInputs, news: DatabaseInputs) {
     const replaces = olds.name !== news.name ? ["name"] : [];
     return { changes: replaces.length > 0 || olds.owner !== news.owner || JSON.stringify(olds.connection) !== JSON.stringify(news.connection), replaces, deleteBeforeReplace: true };
@@ -507,9 +504,7 @@ export interface SchemaInputs {
 }
 
 export const schema = {
-  async check(_olds: unknown, news: SchemaInputs) {
-    return { inputs: news, failures: [] as Failure[] };
-  },
+  check: acceptInputs,
   async diff(_id: string, olds: SchemaInputs, news: SchemaInputs) {
     const replaces = olds.schema.name !== news.schema.name ? ["schema"] : [];
     return { changes: replaces.length > 0 || JSON.stringify(olds) !== JSON.stringify(news), replaces, deleteBeforeReplace: false };
@@ -543,9 +538,7 @@ export interface BackupInputs {
 }
 
 export const backup = {
-  async check(_olds: unknown, news: BackupInputs) {
-    return { inputs: news, failures: [] as Failure[] };
-  },
+  check: acceptInputs,
   async diff(_id: string, olds: BackupInputs, news: BackupInputs) {
     // A new generation means a new backup before the reset; the old file is kept.
     const replaces = olds.generation !== news.generation ? ["generation"] : [];
@@ -571,11 +564,3 @@ export const backup = {
 /** The handlers by resource kind, as the host looks them up. */
 export const handlers = { reset, migrations, verification, password, role, database, schema, backup };
 export type HandlerKind = keyof typeof handlers;
-
-/** Formats expectations for progress lines. */
-export function describeExpectations(e: Expectations): string {
-  return [...e.tables.map((t) => `${t.schema}.${t.table}`), ...e.foreignKeys.map(formatForeignKey)].join(", ");
-}
-
-/** Exposed for messages: `user@host:port/db`, never the password. */
-export { describeTarget };
