@@ -1,10 +1,11 @@
 /**
  * The dynamic providers' logic: Pulumi's check/diff/create/read/update/delete turned into calls
  * to the lifecycle core. This module is loaded inside Pulumi's dynamic-provider host (see
- * `index.ts`) and is called directly by the provider tests. It imports no Pulumi code.
+ * `index.ts`) and is called directly by the provider tests.
  */
 import type pg from "pg";
 import * as path from "node:path";
+import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import {
   applyMigrations,
   dropDatabase,
@@ -361,8 +362,12 @@ export const verification = {
   check: acceptInputs,
 
   async diff(_id: string, olds: VerificationOutputs, news: VerificationInputs) {
+    // In a preview the new head is unknown until the migrations have run. Verifying changes
+    // nothing in the database, so preview reports only the real change (the MigrationSet); the
+    // verification re-runs during `up`, when the head is known.
+    const headUnknown = news.migrationHead === unknownValue;
     const changes =
-      olds.migrationHead !== news.migrationHead ||
+      (!headUnknown && olds.migrationHead !== news.migrationHead) ||
       olds.fingerprint !== olds.verifiedFingerprint ||
       JSON.stringify(olds.expectations) !== JSON.stringify(news.expectations) ||
       JSON.stringify(olds.schemas) !== JSON.stringify(news.schemas) ||

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { migrations, reset, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
+import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { migrations, reset, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
 
 const resetInputs = (over: Partial<ResetInputs> = {}): ResetInputs => ({
   connection: { host: "h", port: 1, user: "u", password: "pw", database: "fltr" },
@@ -32,6 +33,16 @@ describe("DatabaseReset provider (pure parts)", () => {
     const olds = { ...resetInputs(), action: "adopted" as const, previousGeneration: null, droppedTables: [], recordedGeneration: 1 };
     expect(await reset.diff("id", olds, resetInputs({ generation: 2 }))).toEqual({ changes: true, replaces: ["generation"], deleteBeforeReplace: true });
     expect(await reset.diff("id", olds, resetInputs())).toMatchObject({ changes: false, replaces: [] });
+  });
+});
+
+describe("SchemaVerification provider (pure parts)", () => {
+  it("diff leaves a head that is unknown in a preview to `up`, and re-verifies when it moves", async () => {
+    const base = { connection: resetInputs().connection, schemas: ["public"], expectations: { tables: [], foreignKeys: [] }, migrationHead: "0001_a" };
+    const olds = { ...base, inventory: [], fingerprint: "f", verifiedFingerprint: "f", drift: "in sync" };
+    expect((await verification.diff("id", olds, { ...base, migrationHead: unknownValue })).changes).toBe(false);
+    expect((await verification.diff("id", olds, { ...base, migrationHead: "0002_b" })).changes).toBe(true);
+    expect((await verification.diff("id", { ...olds, fingerprint: "drifted" }, base)).changes).toBe(true);
   });
 });
 
