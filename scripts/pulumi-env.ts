@@ -46,7 +46,6 @@ export function pulumiEnv(bin: string, opts: { backendDir: string; passphraseFil
     PULUMI_SKIP_UPDATE_CHECK: "true",
     // A missing plugin is an error, never a download attempt.
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "false",
   };
 }
 
