@@ -4,6 +4,7 @@
  * statement is idempotent, so a retried `pulumi up` converges.
  */
 import { spawn } from "node:child_process";
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type pg from "pg";
@@ -33,9 +34,23 @@ export async function readRole(client: pg.Client, name: string): Promise<{ name:
 /** Creates the role, or brings an existing one to the spec (adoption). */
 export async function ensureRole(client: pg.Client, role: RoleSpec): Promise<void> {
   const exists = (await readRole(client, role.name)) !== undefined;
-  // The password travels as a literal (Postgres hashes it with SCRAM); the statement is never logged by pgstack.
-  const attrs = `${role.login ? "LOGIN" : "NOLOGIN"}${role.password !== undefined ? ` PASSWORD ${quoteLiteral(role.password)}` : ""}`;
+  // The server receives a SCRAM verifier, never the password itself (so not even a server's
+  // statement log can show it), as psql's \password does.
+  const attrs = `${role.login ? "LOGIN" : "NOLOGIN"}${role.password !== undefined ? ` PASSWORD ${quoteLiteral(scramVerifier(role.password))}` : ""}`;
   await client.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(role.name)} WITH ${attrs}`);
+}
+
+/**
+ * The SCRAM-SHA-256 verifier Postgres stores for `password` (RFC 5802/7677, 4096 iterations).
+ * Postgres applies SASLprep to passwords; NFKC normalization is what it amounts to for the
+ * passwords people type, and ASCII passwords (all generated ones) are unchanged by it.
+ */
+export function scramVerifier(password: string, salt: Buffer = randomBytes(16), iterations = 4096): string {
+  const salted = pbkdf2Sync(Buffer.from(password.normalize("NFKC"), "utf8"), salt, iterations, 32, "sha256");
+  const hmac = (key: Buffer, text: string) => createHmac("sha256", key).update(text).digest();
+  const storedKey = createHash("sha256").update(hmac(salted, "Client Key")).digest();
+  const serverKey = hmac(salted, "Server Key");
+  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }
 
 /** Drops the role if it exists. */

