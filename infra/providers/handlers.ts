@@ -73,6 +73,25 @@ async function readOrGone<T>(c: ConnectionOptions, fn: (client: pg.Client) => Pr
   }
 }
 
+/**
+ * Deep equality by value. Why not JSON.stringify: the state stores objects with sorted keys, so
+ * the old and new sides of a diff list the same keys in different orders.
+ */
+export function same(a: unknown, b: unknown): boolean {
+  return stableJson(a) === stableJson(b);
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "undefined";
+}
+
 /** `check` for resources whose inputs need no validation beyond the config schema's. */
 async function acceptInputs<T>(_olds: unknown, news: T): Promise<{ inputs: T; failures: Failure[] }> {
   return { inputs: news, failures: [] };
@@ -128,8 +147,8 @@ export const reset = {
       replaces.length > 0 ||
       olds.allowed !== news.allowed ||
       olds.acceptDataLoss !== news.acceptDataLoss ||
-      JSON.stringify(olds.schemas) !== JSON.stringify(news.schemas) ||
-      JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+      !same(olds.schemas, news.schemas) ||
+      !same(olds.connection, news.connection);
     // The old reset is deleted (a no-op) before its replacement nukes: never two at once.
     return { changes, replaces, deleteBeforeReplace: true };
   },
@@ -233,8 +252,8 @@ export const migrations = {
       pending.length > 0 ||
       olds.resetGeneration !== news.resetGeneration ||
       olds.role !== news.role ||
-      JSON.stringify(olds.migrations) !== JSON.stringify(news.migrations) ||
-      JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+      !same(olds.migrations, news.migrations) ||
+      !same(olds.connection, news.connection);
     return { changes, replaces: [], deleteBeforeReplace: false };
   },
 
@@ -369,9 +388,9 @@ export const verification = {
     const changes =
       (!headUnknown && olds.migrationHead !== news.migrationHead) ||
       olds.fingerprint !== olds.verifiedFingerprint ||
-      JSON.stringify(olds.expectations) !== JSON.stringify(news.expectations) ||
-      JSON.stringify(olds.schemas) !== JSON.stringify(news.schemas) ||
-      JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+      !same(olds.expectations, news.expectations) ||
+      !same(olds.schemas, news.schemas) ||
+      !same(olds.connection, news.connection);
     return { changes, replaces: [], deleteBeforeReplace: false };
   },
 
@@ -444,7 +463,7 @@ export const role = {
   check: acceptInputs,
   async diff(_id: string, olds: RoleInputs, news: RoleInputs) {
     const replaces = olds.name !== news.name ? ["name"] : [];
-    const changes = replaces.length > 0 || olds.login !== news.login || olds.password !== news.password || JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+    const changes = replaces.length > 0 || olds.login !== news.login || olds.password !== news.password || !same(olds.connection, news.connection);
     return { changes, replaces, deleteBeforeReplace: true };
   },
   async create(inputs: RoleInputs) {
@@ -478,7 +497,7 @@ export const database = {
   check: acceptInputs,
   async diff(_id: string, olds: DatabaseInputs, news: DatabaseInputs) {
     const replaces = olds.name !== news.name ? ["name"] : [];
-    return { changes: replaces.length > 0 || olds.owner !== news.owner || JSON.stringify(olds.connection) !== JSON.stringify(news.connection), replaces, deleteBeforeReplace: true };
+    return { changes: replaces.length > 0 || olds.owner !== news.owner || !same(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
   },
   async create(inputs: DatabaseInputs) {
     await withConnection(inputs.connection, (c) => ensureDatabase(c, inputs.name, inputs.owner));
@@ -512,7 +531,7 @@ export const schema = {
   check: acceptInputs,
   async diff(_id: string, olds: SchemaInputs, news: SchemaInputs) {
     const replaces = olds.schema.name !== news.schema.name ? ["schema"] : [];
-    return { changes: replaces.length > 0 || JSON.stringify(olds) !== JSON.stringify(news), replaces, deleteBeforeReplace: false };
+    return { changes: replaces.length > 0 || !same(olds.schema, news.schema) || !same(olds.connection, news.connection), replaces, deleteBeforeReplace: false };
   },
   async create(inputs: SchemaInputs) {
     await withConnection(inputs.connection, (c) => ensureSchema(c, inputs.schema));

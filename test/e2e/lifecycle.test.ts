@@ -10,6 +10,7 @@ import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automa
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminConnection, query } from "../support/db.js";
 import { copyProject } from "../support/project.js";
+import { projectRoot as repoRoot } from "../../scripts/pulumi-env.js";
 import { rawStackConfig } from "../support/stack-config.js";
 import { ensureToolchain, pulumiEnv } from "../../scripts/pulumi-env.js";
 import { pgstackProgram } from "../../infra/program.js";
@@ -116,6 +117,17 @@ describe("pgstack through the real Pulumi engine", () => {
     const changes = up.summary.resourceChanges ?? {};
     expect(Object.keys(changes).filter((k) => k !== "same")).toEqual([]);
     expect(changes["same"]).toBe(2 * 10 + 1);
+  });
+
+  it("2b. a plain `pulumi preview` through the CLI (Pulumi.yaml's main, the language host) agrees: no changes", () => {
+    // The committed project, run as a user would; the stack's config is the one set above.
+    const out = execFileSync(
+      "pulumi",
+      ["preview", "--stack", "dev", "--expect-no-changes", "--non-interactive", "--color", "never", "--config-file", path.join(project, "Pulumi.dev.yaml")],
+      { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8" },
+    );
+    transcript.push(out);
+    expect(out).toMatch(/Resources:\s+21 unchanged/);
   });
 
   it("3. a new migration shows in preview with its id and SQL, then up applies it", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import { migrations, reset, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
+import { migrations, reset, same, schema, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
 
 const resetInputs = (over: Partial<ResetInputs> = {}): ResetInputs => ({
   connection: { host: "h", port: 1, user: "u", password: "pw", database: "fltr" },
@@ -33,6 +33,21 @@ describe("DatabaseReset provider (pure parts)", () => {
     const olds = { ...resetInputs(), action: "adopted" as const, previousGeneration: null, droppedTables: [], recordedGeneration: 1 };
     expect(await reset.diff("id", olds, resetInputs({ generation: 2 }))).toEqual({ changes: true, replaces: ["generation"], deleteBeforeReplace: true });
     expect(await reset.diff("id", olds, resetInputs())).toMatchObject({ changes: false, replaces: [] });
+  });
+});
+
+describe("diffs compare values, not key order", () => {
+  it("same() ignores key order (the state stores keys sorted) but not values or array order", () => {
+    expect(same({ b: 1, a: { d: [1, 2], c: "x" } }, { a: { c: "x", d: [1, 2] }, b: 1 })).toBe(true);
+    expect(same({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(same({ a: 1 }, { a: 1, b: undefined })).toBe(false);
+  });
+
+  it("a schema read back from the state (sorted keys) shows no change", async () => {
+    const news = { connection: resetInputs().connection, schema: { name: "public", owner: "o", grants: [{ role: "app", schema: ["USAGE" as const], tables: [], sequences: [] }] } };
+    const fromState = { schema: { owner: "o", name: "public", grants: [{ tables: [], sequences: [], schema: ["USAGE" as const], role: "app" }] }, connection: { ...news.connection } };
+    expect((await schema.diff("id", fromState, news)).changes).toBe(false);
+    expect((await schema.diff("id", fromState, { ...news, schema: { ...news.schema, owner: "other" } })).changes).toBe(true);
   });
 });
 
