@@ -6,13 +6,14 @@
  *   npm run db:stop             # stop it; data is kept
  *   tsx scripts/devdb.ts status
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yaml from "js-yaml";
 import { parseStackConfig, type ServerConfig } from "../infra/config.js";
 import { devPasswordFile, devServerDir } from "../infra/devserver.js";
+import { asPostgres, chownToPostgres } from "./pg-user.js";
 
 const projectRoot = path.resolve(__dirname, "..");
 const log = (m: string) => process.stderr.write(`[db] ${m}\n`);
@@ -36,12 +37,10 @@ function binDir(): string {
   return path.join(path.dirname(entry), "..", "native", "bin");
 }
 
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-
 /** Runs a server binary; as root, as the `postgres` user (Postgres refuses to run as root). */
 function runPg(bin: string, args: string[], opts: { allowFail?: boolean } = {}): { status: number; output: string } {
   const full = path.join(binDir(), bin);
-  const [cmd, argv] = isRoot ? ["runuser", ["-u", "postgres", "--", full, ...args]] : [full, args];
+  const [cmd, argv] = asPostgres(full, args);
   const r = spawnSync(cmd, argv, { encoding: "utf8" });
   const output = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${bin} failed (exit ${r.status}): ${output}`);
@@ -89,7 +88,7 @@ export async function start(stack: string): Promise<void> {
     log(`stack "${stack}": PostgreSQL already running on ${server.host}:${server.port}`);
     return;
   }
-  if (isRoot) execFileSync("chown", ["-R", "postgres:postgres", p.dir]);
+  chownToPostgres(p.dir);
   const opts = `-p ${server.port} -c listen_addresses=${server.host} -k ${p.dir}`;
   runPg("pg_ctl", ["-D", p.data, "-o", opts, "-l", p.log, "-w", "-t", "60", "start"]);
   log(`stack "${stack}": PostgreSQL started on ${server.host}:${server.port} (log: ${path.relative(projectRoot, p.log)})`);

@@ -7,14 +7,13 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { adminConnection, query } from "../support/db.js";
 import { copyProject } from "../support/project.js";
 import { projectRoot as repoRoot } from "../../scripts/pulumi-env.js";
 import { rawStackConfig } from "../support/stack-config.js";
 import { ensureToolchain, pulumiEnv } from "../../scripts/pulumi-env.js";
 import { pgstackProgram } from "../../infra/program.js";
-import { inject } from "vitest";
 
 const admin = adminConnection();
 let project = "";

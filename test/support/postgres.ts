@@ -11,6 +11,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
+import { asPostgres, chownToPostgres } from "../../scripts/pg-user.js";
 
 /** A running server and how to reach it as a superuser. */
 export interface TestServer {
@@ -60,23 +61,16 @@ export async function startTestServer(): Promise<TestServer> {
   return startEmbedded();
 }
 
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-
-/** Runs a Postgres binary, as `postgres` when we are root (Postgres refuses to run as root). */
-function asPostgres(bin: string, args: string[]): string[] {
-  return isRoot ? ["runuser", "-u", "postgres", "--", bin, ...args] : [bin, ...args];
-}
-
 async function startDebian(): Promise<TestServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-pg-"));
   const data = path.join(dir, "data");
   const password = randomBytes(18).toString("base64url");
   const pwfile = path.join(dir, "pw");
   fs.writeFileSync(pwfile, password, { mode: 0o600 });
-  if (isRoot) execFileSync("chown", ["-R", "postgres:postgres", dir]);
+  chownToPostgres(dir);
   const run = (bin: string, args: string[]) => {
-    const [cmd, ...rest] = asPostgres(path.join(DEBIAN_BIN, bin), args);
-    execFileSync(cmd ?? bin, rest, { stdio: "pipe" });
+    const [cmd, argv] = asPostgres(path.join(DEBIAN_BIN, bin), args);
+    execFileSync(cmd, argv, { stdio: "pipe" });
   };
   run("initdb", ["-D", data, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--locale=C.UTF-8"]);
   fs.rmSync(pwfile);
