@@ -30,12 +30,6 @@ const serverSchema = z
     sslmode: z.enum(["disable", "require", "verify-full"]).default("disable"),
     /** The secret config key holding the admin password. Not used by embedded servers. */
     adminPasswordSecret: secretKey.default("adminPassword"),
-    /**
-     * Who creates roles, databases, schemas and grants and takes backups: the @pulumi/postgresql
-     * and @pulumi/command plugins (`postgresql`), or pgstack's own providers (`pgstack`), for
-     * machines where those plugins cannot be installed.
-     */
-    provisioner: z.enum(["postgresql", "pgstack"]).default("postgresql"),
   })
   .default({
     embedded: false,
@@ -44,7 +38,6 @@ const serverSchema = z
     adminUser: "postgres",
     sslmode: "disable",
     adminPasswordSecret: "adminPassword",
-    provisioner: "postgresql",
   });
 
 const roleSchema = z.strictObject({
@@ -55,6 +48,11 @@ const roleSchema = z.strictObject({
    * generated password that lives only in the (encrypted) stack state.
    */
   passwordSecret: secretKey.optional(),
+  /**
+   * The role exists already and this stack takes it over: it is imported (as `pulumi import`
+   * does) and kept on destroy. Without it, an existing role is an error.
+   */
+  adopt: z.boolean().default(false),
 });
 
 const schemaPrivilege = z.enum(["USAGE", "CREATE"]);
@@ -95,6 +93,11 @@ const databaseSchema = z.strictObject({
   name: identifier,
   /** The role that owns the database, its schemas and the tables migrations create. */
   owner: identifier,
+  /**
+   * The database exists already and this stack takes it over: it is imported (as `pulumi import`
+   * does) and kept on destroy. Without it, an existing database is an error.
+   */
+  adopt: z.boolean().default(false),
   roles: z.array(roleSchema).default([]),
   schemas: z.array(identifier).min(1).default(["public"]),
   grants: z.array(grantSchema).default([]),

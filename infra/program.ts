@@ -38,7 +38,6 @@ export async function pgstackProgram(options: ProgramOptions): Promise<Record<st
       rolePasswords,
       migrations: relative(sources[index] ?? []),
       backupDir: `backups/${stack}/${db.name}`,
-      projectRoot,
     });
     outputs[db.name] = component.outputs;
   });

@@ -1,42 +1,49 @@
 /**
- * `npm run up`: the main job. Ensures the Pulumi toolchain, starts the dev stack's embedded
- * PostgreSQL, runs `pulumi up` on the dev stack with a local file backend, and prints the
- * stack outputs (the table inventories included). Run it again: it reports no changes.
- *
- * The program runs inline through the Automation API: the engine, state, diffs and providers
- * are Pulumi's own, and no `pulumi-language-nodejs` binary is needed.
+ * `npm run up`: the main job. Makes the Pulumi toolchain available, starts the dev stack's
+ * embedded PostgreSQL, runs the plain `pulumi up` of the dev stack from the project folder (real
+ * language host and plugins, local file backend) and prints each database's table inventory.
+ * Run it again: Pulumi reports every resource unchanged.
  */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
-import { pgstackProgram } from "../infra/program.js";
 import { start } from "./devdb.js";
-import { ensureToolchain, inlineWorkDir, passphraseFile, projectRoot, pulumiEnv } from "./pulumi-env.js";
+import { ensureToolchain, passphraseFile, projectRoot, pulumiEnv, workingStackFile } from "./pulumi-env.js";
 
 const STACK = process.env["PGSTACK_STACK"] ?? "dev";
 const log = (m: string) => process.stderr.write(`[up] ${m}\n`);
 
-async function main(): Promise<void> {
-  log("1/4 toolchain (pulumi and plugins, built from Go modules on first use)");
-  const bin = ensureToolchain();
-  log(`2/4 embedded PostgreSQL for stack "${STACK}"`);
-  await start(STACK);
-  const env = pulumiEnv(bin, { backendDir: path.join(projectRoot, ".pgstack", "state"), passphraseFile: passphraseFile() });
-  log(`3/4 pulumi up -s ${STACK}`);
-  // The program runs inline, from here; Pulumi works on copies of the project and stack files.
-  const workDir = inlineWorkDir(path.join(projectRoot, ".pgstack", STACK, "project"), [`Pulumi.${STACK}.yaml`]);
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: STACK, projectName: "pgstack", program: () => pgstackProgram({ projectRoot }) },
-    { workDir, envVars: env, pulumiCommand: await PulumiCommand.get({ root: path.dirname(bin) }) },
-  );
-  const result = await stack.up({ onOutput: (s) => process.stdout.write(s), color: "auto" });
-  const changes = Object.entries(result.summary.resourceChanges ?? {})
-    .map(([k, n]) => `${n} ${k}`)
-    .join(", ");
-  log(`pulumi up: ${result.summary.result} (${changes})`);
+/** Runs `pulumi ARGS` in `cwd`; with `capture`, returns stdout, else streams it. Throws on failure. */
+function pulumi(env: Record<string, string>, args: string[], opts: { cwd?: string; capture?: boolean } = {}): string {
+  const r = spawnSync("pulumi", [...args, "--non-interactive"], {
+    cwd: opts.cwd ?? projectRoot,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", opts.capture ? "pipe" : "inherit", opts.capture ? "pipe" : "inherit"],
+  });
+  if (r.error) throw new Error(`could not run pulumi: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`pulumi ${args[0]} failed (exit ${r.status})${opts.capture ? `:\n${r.stderr}` : " (its output is above)"}`);
+  return r.stdout ?? "";
+}
 
-  log("4/4 stack outputs");
-  for (const [db, { value }] of Object.entries(result.outputs)) {
-    const o = value as Record<string, unknown>;
+/** Creates the stack in the local backend if it is new, without writing into the committed stack file. */
+function ensureStack(env: Record<string, string>): void {
+  const stacks = JSON.parse(pulumi(env, ["stack", "ls", "--json"], { capture: true })) as { name: string }[];
+  if (stacks.some((s) => s.name === STACK)) return;
+  // `stack init` writes the new salt into Pulumi.<stack>.yaml of its working folder: run it in a
+  // scratch folder holding the project file, and carry the salt over to the working copy.
+  const scratch = path.join(projectRoot, ".pgstack", STACK, "init");
+  fs.mkdirSync(scratch, { recursive: true });
+  fs.copyFileSync(path.join(projectRoot, "Pulumi.yaml"), path.join(scratch, "Pulumi.yaml"));
+  pulumi(env, ["stack", "init", STACK], { cwd: scratch, capture: true });
+  const salted = path.join(scratch, `Pulumi.${STACK}.yaml`);
+  fs.copyFileSync(salted, path.join(projectRoot, ".pgstack", STACK, `Pulumi.${STACK}.yaml`));
+  fs.rmSync(scratch, { recursive: true, force: true });
+  log(`created stack "${STACK}" in the local backend (.pgstack/state)`);
+}
+
+function printInventory(outputs: Record<string, Record<string, unknown>>): void {
+  for (const [db, o] of Object.entries(outputs)) {
     process.stdout.write(`\n${db}\n`);
     process.stdout.write(`  migration head:   ${String(o["migrationHead"])}\n`);
     process.stdout.write(`  reset generation: ${String(o["resetGeneration"])}\n`);
@@ -46,10 +53,25 @@ async function main(): Promise<void> {
       process.stdout.write(`  tables (${schema}): ${tables.join(", ")}\n`);
     }
     for (const fk of (o["foreignKeys"] ?? []) as string[]) process.stdout.write(`  fk: ${fk}\n`);
-    for (const t of (o["inventory"] ?? []) as { table: string; estimatedRows: number; columns: string[]; owner: string }[]) {
-      process.stdout.write(`  ${t.table} (owner ${t.owner}, ~${t.estimatedRows} rows): ${t.columns.length} columns\n`);
+    for (const t of (o["inventory"] ?? []) as { table: string; estimatedRows: number; columns: string[]; owner: string; grants?: string[] }[]) {
+      const grants = t.grants?.length ? `; grants ${t.grants.join("; ")}` : "";
+      process.stdout.write(`  ${t.table} (owner ${t.owner}, ~${t.estimatedRows} rows): ${t.columns.length} columns${grants}\n`);
     }
   }
+}
+
+async function main(): Promise<void> {
+  log("1/4 toolchain: the pulumi CLI (built from Go modules on first use) and its plugins");
+  const bin = ensureToolchain();
+  log(`2/4 embedded PostgreSQL for stack "${STACK}"`);
+  await start(STACK);
+  const env = pulumiEnv(bin, { backendDir: path.join(projectRoot, ".pgstack", "state"), passphraseFile: passphraseFile() });
+  ensureStack(env);
+  const stackFile = workingStackFile(STACK);
+  log(`3/4 pulumi up --stack ${STACK} (config: Pulumi.${STACK}.yaml)`);
+  pulumi(env, ["up", "--stack", STACK, "--config-file", stackFile, "--yes", "--suppress-outputs"]);
+  log("4/4 stack outputs");
+  printInventory(JSON.parse(pulumi(env, ["stack", "output", "--stack", STACK, "--json"], { capture: true })) as Record<string, Record<string, unknown>>);
   process.stdout.write(`\nThe dev server stays up: \`npm run db:stop\` stops it, \`npm run up\` starts it again.\n`);
 }
 

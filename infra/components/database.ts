@@ -7,7 +7,8 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { acceptsDataLoss, CONFIG_NAMESPACE, expectationsOf, type DatabaseConfig, type ServerConfig } from "../config.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
-import { DatabaseReset, GeneratedPassword, MigrationSet, PgBackup, PgDatabase, PgRole, PgSchema, SchemaVerification, type ConnectionInput } from "../providers/index.js";
+import { DatabaseReset, ExistingObjectsGuard, GeneratedPassword, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
+import type { GuardedObject } from "../providers/handlers.js";
 
 /** Arguments of {@link PostgresDatabase}. */
 export interface PostgresDatabaseArgs {
@@ -23,8 +24,6 @@ export interface PostgresDatabaseArgs {
   migrations: Migration[];
   /** The pg_dump backup folder for this database, relative to the project. */
   backupDir: string;
-  /** The project root (absolute): backups are written under it. */
-  projectRoot: string;
 }
 
 /** The per-database stack outputs. */
@@ -43,8 +42,7 @@ export interface DatabaseOutputs {
 
 /** A PostgreSQL database managed by pgstack. */
 export class PostgresDatabase extends pulumi.ComponentResource {
-  /** The database: `postgresql.Database`, or pgstack's own under `provisioner: pgstack`. */
-  readonly database: pulumi.CustomResource;
+  readonly database: postgresql.Database;
   readonly reset: DatabaseReset;
   readonly migrations: MigrationSet;
   readonly verification: SchemaVerification;
@@ -73,10 +71,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       return r.login ? new GeneratedPassword(`${name}-${r.name}-password`, {}, { parent: this }).value : undefined;
     };
 
-    const objects =
-      server.provisioner === "postgresql"
-        ? this.withPostgresqlProvider(name, args, passwordOf)
-        : this.withPgstackProviders(name, args, passwordOf, connectionTo, managed);
+    const objects = this.provision(name, args, passwordOf, connectionTo);
     this.database = objects.database;
     this.backup = objects.backup;
     const lastBackup = objects.backupPath;
@@ -140,9 +135,19 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     this.registerOutputs(this.outputs);
   }
 
-  /** Roles, database, schemas and grants through the @pulumi/postgresql provider; backups through @pulumi/command. */
-  private withPostgresqlProvider(name: string, args: PostgresDatabaseArgs, passwordOf: (r: DatabaseConfig["roles"][number]) => pulumi.Input<string> | undefined): ProvisionedObjects {
+  /**
+   * Roles, the database, schemas and grants through `@pulumi/postgresql`; the backup through
+   * `@pulumi/command`. A role or database that exists already is refused (in preview) unless the
+   * config adopts it.
+   */
+  private provision(
+    name: string,
+    args: PostgresDatabaseArgs,
+    passwordOf: (r: DatabaseConfig["roles"][number]) => pulumi.Input<string> | undefined,
+    connectionTo: (database: string) => ConnectionInput,
+  ): ProvisionedObjects {
     const { db, server } = args;
+    const at = `${CONFIG_NAMESPACE}:databases[${args.index}]`;
     const provider = new postgresql.Provider(
       `${name}-admin`,
       {
@@ -151,36 +156,66 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         username: server.adminUser,
         password: args.adminPassword,
         sslmode: server.sslmode,
-        superuser: true,
+        // pgstack never needs a superuser: managed Postgres (RDS, Cloud SQL, Neon, Supabase) gives
+        // an admin with CREATEROLE and CREATEDB. In this mode the provider reads no superuser-only
+        // catalog and grants itself the role memberships Postgres asks for.
+        superuser: false,
         database: "postgres",
         connectTimeout: 15,
       },
       { parent: this },
     );
     const withProvider = { parent: this, provider };
+    const roleName = (r: { name: string }) => `${name}-role-${r.name}`;
+    const guarded: GuardedObject[] = [
+      ...db.roles.flatMap((r, j): GuardedObject[] =>
+        r.adopt ? [] : [{ kind: "role", name: r.name, configPath: `${at}.roles[${j}]`, type: "postgresql:index/role:Role", resourceName: roleName(r) }],
+      ),
+      ...(db.adopt ? [] : [{ kind: "database" as const, name: db.name, configPath: at, type: "postgresql:index/database:Database", resourceName: name }]),
+    ];
+    const guard = new ExistingObjectsGuard(`${name}-guard`, { connection: connectionTo("postgres"), stack: args.stack, objects: guarded }, { parent: this });
+    // An adopted object is imported (Pulumi's `import` option, the in-code `pulumi import`) and
+    // kept on destroy: the stack did not create it, so it does not drop it.
+    const adopted = (adopt: boolean, id: string): pulumi.CustomResourceOptions => (adopt ? { import: id, retainOnDelete: true } : {});
     const roles = db.roles.map((r) => {
       const password = passwordOf(r);
-      return new postgresql.Role(`${name}-role-${r.name}`, { name: r.name, login: r.login, password: password ? pulumi.secret(password) : undefined }, withProvider);
+      return new postgresql.Role(
+        roleName(r),
+        { name: r.name, login: r.login, password: password ? pulumi.secret(password) : undefined },
+        { ...withProvider, dependsOn: [guard], ...adopted(r.adopt, r.name) },
+      );
     });
+    // Migrations run as the owner (SET ROLE) and a reset drops the owner's tables, so the admin
+    // must be a member of the owner role: a superuser is implicitly, a managed-Postgres admin is not.
+    const membership = new postgresql.GrantRole(`${name}-admin-in-owner`, { role: server.adminUser, grantRole: db.owner }, { ...withProvider, dependsOn: roles });
     // A stack that may not reset may not lose the database either: `pulumi destroy` stops here.
-    const database = new postgresql.Database(name, { name: db.name, owner: db.owner }, { ...withProvider, dependsOn: roles, protect: !db.reset.allowed });
-    // Everything inside the database goes with it: no drop of each schema or grant first.
-    const inside = { ...withProvider, deletedWith: database };
-    const schemas = db.schemas.map(
-      (s) => new postgresql.Schema(`${name}-schema-${s}`, { name: s, database: database.name, owner: db.owner, ifNotExists: true }, { ...inside, dependsOn: [database] }),
+    const database = new postgresql.Database(
+      name,
+      { name: db.name, owner: db.owner },
+      { ...withProvider, dependsOn: [guard, membership, ...roles], protect: !db.reset.allowed, ...adopted(db.adopt, db.name) },
     );
-    const grants = db.grants.flatMap((g, j) => {
+    // Everything inside the database goes with it: no drop of each schema or grant first. An
+    // adopted database stays on destroy, so its grants must be revoked one by one (or the
+    // roles they name could not be dropped).
+    const inside = { ...withProvider, deletedWith: database };
+    const grantOptions = db.adopt ? withProvider : inside;
+    const schemas = db.schemas.map(
+      (s) =>
+        // Removing a schema from the config leaves it and its data in place (retainOnDelete).
+        new postgresql.Schema(`${name}-schema-${s}`, { name: s, database: database.name, owner: db.owner, ifNotExists: true }, { ...inside, dependsOn: [database, membership], retainOnDelete: true }),
+    );
+    const grants = db.grants.flatMap((g) => {
       const base = { database: database.name, role: g.role, schema: g.schema };
-      const dependsOn = [...schemas, ...roles];
-      const out: pulumi.CustomResource[] = [
-        new postgresql.Grant(`${name}-grant-${j}-schema`, { ...base, objectType: "schema", privileges: g.schemaPrivileges }, { ...inside, dependsOn }),
-      ];
-      // Default privileges: migrations create the tables later, as the owner.
-      if (g.tablePrivileges.length) {
-        out.push(new postgresql.DefaultPrivileges(`${name}-grant-${j}-tables`, { ...base, owner: db.owner, objectType: "table", privileges: g.tablePrivileges }, { ...inside, dependsOn }));
-      }
-      if (g.sequencePrivileges.length) {
-        out.push(new postgresql.DefaultPrivileges(`${name}-grant-${j}-sequences`, { ...base, owner: db.owner, objectType: "sequence", privileges: g.sequencePrivileges }, { ...inside, dependsOn }));
+      const opts = { ...grantOptions, dependsOn: [...schemas, ...roles, membership] };
+      const id = `${name}-grant-${g.role}-${g.schema}`;
+      const out: pulumi.CustomResource[] = [new postgresql.Grant(`${id}-schema`, { ...base, objectType: "schema", privileges: g.schemaPrivileges }, opts)];
+      // Each object type twice: a Grant for what exists now (so a grant added after the
+      // migrations reaches their tables, and removing a privilege revokes it) and default
+      // privileges for what the migrations create later, as the owner.
+      for (const [objectType, privileges] of [["table", g.tablePrivileges], ["sequence", g.sequencePrivileges]] as const) {
+        if (privileges.length === 0) continue;
+        out.push(new postgresql.Grant(`${id}-${objectType}s`, { ...base, objectType, objects: [], privileges: [...privileges] }, opts));
+        out.push(new postgresql.DefaultPrivileges(`${id}-default-${objectType}s`, { ...base, owner: db.owner, objectType, privileges: [...privileges] }, opts));
       }
       return out;
     });
@@ -189,6 +224,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       `${name}-backup`,
       {
         create: backupScript(args.backupDir, db.name, db.reset.generation),
+        // Connection settings as PG* variables: no secret on a command line or in a process list.
         environment: { PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.adminUser, PGDATABASE: db.name, PGSSLMODE: server.sslmode, PGPASSWORD: args.adminPassword },
         triggers: [db.reset.generation],
       },
@@ -196,37 +232,11 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     );
     return { database, grants: [...schemas, ...grants], backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()) };
   }
-
-  /** The same objects through pgstack's own providers (no native plugins needed). */
-  private withPgstackProviders(
-    name: string,
-    args: PostgresDatabaseArgs,
-    passwordOf: (r: DatabaseConfig["roles"][number]) => pulumi.Input<string> | undefined,
-    connectionTo: (database: string) => ConnectionInput,
-    managed: ManagedSchema[],
-  ): ProvisionedObjects {
-    const { db } = args;
-    const admin = connectionTo("postgres");
-    const roles = db.roles.map((r) => {
-      const password = passwordOf(r);
-      return new PgRole(`${name}-role-${r.name}`, { connection: admin, name: r.name, login: r.login, ...(password ? { password: pulumi.secret(password) } : {}) }, { parent: this });
-    });
-    const database = new PgDatabase(name, { connection: admin, name: db.name, owner: db.owner }, { parent: this, dependsOn: roles, protect: !db.reset.allowed });
-    const inside = { parent: this, deletedWith: database };
-    // Each schema carries its grants and default privileges: one statement batch, one resource.
-    const schemas = managed.map((s) => new PgSchema(`${name}-schema-${s.name}`, { connection: connectionTo(db.name), schema: s }, { ...inside, dependsOn: [database, ...roles] }));
-    const backup = new PgBackup(
-      `${name}-backup`,
-      { connection: connectionTo(db.name), root: args.projectRoot, dir: args.backupDir, generation: db.reset.generation },
-      { ...inside, dependsOn: [database, ...schemas] },
-    );
-    return { database, grants: schemas, backup, backupPath: backup.path };
-  }
 }
 
-/** What a provisioning strategy declares for one database. */
+/** What {@link PostgresDatabase} provisions before the reset and the migrations. */
 interface ProvisionedObjects {
-  database: pulumi.CustomResource;
+  database: postgresql.Database;
   /** Schemas and grants: the reset runs after them. */
   grants: pulumi.CustomResource[];
   backup: pulumi.CustomResource;

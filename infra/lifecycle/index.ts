@@ -13,4 +13,3 @@ export * from "./apply.js";
 export * from "./introspect.js";
 export * from "./reset.js";
 export * from "./verify.js";
-export * from "./cluster.js";

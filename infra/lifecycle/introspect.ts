@@ -49,6 +49,8 @@ export interface TableInfo {
   foreignKeys: ForeignKeyInfo[];
   /** Unique and check constraints, as `name: definition`. */
   constraints: string[];
+  /** Privileges granted to roles other than the owner, as `role: PRIV, PRIV` (`PUBLIC` for everyone), sorted. */
+  grants: string[];
   indexes: IndexInfo[];
 }
 
@@ -88,7 +90,10 @@ export async function introspect(client: pg.Client, options: IntrospectOptions =
   const rels = `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND ${schemaFilter}`;
   const sql = `
     SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
-           CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE pg_stat_get_live_tuples(c.oid) END AS rows
+           CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE pg_stat_get_live_tuples(c.oid) END AS rows,
+           ARRAY(SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END || ': '
+                        || string_agg(x.privilege_type, ', ' ORDER BY x.privilege_type)
+                   FROM aclexplode(c.relacl) x WHERE x.grantee <> c.relowner GROUP BY x.grantee ORDER BY 1)::text[] AS grants
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p') AND ${schemaFilter};
     SELECT a.attrelid::int8 AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
@@ -121,7 +126,7 @@ export async function introspect(client: pg.Client, options: IntrospectOptions =
   if (!tablesRes || !columnsRes || !constraintsRes || !indexesRes) throw new Error("internal: introspection returned too few result sets");
 
   const byOid = new Map<string, TableInfo>();
-  for (const r of tablesRes.rows as { oid: string; schema: string; name: string; owner: string; rows: string }[]) {
+  for (const r of tablesRes.rows as { oid: string; schema: string; name: string; owner: string; rows: string; grants: string[] }[]) {
     byOid.set(r.oid, {
       schema: r.schema,
       name: r.name,
@@ -132,6 +137,7 @@ export async function introspect(client: pg.Client, options: IntrospectOptions =
       foreignKeys: [],
       constraints: [],
       indexes: [],
+      grants: r.grants,
     });
   }
   for (const r of columnsRes.rows as { oid: string; name: string; type: string; nullable: boolean; default: string | null }[]) {
@@ -186,8 +192,9 @@ export async function countRows(client: pg.Client, tables: TableInfo[]): Promise
 }
 
 /**
- * The structure's fingerprint. Row counts and owners are left out: they change without the
- * schema changing. Column order is kept: it is part of a table's definition.
+ * The structure's fingerprint, grants included (who may read or write a table is part of what a
+ * stack declares). Row counts and owners are left out: they change without the schema changing.
+ * Column order is kept: it is part of a table's definition.
  */
 export function fingerprintOf(tables: readonly TableInfo[]): string {
   const normalized = tables.map((t) => ({
@@ -197,6 +204,7 @@ export function fingerprintOf(tables: readonly TableInfo[]): string {
     foreignKeys: t.foreignKeys.map((f) => [f.name, f.columns, f.references, f.onDelete]),
     constraints: t.constraints,
     indexes: t.indexes.map((i) => i.definition),
+    grants: t.grants,
   }));
   return sha256(JSON.stringify(normalized));
 }

@@ -98,12 +98,7 @@ export async function resetDatabase(client: pg.Client, options: ResetOptions): P
     }
 
     log.info(`${db}: resetting from generation ${previous} to ${options.generation}`);
-    const terminated = await client.query<{ n: string }>(
-      `SELECT count(pg_terminate_backend(pid))::int8 AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
-    );
-    const terminatedBackends = Number(terminated.rows[0]?.n ?? 0);
-    if (terminatedBackends > 0) log.info(`${db}: terminated ${terminatedBackends} other connection(s)`);
+    const terminatedBackends = await endOtherSessions(client, db, log);
 
     // One transaction: Postgres DDL is transactional, so a failure leaves everything as it was.
     await client.query("BEGIN");
@@ -138,6 +133,35 @@ export async function resetDatabase(client: pg.Client, options: ResetOptions): P
       terminatedBackends,
     };
   });
+}
+
+/**
+ * Ends the other sessions on this database that the admin may end: its own roles' sessions, and
+ * everyone's but superusers' when it holds `pg_signal_backend` (as managed Postgres admins do).
+ * Sessions it may not end are named in a warning instead of failing the reset: the drop then
+ * waits for their locks.
+ */
+async function endOtherSessions(client: pg.Client, db: string, log: Logger): Promise<number> {
+  const { rows } = await client.query<{ terminated: string; left: string | null }>(
+    `WITH me AS (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+          others AS (
+            SELECT a.pid, a.usename,
+                   NOT (me.rolsuper OR (NOT coalesce(r.rolsuper, false)
+                        AND (pg_has_role(a.usesysid, 'MEMBER') OR pg_has_role('pg_signal_backend', 'MEMBER')))) AS forbidden
+              FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid, me
+             -- backend_type is hidden from non-superusers for other roles' sessions; usesysid is not.
+             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.usesysid IS NOT NULL)
+     SELECT count(*) FILTER (WHERE CASE WHEN forbidden THEN false ELSE pg_terminate_backend(pid) END)::int8 AS terminated,
+            string_agg(usename || ' (pid ' || pid || ')', ', ') FILTER (WHERE forbidden) AS left
+       FROM others`,
+  );
+  const terminated = Number(rows[0]?.terminated ?? 0);
+  if (terminated > 0) log.info(`${db}: terminated ${terminated} other connection(s)`);
+  const left = rows[0]?.left;
+  if (left) {
+    log.warn(`${db}: cannot end the sessions of ${left} (the admin is not a member of their role and lacks pg_signal_backend); the drop waits for their locks`);
+  }
+  return terminated;
 }
 
 /**

@@ -3,27 +3,43 @@
  * GeneratedPassword. Each provider object is a few lines that load `handlers.ts` inside Pulumi's
  * dynamic-provider host and delegate to it.
  */
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionOptions, ManagedSchema, Expectations } from "../lifecycle/index.js";
-import type { HandlerKind, MigrationInput } from "./handlers.js";
+import type { GuardedObject, HandlerKind, MigrationInput } from "./handlers.js";
 
 /**
- * Why absolute paths captured as strings: Pulumi serializes each provider as a closure and
- * runs it in a separate Node process (also for `pulumi refresh` and `destroy`). Capturing
- * module objects breaks that serialization (notably under vitest); two strings do not.
+ * Builds the provider object for one resource kind. Keep it tiny: Pulumi serializes it into the
+ * state and runs the stored copy for `read` and `delete`, possibly on another machine, in another
+ * folder, after an upgrade. So it captures nothing but `kind`: at call time it resolves pgstack's
+ * handlers (TypeScript, loaded through the project's own tsx) from the project the engine runs
+ * in, which is the provider host's working directory.
  */
-const HANDLERS_PATH = path.join(__dirname, "handlers.ts");
-const TSX_API_PATH = path.join(__dirname, "..", "..", "node_modules", "tsx", "dist", "cjs", "api", "index.cjs");
-
-/** Builds the provider object for one resource kind. Keep it small: it is serialized. */
 function providerFor(kind: HandlerKind): pulumi.dynamic.ResourceProvider {
-  const handlersPath = HANDLERS_PATH;
-  const tsxPath = TSX_API_PATH;
   const load = () => {
-    // The provider host is plain Node: register tsx so the TypeScript handlers load as-is.
-    require(tsxPath).register();
-    return require(handlersPath).handlers[kind];
+    // The host runs in the program's folder (`infra/`, Pulumi.yaml's main) or the project root:
+    // the project is the nearest folder at or above it that holds pgstack's handlers.
+    const path = require("node:path");
+    const fs = require("node:fs");
+    let root = process.cwd();
+    while (!fs.existsSync(path.join(root, "infra", "providers", "handlers.ts"))) {
+      const parent = path.dirname(root);
+      if (parent === root) {
+        throw new Error(
+          `pgstack's providers load their code from the pgstack project, but neither ${process.cwd()} nor a folder above it ` +
+            "has infra/providers/handlers.ts. Run pulumi from the pgstack project folder (where Pulumi.yaml is), after `npm ci`.",
+        );
+      }
+      root = parent;
+    }
+    const fromProject = require("node:module").createRequire(path.join(root, "package.json"));
+    const handlersFile = path.join(root, "infra", "providers", "handlers.ts");
+    // Register tsx once per provider process, so the TypeScript handlers load as they are.
+    const g = globalThis as { __pgstackTsx?: boolean };
+    if (!g.__pgstackTsx) {
+      fromProject("tsx/cjs/api").register();
+      g.__pgstackTsx = true;
+    }
+    return fromProject(handlersFile).handlers[kind];
   };
   return {
     check: (olds, news) => load().check(olds, news),
@@ -150,36 +166,21 @@ export class GeneratedPassword extends pulumi.dynamic.Resource {
   }
 }
 
-// Cluster objects, for stacks with `server.provisioner: pgstack`: the same objects the
-// @pulumi/postgresql provider would manage, through pgstack's own providers.
-
-/** A role (cluster-wide). Its password is a secret input and never leaves the state encrypted. */
-export class PgRole extends pulumi.dynamic.Resource {
-  constructor(name: string, args: { connection: ConnectionInput; name: pulumi.Input<string>; login: pulumi.Input<boolean>; password?: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("role"), name, args, { ...opts, additionalSecretOutputs: ["connection", "password"] }, "pgstack", "Role");
-  }
+/** Arguments of {@link ExistingObjectsGuard}. */
+export interface ExistingObjectsGuardArgs {
+  /** The admin connection, to the `postgres` database. */
+  connection: ConnectionInput;
+  stack: pulumi.Input<string>;
+  /** The roles and the database this stack is about to create (adopted ones excluded). */
+  objects: pulumi.Input<GuardedObject[]>;
 }
 
-/** A database owned by a role. Deleting it drops the database. */
-export class PgDatabase extends pulumi.dynamic.Resource {
-  declare readonly name: pulumi.Output<string>;
-  constructor(name: string, args: { connection: ConnectionInput; name: pulumi.Input<string>; owner: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("database"), name, args, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "Database");
-  }
-}
-
-/** A schema with its owner, schema grants and default privileges. */
-export class PgSchema extends pulumi.dynamic.Resource {
-  constructor(name: string, args: { connection: ConnectionInput; schema: pulumi.Input<ManagedSchema> }, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("schema"), name, args, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "Schema");
-  }
-}
-
-/** A `pg_dump -Fc`, replaced (a new dump) whenever the reset generation changes. */
-export class PgBackup extends pulumi.dynamic.Resource {
-  /** The dump file, relative to the project root. */
-  declare readonly path: pulumi.Output<string>;
-  constructor(name: string, args: { connection: ConnectionInput; root: pulumi.Input<string>; dir: pulumi.Input<string>; generation: pulumi.Input<number> }, opts?: pulumi.CustomResourceOptions) {
-    super(providerFor("backup"), name, { ...args, path: undefined }, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "Backup");
+/**
+ * Refuses, in `preview` already, to create a role or database that exists on the server but not
+ * in this stack: pgstack never takes an object over silently (a later destroy would drop it).
+ */
+export class ExistingObjectsGuard extends pulumi.dynamic.Resource {
+  constructor(name: string, args: ExistingObjectsGuardArgs, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor("guard"), name, args, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "ExistingObjectsGuard");
   }
 }

@@ -1,97 +1,49 @@
 /**
- * The full lifecycle through the real Pulumi engine (built from Go modules), its real plugins
- * and a real PostgreSQL: up, no-op up, preview of a new migration, drift through refresh, a
- * reset, the guard refusing, a failing migration, destroy, and no secret in plain text.
+ * The full lifecycle through the plain Pulumi CLI (real engine, real language host, real
+ * postgresql and command plugins) against a real PostgreSQL, connected as an admin that is not a
+ * superuser: up, a no-op preview, a new migration, grants, drift through refresh, a reset, the
+ * guard refusing, a failing migration, no secret in plain text, and destroy.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { adminConnection, query } from "../support/db.js";
-import { copyProject } from "../support/project.js";
-import { projectRoot as repoRoot } from "../../scripts/pulumi-env.js";
-import { rawStackConfig } from "../support/stack-config.js";
-import { ensureToolchain, pulumiEnv } from "../../scripts/pulumi-env.js";
-import { pgstackProgram } from "../../infra/program.js";
+import { adminConnection, query, superuserConnection, testServerConfig } from "../support/db.js";
+import { copyProjectForCli, exportState, resourceSummary, setDatabases, setSecret, setStackConfig, stackOutputs, type CliProject } from "../support/cli.js";
+import { rawStackConfig, renamedDatabases } from "../support/stack-config.js";
 
 const admin = adminConnection();
-let project = "";
-let env: Record<string, string> = {};
-let pulumiCmd: PulumiCommand;
-/** Everything the engine printed in this file, to search for secrets at the end. */
-const transcript: string[] = [];
-const onOutput = (s: string) => {
-  transcript.push(s);
-};
 const conn = (database: string) => ({ ...admin, database });
+/** Per database: component, provider, guard, 2 roles, generated password, membership, database, schema, 5 grants, backup, reset, migrations, verification. */
+const PER_DATABASE = 18;
+const DEV_RESOURCES = 2 * PER_DATABASE + 1;
 
-/** The dev stack's databases, pointed at the test server instead of an embedded one. */
-function devConfig(): Record<string, unknown> {
-  const dev = rawStackConfig("dev");
-  return { server: { ...(dev.server as object), embedded: false, host: admin.host, port: admin.port, adminUser: admin.user }, databases: dev.databases };
-}
+type Databases = { name: string; owner: string; roles: { name: string; login?: boolean; passwordSecret?: string }[]; grants: { role: string; schema: string; tablePrivileges?: string[] }[]; migrations?: string; reset: { generation: number; acceptDataLoss?: number } }[];
 
-/** A prod-like stack (resets not allowed) on the same server, with its own database and role names. */
-function prodLikeConfig(): Record<string, unknown> {
-  const dbs = structuredClone(rawStackConfig("prod").databases) as { name: string; owner: string; roles: { name: string; passwordSecret?: string }[]; grants: { role: string }[]; migrations?: string }[];
-  for (const db of dbs) {
-    db.migrations = `migrations/${db.name}`;
-    db.name = `${db.name}_p`;
-    db.owner = `${db.owner}_p`;
-    for (const r of db.roles) {
-      r.name = `${r.name}_p`;
-      delete r.passwordSecret;
-    }
-    for (const g of db.grants) g.role = `${g.role}_p`;
-  }
-  return { server: devConfig()["server"], databases: dbs };
-}
+let p: CliProject;
 
-async function stackWith(name: string, config: Record<string, unknown>): Promise<Stack> {
-  // The program runs inline (the Automation API's own language server, in this process): the
-  // Go module proxy here does not serve pulumi-language-nodejs. The engine, its state handling,
-  // diffs and the dynamic-provider host are the real ones.
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: name, projectName: "pgstack", program: () => pgstackProgram({ projectRoot: project }) },
-    { workDir: project, envVars: env, pulumiCommand: pulumiCmd },
-  );
-  await stack.setAllConfig({
-    "pgstack:server": { value: JSON.stringify(config["server"]) },
-    "pgstack:databases": { value: JSON.stringify(config["databases"]) },
-    "pgstack:adminPassword": { value: admin.password ?? "", secret: true },
-  });
-  return stack;
-}
-
-async function setDatabases(stack: Stack, databases: unknown): Promise<void> {
-  await stack.setConfig("pgstack:databases", { value: JSON.stringify(databases) });
-}
-
-let dev: Stack;
-
-beforeAll(async () => {
-  const bin = ensureToolchain();
-  project = copyProject();
-  const state = path.join(project, ".pgstack");
-  fs.mkdirSync(state, { recursive: true });
-  fs.writeFileSync(path.join(state, "passphrase"), "e2e-passphrase", { mode: 0o600 });
-  env = pulumiEnv(bin, { backendDir: path.join(state, "state"), passphraseFile: path.join(state, "passphrase") });
-  pulumiCmd = await PulumiCommand.get({ root: path.dirname(bin) });
-  dev = await stackWith("dev", devConfig());
+beforeAll(() => {
+  p = copyProjectForCli();
+  p.ok(["stack", "init", "dev"]);
+  setStackConfig(p, "dev", { server: testServerConfig(), databases: rawStackConfig("dev").databases });
+  setSecret(p, "dev", "pgstack:adminPassword", admin.password ?? "");
 });
 
 afterAll(() => {
-  if (project) fs.rmSync(project, { recursive: true, force: true });
+  if (p) fs.rmSync(p.dir, { recursive: true, force: true });
 });
 
-describe("pgstack through the real Pulumi engine", () => {
-  it("1. up of the dev stack creates both databases; fltr_auth has its nine tables and three foreign keys to users.id", async () => {
-    const up = await dev.up({ onOutput, color: "never" });
-    expect(up.summary.result).toBe("succeeded");
-    // Per database: 2 roles, a generated password, the database, a schema, a backup, the reset,
-    // the migrations and the verification, plus the component; and the stack itself.
-    expect(up.summary.resourceChanges).toEqual({ create: 2 * 10 + 1 });
+describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () => {
+  it("0. the engine runs the real plugins: postgresql 3.18.0 and command 1.2.1", () => {
+    const plugins = p.ok(["plugin", "ls"]).stdout;
+    expect(plugins).toMatch(/postgresql\s+resource\s+3\.18\.0/);
+    expect(plugins).toMatch(/command\s+resource\s+1\.2\.1/);
+  });
+
+  it("1. up creates both databases; fltr_auth has its nine tables and three foreign keys to users.id", async () => {
+    const up = p.ok(["up", "--stack", "dev", "--yes"]);
+    expect(resourceSummary(up.stdout)).toEqual({ created: DEV_RESOURCES });
+    expect((await query<{ rolsuper: boolean }>(conn("postgres"), "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))[0]?.rolsuper).toBe(false);
     const tables = await query<{ t: string }>(conn("fltr_auth"), "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
     const expected = ["accounts", "api_key_credits", "credit_transactions", "sessions", "subscriptions", "teams", "user_credits", "users", "verifications"];
     expect(tables.map((r) => r.t)).toEqual(expected);
@@ -101,189 +53,201 @@ describe("pgstack through the real Pulumi engine", () => {
         WHERE c.contype = 'f' AND c.confrelid = 'public.users'::regclass ORDER BY 1`,
     );
     expect(fks.map((r) => r.f)).toEqual(["api_key_credits.user_id", "credit_transactions.user_id", "user_credits.user_id"]);
-    const outputs = up.outputs["fltr_auth"]?.value as { tables: Record<string, string[]>; foreignKeys: string[]; migrationHead: string };
-    expect(outputs.tables).toEqual({ public: expected });
-    expect(outputs.foreignKeys.filter((f) => f.endsWith("-> public.users.id"))).toHaveLength(3);
-    expect(outputs.migrationHead).toBe("0003_create_credits");
-    expect((up.outputs["fltr"]?.value as { tables: Record<string, string[]> }).tables).toEqual({ public: ["datasets", "documents", "processing_jobs"] });
-    // Tables belong to the owner role, and the app role can use them through the default privileges.
+    const outputs = stackOutputs(p, "dev");
+    expect(outputs["fltr_auth"]?.["tables"]).toEqual({ public: expected });
+    expect((outputs["fltr_auth"]?.["foreignKeys"] as string[]).filter((f) => f.endsWith("-> public.users.id"))).toHaveLength(3);
+    expect(outputs["fltr_auth"]?.["migrationHead"]).toBe("0003_create_credits");
+    expect(outputs["fltr"]?.["tables"]).toEqual({ public: ["datasets", "documents", "processing_jobs"] });
+    // Tables belong to the owner role; the app role reaches them through the grants.
     expect(await query(conn("fltr_auth"), "SELECT tableowner FROM pg_tables WHERE tablename = 'users'")).toEqual([{ tableowner: "fltr_auth_owner" }]);
     expect(await query(conn("fltr_auth"), "SELECT has_table_privilege('fltr_auth_app', 'public.users', 'INSERT') AS ok")).toEqual([{ ok: true }]);
+    // The backup ran through @pulumi/command, in the project folder.
+    const backup = String(outputs["fltr"]?.["lastBackup"]);
+    expect(backup).toMatch(/^backups\/dev\/fltr\/fltr-g1-\d{8}T\d{6}Z\.dump$/);
+    expect(fs.existsSync(path.join(p.dir, backup))).toBe(true);
   });
 
-  it("2. a second up changes nothing", async () => {
-    const up = await dev.up({ onOutput, color: "never" });
-    const changes = up.summary.resourceChanges ?? {};
-    expect(Object.keys(changes).filter((k) => k !== "same")).toEqual([]);
-    expect(changes["same"]).toBe(2 * 10 + 1);
-  });
-
-  it("2b. a plain `pulumi preview` through the CLI (Pulumi.yaml's main, the language host) agrees: no changes", () => {
-    // The committed project, run as a user would; the stack's config is the one set above.
-    const out = execFileSync(
-      "pulumi",
-      ["preview", "--stack", "dev", "--expect-no-changes", "--non-interactive", "--color", "never", "--config-file", path.join(project, "Pulumi.dev.yaml")],
-      { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8" },
-    );
-    transcript.push(out);
-    expect(out).toMatch(/Resources:\s+21 unchanged/);
+  it("2. a plain preview afterwards expects no changes", () => {
+    const preview = p.ok(["preview", "--stack", "dev", "--expect-no-changes"]);
+    expect(resourceSummary(preview.stdout)).toEqual({ unchanged: DEV_RESOURCES });
   });
 
   it("3. a new migration shows in preview with its id and SQL, then up applies it", async () => {
-    const file = path.join(project, "migrations", "fltr_auth", "0004_add_team_members.sql");
-    fs.writeFileSync(file, "CREATE TABLE team_members (\n    team_id text NOT NULL REFERENCES teams (id),\n    user_id text NOT NULL,\n    PRIMARY KEY (team_id, user_id)\n);\n");
-    let out = "";
-    const preview = await dev.preview({ diff: true, color: "never", onOutput: (s) => { out += s; onOutput(s); } });
-    expect(preview.changeSummary["update"]).toBe(1);
-    expect(preview.changeSummary["create"] ?? 0).toBe(0);
-    expect(preview.changeSummary["delete"] ?? 0).toBe(0);
-    // One MigrationSet changes, fltr_auth's; the verification re-runs after it (its input, the
-    // migration head, is only known once the migrations ran).
-    expect(out.match(/~ pulumi-nodejs:dynamic\/pgstack:MigrationSet: \(update\)/g)).toHaveLength(1);
-    expect(out).toMatch(/MigrationSet: \(update\)\s+(\[id=[^\]]*\]\s+)?\[urn=[^\]]*::fltr_auth-migrations\]/);
-    expect(out).toContain("0004_add_team_members");
-    expect(out).toContain("CREATE TABLE team_members");
-    const up = await dev.up({ onOutput, color: "never" });
-    expect(up.summary.resourceChanges?.["update"]).toBeGreaterThanOrEqual(1);
+    fs.writeFileSync(
+      path.join(p.dir, "migrations", "fltr_auth", "0004_add_team_members.sql"),
+      "CREATE TABLE team_members (\n    team_id text NOT NULL REFERENCES teams (id),\n    user_id text NOT NULL,\n    PRIMARY KEY (team_id, user_id)\n);\n",
+    );
+    const preview = p.ok(["preview", "--stack", "dev", "--diff"]);
+    expect(preview.stdout).toMatch(/~ pulumi-nodejs:dynamic\/pgstack:MigrationSet: \(update\)[\s\S]*::fltr_auth-migrations\]/);
+    expect(preview.stdout.match(/pgstack:MigrationSet: \(update\)/g)).toHaveLength(1);
+    expect(preview.stdout).toContain("0004_add_team_members");
+    expect(preview.stdout).toContain("CREATE TABLE team_members");
+    expect(resourceSummary(preview.stdout)["update"]).toBe(1);
+    p.ok(["up", "--stack", "dev", "--yes"]);
     expect(await query(conn("fltr_auth"), "SELECT name FROM pgstack.migrations ORDER BY id DESC LIMIT 1")).toEqual([{ name: "0004_add_team_members" }]);
-    expect((up.outputs["fltr_auth"]?.value as { tables: Record<string, string[]> }).tables["public"]).toContain("team_members");
+    expect((stackOutputs(p, "dev")["fltr_auth"]?.["tables"] as Record<string, string[]>)["public"]).toContain("team_members");
+    // A table created by a later migration gets the app's privileges (default privileges).
+    expect(await query(conn("fltr_auth"), "SELECT has_table_privilege('fltr_auth_app', 'public.team_members', 'SELECT') AS ok")).toEqual([{ ok: true }]);
   });
 
-  it("4. drift: a hand-run ALTER TABLE shows in refresh as a changed inventory and fingerprint", async () => {
-    const before = await resourceOutputs(dev, "fltr-verification");
-    await query(conn("fltr"), "ALTER TABLE datasets ADD COLUMN archived_at timestamptz");
-    let out = "";
-    const refresh = await dev.refresh({ color: "never", onOutput: (s) => { out += s; onOutput(s); } });
-    expect(refresh.summary.resourceChanges?.["update"]).toBeGreaterThanOrEqual(1);
-    const after = await resourceOutputs(dev, "fltr-verification");
-    expect(after["fingerprint"]).not.toBe(before["fingerprint"]);
-    expect(after["drift"]).toBe("drifted: table public.datasets changed");
-    expect(JSON.stringify(after["inventory"])).toContain("archived_at timestamp with time zone");
-    expect(out).toMatch(/fltr-verification/);
-    // The next up re-verifies against the live schema and clears the drift.
-    const up = await dev.up({ onOutput, color: "never" });
-    expect((up.outputs["fltr"]?.value as { drift: string }).drift).toBe("in sync");
+  it("4. grants are real: a grant added after the tables exist reaches them; removing DELETE revokes it", async () => {
+    const dbs = structuredClone(rawStackConfig("dev").databases) as Databases;
+    dbs[0]!.roles.push({ name: "fltr_reader", login: false });
+    dbs[0]!.grants.push({ role: "fltr_reader", schema: "public", tablePrivileges: ["SELECT"] });
+    setDatabases(p, "dev", dbs);
+    expect(await query(conn("fltr"), "SELECT to_regrole('fltr_reader') AS r")).toEqual([{ r: null }]);
+    p.ok(["up", "--stack", "dev", "--yes"]);
+    expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_reader', 'public.datasets', 'SELECT') AS s, has_table_privilege('fltr_reader', 'public.datasets', 'INSERT') AS i")).toEqual([{ s: true, i: false }]);
+
+    expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_app', 'public.documents', 'DELETE') AS ok")).toEqual([{ ok: true }]);
+    dbs[0]!.grants[0]!.tablePrivileges = ["SELECT", "INSERT", "UPDATE"];
+    setDatabases(p, "dev", dbs);
+    const preview = p.ok(["preview", "--stack", "dev", "--diff"]);
+    expect(preview.stdout).toMatch(/postgresql:index\/grant:Grant: \(update\)[\s\S]*fltr-grant-fltr_app-public-tables/);
+    p.ok(["up", "--stack", "dev", "--yes"]);
+    expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_app', 'public.documents', 'DELETE') AS d, has_table_privilege('fltr_app', 'public.documents', 'UPDATE') AS u")).toEqual([{ d: false, u: true }]);
+    // Tables created later follow the new default privileges too.
+    await query(conn("fltr"), "SET ROLE fltr_owner; CREATE TABLE later_table (id int); RESET ROLE");
+    expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_app', 'public.later_table', 'DELETE') AS d, has_table_privilege('fltr_app', 'public.later_table', 'UPDATE') AS u")).toEqual([{ d: false, u: true }]);
+    await query(conn("fltr"), "DROP TABLE later_table");
+
+    // Removing the whole grant revokes what it gave.
+    dbs[0]!.grants.pop();
+    setDatabases(p, "dev", dbs);
+    p.ok(["up", "--stack", "dev", "--yes"]);
+    expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_reader', 'public.datasets', 'SELECT') AS s")).toEqual([{ s: false }]);
   });
 
-  it("5. a reset-generation bump on dev: backup, refusal with rows, then nuke, rebuild and re-apply", async () => {
+  it("5. drift: a hand-run GRANT TO PUBLIC and ALTER TABLE show in refresh; the next up re-verifies", async () => {
+    await query(conn("fltr"), "GRANT SELECT ON datasets TO PUBLIC");
+    const refresh = p.ok(["refresh", "--stack", "dev", "--yes"]);
+    expect(resourceSummary(refresh.stdout)["updated"]).toBeGreaterThanOrEqual(1);
+    // Refresh updates the resources' state (stack outputs follow on the next up).
+    const verificationOf = () => exportState(p, "dev").deployment.resources.find((r) => r.urn.endsWith("::fltr-verification"));
+    expect(verificationOf()?.outputs?.["drift"]).toBe("drifted: grants on public.datasets changed (+ PUBLIC: SELECT)");
+    expect(refresh.stdout).toContain("PUBLIC: SELECT");
+
+    await query(conn("fltr"), "REVOKE SELECT ON datasets FROM PUBLIC; ALTER TABLE datasets ADD COLUMN archived_at timestamptz");
+    p.ok(["refresh", "--stack", "dev", "--yes"]);
+    const verification = verificationOf();
+    expect(verification?.outputs?.["drift"]).toBe("drifted: table public.datasets changed");
+    expect(JSON.stringify(verification?.outputs?.["inventory"])).toContain("archived_at timestamp with time zone");
+    p.ok(["up", "--stack", "dev", "--yes"]);
+    expect(stackOutputs(p, "dev")["fltr"]?.["drift"]).toBe("in sync");
+  });
+
+  it("6. a reset-generation bump on dev: refusal with rows, then backup, nuke, rebuild, re-grant and re-apply", async () => {
     await query(conn("fltr"), "INSERT INTO datasets (name, created_by) VALUES ('sprint-32', 'ops')");
-    const dbs = structuredClone(rawStackConfig("dev").databases) as { reset: { generation: number; acceptDataLoss?: number } }[];
+    const dbs = structuredClone(rawStackConfig("dev").databases) as Databases;
     dbs[0]!.reset.generation = 2;
-    await setDatabases(dev, dbs);
+    setDatabases(p, "dev", dbs);
     // Rows are present and data loss was not accepted: the reset refuses before dropping anything.
-    const refused = await dev.up({ onOutput, color: "never" }).catch((e: unknown) => e as Error);
-    expect(refused).toBeInstanceOf(Error);
-    expect(String(refused)).toContain("public.datasets: 1 row(s)");
-    expect(String(refused)).toContain("reset.acceptDataLoss: 2");
+    const refused = p.run(["up", "--stack", "dev", "--yes"]);
+    expect(refused.status).not.toBe(0);
+    expect(refused.output).toContain("public.datasets: 1 row(s)");
+    expect(refused.output).toContain("reset.acceptDataLoss: 2");
     expect(await query(conn("fltr"), "SELECT name FROM datasets")).toEqual([{ name: "sprint-32" }]);
 
     dbs[0]!.reset.acceptDataLoss = 2;
-    await setDatabases(dev, dbs);
-    const up = await dev.up({ onOutput, color: "never" });
-    expect(up.summary.resourceChanges?.["replace"]).toBeGreaterThanOrEqual(1);
-    const fltr = up.outputs["fltr"]?.value as { lastBackup: string; resetGeneration: number; tables: Record<string, string[]>; migrationHead: string };
+    setDatabases(p, "dev", dbs);
+    const up = p.ok(["up", "--stack", "dev", "--yes"]);
+    expect(resourceSummary(up.stdout)["replaced"]).toBeGreaterThanOrEqual(1);
+    const fltr = stackOutputs(p, "dev")["fltr"] as { lastBackup: string; resetGeneration: number; tables: Record<string, string[]> };
     expect(fltr.resetGeneration).toBe(2);
-    const backup = path.join(project, fltr.lastBackup);
-    expect(fs.existsSync(backup)).toBe(true);
-    const listing = execFileSync(path.join(inject("pgBinDir") || "/usr/lib/postgresql/15/bin", "pg_restore"), ["--list", backup], { encoding: "utf8" });
+    expect(fltr.lastBackup).toMatch(/^backups\/dev\/fltr\/fltr-g2-/);
+    const listing = execFileSync(path.join(inject("pgBinDir") || "/usr/lib/postgresql/15/bin", "pg_restore"), ["--list", path.join(p.dir, fltr.lastBackup)], { encoding: "utf8" });
     expect(listing).toContain("TABLE DATA public datasets");
     expect(await query(conn("fltr"), "SELECT count(*)::int AS n FROM datasets")).toEqual([{ n: 0 }]);
-    expect(await query(conn("fltr"), "SELECT to_regclass('public.datasets')::text AS t, to_regclass('public.documents')::text AS d")).toEqual([{ t: "datasets", d: "documents" }]);
     expect(await query(conn("fltr"), "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 4 }]);
     expect(await query(conn("fltr"), "SELECT value FROM pgstack.meta WHERE key = 'reset_generation'")).toEqual([{ value: "2" }]);
     expect(fltr.tables).toEqual({ public: ["datasets", "documents", "processing_jobs"] });
-    // The hand-added column is gone with the rebuild.
     expect(await query(conn("fltr"), "SELECT 1 FROM information_schema.columns WHERE table_name = 'datasets' AND column_name = 'archived_at'")).toEqual([]);
-    // fltr_auth was not touched.
+    expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_app', 'public.datasets', 'INSERT') AS ok")).toEqual([{ ok: true }]);
+    // fltr_auth was not touched; and the stack is settled again.
     expect(await query(conn("fltr_auth"), "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 4 }]);
+    expect(resourceSummary(p.ok(["preview", "--stack", "dev", "--expect-no-changes"]).stdout)).toEqual({ unchanged: DEV_RESOURCES });
   });
 
-  it("6. the same bump on a prod-like stack fails at preview with the guard's message; rows stay", async () => {
-    const cfg = prodLikeConfig();
-    const prod = await stackWith("prodlike", cfg);
-    await prod.up({ onOutput, color: "never" });
+  it("7. the same bump on a prod-like stack fails at preview with the guard's message; rows stay", async () => {
+    const dbs = renamedDatabases("prod", "_p") as Databases;
+    p.ok(["stack", "init", "prodlike"]);
+    setStackConfig(p, "prodlike", { server: testServerConfig(), databases: dbs });
+    setSecret(p, "prodlike", "pgstack:adminPassword", admin.password ?? "");
+    p.ok(["up", "--stack", "prodlike", "--yes"]);
     await query(conn("fltr_p"), "INSERT INTO datasets (name, created_by) VALUES ('customer-data', 'ops')");
-    const dbs = cfg["databases"] as { reset: { generation: number; acceptDataLoss?: number } }[];
     dbs[0]!.reset.generation = 2;
     dbs[0]!.reset.acceptDataLoss = 2;
-    await setDatabases(prod, dbs);
-    const err = await prod.preview({ onOutput, color: "never" }).catch((e: unknown) => e as Error);
-    expect(err).toBeInstanceOf(Error);
-    expect(String(err)).toContain('stack "prodlike" does not allow resetting database "fltr_p" (generation 1 → 2)');
-    expect(String(err)).toContain("set pgstack:databases[0].reset.allowed: true");
-    const upErr = await prod.up({ onOutput, color: "never" }).catch((e: unknown) => e as Error);
-    expect(String(upErr)).toContain("does not allow resetting");
+    setDatabases(p, "prodlike", dbs);
+    const preview = p.run(["preview", "--stack", "prodlike"]);
+    expect(preview.status).not.toBe(0);
+    expect(preview.output).toContain('stack "prodlike" does not allow resetting database "fltr_p" (generation 1 → 2)');
+    expect(preview.output).toContain("set pgstack:databases[0].reset.allowed: true");
+    const up = p.run(["up", "--stack", "prodlike", "--yes"]);
+    expect(up.output).toContain("does not allow resetting");
     expect(await query(conn("fltr_p"), "SELECT name FROM datasets")).toEqual([{ name: "customer-data" }]);
+    // The database is protected: destroy refuses and drops nothing.
+    const destroy = p.run(["destroy", "--stack", "prodlike", "--yes"]);
+    expect(destroy.status).not.toBe(0);
+    expect(destroy.output).toMatch(/protected/);
+    expect(await query(conn("fltr_p"), "SELECT count(*)::int AS n FROM datasets")).toEqual([{ n: 1 }]);
   });
 
-  it("7. a migration with an SQL error fails up naming file:line; earlier ones stay; the fixed file completes", async () => {
-    const dir = path.join(project, "migrations", "fltr");
+  it("8. a migration with an SQL error fails up naming file:line; earlier ones stay; the fixed file completes", async () => {
+    const dir = path.join(p.dir, "migrations", "fltr");
     fs.writeFileSync(path.join(dir, "0005_add_tags.sql"), "CREATE TABLE tags (id int PRIMARY KEY, name text NOT NULL);\n");
     fs.writeFileSync(path.join(dir, "0006_tag_documents.sql"), "CREATE TABLE document_tags (\n    document_id bigint NOT NULL REFERENCES documents (id),\n    tag_id int NOT NULL REFERENCES tagz (id)\n);\n");
-    const err = await dev.up({ onOutput, color: "never" }).catch((e: unknown) => e as Error);
-    expect(err).toBeInstanceOf(Error);
-    expect(String(err)).toContain("migrations/fltr/0006_tag_documents.sql:3:");
-    expect(String(err)).toContain('relation "tagz" does not exist');
+    const failed = p.run(["up", "--stack", "dev", "--yes"]);
+    expect(failed.status).not.toBe(0);
+    expect(failed.output).toContain("migrations/fltr/0006_tag_documents.sql:3:");
+    expect(failed.output).toContain('relation "tagz" does not exist');
     expect(await query(conn("fltr"), "SELECT name FROM pgstack.migrations ORDER BY id DESC LIMIT 1")).toEqual([{ name: "0005_add_tags" }]);
     expect(await query(conn("fltr"), "SELECT to_regclass('public.document_tags') AS t")).toEqual([{ t: null }]);
     fs.writeFileSync(path.join(dir, "0006_tag_documents.sql"), "CREATE TABLE document_tags (\n    document_id bigint NOT NULL REFERENCES documents (id),\n    tag_id int NOT NULL REFERENCES tags (id)\n);\n");
-    const up = await dev.up({ onOutput, color: "never" });
-    expect(up.summary.result).toBe("succeeded");
-    expect((up.outputs["fltr"]?.value as { migrationHead: string }).migrationHead).toBe("0006_tag_documents");
+    p.ok(["up", "--stack", "dev", "--yes"]);
+    expect(stackOutputs(p, "dev")["fltr"]?.["migrationHead"]).toBe("0006_tag_documents");
   });
 
-  it("9. no password appears in plain text in the state, the engine's output or any error", async () => {
-    // The passwords to look for: the admin's, and the role passwords pgstack generated, read
-    // back through the engine's own decryption.
-    const revealed = execFileSync("pulumi", ["stack", "export", "--show-secrets", "--stack", "dev"], {
-      cwd: project,
-      env: { ...process.env, ...env },
-      encoding: "utf8",
-    });
+  it("9. no password appears in plain text in the state, the CLI's output or any error", async () => {
+    // Everything the CLI printed so far (before this test reveals the secrets on purpose).
+    const transcript = p.transcript.join("");
+    expect(transcript).toContain("Resources:");
+    const resources = exportState(p, "dev", true).deployment.resources;
     // `--show-secrets` prints a secret as {<sig>, plaintext: "<JSON>"}.
     const reveal = (v: unknown): string => {
       const plaintext = (v as { plaintext?: string } | undefined)?.plaintext;
       return plaintext === undefined ? String(v) : (JSON.parse(plaintext) as string);
     };
-    const resources = JSON.parse(revealed).deployment.resources as { type: string; urn: string; outputs?: { value?: unknown } }[];
-    const generated = resources.filter((r) => r.type.endsWith("GeneratedPassword")).map((r) => reveal(r.outputs?.value));
+    const generated = resources.filter((r) => r.type.endsWith("GeneratedPassword")).map((r) => reveal(r.outputs?.["value"]));
     expect(generated).toHaveLength(2);
     const passwords = [admin.password ?? "", ...generated];
-    // What `pulumi stack export` prints, and the state files exactly as they sit on disk.
-    const exported = execFileSync("pulumi", ["stack", "export", "--stack", "dev"], { cwd: project, env: { ...process.env, ...env }, encoding: "utf8" });
-    const stateFiles = listFiles(path.join(project, ".pgstack", "state")).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    const exported = JSON.stringify(exportState(p, "dev"));
+    const stateFiles = listFiles(path.join(p.dir, ".pgstack", "state")).map((f) => fs.readFileSync(f, "utf8")).join("\n");
     expect(stateFiles).toContain("fltr_auth-migrations");
-    const outputs = JSON.stringify(await dev.outputs());
+    const stackFile = fs.readFileSync(path.join(p.dir, "Pulumi.dev.yaml"), "utf8");
     for (const pw of passwords) {
       expect(pw.length).toBeGreaterThanOrEqual(16);
-      expect(revealed).toContain(pw);
+      expect(JSON.stringify(resources)).toContain(pw);
       expect(exported).not.toContain(pw);
       expect(stateFiles).not.toContain(pw);
-      expect(outputs).not.toContain(pw);
-      expect(transcript.join("")).not.toContain(pw);
+      expect(stackFile).not.toContain(pw);
+      expect(transcript).not.toContain(pw);
     }
     // The generated password is the role's real password: the app role can log in with it.
-    const appPassword = reveal(resources.find((r) => r.urn.endsWith("::fltr-fltr_app-password"))?.outputs?.value);
+    const appPassword = reveal(resources.find((r) => r.urn.endsWith("::fltr-fltr_app-password"))?.outputs?.["value"]);
     expect(await query({ ...admin, user: "fltr_app", password: appPassword, database: "fltr" }, "SELECT current_user AS u")).toEqual([{ u: "fltr_app" }]);
   });
 
-  it("8. destroy of the dev stack drops its databases", async () => {
-    const res = await dev.destroy({ onOutput, color: "never" });
-    expect(res.summary.result).toBe("succeeded");
-    expect(await query(conn("postgres"), "SELECT datname FROM pg_database WHERE datname IN ('fltr', 'fltr_auth')")).toEqual([]);
+  it("10. destroy of the dev stack drops its databases and roles, and nothing else", async () => {
+    const destroy = p.ok(["destroy", "--stack", "dev", "--yes"]);
+    expect(resourceSummary(destroy.stdout)["deleted"]).toBe(DEV_RESOURCES);
+    expect(await query(conn("postgres"), "SELECT datname FROM pg_database WHERE datname IN ('fltr', 'fltr_auth') ORDER BY 1")).toEqual([]);
     expect(await query(conn("postgres"), "SELECT rolname FROM pg_roles WHERE rolname LIKE 'fltr%' AND rolname NOT LIKE '%\\_p' ORDER BY 1")).toEqual([]);
+    // The prod-like stack's objects are still there.
+    expect(await query(superuserConnection(), "SELECT datname FROM pg_database WHERE datname = 'fltr_p'")).toEqual([{ datname: "fltr_p" }]);
   });
 });
 
 /** Every file under `dir`, recursively. */
 function listFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-}
-
-/** The outputs of one resource in the stack's state. */
-async function resourceOutputs(stack: Stack, name: string): Promise<Record<string, unknown>> {
-  const state = await stack.exportStack();
-  const res = (state.deployment as { resources: { urn: string; outputs?: Record<string, unknown> }[] }).resources.find((r) => r.urn.endsWith(`::${name}`));
-  if (!res) throw new Error(`no resource ${name} in the state`);
-  return res.outputs ?? {};
 }

@@ -168,7 +168,7 @@ describe("applyMigrations on a real PostgreSQL", () => {
   it("runs migrations as the owner role, so the tables belong to it", async () => {
     const db = await freshDatabase();
     const role = `owner_${db.database}`;
-    await query(db, `CREATE ROLE ${role}; GRANT CREATE ON SCHEMA public TO ${role}`);
+    await query(db, `CREATE ROLE ${role}; GRANT ${role} TO CURRENT_USER; GRANT CREATE ON SCHEMA public TO ${role}`);
     const cl = await connectTo(db);
     await applyMigrations(cl, await inline(base), { database: db.database, role });
     expect(await query(db, "SELECT tableowner FROM pg_tables WHERE tablename = 'ran'")).toEqual([{ tableowner: role }]);

@@ -31,7 +31,7 @@ async function provisioned(): Promise<{ conn: ConnectionOptions; owner: string; 
   const conn = await freshDatabase("prov");
   const owner = `${conn.database}_owner`;
   const app = `${conn.database}_app`;
-  await query(conn, `CREATE ROLE ${owner}; CREATE ROLE ${app}; ALTER SCHEMA public OWNER TO ${owner}; GRANT USAGE ON SCHEMA public TO ${app}`);
+  await query(conn, `CREATE ROLE ${owner}; CREATE ROLE ${app}; GRANT ${owner} TO CURRENT_USER; ALTER SCHEMA public OWNER TO ${owner}; GRANT USAGE ON SCHEMA public TO ${app}`);
   return { conn, owner, app, schemas: [{ name: "public", owner, grants: [{ role: app, schema: ["USAGE"], tables: ["SELECT"], sequences: [] }] }] };
 }
 

@@ -10,7 +10,7 @@ import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { verify } from "../../infra/lifecycle/verify.js";
 import { expectationsOf, parseStackConfig } from "../../infra/config.js";
 import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
-import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
+import { closeClients, connectTo, freshDatabase, query, superuserConnection } from "../support/db.js";
 import { rawStackConfig } from "../support/stack-config.js";
 
 afterEach(closeClients);
@@ -21,7 +21,7 @@ async function fltrDatabase(): Promise<{ db: ConnectionOptions; cl: pg.Client; s
   const db = await freshDatabase();
   const owner = `${db.database}_owner`;
   const app = `${db.database}_app`;
-  await query(db, `CREATE ROLE ${owner}; CREATE ROLE ${app}; ALTER SCHEMA public OWNER TO ${owner}`);
+  await query(db, `CREATE ROLE ${owner}; CREATE ROLE ${app}; GRANT ${owner} TO CURRENT_USER; ALTER SCHEMA public OWNER TO ${owner}`);
   const cl = await connectTo(db);
   const res = await applyMigrations(cl, await loadMigrations("migrations/fltr"), { database: db.database, role: owner });
   expect(res.error).toBeUndefined();
@@ -160,6 +160,31 @@ describe("reset", () => {
     await query(db, "INSERT INTO datasets (name, created_by) VALUES ('after', 'u')");
     expect((await resetDatabase(cl, { database: db.database, generation: 2, schemas, acceptDataLoss: true })).action).toBe("unchanged");
     expect(await query(db, "SELECT name FROM datasets")).toEqual([{ name: "after" }]);
+  });
+
+  it("as a non-superuser admin, ends what it may and names the sessions it may not end; pg_signal_backend lets it end them", async () => {
+    const { cl, schemas, db, app } = await fltrDatabase();
+    await resetDatabase(cl, { database: db.database, generation: 1, schemas, acceptDataLoss: false });
+    await query(db, `ALTER ROLE ${app} LOGIN PASSWORD 'app-session-pw'; GRANT CONNECT ON DATABASE ${db.database} TO ${app}`);
+    const appSession = await connectTo({ ...db, user: app, password: "app-session-pw" });
+    const logs: string[] = [];
+    const logger = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(`warning: ${m}`) };
+    const out = await resetDatabase(cl, { database: db.database, generation: 2, schemas, acceptDataLoss: true, logger });
+    expect(out.action).toBe("reset");
+    expect(logs.find((l) => l.startsWith("warning:"))).toMatch(new RegExp(`cannot end the sessions of ${app} \\(pid \\d+\\)`));
+    expect((await appSession.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+
+    // Managed Postgres admins hold pg_signal_backend: then the app's session is ended too.
+    await query(superuserConnection(), `GRANT pg_signal_backend TO ${db.user}`);
+    try {
+      logs.length = 0;
+      const again = await resetDatabase(cl, { database: db.database, generation: 3, schemas, acceptDataLoss: true, logger });
+      expect(again.terminatedBackends).toBeGreaterThanOrEqual(1);
+      expect(logs.some((l) => l.startsWith("warning:"))).toBe(false);
+      await expect(appSession.query("SELECT 1")).rejects.toThrow();
+    } finally {
+      await query(superuserConnection(), `REVOKE pg_signal_backend FROM ${db.user}`);
+    }
   });
 
   it("rebuilds an empty database without asking for data-loss acceptance", async () => {

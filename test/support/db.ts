@@ -7,15 +7,29 @@ import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
+    /** The suites' admin: LOGIN CREATEROLE CREATEDB, not a superuser (as on managed Postgres). */
     pgAdmin: ConnectionOptions;
+    /** The server's superuser, for test fixtures only (e.g. acting as another team's session). */
+    pgSuperuser: ConnectionOptions;
     pgKind: string;
     pgBinDir: string;
   }
 }
 
-/** The admin connection to the test server's `postgres` database. */
+/** The admin connection (not a superuser) to the test server's `postgres` database. */
 export function adminConnection(): ConnectionOptions {
   return inject("pgAdmin");
+}
+
+/** `pgstack:server` for a stack on the test server (instead of an embedded one), as its admin. */
+export function testServerConfig(): Record<string, unknown> {
+  const admin = adminConnection();
+  return { embedded: false, host: admin.host, port: admin.port, adminUser: admin.user, sslmode: "disable" };
+}
+
+/** The superuser connection, for fixtures that no pgstack admin could set up. */
+export function superuserConnection(): ConnectionOptions {
+  return inject("pgSuperuser");
 }
 
 /** Creates an empty database with a unique name and returns a connection to it. */

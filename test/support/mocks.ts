@@ -96,10 +96,6 @@ export async function runProgram(stack: "dev" | "prod", secrets: Record<string, 
           const env = unwrapSecret(args.inputs["environment"]) as Record<string, string>;
           state["stdout"] = `backups/${stack}/${env["PGDATABASE"]}/mock.dump`;
         }
-        if (args.type === "pulumi-nodejs:dynamic/pgstack:Backup") {
-          await new Promise((r) => setTimeout(r, 40));
-          state["path"] = `backups/${stack}/${String(args.inputs["dir"]).split("/").pop()}/mock.dump`;
-        }
         if (args.name.endsWith("-migrations")) state["head"] = `mock-head-${args.name}`;
         if (args.name.endsWith("-verification")) {
           state["inventory"] = mockInventory(args.inputs);

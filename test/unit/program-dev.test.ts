@@ -1,42 +1,68 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { isSecret, mockId, runProgram, unwrapSecret, type MockRun } from "../support/mocks.js";
 
-const DATABASE = "pulumi-nodejs:dynamic/pgstack:Database";
+const DATABASE = "postgresql:index/database:Database";
 
 let run: MockRun;
 beforeAll(async () => {
   run = await runProgram("dev");
 }, 60_000);
 
-describe("the dev stack's program (mocked engine; provisioner: pgstack)", () => {
-  it("declares, per database, roles, database, schema with grants, backup, reset, migrations and verification", () => {
+describe("the dev stack's program (mocked engine)", () => {
+  it("declares, per database, the same @pulumi/postgresql and @pulumi/command objects as prod, plus a generated password", () => {
     const names = run.registrations.map((r) => `${r.type} ${r.name}`).sort();
     for (const db of ["fltr", "fltr_auth"]) {
       expect(names).toEqual(
         expect.arrayContaining([
           `pgstack:index:PostgresDatabase ${db}`,
-          `pulumi-nodejs:dynamic/pgstack:Role ${db}-role-${db}_owner`,
-          `pulumi-nodejs:dynamic/pgstack:Role ${db}-role-${db}_app`,
+          `pulumi:providers:postgresql ${db}-admin`,
+          `pulumi-nodejs:dynamic/pgstack:ExistingObjectsGuard ${db}-guard`,
+          `postgresql:index/role:Role ${db}-role-${db}_owner`,
+          `postgresql:index/role:Role ${db}-role-${db}_app`,
           `pulumi-nodejs:dynamic/pgstack:GeneratedPassword ${db}-${db}_app-password`,
+          `postgresql:index/grantRole:GrantRole ${db}-admin-in-owner`,
           `${DATABASE} ${db}`,
-          `pulumi-nodejs:dynamic/pgstack:Schema ${db}-schema-public`,
-          `pulumi-nodejs:dynamic/pgstack:Backup ${db}-backup`,
+          `postgresql:index/schema:Schema ${db}-schema-public`,
+          `command:local:Command ${db}-backup`,
           `pulumi-nodejs:dynamic/pgstack:DatabaseReset ${db}-reset`,
           `pulumi-nodejs:dynamic/pgstack:MigrationSet ${db}-migrations`,
           `pulumi-nodejs:dynamic/pgstack:SchemaVerification ${db}-verification`,
         ]),
       );
     }
-    expect(run.registrations).toHaveLength(2 * 10);
-    // No native plugin is needed: nothing of @pulumi/postgresql or @pulumi/command.
-    expect(run.registrations.filter((r) => r.type.startsWith("postgresql:") || r.type.startsWith("command:"))).toEqual([]);
+    expect(run.registrations).toHaveLength(2 * 18);
   });
 
-  it("serializes the dynamic providers (the closure names the handlers file only)", () => {
+  it("serializes the dynamic providers without any absolute path (state works from any checkout)", () => {
     const provider = String(run.byName("fltr-reset").inputs["__provider"]);
-    expect(provider).toContain("handlers.ts");
     expect(provider).toContain('"reset"');
+    expect(provider).toContain("process.cwd()");
+    expect(provider).toContain(`"handlers.ts"`);
+    expect(provider).not.toContain(process.cwd());
+    expect(provider).not.toMatch(/["'`]\/(home|root|tmp|work|usr)\//);
     expect(provider.length).toBeLessThan(20_000);
+    // Every kind serializes to the same code but its kind: no checkout-specific text anywhere.
+    expect(String(run.byName("fltr_auth-reset").inputs["__provider"])).toBe(provider);
+  });
+
+  it("refuses existing roles and databases before creating them, unless adopted", () => {
+    const guard = run.byName("fltr-guard");
+    const objects = unwrapSecret(guard.inputs["objects"]) as { kind: string; name: string; configPath: string }[];
+    expect(objects.map((o) => `${o.kind} ${o.name} ${o.configPath}`)).toEqual([
+      "role fltr_owner pgstack:databases[0].roles[0]",
+      "role fltr_app pgstack:databases[0].roles[1]",
+      "database fltr pgstack:databases[0]",
+    ]);
+    expect(run.byName("fltr-role-fltr_owner").dependencies).toContain(guard.urn);
+    expect(run.byName("fltr", DATABASE).dependencies).toContain(guard.urn);
+  });
+
+  it("grants existing and future tables and sequences, and makes the admin a member of the owner", () => {
+    expect(run.byName("fltr-grant-fltr_app-public-tables").inputs).toMatchObject({ objectType: "table", privileges: ["SELECT", "INSERT", "UPDATE", "DELETE"], role: "fltr_app", schema: "public" });
+    expect(run.byName("fltr-grant-fltr_app-public-default-tables").inputs).toMatchObject({ objectType: "table", owner: "fltr_owner", role: "fltr_app" });
+    expect(run.byName("fltr-grant-fltr_app-public-sequences").inputs).toMatchObject({ objectType: "sequence", privileges: ["USAGE", "SELECT"] });
+    expect(run.byName("fltr-admin-in-owner").inputs).toMatchObject({ role: "postgres", grantRole: "fltr_owner" });
+    expect(run.byName("fltr", DATABASE).dependencies).toContain(run.byName("fltr-admin-in-owner").urn);
   });
 
   it("orders roles → database → schema (with grants) → backup → reset → migrations → verification", () => {
@@ -44,7 +70,7 @@ describe("the dev stack's program (mocked engine; provisioner: pgstack)", () => 
     const urn = (n: string) => r(n).urn;
     expect(r("fltr").dependencies).toEqual(expect.arrayContaining([urn("fltr-role-fltr_owner"), urn("fltr-role-fltr_app")]));
     expect(r("fltr-schema-public").dependencies).toContain(urn("fltr"));
-    expect(r("fltr-backup").dependencies).toEqual(expect.arrayContaining([urn("fltr"), urn("fltr-schema-public")]));
+    expect(r("fltr-backup").dependencies).toEqual(expect.arrayContaining([urn("fltr"), urn("fltr-schema-public"), urn("fltr-grant-fltr_app-public-tables")]));
     expect(r("fltr-reset").dependencies).toEqual(expect.arrayContaining([urn("fltr-backup"), urn("fltr-schema-public")]));
     expect(r("fltr-migrations").dependencies).toContain(urn("fltr-reset"));
     expect(r("fltr-verification").dependencies).toContain(urn("fltr-migrations"));
@@ -56,11 +82,11 @@ describe("the dev stack's program (mocked engine; provisioner: pgstack)", () => 
   });
 
   it("keeps connections and passwords secret and deletes everything inside a database with it", () => {
-    for (const n of ["fltr-schema-public", "fltr-backup", "fltr-reset", "fltr-migrations", "fltr-verification"]) {
-      expect(run.byName(n).additionalSecretOutputs).toContain("connection");
+    for (const n of ["fltr-reset", "fltr-migrations", "fltr-verification"]) expect(run.byName(n).additionalSecretOutputs).toContain("connection");
+    for (const n of ["fltr-schema-public", "fltr-grant-fltr_app-public-tables", "fltr-backup", "fltr-reset", "fltr-migrations", "fltr-verification"]) {
       expect(run.byName(n).deletedWith).toBe(run.byName("fltr", DATABASE).urn);
     }
-    expect(run.byName("fltr-role-fltr_app").additionalSecretOutputs).toEqual(["connection", "password"]);
+    expect(isSecret(run.byName("fltr-backup").inputs["environment"])).toBe(true);
     expect(run.byName("fltr_auth-fltr_auth_app-password").additionalSecretOutputs).toEqual(["value"]);
   });
 
@@ -70,11 +96,9 @@ describe("the dev stack's program (mocked engine; provisioner: pgstack)", () => 
   });
 
   it("passes the schema grants, the migrations with their SQL, and the generation to the dynamic resources", () => {
-    expect(unwrapSecret(run.byName("fltr-schema-public").inputs["schema"])).toEqual({
-      name: "public",
-      owner: "fltr_owner",
-      grants: [{ role: "fltr_app", schema: ["USAGE"], tables: ["SELECT", "INSERT", "UPDATE", "DELETE"], sequences: ["USAGE", "SELECT"] }],
-    });
+    expect(unwrapSecret(run.byName("fltr-reset").inputs["schemas"])).toEqual([
+      { name: "public", owner: "fltr_owner", grants: [{ role: "fltr_app", schema: ["USAGE"], tables: ["SELECT", "INSERT", "UPDATE", "DELETE"], sequences: ["USAGE", "SELECT"] }] },
+    ]);
     const m = run.byName("fltr-migrations").inputs as { migrations: { id: number; name: string; file: string; sql: string; inTransaction: boolean }[]; role: string };
     expect(m.migrations.map((x) => x.name)).toEqual(["0001_create_datasets", "0002_create_documents", "0003_create_processing_jobs", "0004_index_jobs_by_status"]);
     expect(m.migrations[0]?.file).toBe("migrations/fltr/0001_create_datasets.sql");
@@ -82,7 +106,8 @@ describe("the dev stack's program (mocked engine; provisioner: pgstack)", () => 
     expect(m.migrations[3]?.inTransaction).toBe(false);
     expect(m.role).toBe("fltr_owner");
     expect(run.byName("fltr-reset").inputs).toMatchObject({ generation: 1, allowed: true, stack: "dev", configPath: "pgstack:databases[0].reset" });
-    expect(run.byName("fltr-backup").inputs).toMatchObject({ dir: "backups/dev/fltr", generation: 1 });
+    expect(run.byName("fltr-backup").inputs["create"]).toContain("mkdir -p 'backups/dev/fltr'");
+    expect(run.byName("fltr-backup").inputs["triggers"]).toEqual([1]);
   });
 
   it("exports per-database outputs built from what the engine returned", () => {
@@ -112,6 +137,6 @@ describe("the dev stack's program (mocked engine; provisioner: pgstack)", () => 
     const connection = run.byName("fltr-migrations").inputs["connection"];
     expect(isSecret(connection)).toBe(true);
     expect(unwrapSecret(connection)).toMatchObject({ user: "postgres", port: 54329, database: "fltr", password: "dev-admin-password-from-file" });
-    expect(unwrapSecret(run.byName("fltr-role-fltr_app").inputs["connection"])).toMatchObject({ database: "postgres" });
+    expect(unwrapSecret(run.byName("fltr-guard").inputs["connection"])).toMatchObject({ database: "postgres" });
   });
 });

@@ -4,7 +4,7 @@ import { isSecret, runProgram, unwrapSecret, type MockRun } from "../support/moc
 const DATABASE = "postgresql:index/database:Database";
 const SECRETS = { adminPassword: "prod-admin-pw", fltrAppPassword: "app-pw-1", fltrAuthAppPassword: "app-pw-2" };
 
-describe("the prod stack's program (mocked engine; provisioner: postgresql)", () => {
+describe("the prod stack's program (mocked engine)", () => {
   it("refuses to run without its secrets, listing every missing one with its config path", async () => {
     const err = (await runProgram("prod", { adminPassword: "prod-admin-pw" }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(Error);
@@ -27,13 +27,17 @@ describe("the prod stack's program (mocked engine; provisioner: postgresql)", ()
         expect(names).toEqual(
           expect.arrayContaining([
             `pulumi:providers:postgresql ${db}-admin`,
+            `pulumi-nodejs:dynamic/pgstack:ExistingObjectsGuard ${db}-guard`,
             `postgresql:index/role:Role ${db}-role-${db}_owner`,
             `postgresql:index/role:Role ${db}-role-${db}_app`,
+            `postgresql:index/grantRole:GrantRole ${db}-admin-in-owner`,
             `${DATABASE} ${db}`,
             `postgresql:index/schema:Schema ${db}-schema-public`,
-            `postgresql:index/grant:Grant ${db}-grant-0-schema`,
-            `postgresql:index/defaultPrivileges:DefaultPrivileges ${db}-grant-0-tables`,
-            `postgresql:index/defaultPrivileges:DefaultPrivileges ${db}-grant-0-sequences`,
+            `postgresql:index/grant:Grant ${db}-grant-${db}_app-public-schema`,
+            `postgresql:index/grant:Grant ${db}-grant-${db}_app-public-tables`,
+            `postgresql:index/grant:Grant ${db}-grant-${db}_app-public-sequences`,
+            `postgresql:index/defaultPrivileges:DefaultPrivileges ${db}-grant-${db}_app-public-default-tables`,
+            `postgresql:index/defaultPrivileges:DefaultPrivileges ${db}-grant-${db}_app-public-default-sequences`,
             `command:local:Command ${db}-backup`,
             `pulumi-nodejs:dynamic/pgstack:DatabaseReset ${db}-reset`,
             `pulumi-nodejs:dynamic/pgstack:MigrationSet ${db}-migrations`,
@@ -41,16 +45,16 @@ describe("the prod stack's program (mocked engine; provisioner: postgresql)", ()
           ]),
         );
       }
-      expect(run.registrations).toHaveLength(2 * 13);
+      expect(run.registrations).toHaveLength(2 * 17);
     });
 
     it("orders database → schemas → grants → backup → reset → migrations → verification", () => {
       const r = (n: string) => run.byName(n, n === "fltr" ? DATABASE : undefined);
       const urn = (n: string) => r(n).urn;
       expect(r("fltr-schema-public").dependencies).toContain(urn("fltr"));
-      expect(r("fltr-grant-0-schema").dependencies).toContain(urn("fltr-schema-public"));
-      expect(r("fltr-backup").dependencies).toEqual(expect.arrayContaining([urn("fltr"), urn("fltr-grant-0-tables")]));
-      expect(r("fltr-reset").dependencies).toEqual(expect.arrayContaining([urn("fltr-backup"), urn("fltr-grant-0-schema")]));
+      expect(r("fltr-grant-fltr_app-public-schema").dependencies).toContain(urn("fltr-schema-public"));
+      expect(r("fltr-backup").dependencies).toEqual(expect.arrayContaining([urn("fltr"), urn("fltr-grant-fltr_app-public-tables")]));
+      expect(r("fltr-reset").dependencies).toEqual(expect.arrayContaining([urn("fltr-backup"), urn("fltr-grant-fltr_app-public-schema")]));
       expect(r("fltr-migrations").dependencies).toContain(urn("fltr-reset"));
       expect(r("fltr-verification").dependencies).toContain(urn("fltr-migrations"));
       expect(r("fltr-reset").requestedAt).toBeGreaterThanOrEqual(r("fltr-backup").completedAt);
@@ -65,7 +69,8 @@ describe("the prod stack's program (mocked engine; provisioner: postgresql)", ()
       expect(isSecret(role)).toBe(true);
       expect(unwrapSecret(role)).toBe("app-pw-1");
       expect(unwrapSecret(run.byName("fltr_auth-admin").inputs["password"])).toBe("prod-admin-pw");
-      expect(run.byName("fltr_auth-admin").inputs).toMatchObject({ host: "db.internal.example.com", sslmode: "verify-full", username: "pgstack_admin" });
+      // No superuser assumed: managed Postgres gives an admin with CREATEROLE and CREATEDB only.
+      expect(run.byName("fltr_auth-admin").inputs).toMatchObject({ host: "db.internal.example.com", sslmode: "verify-full", username: "pgstack_admin", superuser: "false" });
       expect(run.byName("fltr-reset").inputs).toMatchObject({ allowed: false, stack: "prod" });
       expect((run.outputs["fltr"] as Record<string, unknown>)["lastBackup"]).toBe("backups/prod/fltr/mock.dump");
       expect(isSecret(run.byName("fltr-backup").inputs["environment"])).toBe(true);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import { migrations, reset, same, schema, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
+import { describeDrift, existingObjectsError, guard, migrations, password, providerChanged, reset, same, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
 
 const resetInputs = (over: Partial<ResetInputs> = {}): ResetInputs => ({
   connection: { host: "h", port: 1, user: "u", password: "pw", database: "fltr" },
@@ -43,11 +43,57 @@ describe("diffs compare values, not key order", () => {
     expect(same({ a: 1 }, { a: 1, b: undefined })).toBe(false);
   });
 
-  it("a schema read back from the state (sorted keys) shows no change", async () => {
-    const news = { connection: resetInputs().connection, schema: { name: "public", owner: "o", grants: [{ role: "app", schema: ["USAGE" as const], tables: [], sequences: [] }] } };
-    const fromState = { schema: { owner: "o", name: "public", grants: [{ tables: [], sequences: [], schema: ["USAGE" as const], role: "app" }] }, connection: { ...news.connection } };
-    expect((await schema.diff("id", fromState, news)).changes).toBe(false);
-    expect((await schema.diff("id", fromState, { ...news, schema: { ...news.schema, owner: "other" } })).changes).toBe(true);
+  it("a reset read back from the state (sorted keys) shows no change", async () => {
+    const news = resetInputs({ schemas: [{ name: "public", owner: "o", grants: [{ role: "app", schema: ["USAGE"], tables: [], sequences: [] }] }] });
+    const fromState = { ...news, schemas: [{ owner: "o", name: "public", grants: [{ tables: [], sequences: [], schema: ["USAGE" as const], role: "app" }] }], action: "adopted" as const, previousGeneration: null, droppedTables: [], recordedGeneration: 1 };
+    expect((await reset.diff("id", fromState, news)).changes).toBe(false);
+    expect((await reset.diff("id", fromState, { ...news, schemas: [{ ...news.schemas[0]!, owner: "other" }] })).changes).toBe(true);
+  });
+});
+
+describe("provider code stored in old states is rewritten on the next up", () => {
+  const old = "exports.handler = /* captured /home/a/pgstack/infra/providers/handlers.ts */ ...";
+  const now = "exports.handler = /* resolved from the working directory */ ...";
+
+  it("providerChanged compares the serialized providers, and ignores states without one", () => {
+    expect(providerChanged({ __provider: old }, { __provider: now })).toBe(true);
+    expect(providerChanged({ __provider: now }, { __provider: now })).toBe(false);
+    expect(providerChanged({}, { __provider: now })).toBe(false);
+  });
+
+  it("every resource kind reports the change as an update, never a replacement", async () => {
+    const olds = { ...resetInputs(), action: "adopted" as const, previousGeneration: null, droppedTables: [], recordedGeneration: 1, __provider: old };
+    expect(await reset.diff("id", olds, { ...resetInputs(), __provider: now } as ResetInputs)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
+    const pw = await password.diff("id", { length: 32, value: "x", __provider: old } as never, { length: 32, __provider: now } as never);
+    expect(pw).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    const guardInputs = { connection: resetInputs().connection, stack: "dev", objects: [] };
+    expect((await guard.diff("id", { ...guardInputs, __provider: old } as never, { ...guardInputs, __provider: now } as never)).changes).toBe(true);
+    expect((await guard.diff("id", guardInputs, guardInputs)).changes).toBe(false);
+  });
+
+  it("a GeneratedPassword updated for new provider code keeps its value", async () => {
+    const { outs } = await password.update("id", { length: 32, value: "kept-value" }, { length: 32 });
+    expect(outs.value).toBe("kept-value");
+  });
+});
+
+describe("refusing existing objects", () => {
+  it("names each object, its config path and how to adopt it", () => {
+    const msg = existingObjectsError("dev", "127.0.0.1:5432", [
+      { kind: "role", name: "fltr_owner", configPath: "pgstack:databases[0].roles[0]", type: "postgresql:index/role:Role", resourceName: "fltr-role-fltr_owner" },
+      { kind: "database", name: "fltr", configPath: "pgstack:databases[0]", type: "postgresql:index/database:Database", resourceName: "fltr" },
+    ]);
+    expect(msg).toContain('stack "dev" would create 2 objects that already exist on 127.0.0.1:5432');
+    expect(msg).toContain('role "fltr_owner" (pgstack:databases[0].roles[0]): to adopt it, set pgstack:databases[0].roles[0].adopt: true');
+    expect(msg).toContain("pulumi import postgresql:index/database:Database fltr fltr -s dev");
+  });
+});
+
+describe("drift descriptions", () => {
+  const table = (grants: string[]) => ({ table: "public.users", owner: "o", estimatedRows: 0, columns: ["id text not null"], primaryKey: ["id"], foreignKeys: [], grants });
+  it("names a grant added or revoked by hand", () => {
+    expect(describeDrift([table(["app: SELECT"])], [table(["PUBLIC: SELECT", "app: SELECT"])])).toBe("drifted: grants on public.users changed (+ PUBLIC: SELECT)");
+    expect(describeDrift([table(["app: DELETE, SELECT"])], [table(["app: SELECT"])])).toBe("drifted: grants on public.users changed (+ app: SELECT, - app: DELETE, SELECT)");
   });
 });
 

@@ -1,0 +1,89 @@
+/**
+ * The guard against silent take-over: before a stack creates a role or a database, it checks that
+ * none of that name exists yet. An existing object that the stack did not create is an error that
+ * names it and says how to adopt it; it never ends up in the state, so no destroy can drop it.
+ */
+import type pg from "pg";
+import type { ConnectionOptions } from "../lifecycle/index.js";
+import { providerChanged, withConnection, type Failure } from "./common.js";
+
+/** One object the stack is about to create. */
+export interface GuardedObject {
+  kind: "role" | "database";
+  name: string;
+  /** Where it is declared, e.g. `pgstack:databases[0].roles[1]`. */
+  configPath: string;
+  /** The Pulumi type token and resource name, for the `pulumi import` hint. */
+  type: string;
+  resourceName: string;
+}
+
+/** Inputs of a guard: the admin connection (to `postgres`), the stack, and the objects to create. */
+export interface GuardInputs {
+  connection: ConnectionOptions;
+  stack: string;
+  objects: GuardedObject[];
+}
+
+/** The objects of `news` that `olds` did not already cover (all of them on first creation). */
+function newObjects(olds: Partial<GuardInputs> | undefined, news: GuardInputs): GuardedObject[] {
+  const known = new Set((olds?.objects ?? []).map((o) => `${o.kind}:${o.name}`));
+  return news.objects.filter((o) => !known.has(`${o.kind}:${o.name}`));
+}
+
+/** The subset of `objects` that already exists on the server. */
+export async function existingObjects(client: pg.Client, objects: GuardedObject[]): Promise<GuardedObject[]> {
+  if (objects.length === 0) return [];
+  // pg_roles (not pg_authid) and pg_database are readable by any role: no superuser needed.
+  const { rows } = await client.query<{ kind: string; name: string }>(
+    `SELECT 'role' AS kind, rolname AS name FROM pg_roles WHERE rolname = ANY($1::text[])
+     UNION ALL SELECT 'database', datname FROM pg_database WHERE datname = ANY($2::text[])`,
+    [objects.filter((o) => o.kind === "role").map((o) => o.name), objects.filter((o) => o.kind === "database").map((o) => o.name)],
+  );
+  const found = new Set(rows.map((r) => `${r.kind}:${r.name}`));
+  return objects.filter((o) => found.has(`${o.kind}:${o.name}`));
+}
+
+/** The refusal for objects that exist but are not the stack's, with how to adopt each. */
+export function existingObjectsError(stack: string, server: string, existing: GuardedObject[]): string {
+  const lines = existing.map(
+    (o) =>
+      `  - ${o.kind} "${o.name}" (${o.configPath}): to adopt it, set ${o.configPath}.adopt: true ` +
+      `(pgstack then imports it, as \`pulumi import ${o.type} ${o.resourceName} ${o.name} -s ${stack}\` would, and keeps it on destroy)`,
+  );
+  return (
+    `stack "${stack}" would create ${existing.length === 1 ? "an object that already exists" : `${existing.length} objects that already exist`} on ${server}, ` +
+    `and pgstack never takes over existing objects silently (a later destroy would drop them):\n${lines.join("\n")}\n` +
+    `  → or drop/rename the existing object, or pick another name in Pulumi.${stack}.yaml`
+  );
+}
+
+async function refuseExisting(olds: Partial<GuardInputs> | undefined, news: GuardInputs): Promise<Failure[]> {
+  const candidates = newObjects(olds, news);
+  if (candidates.length === 0) return [];
+  const existing = await withConnection(news.connection, (c) => existingObjects(c, candidates));
+  if (existing.length === 0) return [];
+  return [{ property: "objects", reason: existingObjectsError(news.stack, `${news.connection.host}:${news.connection.port}`, existing) }];
+}
+
+export const guard = {
+  /** In `check`, so the refusal shows in `pulumi preview` and nothing is created. */
+  async check(olds: Partial<GuardInputs> | undefined, news: GuardInputs) {
+    return { inputs: news, failures: await refuseExisting(olds, news) };
+  },
+  async diff(_id: string, olds: GuardInputs, news: GuardInputs) {
+    const changes = newObjects(olds, news).length > 0 || olds.objects.length !== news.objects.length || providerChanged(olds, news);
+    return { changes, replaces: [], deleteBeforeReplace: false };
+  },
+  async create(inputs: GuardInputs) {
+    return { id: `${inputs.stack}/guard`, outs: inputs };
+  },
+  async update(_id: string, _olds: GuardInputs, news: GuardInputs) {
+    return { outs: news };
+  },
+  async read(id: string, props: GuardInputs) {
+    return { id, props, inputs: props };
+  },
+  /** The guard owns nothing: removing it touches no object. */
+  async delete(): Promise<void> {},
+};

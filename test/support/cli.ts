@@ -1,0 +1,138 @@
+/**
+ * The plain Pulumi CLI on a throwaway copy of the project, as a user runs it: `pulumi up`,
+ * `preview`, `refresh` and `destroy` from the project folder, with the real language host and
+ * plugins, a local file backend inside the copy, and the committed program and migrations.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import yaml from "js-yaml";
+import { ensureToolchain, projectRoot, pulumiEnv } from "../../scripts/pulumi-env.js";
+
+/** The result of one CLI run. */
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr together, for assertions on what a user sees. */
+  output: string;
+}
+
+/** A copy of the project with its own state, driven through the CLI. */
+export interface CliProject {
+  dir: string;
+  env: Record<string, string>;
+  /** Runs `pulumi ARGS` in the project folder (with `input` on stdin); never throws. */
+  run(args: string[], input?: string): CliResult;
+  /** Runs `pulumi ARGS` and throws with the whole output unless it succeeds. */
+  ok(args: string[], input?: string): CliResult;
+  /** Every output of every run, to search for secrets. */
+  transcript: string[];
+}
+
+let bin: string | undefined;
+
+/** The toolchain's bin folder (built or cached by scripts/toolchain.sh). */
+export function toolchainBin(): string {
+  bin ??= ensureToolchain();
+  return bin;
+}
+
+/** The committed project files (what `git clone` gives), without node_modules. */
+function projectFiles(): string[] {
+  return execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: projectRoot, encoding: "utf8" })
+    .split("\n")
+    .filter((f) => f && !f.startsWith("node_modules/") && fs.existsSync(path.join(projectRoot, f)));
+}
+
+/**
+ * Copies the project into a new 0700 temporary folder (as `mktemp -d` makes), with
+ * node_modules linked, a passphrase file and a file backend at `.pgstack/state`.
+ */
+export function copyProjectForCli(prefix = "pgstack-cli-"): CliProject {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  for (const f of projectFiles()) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.copyFileSync(path.join(projectRoot, f), path.join(dir, f));
+  }
+  fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"), "dir");
+  fs.mkdirSync(path.join(dir, ".pgstack", "state"), { recursive: true });
+  fs.writeFileSync(path.join(dir, ".pgstack", "passphrase"), "e2e-passphrase", { mode: 0o600 });
+  return cliProject(dir);
+}
+
+/** A CLI driver for a project folder made by {@link copyProjectForCli} (or moved from one). */
+export function cliProject(dir: string): CliProject {
+  const env = {
+    ...pulumiEnv(toolchainBin(), { backendDir: path.join(dir, ".pgstack", "state"), passphraseFile: path.join(dir, ".pgstack", "passphrase") }),
+    PULUMI_HOME: process.env["PULUMI_HOME"] ?? path.join(os.homedir(), ".pulumi"),
+  };
+  const transcript: string[] = [];
+  const run = (args: string[], input?: string): CliResult => {
+    const r = spawnSync("pulumi", [...args, "--non-interactive", "--color", "never"], {
+      cwd: dir,
+      input,
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const result = { status: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? "", output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+    transcript.push(result.output);
+    return result;
+  };
+  return {
+    dir,
+    env,
+    run,
+    ok(args, input) {
+      const r = run(args, input);
+      if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.status}):\n${r.output}`);
+      return r;
+    },
+    transcript,
+  };
+}
+
+/** The `Resources:` summary of an up/preview/refresh/destroy, e.g. `{ created: 37 }` or `{ unchanged: 37 }`. */
+export function resourceSummary(output: string): Record<string, number> {
+  const block = output.split(/\nResources:\n/).at(-1) ?? "";
+  const out: Record<string, number> = {};
+  for (const m of block.matchAll(/^\s+(?:[+~\-]+|\+-)?\s*(\d+) (to create|created|to update|updated|to replace|replaced|to delete|deleted|unchanged|errored)$/gm)) {
+    out[m[2]!.replace(/^to /, "")] = Number(m[1]);
+  }
+  return out;
+}
+
+/**
+ * Sets the stack's `pgstack:server` and `pgstack:databases` in `Pulumi.<stack>.yaml`, as a user
+ * edits the stack file (its encryption salt and secrets are kept).
+ */
+export function setStackConfig(p: CliProject, stack: string, config: { server?: unknown; databases?: unknown }): void {
+  const file = path.join(p.dir, `Pulumi.${stack}.yaml`);
+  const doc = (fs.existsSync(file) ? yaml.load(fs.readFileSync(file, "utf8")) : {}) as { config?: Record<string, unknown> };
+  doc.config ??= {};
+  if (config.server !== undefined) doc.config["pgstack:server"] = config.server;
+  if (config.databases !== undefined) doc.config["pgstack:databases"] = config.databases;
+  fs.writeFileSync(file, yaml.dump(doc));
+}
+
+/** Sets a secret config value, passed on stdin (never on a command line, where `ps` shows it). */
+export function setSecret(p: CliProject, stack: string, key: string, value: string): void {
+  p.ok(["config", "set", "--stack", stack, "--secret", key], value);
+}
+
+/** Replaces the stack's `pgstack:databases`. */
+export function setDatabases(p: CliProject, stack: string, databases: unknown): void {
+  setStackConfig(p, stack, { databases });
+}
+
+/** The stack outputs, as `pulumi stack output --json` prints them (secrets masked). */
+export function stackOutputs(p: CliProject, stack: string): Record<string, Record<string, unknown>> {
+  return JSON.parse(p.ok(["stack", "output", "--stack", stack, "--json"]).stdout) as Record<string, Record<string, unknown>>;
+}
+
+/** The stack's state as `pulumi stack export` prints it. */
+export function exportState(p: CliProject, stack: string, showSecrets = false): { deployment: { resources: { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] } } {
+  return JSON.parse(p.ok(["stack", "export", "--stack", stack, ...(showSecrets ? ["--show-secrets"] : [])]).stdout);
+}
