@@ -46,6 +46,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NM="$REPO_ROOT/node_modules/@pulumi"
 LOCK="$REPO_ROOT/scripts/plugins.lock"
 PLUGIN_DIR="${PGSTACK_PLUGIN_DIR:-$REPO_ROOT/../shared/toolchain}"
+[[ -d "$PLUGIN_DIR" ]] && PLUGIN_DIR=$(cd "$PLUGIN_DIR" && pwd) # a plain path in messages
 PULUMI_HOME_DIR="${PULUMI_HOME:-$HOME/.pulumi}"
 
 for p in pulumi postgresql command; do
@@ -141,24 +142,28 @@ unpack_plugin() {
   local kind=$1 name=$2 version=$3 dest=$4 file="pulumi-$1-$2" want got
   want=$(pinned_sha "$kind" "$name" "$version")
   [[ -n "$want" ]] || die "scripts/plugins.lock pins no $kind plugin $name $version (npm has @pulumi/$name at that version): add its line with the binary's sha256"
-  if [[ -f "$PLUGIN_DIR/$file.gz" ]]; then
-    gunzip -c "$PLUGIN_DIR/$file.gz" >"$dest"
-  elif [[ -f "$PLUGIN_DIR/$file" ]]; then
-    cp "$PLUGIN_DIR/$file" "$dest"
+  local src="$PLUGIN_DIR/$file"
+  if [[ -f "$src.gz" ]]; then
+    src="$src.gz"
+    gunzip -c "$src" >"$dest" || die "$src is not a valid gzip file; replace it"
+  elif [[ -f "$src" ]]; then
+    cp "$src" "$dest"
   else
     return 1
   fi
   got=$(sha_of "$dest")
   if [[ "$got" != "$want" ]]; then
     rm -f "$dest"
-    die "$PLUGIN_DIR/$file has sha256 $got, but scripts/plugins.lock pins $kind $name $version at $want: it is not the binary built from the release tag; replace it"
+    die "$src unpacks to a binary with sha256 $got, but scripts/plugins.lock pins $kind $name $version at $want: it is not the binary built from the release tag; replace it"
   fi
   chmod +x "$dest"
 }
 
 missing_plugin() { # KIND NAME VERSION
+  local online="pulumi plugin install $1 $2 $3"
+  [[ $1 == language ]] && online="use the Pulumi CLI $3 release, which bundles it, or take the binary from it"
   die "the $1 plugin $2 $3 is not installed, and $PLUGIN_DIR has no pulumi-$1-$2(.gz).
-  → with internet access: pulumi plugin install $1 $2 $3
+  → with internet access: $online
   → without: put the binary built from the release tag in a folder and set PGSTACK_PLUGIN_DIR to it
     (its sha256 must match scripts/plugins.lock; see the README, \"The toolchain\")"
 }

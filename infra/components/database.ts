@@ -105,8 +105,9 @@ export class PostgresDatabase extends pulumi.ComponentResource {
 
     this.verification = new SchemaVerification(
       `${name}-verification`,
-      { connection, schemas: db.schemas, expectations: expectationsOf(db), migrationHead: this.migrations.head },
-      { parent: this, dependsOn: [this.migrations], deletedWith: this.database },
+      { connection, schemas: db.schemas, expectations: expectationsOf(db), migrationHead: this.migrations.head, grants: managed },
+      // After the grants too: the inventory it records includes them.
+      { parent: this, dependsOn: [this.migrations, ...grants], deletedWith: this.database },
     );
 
     const inventory = this.verification.inventory;

@@ -192,9 +192,9 @@ export async function countRows(client: pg.Client, tables: TableInfo[]): Promise
 }
 
 /**
- * The structure's fingerprint, grants included (who may read or write a table is part of what a
- * stack declares). Row counts and owners are left out: they change without the schema changing.
- * Column order is kept: it is part of a table's definition.
+ * The structure's fingerprint. Row counts, owners and grants are left out: they change without
+ * the schema changing (grants are compared with the config instead). Column order is kept: it is
+ * part of a table's definition.
  */
 export function fingerprintOf(tables: readonly TableInfo[]): string {
   const normalized = tables.map((t) => ({
@@ -204,7 +204,6 @@ export function fingerprintOf(tables: readonly TableInfo[]): string {
     foreignKeys: t.foreignKeys.map((f) => [f.name, f.columns, f.references, f.onDelete]),
     constraints: t.constraints,
     indexes: t.indexes.map((i) => i.definition),
-    grants: t.grants,
   }));
   return sha256(JSON.stringify(normalized));
 }

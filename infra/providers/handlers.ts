@@ -14,7 +14,7 @@ export { guard, existingObjectsError, existingObjects, type GuardInputs, type Gu
 export { migrations, type MigrationInput, type MigrationSetInputs, type MigrationSetOutputs } from "./migrations.js";
 export { password } from "./password.js";
 export { reset, resetGuard, type ResetInputs, type ResetOutputs } from "./reset.js";
-export { verification, describeDrift, inventoryOf, type InventoryTable, type VerificationInputs, type VerificationOutputs } from "./verification.js";
+export { verification, describeDrift, describeGrantDrift, inventoryOf, type InventoryTable, type VerificationInputs, type VerificationOutputs } from "./verification.js";
 
 /** The handlers by resource kind, as the provider closures look them up. */
 export const handlers = { reset, migrations, verification, password, guard };

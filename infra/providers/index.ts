@@ -137,6 +137,8 @@ export interface SchemaVerificationArgs {
   expectations: pulumi.Input<Expectations>;
   /** The migration head; verification re-runs whenever it moves. */
   migrationHead: pulumi.Input<string | null>;
+  /** The managed schemas with their declared grants: a change re-verifies. */
+  grants?: pulumi.Input<ManagedSchema[]>;
 }
 
 /** Checks the expected tables and foreign keys, and reports the inventory and fingerprint. */

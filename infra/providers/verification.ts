@@ -1,6 +1,6 @@
 /** SchemaVerification's provider: expectations checked, inventory and fingerprint reported, drift on refresh. */
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import { introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory } from "../lifecycle/index.js";
+import { introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
 import { acceptInputs, inputsOf, logger, providerChanged, readOrGone, same, withConnection } from "./common.js";
 
 
@@ -11,6 +11,11 @@ export interface VerificationInputs {
   expectations: Expectations;
   /** The migration head, so verification runs after (and again whenever) migrations change. */
   migrationHead: string | null;
+  /**
+   * The managed schemas with their declared grants. A change re-verifies during `up`, so the
+   * inventory records the grants pgstack itself made instead of reporting them as drift.
+   */
+  grants?: ManagedSchema[];
 }
 
 /** One table in the stack outputs. */
@@ -74,24 +79,39 @@ function listChanges(before: readonly string[], after: readonly string[]): strin
   return [...after.filter((x) => !b.has(x)).map((x) => `+ ${x}`), ...before.filter((x) => !a.has(x)).map((x) => `- ${x}`)];
 }
 
-/** Describes drift between what was verified and what is live. */
-export function describeDrift(before: InventoryTable[], after: InventoryTable[]): string {
+/** Describes structural drift between what was verified and what is live (grants aside). */
+export function describeDrift(before: InventoryTable[], after: InventoryTable[]): string[] {
   const b = new Map(before.map((t) => [t.table, t]));
   const a = new Map(after.map((t) => [t.table, t]));
   const out: string[] = [];
   for (const [name, t] of a) {
     const old = b.get(name);
-    if (!old) {
-      out.push(`table ${name} appeared`);
-      continue;
-    }
-    if (structureOf(old) !== structureOf(t)) out.push(`table ${name} changed`);
-    // States written before grants were read back have none recorded.
-    const grants = listChanges(old.grants ?? [], t.grants);
-    if (old.grants && grants.length > 0) out.push(`grants on ${name} changed (${grants.join(", ")})`);
+    if (!old) out.push(`table ${name} appeared`);
+    else if (structureOf(old) !== structureOf(t)) out.push(`table ${name} changed`);
   }
   for (const name of b.keys()) if (!a.has(name)) out.push(`table ${name} disappeared`);
-  return out.length ? `drifted: ${out.join("; ")}` : "drifted: indexes or constraints changed";
+  return out.length ? out : ["indexes or constraints changed"];
+}
+
+/**
+ * Grants that differ from the config, per table: compared with what is declared (not with what
+ * was last seen), so a hand-made `GRANT … TO PUBLIC` shows, and a grant pgstack revoked does not.
+ */
+export function describeGrantDrift(inventory: InventoryTable[], declared: readonly ManagedSchema[]): string[] {
+  const out: string[] = [];
+  for (const t of inventory) {
+    const schema = declared.find((s) => t.table.startsWith(`${s.name}.`));
+    if (!schema) continue;
+    const expected = schema.grants.filter((g) => g.tables.length > 0).map((g) => `${g.role}: ${[...g.tables].sort().join(", ")}`);
+    const changes = listChanges(expected.sort(), t.grants ?? []);
+    if (changes.length > 0) out.push(`grants on ${t.table} differ from the config (${changes.join(", ")})`);
+  }
+  return out;
+}
+
+/** The drift status output: `in sync`, or `drifted: …` listing each difference. */
+function driftStatus(parts: string[]): string {
+  return parts.length ? `drifted: ${parts.join("; ")}` : "in sync";
 }
 
 export const verification = {
@@ -104,7 +124,9 @@ export const verification = {
     const headUnknown = news.migrationHead === unknownValue;
     const changes =
       (!headUnknown && olds.migrationHead !== news.migrationHead) ||
+      !same(olds.grants, news.grants) ||
       olds.fingerprint !== olds.verifiedFingerprint ||
+      (olds.drift !== undefined && olds.drift !== "in sync") ||
       !same(olds.expectations, news.expectations) ||
       !same(olds.schemas, news.schemas) ||
       !same(olds.connection, news.connection) ||
@@ -120,12 +142,17 @@ export const verification = {
     return { outs: await verifyAll(news) };
   },
 
-  /** Refresh: introspect again, so drift shows as a diff of the inventory and fingerprint. */
+  /**
+   * Refresh: introspect again, so drift shows as a diff of the inventory and fingerprint, and
+   * the grants are compared with the config.
+   */
   async read(id: string, props: VerificationOutputs) {
     const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas }));
     if (!inv) return {};
     const inventory = inventoryOf(inv);
-    const drift = inv.fingerprint === props.verifiedFingerprint ? "in sync" : describeDrift(props.inventory, inventory);
+    const structure = inv.fingerprint === props.verifiedFingerprint ? [] : describeDrift(props.inventory, inventory);
+    // States written before the declared grants were an input have none to compare with.
+    const drift = driftStatus([...structure, ...(props.grants ? describeGrantDrift(inventory, props.grants) : [])]);
     return {
       id,
       props: { ...props, inventory, fingerprint: inv.fingerprint, drift },
@@ -135,5 +162,5 @@ export const verification = {
 
   async delete(): Promise<void> {},
 };
-const VERIFICATION_INPUT_KEYS = ["connection", "schemas", "expectations", "migrationHead"] as const;
+const VERIFICATION_INPUT_KEYS = ["connection", "schemas", "expectations", "migrationHead", "grants"] as const;
 

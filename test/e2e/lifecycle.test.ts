@@ -120,11 +120,11 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
 
   it("5. drift: a hand-run GRANT TO PUBLIC and ALTER TABLE show in refresh; the next up re-verifies", async () => {
     await query(conn("fltr"), "GRANT SELECT ON datasets TO PUBLIC");
-    const refresh = p.ok(["refresh", "--stack", "dev", "--yes"]);
+    const refresh = p.ok(["refresh", "--stack", "dev", "--yes", "--diff"]);
     expect(resourceSummary(refresh.stdout)["updated"]).toBeGreaterThanOrEqual(1);
     // Refresh updates the resources' state (stack outputs follow on the next up).
     const verificationOf = () => exportState(p, "dev").deployment.resources.find((r) => r.urn.endsWith("::fltr-verification"));
-    expect(verificationOf()?.outputs?.["drift"]).toBe("drifted: grants on public.datasets changed (+ PUBLIC: SELECT)");
+    expect(verificationOf()?.outputs?.["drift"]).toBe("drifted: grants on public.datasets differ from the config (+ PUBLIC: SELECT)");
     expect(refresh.stdout).toContain("PUBLIC: SELECT");
 
     await query(conn("fltr"), "REVOKE SELECT ON datasets FROM PUBLIC; ALTER TABLE datasets ADD COLUMN archived_at timestamptz");

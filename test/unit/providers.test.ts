@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import { describeDrift, existingObjectsError, guard, migrations, password, providerChanged, reset, same, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
+import { describeDrift, describeGrantDrift, existingObjectsError, guard, migrations, password, providerChanged, reset, same, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
 
 const resetInputs = (over: Partial<ResetInputs> = {}): ResetInputs => ({
   connection: { host: "h", port: 1, user: "u", password: "pw", database: "fltr" },
@@ -91,9 +91,17 @@ describe("refusing existing objects", () => {
 
 describe("drift descriptions", () => {
   const table = (grants: string[]) => ({ table: "public.users", owner: "o", estimatedRows: 0, columns: ["id text not null"], primaryKey: ["id"], foreignKeys: [], grants });
-  it("names a grant added or revoked by hand", () => {
-    expect(describeDrift([table(["app: SELECT"])], [table(["PUBLIC: SELECT", "app: SELECT"])])).toBe("drifted: grants on public.users changed (+ PUBLIC: SELECT)");
-    expect(describeDrift([table(["app: DELETE, SELECT"])], [table(["app: SELECT"])])).toBe("drifted: grants on public.users changed (+ app: SELECT, - app: DELETE, SELECT)");
+  const declared = [{ name: "public", owner: "o", grants: [{ role: "app", schema: ["USAGE" as const], tables: ["SELECT" as const, "DELETE" as const], sequences: [] }] }];
+  it("compares grants with the config: a hand-made grant to PUBLIC or a revoked privilege shows, the declared ones do not", () => {
+    expect(describeGrantDrift([table(["app: DELETE, SELECT"])], declared)).toEqual([]);
+    expect(describeGrantDrift([table(["PUBLIC: SELECT", "app: DELETE, SELECT"])], declared)).toEqual(["grants on public.users differ from the config (+ PUBLIC: SELECT)"]);
+    expect(describeGrantDrift([table(["app: SELECT"])], declared)).toEqual(["grants on public.users differ from the config (+ app: SELECT, - app: DELETE, SELECT)"]);
+  });
+  it("names tables that appeared, changed or disappeared", () => {
+    const other = { ...table([]), table: "public.extra" };
+    expect(describeDrift([table([])], [table([]), other])).toEqual(["table public.extra appeared"]);
+    expect(describeDrift([table([])], [{ ...table([]), columns: ["id text"] }])).toEqual(["table public.users changed"]);
+    expect(describeDrift([table([]), other], [table([])])).toEqual(["table public.extra disappeared"]);
   });
 });
 
@@ -103,6 +111,10 @@ describe("SchemaVerification provider (pure parts)", () => {
     const olds = { ...base, inventory: [], fingerprint: "f", verifiedFingerprint: "f", drift: "in sync" };
     expect((await verification.diff("id", olds, { ...base, migrationHead: unknownValue })).changes).toBe(false);
     expect((await verification.diff("id", olds, { ...base, migrationHead: "0002_b" })).changes).toBe(true);
+    // A change of the declared grants re-verifies, so the grants pgstack makes are not drift.
+    const grants = [{ name: "public", owner: "o", grants: [{ role: "app", schema: ["USAGE" as const], tables: ["SELECT" as const], sequences: [] }] }];
+    expect((await verification.diff("id", { ...olds, grants }, { ...base, grants })).changes).toBe(false);
+    expect((await verification.diff("id", { ...olds, grants }, { ...base, grants: [{ ...grants[0]!, grants: [] }] })).changes).toBe(true);
     expect((await verification.diff("id", { ...olds, fingerprint: "drifted" }, base)).changes).toBe(true);
   });
 });
