@@ -81,6 +81,21 @@ const resetSchema = z
   })
   .default({ generation: 0, allowed: false });
 
+/** A Postgres duration such as `10s`, `500ms`, `2min`; `0` turns the limit off. */
+const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$/, 'must be a Postgres duration such as "10s", "500ms" or "2min" ("0" for no limit)');
+
+/** Session settings each migration runs with (`SET LOCAL`), so no server default decides them. */
+const sessionSchema = z
+  .strictObject({
+    /** How long a migration may wait for a table lock before it fails (and changes nothing). */
+    lockTimeout: duration.default("10s"),
+    /** How long one statement of a migration may run; `0` means no limit. */
+    statementTimeout: duration.default("0"),
+  })
+  .default({ lockTimeout: "10s", statementTimeout: "0" });
+
 const tableRef = z.string().regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, "must be table or schema.table");
 const fkRef = z
   .string()
@@ -107,6 +122,7 @@ const databaseSchema = z.strictObject({
     .refine((p) => !p.startsWith("/") && !p.split(/[\\/]/).includes(".."), "must be a relative path inside the project")
     .optional(),
   reset: resetSchema,
+  session: sessionSchema,
   expect: z
     .strictObject({
       tables: z.array(tableRef).default([]),

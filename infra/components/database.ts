@@ -99,6 +99,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         role: db.owner,
         migrations: args.migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })),
         resetGeneration: this.reset.generation,
+        session: db.session,
       },
       { parent: this, dependsOn: [this.reset], deletedWith: this.database },
     );

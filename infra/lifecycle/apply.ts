@@ -1,17 +1,27 @@
 /**
  * Apply: runs pending migrations under the advisory lock, one transaction per migration
- * together with its history row. The history is checked before anything runs.
+ * together with its history row. The history, and any no-transaction migration a previous
+ * run left unfinished, are checked before anything runs.
  */
 import type pg from "pg";
-import { HistoryMismatchError, MigrationFailedError, PgstackError, errorMessage, type SourceLocation } from "./errors.js";
-import { checkHistory, ensureHistory, readHistory } from "./history.js";
+import { HistoryMismatchError, MigrationFailedError, errorMessage } from "./errors.js";
+import {
+  checkHistory,
+  clearMarkerSql,
+  ensureHistory,
+  findInterrupted,
+  readHistory,
+  readRunningMarkers,
+  writeMarkerSql,
+  type RunningMarker,
+} from "./history.js";
 import { quoteIdent, quoteLiteral } from "./identifiers.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, withMigrationLock } from "./lock.js";
 import type { Logger } from "./connection.js";
 import { silentLogger } from "./connection.js";
+import { locateInEnvelope, locateInStatement, migrationFailure, queryCounting, timeoutAdvice, type Envelope } from "./locate.js";
 import type { Migration } from "./source.js";
-import { splitStatements } from "./sql.js";
-import { lineColumnAt, pgPositionToOffset, snippet } from "./text.js";
+import { splitStatements, type Statement } from "./sql.js";
 
 /** What happened to one migration in a run. */
 export type MigrationResult =
@@ -28,6 +38,18 @@ export interface ApplyResult {
   error?: MigrationFailedError;
 }
 
+/**
+ * Settings each migration runs with. Values are Postgres durations (`"5s"`, `"2min"`, `"0"` for
+ * no limit). When a value is unset pgstack sets nothing and the server's defaults apply (the
+ * role's, the database's or postgresql.conf's; out of the box both are 0, i.e. no limit).
+ */
+export interface SessionSettings {
+  /** `lock_timeout`: how long one statement waits for a table or row lock before failing (55P03). */
+  lockTimeout?: string;
+  /** `statement_timeout`: how long one statement may run before it is cancelled (57014). */
+  statementTimeout?: string;
+}
+
 /** Options for {@link applyMigrations}. */
 export interface ApplyOptions {
   /** The database's name, for messages. */
@@ -36,6 +58,11 @@ export interface ApplyOptions {
   role?: string;
   /** Wait this long for the advisory lock. Default 30 s. */
   lockTimeoutMs?: number;
+  /**
+   * Session settings per migration: `SET LOCAL` inside each transactional migration; `SET`
+   * before and `RESET` after a no-transaction one. Unset values: the server's defaults.
+   */
+  session?: SessionSettings;
   /** Progress, one line per migration. */
   logger?: Logger;
 }
@@ -43,7 +70,9 @@ export interface ApplyOptions {
 /**
  * Applies the pending migrations in order. The recorded history must be an in-order prefix of
  * `migrations` with equal checksums; otherwise nothing runs and {@link HistoryMismatchError}
- * lists every mismatch. Call {@link loadSqlParser} first.
+ * lists every mismatch. If a `pgstack:no-transaction` migration was left unfinished by an earlier
+ * run, nothing runs either: {@link MigrationInterruptedError} says what may have run and how to
+ * clear it. Call {@link loadSqlParser} first.
  */
 export async function applyMigrations(
   client: pg.Client,
@@ -56,6 +85,8 @@ export async function applyMigrations(
     const applied = await readHistory(client);
     const mismatches = checkHistory(applied, migrations);
     if (mismatches.length > 0) throw new HistoryMismatchError(options.database, mismatches);
+    const interrupted = findInterrupted(options.database, await readRunningMarkers(client), applied, migrations);
+    if (interrupted) throw interrupted;
 
     const pending = migrations.slice(applied.length);
     const results: MigrationResult[] = [];
@@ -72,8 +103,8 @@ export async function applyMigrations(
       }
       const started = performance.now();
       try {
-        if (m.inTransaction) await runInTransaction(client, m, options.role);
-        else await runWithoutTransaction(client, m, options.role);
+        if (m.inTransaction) await runInTransaction(client, m, options);
+        else await runWithoutTransaction(client, m, options);
         const durationMs = performance.now() - started;
         results.push({ name: m.name, status: "Success", durationMs, inTransaction: m.inTransaction });
         log.info(
@@ -98,125 +129,166 @@ function historyInsert(m: Migration, inTransaction: boolean, durationSql: string
   );
 }
 
+/** `SET [LOCAL] lock_timeout = '…'` etc. for the settings that are set. */
+function sessionSet(session: SessionSettings | undefined, scope: "SET" | "SET LOCAL"): string[] {
+  const out: string[] = [];
+  if (session?.lockTimeout !== undefined) out.push(`${scope} lock_timeout = ${quoteLiteral(session.lockTimeout)}`);
+  if (session?.statementTimeout !== undefined) out.push(`${scope} statement_timeout = ${quoteLiteral(session.statementTimeout)}`);
+  return out;
+}
+
+function sessionReset(session: SessionSettings | undefined): string[] {
+  const out: string[] = [];
+  if (session?.lockTimeout !== undefined) out.push("RESET lock_timeout");
+  if (session?.statementTimeout !== undefined) out.push("RESET statement_timeout");
+  return out;
+}
+
 /**
- * Sends BEGIN, the migration, its history row and COMMIT as one simple-protocol message:
- * one network round trip per migration. On error the server skips the rest of the message
- * and the transaction is rolled back.
+ * BEGIN, SET LOCAL role and settings, the migration, its history row and COMMIT, as one
+ * simple-protocol message: one network round trip per migration.
  */
-async function runInTransaction(client: pg.Client, m: Migration, role: string | undefined): Promise<void> {
-  const prefix = `BEGIN;\n${role ? `SET LOCAL ROLE ${quoteIdent(role)};\n` : ""}`;
+function envelope(m: Migration, options: ApplyOptions): Envelope {
+  const role = options.role;
+  const before = ["BEGIN", ...(role ? [`SET LOCAL ROLE ${quoteIdent(role)}`] : []), ...sessionSet(options.session, "SET LOCAL")];
   // statement_timestamp() is when the server received this message, so the difference is
   // the migration's own run time, measured where it ran.
   const duration = "extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000";
-  const text = `${prefix}${m.sql}\n;\nRESET ROLE;\n${historyInsert(m, true, duration)};\nCOMMIT;`;
-  try {
-    await client.query(text);
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    const position = Number((err as { position?: string }).position);
-    if (Number.isFinite(position) && position > 0) {
-      const offset = pgPositionToOffset(text, position) - prefix.length;
-      if (offset >= 0 && offset < m.sql.length) throw failure(m, err, offsetLocation(m, offset));
-    }
-    throw failure(m, err, await locateFailingStatement(client, m, role, err));
-  }
+  const after = [
+    // The owner role may not write to pgstack's schema; the admin writes the history row.
+    ...(role ? [{ sql: "RESET ROLE", what: "in `RESET ROLE`" }] : []),
+    { sql: historyInsert(m, true, duration), what: "while writing its history row" },
+    { sql: "COMMIT", what: "at COMMIT (a deferred constraint or a commit-time trigger)" },
+  ];
+  const head = before.map((s) => `${s};\n`).join("");
+  // `\n;` ends the last statement even after a trailing `--` comment without a newline.
+  const text = `${head}${m.sql}\n;\n${after.map((a) => `${a.sql};`).join("\n")}`;
+  return { text, sqlStart: head.length, before, after };
+}
+
+/**
+ * Runs a migration in its envelope. On error the server skips the rest of the message; the
+ * statements that completed before it tell which one failed, so nothing is re-run.
+ */
+async function runInTransaction(client: pg.Client, m: Migration, options: ApplyOptions): Promise<void> {
+  const env = envelope(m, options);
+  const sent = await queryCounting(client, env.text);
+  if (sent.ok) return;
+  await quietly(client, "ROLLBACK");
+  const advice = timeoutAdvice(sent.error, options.session);
+  const hint = `${advice}${m.name} was rolled back; migrations before it stay applied. ${advice ? "Run again" : "Fix the file and run again"}`;
+  throw migrationFailure(m, sent.error, locateInEnvelope(m, env, sent.error, sent.completed), hint);
 }
 
 /**
  * Runs each statement on its own (autocommit), as `CREATE INDEX CONCURRENTLY` requires, then
- * records the history row. A failure leaves earlier statements applied: say so.
+ * records the history row. A marker committed first, and updated after each statement, lets
+ * the next run refuse (and say what ran) if this one never finishes.
  */
-async function runWithoutTransaction(client: pg.Client, m: Migration, role: string | undefined): Promise<void> {
+async function runWithoutTransaction(client: pg.Client, m: Migration, options: ApplyOptions): Promise<void> {
   const statements = splitStatements(m.sql, m.file);
+  const role = options.role;
+  const marker: RunningMarker = {
+    id: m.id,
+    name: m.name,
+    file: m.file,
+    checksum: m.checksum,
+    statements: statements.length,
+    completed: 0,
+    startedAt: new Date().toISOString(),
+  };
+  const enter = [...(role ? [`SET ROLE ${quoteIdent(role)}`] : []), ...sessionSet(options.session, "SET")];
+  const leave = [...(role ? ["RESET ROLE"] : []), ...sessionReset(options.session)];
   const started = performance.now();
-  if (role) await client.query(`SET ROLE ${quoteIdent(role)}`);
+  // One implicit transaction: the marker is committed before the first statement runs.
+  await client.query([writeMarkerSql(marker), ...enter].join(";\n"));
   let done = 0;
+  let failed: { error: unknown; statement?: Statement } | undefined;
   try {
     for (const s of statements) {
       try {
         await client.query(s.sql);
-      } catch (err) {
-        const position = Number((err as { position?: string }).position);
-        const offset = Number.isFinite(position) && position > 0 ? s.offset + pgPositionToOffset(s.sql, position) : s.offset;
-        throw failure(m, err, offsetLocation(m, offset), {
-          partial: done,
-        });
+      } catch (error) {
+        failed = { error, statement: s };
+        break;
       }
-      done++;
+      marker.completed = ++done;
+      if (done < statements.length) {
+        // As the admin: the owner role may not write to pgstack's schema.
+        const write = writeMarkerSql(marker);
+        await client.query(role ? `RESET ROLE;\n${write};\nSET ROLE ${quoteIdent(role)}` : write);
+      }
     }
+  } catch (error) {
+    failed = { error }; // recording progress failed
   } finally {
-    if (role) await client.query("RESET ROLE").catch(() => undefined);
+    // A no-transaction file may open its own transaction; a failure inside leaves it aborted,
+    // which would make every cleanup statement fail.
+    if (failed) await quietly(client, "ROLLBACK");
+    if (leave.length > 0) await quietly(client, leave.join(";\n"));
   }
-  await client.query(historyInsert(m, false, String(performance.now() - started)));
+  if (failed) throw await noTransactionFailure(client, m, marker, failed, options);
+  try {
+    // One implicit transaction: the history row and the marker's removal commit together.
+    await client.query(`${clearMarkerSql(m.id)}\n${historyInsert(m, false, String(performance.now() - started))};`);
+  } catch (error) {
+    const context = "while writing its history row, after every statement had run";
+    throw migrationFailure(m, error, { context }, keptHint(m, done, false));
+  }
 }
 
 /**
- * When Postgres gives no position (e.g. a constraint violation), replay the statements one at
- * a time inside a transaction that is always rolled back, to find which one fails.
+ * The error for a failed no-transaction migration. The marker stays (with the failure noted)
+ * unless nothing can have changed: the first statement failed with a server error and is
+ * atomic. `CONCURRENTLY` leaves an INVALID index behind, and procedures and DO blocks may
+ * commit part of their work, so those keep it too.
  */
-async function locateFailingStatement(
+async function noTransactionFailure(
   client: pg.Client,
   m: Migration,
-  role: string | undefined,
-  original: unknown,
-): Promise<SourceLocation | undefined> {
-  const statements = splitStatements(m.sql, m.file);
-  const only = statements.length === 1 ? statements[0] : undefined;
-  if (only) return offsetLocation(m, only.offset + namedObjectOffset(only.sql, original));
-  if (statements.length === 0) return undefined;
+  marker: RunningMarker,
+  failed: { error: unknown; statement?: Statement },
+  options: ApplyOptions,
+): Promise<MigrationFailedError> {
+  const s = failed.statement;
+  const done = marker.completed ?? 0;
+  const fromServer = typeof (failed.error as { code?: unknown } | undefined)?.code === "string";
+  let cleared = false;
+  if (s && fromServer) {
+    // Both writes fail on a broken connection (the statement may then have finished): the
+    // marker then stays as it was, which is the cautious outcome.
+    if (done === 0 && atomicOnError(s)) cleared = await quietly(client, clearMarkerSql(m.id));
+    else await quietly(client, writeMarkerSql({ ...marker, failed: { statement: done + 1, error: errorMessage(failed.error) } }));
+  }
+  const located = s ? { location: locateInStatement(m, s, failed.error) } : { context: "while recording its progress in pgstack.meta" };
+  const advice = timeoutAdvice(failed.error, options.session);
+  const hint = cleared
+    ? `${advice}${m.name} runs without a transaction (pgstack:no-transaction); its first statement failed and changed nothing. ` +
+      (advice ? "Run again" : "Fix the file and run again")
+    : advice + keptHint(m, done, !s || !fromServer || !atomicOnError(s));
+  return migrationFailure(m, failed.error, located, hint);
+}
+
+/** Statements whose failure changes nothing: all but CONCURRENTLY index work, CALL and DO. */
+function atomicOnError(s: Statement): boolean {
+  return s.kind !== "CallStmt" && s.kind !== "DoStmt" && !/\bconcurrently\b/i.test(s.sql);
+}
+
+function keptHint(m: Migration, done: number, leftovers: boolean): string {
+  return (
+    `${m.name} runs without a transaction (pgstack:no-transaction): its first ${done} statement(s) stayed applied` +
+    `${leftovers ? ", and the failing one may have run in part (CONCURRENTLY leaves an INVALID index)" : ""}. ` +
+    `pgstack will not run it, or any later migration, until you have checked the database, finished or undone what ran, ` +
+    `and deleted its marker with\n      \`${clearMarkerSql(m.id)}\`\n    Statements that are safe to re-run (IF NOT EXISTS) make this easier`
+  );
+}
+
+/** Cleanup (RESET, ROLLBACK) must never mask the error being handled: its own failure is swallowed. */
+async function quietly(client: pg.Client, sql: string): Promise<boolean> {
   try {
-    await client.query("BEGIN");
-    if (role) await client.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
-    for (const s of statements) {
-      try {
-        await client.query(s.sql);
-      } catch (err) {
-        const position = Number((err as { position?: string }).position);
-        const inner = Number.isFinite(position) && position > 0 ? pgPositionToOffset(s.sql, position) : namedObjectOffset(s.sql, err);
-        return offsetLocation(m, s.offset + inner);
-      }
-    }
-    return undefined;
-  } finally {
-    await client.query("ROLLBACK").catch(() => undefined);
+    await client.query(sql);
+    return true;
+  } catch {
+    return false;
   }
-}
-
-/**
- * Postgres gives no position for some errors (`relation "x" does not exist` in a REFERENCES
- * clause, say) but names the object: point at its first mention in the statement, else at the
- * statement's start.
- */
-function namedObjectOffset(sql: string, err: unknown): number {
-  const name = /"([^"]+)"/.exec(errorMessage(err))?.[1];
-  if (!name) return 0;
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const at = new RegExp(`(?<![\\w$])"?${escaped}"?(?![\\w$])`, "i").exec(sql);
-  return at?.index ?? 0;
-}
-
-function offsetLocation(m: Migration, offset: number): SourceLocation {
-  return { file: m.file, ...lineColumnAt(m.sql, offset) };
-}
-
-function failure(
-  m: Migration,
-  err: unknown,
-  location: SourceLocation | undefined,
-  extra?: { partial: number },
-): MigrationFailedError {
-  const pgErr = err as { code?: string; detail?: string; hint?: string };
-  if (err instanceof PgstackError && !(err instanceof MigrationFailedError)) {
-    return new MigrationFailedError(m.name, err.message, { location, cause: err });
-  }
-  let detail = errorMessage(err);
-  if (pgErr.code) detail += ` (SQLSTATE ${pgErr.code})`;
-  if (pgErr.detail) detail += `\n  DETAIL: ${pgErr.detail}`;
-  if (pgErr.hint) detail += `\n  HINT: ${pgErr.hint}`;
-  if (location) detail += `\n${snippet(m.sql, location.line, location.column)}`;
-  const hint = extra
-    ? `${m.name} runs without a transaction (pgstack:no-transaction): its first ${extra.partial} statement(s) stayed applied. ` +
-      `Make its statements idempotent (IF NOT EXISTS), fix the failing one, and run again`
-    : `${m.name} was rolled back; migrations before it stay applied. Fix the file and run again`;
-  return new MigrationFailedError(m.name, detail, { location, sqlState: pgErr.code, hint, cause: err });
 }

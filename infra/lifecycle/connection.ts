@@ -24,27 +24,68 @@ export function describeTarget(c: ConnectionOptions): string {
   return `${c.user}@${c.host}:${c.port}/${c.database}`;
 }
 
-/** Opens a client. Errors name the target (never the password) and say what to check. */
-export async function connect(c: ConnectionOptions): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: c.host,
-    port: c.port,
-    user: c.user,
-    password: c.password,
-    database: c.database,
-    ssl: c.sslmode === undefined || c.sslmode === "disable" ? false : { rejectUnauthorized: c.sslmode === "verify-full" },
-    application_name: c.applicationName ?? "pgstack",
-    connectionTimeoutMillis: c.connectTimeoutMs ?? 15_000,
-  });
-  // An idle client whose server goes away emits 'error'; without a listener Node crashes.
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    throw new ConnectionError(describeTarget(c), scrub(err, c.password));
+/** Connection failures worth another try: the server is (re)starting or briefly unreachable. */
+const TRANSIENT = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "57P03" /* cannot_connect_now */, "53300" /* too_many_connections */]);
+
+/** Connect attempts in all (one try and two retries), and the pause before each retry. */
+const RETRY_DELAYS_MS = [250, 1000];
+
+/**
+ * Opens a client. Only connecting is retried (a bounded number of times, for failures that can
+ * pass: a refused or reset connection, a server starting up); queries never are. Errors name
+ * the target (never the password) and say what to check.
+ */
+export async function connect(c: ConnectionOptions, options: { retryDelaysMs?: readonly number[]; onRetry?: (message: string) => void } = {}): Promise<pg.Client> {
+  const delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
+  for (let attempt = 0; ; attempt++) {
+    const client = new pg.Client({
+      host: c.host,
+      port: c.port,
+      user: c.user,
+      password: c.password,
+      database: c.database,
+      ssl: c.sslmode === undefined || c.sslmode === "disable" ? false : { rejectUnauthorized: c.sslmode === "verify-full" },
+      application_name: c.applicationName ?? "pgstack",
+      connectionTimeoutMillis: c.connectTimeoutMs ?? 15_000,
+      // A server that vanishes mid-run (network cut, failover) is noticed instead of waited on.
+      keepAlive: true,
+    });
+    // An idle client whose server goes away emits 'error'; without a listener Node crashes.
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      const code = (err as { code?: string }).code ?? "";
+      const delay = delays[attempt];
+      if (TRANSIENT.has(code) && delay !== undefined) {
+        options.onRetry?.(`cannot connect to ${describeTarget(c)} (${code}); retrying in ${delay} ms (attempt ${attempt + 2} of ${delays.length + 1})`);
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      throw new ConnectionError(describeTarget(c), scrub(err, c.password), connectionHint(err, c));
+    }
   }
-  return client;
+}
+
+/** What to check for a failed connection, by its cause. */
+export function connectionHint(err: unknown, c: ConnectionOptions): string {
+  const code = (err as { code?: string }).code ?? "";
+  const message = err instanceof Error ? err.message : String(err);
+  const where = `${c.host}:${c.port}`;
+  if (code === "ECONNREFUSED") return `nothing accepts connections on ${where}: is the server running, and are pgstack:server.host and .port right?`;
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `the host "${c.host}" cannot be resolved: check pgstack:server.host`;
+  if (/timeout/i.test(message) || code === "ETIMEDOUT") return `no answer from ${where}: check pgstack:server.host and .port, and any firewall between here and the server`;
+  if (code === "28P01") return `the server refused the password of "${c.user}": check the secret named by pgstack:server.adminPasswordSecret (\`pulumi config set --secret …\`)`;
+  if (code === "28000") return `the server does not let "${c.user}" in from here (pg_hba.conf), or it requires TLS: check pgstack:server.adminUser and .sslmode`;
+  if (code === "55000" && /not currently accepting connections/i.test(message)) {
+    return `the database "${c.database}" refuses connections (an interrupted reset closes it while it runs): from another database run \`ALTER DATABASE "${c.database}" WITH ALLOW_CONNECTIONS true\``;
+  }
+  if (code === "3D000") return `the database "${c.database}" does not exist on ${where}: create it, or check its name in the stack config`;
+  if (/does not support SSL/i.test(message)) return `${where} does not offer TLS: set pgstack:server.sslmode to disable for it, or enable ssl on the server`;
+  if (/self[- ]signed|certificate|altnames/i.test(message)) return `the server's TLS certificate is not trusted for "${c.host}": fix the certificate, or use sslmode require (no verification)`;
+  return "check the server's host, port, sslmode and admin user in the stack config, and that the server is running";
 }
 
 /** Runs `fn` with a fresh client and always closes it. */

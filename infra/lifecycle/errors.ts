@@ -92,10 +92,65 @@ export class MigrationFailedError extends PgstackError {
   }
 }
 
+/**
+ * A `pgstack:no-transaction` migration started earlier and never finished (the process was
+ * killed, the connection dropped, or a statement failed after others had run). Its finished
+ * statements are not rolled back, so pgstack refuses to run anything until a person has
+ * checked the database and deleted the marker with {@link MigrationInterruptedError.clearSql}.
+ */
+export class MigrationInterruptedError extends PgstackError {
+  /** The migration's name, e.g. `0004_index_users`. */
+  readonly migration: string;
+  /** Its file, as recorded when it started. */
+  readonly file: string;
+  /** The exact SQL that deletes the marker, once the database has been checked. */
+  readonly clearSql: string;
+  constructor(database: string, info: { migration: string; file: string; progress: string; clearSql: string }) {
+    super(
+      "MIGRATION_INTERRUPTED",
+      `database "${database}": migration ${info.file} (${info.migration}) was interrupted while running outside a transaction ` +
+        `(pgstack:no-transaction); nothing was run this time. What the earlier run got to:\n${info.progress}`,
+      {
+        hint:
+          "check the database by hand and finish or undo the statements that may have run (an interrupted or failed " +
+          "CREATE INDEX CONCURRENTLY leaves an INVALID index behind: drop it); then delete the marker with\n" +
+          `      \`${info.clearSql}\`\n    and run again`,
+      },
+    );
+    this.migration = info.migration;
+    this.file = info.file;
+    this.clearSql = info.clearSql;
+  }
+}
+
 /** A reset was refused before anything was dropped. */
 export class ResetRefusedError extends PgstackError {
   constructor(message: string, hint: string) {
     super("RESET_REFUSED", message, { hint });
+  }
+}
+
+/**
+ * A reset could not take its locks on the managed tables and schemas in time. Its transaction
+ * was rolled back, so nothing was dropped. `holders` describe the sessions holding those locks.
+ */
+export class ResetLockTimeoutError extends PgstackError {
+  readonly holders: readonly string[];
+  constructor(database: string, timeoutMs: number, holders: readonly string[]) {
+    super(
+      "RESET_LOCK_TIMEOUT",
+      `database "${database}": the reset could not lock the managed tables within ${timeoutMs} ms; ` +
+        `it was rolled back and nothing was dropped; ` +
+        (holders.length > 0
+          ? `other sessions hold locks on them:\n${holders.map((h) => `  - ${h}`).join("\n")}`
+          : "the sessions that held the locks had released them by the time pgstack looked"),
+      {
+        hint:
+          "let those sessions finish (commit or roll back their transactions) or end them with " +
+          "SELECT pg_terminate_backend(pid) as a superuser or a member of their role, then run `pulumi up` again",
+      },
+    );
+    this.holders = holders;
   }
 }
 
@@ -114,11 +169,9 @@ export class VerificationError extends PgstackError {
 
 /** A connection could not be opened. The message never contains the password. */
 export class ConnectionError extends PgstackError {
-  constructor(target: string, cause: unknown) {
-    super("CONNECTION_FAILED", `cannot connect to ${target}: ${errorMessage(cause)}`, {
-      hint: "check the server's host, port, sslmode and admin user in the stack config, and that the server is running",
-      cause,
-    });
+  /** `target` is `user@host:port/database` (never the password). */
+  constructor(target: string, cause: unknown, hint = "check the server's host, port, sslmode and admin user in the stack config, and that the server is running") {
+    super("CONNECTION_FAILED", `cannot connect to ${target}: ${errorMessage(cause)}`, { hint, cause });
   }
 }
 

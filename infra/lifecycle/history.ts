@@ -3,7 +3,11 @@
  * (the reset generation). Users' tables never live here, and introspection skips it.
  */
 import type pg from "pg";
+import { MigrationInterruptedError, formatLocation } from "./errors.js";
+import { quoteLiteral } from "./identifiers.js";
 import type { Migration } from "./source.js";
+import { splitStatements } from "./sql.js";
+import { lineColumnAt } from "./text.js";
 
 /** The schema pgstack owns in every managed database. */
 export const PGSTACK_SCHEMA = "pgstack";
@@ -112,4 +116,138 @@ export async function writeMeta(client: pg.Client, key: string, value: string): 
      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
     [key, value],
   );
+}
+
+/** Meta keys `running:<version>` mark a no-transaction migration that started and has not finished. */
+export const RUNNING_KEY_PREFIX = "running:";
+
+/**
+ * The marker a `pgstack:no-transaction` migration commits before its first statement and
+ * deletes together with its history row. Fields other than `id` may be missing when a person
+ * wrote the marker by hand.
+ */
+export interface RunningMarker {
+  /** The migration's version (from the key). */
+  id: number;
+  name?: string;
+  file?: string;
+  /** The checksum of the file that ran, to tell whether statement numbers still match the file. */
+  checksum?: string;
+  /** How many statements the migration has. */
+  statements?: number;
+  /** How many statements finished; the next one may have run in part. */
+  completed?: number;
+  startedAt?: string;
+  /** Set when a statement failed with a server error (that statement itself was rolled back). */
+  failed?: { statement: number; error: string };
+}
+
+/** The meta key of a migration's marker. */
+export function runningMarkerKey(id: number): string {
+  return `${RUNNING_KEY_PREFIX}${id}`;
+}
+
+/** The exact SQL that deletes a migration's marker (printed for people, run by pgstack). */
+export function clearMarkerSql(id: number): string {
+  return `DELETE FROM pgstack.meta WHERE key = ${quoteLiteral(runningMarkerKey(id))};`;
+}
+
+/** SQL that writes (or overwrites) a marker: literal values, so it can share a message with other statements. */
+export function writeMarkerSql(marker: RunningMarker): string {
+  const { id, ...value } = marker;
+  return (
+    `INSERT INTO pgstack.meta (key, value) VALUES (${quoteLiteral(runningMarkerKey(id))}, ${quoteLiteral(JSON.stringify(value))}) ` +
+    `ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`
+  );
+}
+
+/** Every marker in the database, oldest version first. */
+export async function readRunningMarkers(client: pg.Client): Promise<RunningMarker[]> {
+  if (!(await historyExists(client))) return [];
+  const { rows } = await client.query<{ key: string; value: string }>(
+    "SELECT key, value FROM pgstack.meta WHERE starts_with(key, $1)",
+    [RUNNING_KEY_PREFIX],
+  );
+  const markers = rows.flatMap((r) => {
+    const id = Number(r.key.slice(RUNNING_KEY_PREFIX.length));
+    if (!Number.isInteger(id)) return [];
+    return [{ ...parseMarkerValue(r.value), id }];
+  });
+  return markers.sort((a, b) => a.id - b.id);
+}
+
+/** A hand-written or damaged value must still block, so parse leniently and keep what fits. */
+function parseMarkerValue(value: string): Omit<RunningMarker, "id"> {
+  let v: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    v = parsed !== null && typeof parsed === "object" ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+  const str = (x: unknown) => (typeof x === "string" ? x : undefined);
+  const int = (x: unknown) => (typeof x === "number" && Number.isInteger(x) && x >= 0 ? x : undefined);
+  const f = v["failed"] as Record<string, unknown> | undefined;
+  const failedAt = int(f?.["statement"]);
+  return {
+    name: str(v["name"]),
+    file: str(v["file"]),
+    checksum: str(v["checksum"]),
+    statements: int(v["statements"]),
+    completed: int(v["completed"]),
+    startedAt: str(v["startedAt"]),
+    failed: failedAt === undefined ? undefined : { statement: failedAt, error: str(f?.["error"]) ?? "unknown error" },
+  };
+}
+
+/**
+ * The first marker of a migration that is not in the history: its statements may have run in
+ * part, so nothing may run before a person has looked. Markers of applied migrations are stale
+ * and ignored. Call after {@link checkHistory}; the SQL parser must be loaded.
+ */
+export function findInterrupted(
+  database: string,
+  markers: readonly RunningMarker[],
+  applied: readonly AppliedMigration[],
+  migrations: readonly Migration[],
+): MigrationInterruptedError | undefined {
+  const appliedIds = new Set(applied.map((a) => a.id));
+  const marker = markers.find((mk) => !appliedIds.has(mk.id));
+  if (!marker) return undefined;
+  const migration = migrations.find((m) => m.id === marker.id);
+  return new MigrationInterruptedError(database, {
+    migration: marker.name ?? migration?.name ?? "name unknown",
+    file: marker.file ?? migration?.file ?? `version ${marker.id}`,
+    progress: describeProgress(marker, migration),
+    clearSql: clearMarkerSql(marker.id),
+  });
+}
+
+/** Which statements finished, which may have run in part, which did not run, with file:line:column. */
+function describeProgress(marker: RunningMarker, migration: Migration | undefined): string {
+  const lines: string[] = [];
+  const sameFile = migration !== undefined && (marker.checksum === undefined || marker.checksum === migration.checksum);
+  const where = sameFile
+    ? splitStatements(migration.sql, migration.file).map((s) => formatLocation({ file: migration.file, ...lineColumnAt(migration.sql, s.offset) }))
+    : [];
+  const at = (n: number) => (where[n - 1] ? ` (${where[n - 1]})` : "");
+  const range = (a: number, b: number) => (a === b ? `statement ${a}${at(a)}` : `statements ${a}–${b}${at(a) && ` (${where[a - 1]} to ${where[b - 1]})`}`);
+  const total = marker.statements ?? (where.length || undefined);
+  const done = marker.completed;
+  if (done === undefined || total === undefined) {
+    lines.push(`it is unknown how far it got: any of its ${total === undefined ? "" : `${total} `}statements may have run`);
+  } else {
+    if (done > 0) lines.push(`${range(1, done)} of ${total} completed`);
+    if (done >= total) lines.push("every statement completed, but its history row was not written");
+    else if (marker.failed?.statement === done + 1) {
+      lines.push(`statement ${done + 1}${at(done + 1)} failed: ${marker.failed.error}`);
+    } else lines.push(`statement ${done + 1}${at(done + 1)} may have run, completely or in part`);
+    if (done + 2 <= total) lines.push(`${range(done + 2, total)} did not run`);
+  }
+  if (migration && !sameFile) {
+    lines.push(`${migration.file} has changed since (its checksum differs): the statement numbers refer to the version that ran`);
+  }
+  if (!migration) lines.push(`no migration file has version ${marker.id} any more`);
+  if (marker.startedAt) lines.push(`it started at ${marker.startedAt}`);
+  return lines.map((l) => `  - ${l}`).join("\n");
 }

@@ -26,18 +26,27 @@ export async function withMigrationLock<T>(
   try {
     await client.query("SELECT pg_advisory_lock($1, $2)", [LOCK_KEY[0], LOCK_KEY[1]]);
   } catch (err) {
+    // Cleanup and the holder lookup are best effort: on a broken connection they fail too,
+    // and their error must not replace the one that tells what happened.
+    await resetQuietly(client, "RESET lock_timeout");
     if ((err as { code?: string }).code === "55P03") {
-      throw new LockTimeoutError(database, timeoutMs, await describeHolder(client));
+      throw new LockTimeoutError(database, timeoutMs, await describeHolder(client).catch(() => undefined));
     }
     throw err;
-  } finally {
-    await client.query("RESET lock_timeout");
   }
   try {
+    // Not quiet: with the lock held, a session left with our lock_timeout would change how
+    // the migrations behave, so a failure here stops the run (and releases the lock below).
+    await client.query("RESET lock_timeout");
     return await fn();
   } finally {
     await client.query("SELECT pg_advisory_unlock($1, $2)", [LOCK_KEY[0], LOCK_KEY[1]]).catch(() => undefined);
   }
+}
+
+/** Cleanup that must never mask the error being handled: its own failure is swallowed. */
+async function resetQuietly(client: pg.Client, sql: string): Promise<void> {
+  await client.query(sql).catch(() => undefined);
 }
 
 /** "pid 123 (application "pgstack", user postgres, connected since …, state idle)". */

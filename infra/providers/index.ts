@@ -116,6 +116,8 @@ export interface MigrationSetArgs {
   migrations: pulumi.Input<MigrationInput[]>;
   /** The reset's generation: a new one re-applies everything from zero. */
   resetGeneration: pulumi.Input<number>;
+  /** `lock_timeout` and `statement_timeout` each migration runs with. */
+  session?: pulumi.Input<{ lockTimeout: string; statementTimeout: string }>;
 }
 
 /** The versioned migrations of one database, applied under an advisory lock. */

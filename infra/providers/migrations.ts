@@ -21,6 +21,8 @@ export interface MigrationSetInputs {
   migrations: MigrationInput[];
   /** The reset generation: a new one means the history was cleared, so everything re-applies. */
   resetGeneration: number;
+  /** `lock_timeout` and `statement_timeout` for each migration (absent in states written before). */
+  session?: { lockTimeout: string; statementTimeout: string };
 }
 
 /** Outputs: inputs plus the history read back from the database. */
@@ -55,6 +57,7 @@ export const migrations = {
       pending.length > 0 ||
       olds.resetGeneration !== news.resetGeneration ||
       olds.role !== news.role ||
+      !same(olds.session, news.session) ||
       !same(olds.migrations, news.migrations) ||
       !same(olds.connection, news.connection) ||
       providerChanged(olds, news);
@@ -84,7 +87,7 @@ export const migrations = {
   /** Deleting the MigrationSet leaves tables and history in place; only the Database's deletion drops them. */
   async delete(): Promise<void> {},
 };
-const MIGRATION_INPUT_KEYS = ["connection", "role", "migrations", "resetGeneration"] as const;
+const MIGRATION_INPUT_KEYS = ["connection", "role", "migrations", "resetGeneration", "session"] as const;
 
 function toMigration(m: MigrationInput): Migration {
   return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql, inTransaction: m.inTransaction };
@@ -96,6 +99,7 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
     const result = await applyMigrations(client, inputs.migrations.map(toMigration), {
       database: inputs.connection.database,
       role: inputs.role,
+      ...(inputs.session ? { session: inputs.session } : {}),
       logger,
     });
     if (result.error) throw result.error;

@@ -1,5 +1,4 @@
 /** SchemaVerification's provider: expectations checked, inventory and fingerprint reported, drift on refresh. */
-import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
 import { acceptInputs, inputsOf, logger, providerChanged, readOrGone, same, withConnection } from "./common.js";
 
@@ -118,12 +117,10 @@ export const verification = {
   check: acceptInputs,
 
   async diff(_id: string, olds: VerificationOutputs, news: VerificationInputs) {
-    // In a preview the new head is unknown until the migrations have run. Verifying changes
-    // nothing in the database, so preview reports only the real change (the MigrationSet); the
-    // verification re-runs during `up`, when the head is known.
-    const headUnknown = news.migrationHead === unknownValue;
+    // In a preview the head is unknown (a marker value, so unequal) exactly when the
+    // MigrationSet will change: then `up` re-verifies, and the preview says so.
     const changes =
-      (!headUnknown && olds.migrationHead !== news.migrationHead) ||
+      olds.migrationHead !== news.migrationHead ||
       !same(olds.grants, news.grants) ||
       olds.fingerprint !== olds.verifiedFingerprint ||
       (olds.drift !== undefined && olds.drift !== "in sync") ||

@@ -21,6 +21,8 @@ const DEV_RESOURCES = 2 * PER_DATABASE + 1;
 type Databases = { name: string; owner: string; roles: { name: string; login?: boolean; passwordSecret?: string }[]; grants: { role: string; schema: string; tablePrivileges?: string[] }[]; migrations?: string; reset: { generation: number; acceptDataLoss?: number } }[];
 
 let p: CliProject;
+/** Every process list seen while `pulumi up` ran (scenario 1), checked for passwords in scenario 9. */
+let processLists: string[] = [];
 
 beforeAll(() => {
   p = copyProjectForCli();
@@ -41,7 +43,11 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
   });
 
   it("1. up creates both databases; fltr_auth has its nine tables and three foreign keys to users.id", async () => {
-    const up = p.ok(["up", "--stack", "dev", "--yes"]);
+    const watched = await p.okWatchingProcesses(["up", "--stack", "dev", "--yes"]);
+    const up = watched.result;
+    processLists = watched.processLists;
+    expect(processLists.length).toBeGreaterThan(5);
+    expect(processLists.join("\n")).toContain("pulumi-resource-postgresql");
     expect(resourceSummary(up.stdout)).toEqual({ created: DEV_RESOURCES });
     expect((await query<{ rolsuper: boolean }>(conn("postgres"), "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))[0]?.rolsuper).toBe(false);
     const tables = await query<{ t: string }>(conn("fltr_auth"), "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
@@ -82,8 +88,14 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expect(preview.stdout.match(/pgstack:MigrationSet: \(update\)/g)).toHaveLength(1);
     expect(preview.stdout).toContain("0004_add_team_members");
     expect(preview.stdout).toContain("CREATE TABLE team_members");
-    expect(resourceSummary(preview.stdout)["update"]).toBe(1);
-    p.ok(["up", "--stack", "dev", "--yes"]);
+    // Honest: the verification after it re-runs too, and the preview says so.
+    expect(preview.stdout).toMatch(/~ pulumi-nodejs:dynamic\/pgstack:SchemaVerification: \(update\)[\s\S]*::fltr_auth-verification\]/);
+    expect(resourceSummary(preview.stdout)["update"]).toBe(2);
+    // `up --plan` with the plan saved by a preview: up does what the preview said, or fails.
+    p.ok(["preview", "--stack", "dev", "--save-plan", path.join(p.dir, "plan.json")]);
+    const up = p.ok(["up", "--stack", "dev", "--yes", "--plan", path.join(p.dir, "plan.json")]);
+    // What preview said would change is what changed.
+    expect(resourceSummary(up.stdout)["updated"]).toBe(2);
     expect(await query(conn("fltr_auth"), "SELECT name FROM pgstack.migrations ORDER BY id DESC LIMIT 1")).toEqual([{ name: "0004_add_team_members" }]);
     expect((stackOutputs(p, "dev")["fltr_auth"]?.["tables"] as Record<string, string[]>)["public"]).toContain("team_members");
     // A table created by a later migration gets the app's privileges (default privileges).
@@ -207,7 +219,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expect(stackOutputs(p, "dev")["fltr"]?.["migrationHead"]).toBe("0006_tag_documents");
   });
 
-  it("9. no password appears in plain text in the state, the CLI's output or any error", async () => {
+  it("9. no password appears in plain text in the state, the CLI's output, any error or the process list", async () => {
     // Everything the CLI printed so far (before this test reveals the secrets on purpose).
     const transcript = p.transcript.join("");
     expect(transcript).toContain("Resources:");
@@ -231,6 +243,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
       expect(stateFiles).not.toContain(pw);
       expect(stackFile).not.toContain(pw);
       expect(transcript).not.toContain(pw);
+      expect(processLists.join("\n")).not.toContain(pw);
     }
     // The generated password is the role's real password: the app role can log in with it.
     const appPassword = reveal(resources.find((r) => r.urn.endsWith("::fltr-fltr_app-password"))?.outputs?.["value"]);

@@ -130,6 +130,8 @@ describe("reset", () => {
     const { cl, schemas, db, owner, app } = await fltrDatabase();
     await resetDatabase(cl, { database: db.database, generation: 1, schemas, acceptDataLoss: false });
     await query(db, "INSERT INTO datasets (name, created_by) VALUES ('a', 'u')");
+    // A marker left by an interrupted no-transaction migration: its effects go with the schema.
+    await query(db, `INSERT INTO pgstack.meta (key, value) VALUES ('running:9', '{}')`);
     const bystander = await connectTo(db);
     const logs: string[] = [];
     const out = await resetDatabase(cl, {
@@ -150,6 +152,7 @@ describe("reset", () => {
     expect(await query(db, "SELECT pg_get_userbyid(nspowner) AS o FROM pg_namespace WHERE nspname = 'public'")).toEqual([{ o: owner }]);
     expect(await readHistory(cl)).toEqual([]);
     expect(await readGeneration(cl)).toBe(2);
+    expect(await query(db, "SELECT key FROM pgstack.meta WHERE key LIKE 'running:%'")).toEqual([]);
 
     // Re-applying after the reset gives the app role its privileges through the restored defaults.
     await applyMigrations(cl, await loadMigrations("migrations/fltr"), { database: db.database, role: owner });

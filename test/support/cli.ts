@@ -3,7 +3,7 @@
  * `preview`, `refresh` and `destroy` from the project folder, with the real language host and
  * plugins, a local file backend inside the copy, and the committed program and migrations.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -27,6 +27,11 @@ export interface CliProject {
   run(args: string[], input?: string): CliResult;
   /** Runs `pulumi ARGS` and throws with the whole output unless it succeeds. */
   ok(args: string[], input?: string): CliResult;
+  /**
+   * Runs `pulumi ARGS` while taking a snapshot of every process's command line (`ps`) every
+   * 100 ms, so tests can check that no secret ever sits in a process list.
+   */
+  okWatchingProcesses(args: string[]): Promise<{ result: CliResult; processLists: string[] }>;
   /** Every output of every run, to search for secrets. */
   transcript: string[];
 }
@@ -89,6 +94,26 @@ export function cliProject(dir: string): CliProject {
       const r = run(args, input);
       if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.status}):\n${r.output}`);
       return r;
+    },
+    async okWatchingProcesses(args) {
+      const child = spawn("pulumi", [...args, "--non-interactive", "--color", "never"], { cwd: dir, env: { ...process.env, ...env } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+      const done = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 1)));
+      const processLists: string[] = [];
+      let finished = false;
+      void done.then(() => (finished = true));
+      while (!finished) {
+        processLists.push(execFileSync("ps", ["-eo", "pid,args", "--no-headers", "-ww"], { encoding: "utf8" }));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const status = await done;
+      const result = { status, stdout, stderr, output: `${stdout}${stderr}` };
+      transcript.push(result.output);
+      if (status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${status}):\n${result.output}`);
+      return { result, processLists };
     },
     transcript,
   };

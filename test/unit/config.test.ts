@@ -113,4 +113,24 @@ describe("stack config", () => {
     d.databases[0].reset = { generation: 2, acceptDataLoss: 1, allowed: true };
     expect(acceptsDataLoss(parseStackConfig(d, "dev").databases[0]!)).toBe(false);
   });
+
+  it("takes per-database session settings as Postgres durations, with documented defaults", () => {
+    expect(parseStackConfig(valid(), "dev").databases[0]!.session).toEqual({ lockTimeout: "10s", statementTimeout: "0" });
+    const d = valid();
+    d.databases[0].session = { lockTimeout: "500ms", statementTimeout: "2min" };
+    expect(parseStackConfig(d, "dev").databases[0]!.session).toEqual({ lockTimeout: "500ms", statementTimeout: "2min" });
+    d.databases[0].session = { lockTimeout: "5 seconds; DROP TABLE x", statemntTimeout: "1s" };
+    const issues = issuesOf(d);
+    expect(issues).toContainEqual(expect.stringMatching(/^pgstack:databases\[0\]\.session\.lockTimeout: must be a Postgres duration such as "10s"/));
+    expect(issues).toContainEqual(expect.stringMatching(/^pgstack:databases\[0\]\.session: Unrecognized key: "statemntTimeout"/));
+  });
+
+  it("adopts roles and databases only when asked", () => {
+    expect(parseStackConfig(valid(), "dev").databases[0]!.adopt).toBe(false);
+    const d = valid();
+    d.databases[0].adopt = true;
+    d.databases[0].roles[0].adopt = true;
+    const db = parseStackConfig(d, "dev").databases[0]!;
+    expect([db.adopt, db.roles[0]!.adopt, db.roles[1]!.adopt]).toEqual([true, true, false]);
+  });
 });

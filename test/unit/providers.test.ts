@@ -106,10 +106,11 @@ describe("drift descriptions", () => {
 });
 
 describe("SchemaVerification provider (pure parts)", () => {
-  it("diff leaves a head that is unknown in a preview to `up`, and re-verifies when it moves", async () => {
+  it("diff reports a change when the head is unknown in a preview (the migrations will run), and when it moves", async () => {
     const base = { connection: resetInputs().connection, schemas: ["public"], expectations: { tables: [], foreignKeys: [] }, migrationHead: "0001_a" };
     const olds = { ...base, inventory: [], fingerprint: "f", verifiedFingerprint: "f", drift: "in sync" };
-    expect((await verification.diff("id", olds, { ...base, migrationHead: unknownValue })).changes).toBe(false);
+    expect((await verification.diff("id", olds, { ...base, migrationHead: unknownValue })).changes).toBe(true);
+    expect((await verification.diff("id", olds, base)).changes).toBe(false);
     expect((await verification.diff("id", olds, { ...base, migrationHead: "0002_b" })).changes).toBe(true);
     // A change of the declared grants re-verifies, so the grants pgstack makes are not drift.
     const grants = [{ name: "public", owner: "o", grants: [{ role: "app", schema: ["USAGE" as const], tables: ["SELECT" as const], sequences: [] }] }];
