@@ -11,8 +11,12 @@ export const CONFIG_NAMESPACE = "pgstack";
 
 const identifier = z.string().superRefine((value, ctx) => {
   const problem = identifierProblem(value);
-  if (problem) ctx.addIssue({ code: "custom", message: `"${value}" ${problem}` });
+  // JSON quoting shows invisible characters (NUL, tabs) as escapes instead of printing them.
+  if (problem) ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} ${problem}` });
 });
+
+/** Role names Postgres reserves (`CREATE ROLE public` fails: "role name \"public\" is reserved"). */
+const RESERVED_ROLE_NAMES = new Set(["public", "none", "current_user", "current_role", "session_user"]);
 
 /** A secret config key name, e.g. `fltrAppPassword` (set with `pulumi config set --secret`). */
 const secretKey = z
@@ -41,7 +45,9 @@ const serverSchema = z
   });
 
 const roleSchema = z.strictObject({
-  name: identifier,
+  name: identifier.refine((n) => !RESERVED_ROLE_NAMES.has(n), {
+    error: (i) => `${JSON.stringify(i.input)} is reserved by Postgres as a role name; choose another name`,
+  }),
   login: z.boolean().default(false),
   /**
    * The secret config key holding this role's password. When absent, a login role gets a
@@ -119,6 +125,7 @@ const databaseSchema = z.strictObject({
   /** The migrations folder, relative to the project. Default `migrations/<name>`. */
   migrations: z
     .string()
+    .min(1, "must not be empty; leave it out for the default migrations/<name>")
     .refine((p) => !p.startsWith("/") && !p.split(/[\\/]/).includes(".."), "must be a relative path inside the project")
     .optional(),
   reset: resetSchema,
@@ -165,6 +172,7 @@ export const stackConfigSchema = z
       const schemas = new Set(db.schemas);
       if (schemas.size !== db.schemas.length) issue(at("schemas"), "a schema is listed twice");
       if (db.schemas.includes("pgstack")) issue(at("schemas"), '"pgstack" is pgstack\'s own schema; use another name');
+      if (db.schemas.includes("information_schema")) issue(at("schemas"), '"information_schema" is a Postgres system schema; use another name');
       db.grants.forEach((g, j) => {
         if (!roles.has(g.role)) issue(at("grants", j, "role"), `role "${g.role}" is not declared in databases[${i}].roles`);
         if (!schemas.has(g.schema)) issue(at("grants", j, "schema"), `schema "${g.schema}" is not in databases[${i}].schemas`);
@@ -221,7 +229,12 @@ export function configPath(path: readonly PropertyKey[]): string {
 export function parseStackConfig(raw: unknown, stack: string): StackConfig {
   const result = stackConfigSchema.safeParse(raw);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => `${configPath(i.path)}: ${i.message}`);
+  const issues = result.error.issues.flatMap((i) =>
+    // Top-level keys are Pulumi config keys themselves: name each (`pgstack:sever`), not the root.
+    i.path.length === 0 && i.code === "unrecognized_keys"
+      ? i.keys.map((k) => `${CONFIG_NAMESPACE}:${k}: unknown config key; pgstack reads ${CONFIG_NAMESPACE}:server and ${CONFIG_NAMESPACE}:databases`)
+      : [`${configPath(i.path)}: ${i.message}`],
+  );
   throw new ConfigError(stack, issues);
 }
 

@@ -22,10 +22,39 @@ export function identifierProblem(name: string): string | undefined {
     return `is ${bytes} bytes long; Postgres identifiers are at most ${MAX_IDENTIFIER_BYTES} bytes`;
   }
   if (!IDENTIFIER.test(name)) {
-    return "must start with a lowercase letter or _ and contain only lowercase letters, digits, _ and $";
+    return `must start with a lowercase letter or _ and contain only lowercase letters, digits, _ and $; ${firstBadCharacter(name)}`;
   }
   if (name.startsWith("pg_")) return 'must not start with "pg_" (reserved for system objects)';
   return undefined;
+}
+
+/** Characters people paste into names by accident, named so the message is readable. */
+const CHARACTER_NAMES: Record<string, string> = {
+  '"': "a double quote",
+  "'": "a single quote",
+  ";": "a semicolon",
+  " ": "a space",
+  "\0": "a NUL character",
+  "\t": "a tab",
+  "\n": "a line break",
+  "-": "a hyphen",
+  ".": "a dot",
+};
+
+/**
+ * Says which character breaks the rule and where (1-based, in characters), so that an
+ * invisible one (NUL, a trailing space) can be found.
+ */
+function firstBadCharacter(name: string): string {
+  const chars = [...name];
+  const at = chars.findIndex((ch, i) => !(i === 0 ? /[a-z_]/ : /[a-z0-9_$]/).test(ch));
+  const ch = chars[at] ?? "";
+  const code = ch.codePointAt(0) ?? 0;
+  const where = `at character ${at + 1}`;
+  if (CHARACTER_NAMES[ch]) return `found ${CHARACTER_NAMES[ch]} ${where}`;
+  if (/[A-Z]/.test(ch)) return `found the uppercase letter "${ch}" ${where} (use lowercase)`;
+  if (code < 0x20 || code === 0x7f) return `found the control character U+${code.toString(16).toUpperCase().padStart(4, "0")} ${where}`;
+  return `found "${ch}" ${where}`;
 }
 
 /** Quotes an identifier for SQL text (`pg`'s escaping: doubles embedded quotes). */

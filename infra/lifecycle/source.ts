@@ -46,10 +46,17 @@ export const nodeFileReader: MigrationFileReader = {
 
 /** File names look like `0001_create_users.sql`: digits, underscore, a lowercase name. */
 const FILE_NAME = /^(\d+)_([a-z0-9_]+)\.sql$/;
-/** The directive that makes a migration run outside a transaction. */
-const NO_TRANSACTION = /^\s*--\s*pgstack:no-transaction\s*$/m;
+/**
+ * The directive that makes a migration run outside a transaction. `[ \t]` rather than `\s`:
+ * `\s` also matches line breaks, which would let a match start lines before the directive.
+ */
+const NO_TRANSACTION = /^[ \t]*--[ \t]*pgstack:no-transaction[ \t\r]*$/m;
 /** Any other `pgstack:` directive is a typo we should not silently ignore. */
-const ANY_DIRECTIVE = /^\s*--\s*pgstack:([^\s]*)/gm;
+const ANY_DIRECTIVE = /^([ \t]*)--[ \t]*pgstack:(\S*)/gm;
+/** Versions are stored in an `integer` column. */
+const MAX_VERSION = 2_147_483_647;
+/** The UTF-8 byte order mark some Windows editors write; it is not SQL, so it is dropped. */
+const BOM = "\uFEFF";
 
 /**
  * Loads and validates every migration in `dir`. All problems are collected and thrown
@@ -81,6 +88,15 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
       continue;
     }
     const id = Number(m[1]);
+    if (id > MAX_VERSION) {
+      problems.push(
+        new MigrationSourceError(`version ${m[1]} is too large: pgstack records versions as integers up to ${MAX_VERSION}`, {
+          location: { file, line: 1, column: 1 },
+          hint: "number migrations 0001, 0002, 0003, … (the next one after the latest)",
+        }),
+      );
+      continue;
+    }
     const clash = byId.get(id);
     if (clash) {
       problems.push(
@@ -95,13 +111,14 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
     parsed.push({ id, base, file });
   }
   parsed.sort((a, b) => a.id - b.id);
+  problems.push(...gaps(parsed));
 
   const migrations: Migration[] = [];
   for (const { id, base, file } of parsed) {
     const bytes = await reader.read(file);
-    const sql = bytes.toString("utf8");
     try {
-      migrations.push(fromText({ id, name: base.replace(/\.sql$/, ""), file, sql, checksum: sha256(bytes) }));
+      // The checksum is over the bytes as read (BOM and line endings included).
+      migrations.push(fromText({ id, name: base.replace(/\.sql$/, ""), file, sql: decodeUtf8(bytes, file), checksum: sha256(bytes) }));
     } catch (err) {
       if (err instanceof MigrationSourceError) problems.push(err);
       else throw err;
@@ -117,29 +134,111 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
   return migrations;
 }
 
-/** Builds a migration from its text, parsing it with the real Postgres parser. */
+/**
+ * Versions must run without gaps. Why: a hole usually means a file was deleted or never
+ * committed, and applying around it would let two databases end up with different histories.
+ * The first version may be 0 or 1.
+ */
+function gaps(parsed: readonly { id: number; base: string; file: string }[]): MigrationSourceError[] {
+  const problems: MigrationSourceError[] = [];
+  const hint =
+    "versions must run without gaps: restore the missing file, or renumber the later files " +
+    "(only files that no database has applied yet may be renumbered)";
+  parsed.forEach((cur, i) => {
+    const prev = parsed[i - 1];
+    const from = prev ? prev.id + 1 : 1;
+    if (cur.id <= from) return;
+    const missing = cur.id - from === 1 ? `version ${from} is missing` : `versions ${from} to ${cur.id - 1} are missing`;
+    const where = prev ? `the migrations jump from ${prev.base} to ${cur.base}` : `the first migration is ${cur.base}`;
+    problems.push(new MigrationSourceError(`${missing}: ${where}`, { location: { file: cur.file, line: 1, column: 1 }, hint }));
+  });
+  return problems;
+}
+
+/**
+ * Decodes a file as UTF-8, refusing anything else: Node would silently turn bad bytes into
+ * U+FFFD and the database would store the replacement characters.
+ */
+export function decodeUtf8(bytes: Buffer, file: string): string {
+  const save = "save it as UTF-8 (in most editors: \"Save with Encoding\" → UTF-8); nothing was applied";
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    throw new MigrationSourceError("the file is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8", {
+      location: { file, line: 1, column: 1 },
+      hint: save,
+    });
+  }
+  const bad = invalidUtf8At(bytes);
+  if (bad === undefined) return bytes.toString("utf8");
+  const before = bytes.subarray(0, bad).toString("utf8").replace(/^\uFEFF/, "");
+  const { line, column } = lineColumnAt(before, before.length);
+  throw new MigrationSourceError(
+    `the file is not valid UTF-8: byte 0x${(bytes[bad] ?? 0).toString(16).toUpperCase().padStart(2, "0")} at byte offset ${bad}`,
+    { location: { file, line, column }, hint: `it is probably in a legacy encoding such as Latin-1 or Windows-1252: ${save}` },
+  );
+}
+
+/** The offset of the first byte that does not start a well-formed UTF-8 sequence, if any. */
+function invalidUtf8At(b: Buffer): number | undefined {
+  let i = 0;
+  while (i < b.length) {
+    const [n, lo, hi] = utf8Lead(b[i] ?? 0);
+    if (n === 0) return i;
+    for (let k = 1; k < n; k++) {
+      const x = b[i + k];
+      if (x === undefined || x < (k === 1 ? lo : 0x80) || x > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n;
+  }
+  return undefined;
+}
+
+/**
+ * A lead byte's sequence length and the range its second byte must be in (RFC 3629, which
+ * excludes overlong forms, surrogates and code points above U+10FFFF); length 0 if invalid.
+ */
+function utf8Lead(c: number): [number, number, number] {
+  if (c < 0x80) return [1, 0, 0];
+  if (c >= 0xc2 && c <= 0xdf) return [2, 0x80, 0xbf];
+  if (c === 0xe0) return [3, 0xa0, 0xbf];
+  if (c === 0xed) return [3, 0x80, 0x9f];
+  if (c >= 0xe1 && c <= 0xef) return [3, 0x80, 0xbf];
+  if (c === 0xf0) return [4, 0x90, 0xbf];
+  if (c >= 0xf1 && c <= 0xf3) return [4, 0x80, 0xbf];
+  if (c === 0xf4) return [4, 0x80, 0x8f];
+  return [0, 0, 0];
+}
+
+/** Builds a migration from its text, parsing it with the real Postgres parser. A leading BOM is dropped. */
 export function fromText(input: { id: number; name: string; file: string; sql: string; checksum?: string }): Migration {
-  for (const d of input.sql.matchAll(ANY_DIRECTIVE)) {
-    if (d[1] !== "no-transaction") {
-      const offset = d.index ?? 0;
-      const line = input.sql.slice(0, offset).split("\n").length;
-      throw new MigrationSourceError(`unknown directive "pgstack:${d[1]}"`, {
-        location: { file: input.file, line, column: 1 },
+  const sql = input.sql.startsWith(BOM) ? input.sql.slice(BOM.length) : input.sql;
+  const nul = sql.indexOf("\0");
+  if (nul >= 0) {
+    // libpg-query and the wire protocol both stop at NUL: the rest of the file would be ignored.
+    throw new MigrationSourceError("the file contains a NUL character, which cannot be part of SQL text", {
+      location: { file: input.file, ...lineColumnAt(sql, nul) },
+      hint: "remove it; a file full of NULs is usually UTF-16 or binary, save it as UTF-8 text",
+    });
+  }
+  for (const d of sql.matchAll(ANY_DIRECTIVE)) {
+    if (d[2] !== "no-transaction") {
+      throw new MigrationSourceError(`unknown directive "pgstack:${d[2]}"`, {
+        location: { file: input.file, ...lineColumnAt(sql, (d.index ?? 0) + (d[1]?.length ?? 0)) },
         hint: "the only directive is `-- pgstack:no-transaction`",
       });
     }
   }
-  const statements = splitStatements(input.sql, input.file);
+  // libpg-query rejects "" as a syntax error ("Query cannot be empty"); it is an empty file.
+  const statements = sql.trim() === "" ? [] : splitStatements(sql, input.file);
   if (statements.length === 0) {
-    throw new MigrationSourceError("the migration contains no SQL statement", {
+    throw new MigrationSourceError(`the migration has no SQL statements (${sql.trim() === "" ? "the file is empty" : "it holds only comments"})`, {
       location: { file: input.file, line: 1, column: 1 },
-      hint: "add the migration's SQL, or delete the empty file",
+      hint: "delete the file, or add the migration's SQL to it",
     });
   }
-  const inTransaction = !NO_TRANSACTION.test(input.sql);
+  const inTransaction = !NO_TRANSACTION.test(sql);
   if (inTransaction) {
     for (const st of statements) {
-      const where = { file: input.file, ...lineColumnAt(input.sql, st.offset) };
+      const where = { file: input.file, ...lineColumnAt(sql, st.offset) };
       if (st.kind === "TransactionStmt") {
         throw new MigrationSourceError(`transaction control statement "${st.sql.split(/\s/)[0]}" in a migration`, {
           location: where,
@@ -147,7 +246,7 @@ export function fromText(input: { id: number; name: string; file: string; sql: s
         });
       }
       if (NEEDS_NO_TRANSACTION(st)) {
-        throw new MigrationSourceError(`${st.sql.split("\n")[0]} cannot run inside a transaction`, {
+        throw new MigrationSourceError(`${st.sql.split(/\r?\n/)[0]} cannot run inside a transaction`, {
           location: where,
           hint: "add the line `-- pgstack:no-transaction` to this file, and keep it to statements that are safe to re-run",
         });
@@ -159,17 +258,25 @@ export function fromText(input: { id: number; name: string; file: string; sql: s
     name: input.name,
     file: input.file,
     checksum: input.checksum ?? sha256(Buffer.from(input.sql, "utf8")),
-    sql: input.sql,
+    sql,
     inTransaction,
   };
 }
 
-/** Statements Postgres refuses inside a transaction block. */
+/** Statements Postgres refuses inside a transaction block ("cannot run inside a transaction block"). */
 function NEEDS_NO_TRANSACTION(st: Statement): boolean {
   if (st.kind === "IndexStmt" || st.kind === "ReindexStmt") return st.node["concurrent"] === true || /\bconcurrently\b/i.test(st.sql);
+  if (st.kind === "DropStmt") return st.node["concurrent"] === true; // DROP INDEX CONCURRENTLY
+  if (st.kind === "AlterTableStmt") return detachesConcurrently(st.node);
   if (st.kind === "VacuumStmt") return st.node["is_vacuumcmd"] === true; // ANALYZE alone is fine
-  if (st.kind === "CreatedbStmt" || st.kind === "DropdbStmt") return true;
-  return false;
+  const always = ["CreatedbStmt", "DropdbStmt", "AlterSystemStmt", "CreateTableSpaceStmt", "DropTableSpaceStmt"];
+  return always.includes(st.kind);
+}
+
+/** `ALTER TABLE … DETACH PARTITION … CONCURRENTLY`. */
+function detachesConcurrently(node: Record<string, unknown>): boolean {
+  const cmds = (node["cmds"] ?? []) as { AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }[];
+  return cmds.some((c) => c.AlterTableCmd?.subtype === "AT_DetachPartition" && c.AlterTableCmd.def?.PartitionCmd?.concurrent === true);
 }
 
 /** Hex sha256. */

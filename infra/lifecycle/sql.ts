@@ -42,7 +42,9 @@ export function splitStatements(sql: string, file: string): Statement[] {
     // cursorPosition counts characters (unlike stmt_location, which counts bytes).
     const at = pgPositionToOffset(sql, (details?.cursorPosition ?? 0) + 1);
     const { line, column } = lineColumnAt(sql, at);
-    throw new MigrationSourceError(`SQL syntax error: ${(err as Error).message}\n${snippet(sql, line, column)}`, {
+    // A CR left at the end of a CRLF line would move the terminal's cursor back over the snippet.
+    const shown = snippet(sql.replace(/\r\n/g, "\n"), line, column);
+    throw new MigrationSourceError(`SQL syntax error: ${(err as Error).message.replace(/\r/g, "")}\n${shown}`, {
       location: { file, line, column },
       hint: "fix the SQL; nothing was applied",
       cause: err,

@@ -240,12 +240,15 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     const stateFiles = listFiles(path.join(p.dir, ".pgstack", "state")).map((f) => fs.readFileSync(f, "utf8")).join("\n");
     expect(stateFiles).toContain("fltr_auth-migrations");
     const stackFile = fs.readFileSync(path.join(p.dir, "Pulumi.dev.yaml"), "utf8");
+    const backupNames = listFiles(path.join(p.dir, "backups")).join("\n");
+    expect(backupNames).toContain(".dump");
     for (const pw of passwords) {
       expect(pw.length).toBeGreaterThanOrEqual(16);
       expect(JSON.stringify(resources)).toContain(pw);
       expect(exported).not.toContain(pw);
       expect(stateFiles).not.toContain(pw);
       expect(stackFile).not.toContain(pw);
+      expect(backupNames).not.toContain(pw);
       expect(transcript).not.toContain(pw);
       expect(processLists.join("\n")).not.toContain(pw);
     }

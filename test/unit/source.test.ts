@@ -19,14 +19,14 @@ async function sourceError(files: Record<string, string>): Promise<MigrationSour
 describe("migration source", () => {
   it("orders by version, takes sha256 checksums and reads the no-transaction directive", async () => {
     const ms = await inline({
-      "0010_c.sql": "-- pgstack:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);",
+      "0003_c.sql": "-- pgstack:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);",
       "0002_b.sql": "CREATE TABLE t (a int);",
       "0001_a.sql": "SELECT 1;",
     });
     expect(ms.map((m) => [m.id, m.name, m.inTransaction])).toEqual([
       [1, "0001_a", true],
       [2, "0002_b", true],
-      [10, "0010_c", false],
+      [3, "0003_c", false],
     ]);
     expect(ms[1]?.checksum).toBe(sha256("CREATE TABLE t (a int);"));
     expect(ms[1]?.file).toBe("mem/0002_b.sql");
@@ -68,7 +68,7 @@ describe("migration source", () => {
 
   it("rejects an unknown directive and an empty file", async () => {
     expect((await sourceError({ "0001_a.sql": "-- pgstack:no-transction\nSELECT 1;" })).message).toContain('unknown directive "pgstack:no-transction"');
-    expect((await sourceError({ "0001_a.sql": "-- nothing here\n" })).message).toContain("contains no SQL statement");
+    expect((await sourceError({ "0001_a.sql": "-- nothing here\n" })).message).toContain("has no SQL statements");
   });
 
   it("reports a missing folder with what to do", async () => {
