@@ -17,6 +17,11 @@ export interface ConnectionOptions {
   applicationName?: string;
   /** Connection timeout, ms. */
   connectTimeoutMs?: number;
+  /**
+   * The session's `statement_timeout`, ms: no query of pgstack's own may hang forever.
+   * Migrations set theirs per migration (`session.statementTimeout`), which takes precedence.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** A short, password-free description: `postgres@127.0.0.1:5432/fltr`. */
@@ -47,6 +52,7 @@ export async function connect(c: ConnectionOptions, options: { retryDelaysMs?: r
       ssl: c.sslmode === undefined || c.sslmode === "disable" ? false : { rejectUnauthorized: c.sslmode === "verify-full" },
       application_name: c.applicationName ?? "pgstack",
       connectionTimeoutMillis: c.connectTimeoutMs ?? 15_000,
+      ...(c.statementTimeoutMs !== undefined ? { statement_timeout: c.statementTimeoutMs } : {}),
       // A server that vanishes mid-run (network cut, failover) is noticed instead of waited on.
       keepAlive: true,
     });

@@ -29,9 +29,12 @@ export function setLogger(l: Logger): void {
   logger = l;
 }
 
+/** pgstack's own queries (catalog reads, locks, the reset) give up after this; migrations set their own. */
+export const STATEMENT_TIMEOUT_MS = 10 * 60_000;
+
 /** Runs `fn` with a fresh admin connection that shows as `pgstack (pulumi)` in pg_stat_activity. */
 export async function withConnection<T>(c: ConnectionOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connect({ ...c, applicationName: "pgstack (pulumi)" });
+  const client = await connect({ ...c, applicationName: "pgstack (pulumi)", statementTimeoutMs: c.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS });
   try {
     return await fn(client);
   } finally {

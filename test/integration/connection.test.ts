@@ -60,3 +60,17 @@ describe("connecting", () => {
     expect(err.message).toContain("set pgstack:server.sslmode to disable for it, or enable ssl on the server");
   });
 });
+
+describe("query timeouts", () => {
+  it("a connection's statement timeout stops a query of pgstack's own that would hang", async () => {
+    const client = await connect({ ...admin, statementTimeoutMs: 200 });
+    try {
+      const started = Date.now();
+      const err = (await client.query("SELECT pg_sleep(5)").catch((e: unknown) => e)) as { code?: string };
+      expect(err.code).toBe("57014"); // query_canceled: statement timeout
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await client.end();
+    }
+  });
+});

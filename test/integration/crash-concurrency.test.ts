@@ -68,51 +68,51 @@ function runChild(dir: string, conn: ConnectionOptions, kill?: { at: number; del
 }
 
 describe("crash: SIGKILL at 20 points of a 200-migration apply", () => {
-  it("every rerun completes; the history equals the files, each migration ran once, the schema equals an uninterrupted apply", async () => {
-    const NT = 120; // a no-transaction migration: killed between its statements
+  it("after each kill a rerun completes: the history equals the files, each migration ran once, the schema equals an uninterrupted apply", async () => {
+    const NT = 120; // a no-transaction migration: one kill lands between its statements
     const dir = writeMigrations(200, {
       [NT]: "-- pgstack:no-transaction\nINSERT INTO ledger (n) VALUES (120);\nSELECT pg_sleep(1.5);\nCREATE TABLE t_120 (id int PRIMARY KEY, note text);\n",
     });
-    const db = await freshDatabase("crash");
-    const points = Array.from({ length: 20 }, (_, i) => 3 + i * 10); // spread over 1..200
-    let survived = 0;
-    let interrupted = 0;
-    for (const at of points) {
-      const before = await appliedCount(db);
-      // Inside the no-transaction migration: kill while it sleeps between its statements.
-      const inside = before < NT - 1 && at >= NT - 1;
-      const outcome = await runChild(dir, db, inside ? { at: NT - 1 - before, delayMs: 700 } : { at: Math.max(1, at - before) });
-      if (outcome.killed) survived++;
-      if (inside) {
-        expect(outcome.killed).toBe(true);
-        // The rerun refuses to run the half-done migration again, and says what to do.
-        const refused = await runChild(dir, db);
-        expect(refused.result?.error?.code).toBe("MIGRATION_INTERRUPTED");
-        expect(refused.result?.error?.message).toContain(`${String(NT).padStart(4, "0")}_step_${NT}`);
-        expect(refused.result?.error?.message).toContain("was interrupted while running outside a transaction");
-        interrupted++;
-        // Doing what it says: undo the statements that ran, then clear the marker with the SQL it gives.
-        await query(db, `DELETE FROM ledger WHERE n = ${NT}`);
-        const sql = /`((?:DELETE|UPDATE)[^`]+)`/.exec(refused.result?.error?.message ?? "")?.[1];
-        expect(sql).toBeTruthy();
-        await query(db, sql!);
-      }
-    }
-    // Printed for the record: how many of the 20 kills landed while migrations were still pending.
-    console.log(`[crash] ${survived}/20 SIGKILLs landed mid-apply (${interrupted} inside a no-transaction migration); every rerun completed`);
-    expect(survived).toBeGreaterThanOrEqual(15); // most kill points landed before the apply ended
-    expect(interrupted).toBe(1);
-    const final = await runChild(dir, db);
-    expect(final.result?.error).toBeNull();
-
-    const history = await query<{ name: string }>(db, "SELECT name FROM pgstack.migrations ORDER BY id");
-    expect(history.map((h) => h.name)).toEqual(fs.readdirSync(dir).sort().map((f) => f.replace(/\.sql$/, "")));
-    expect(await query(db, "SELECT count(*)::int AS rows, count(DISTINCT n)::int AS distinct_n FROM ledger")).toEqual([{ rows: 200, distinct_n: 200 }]);
-    // The schema equals that of the same files applied without interruption.
+    const files = fs.readdirSync(dir).sort().map((f) => f.replace(/\.sql$/, ""));
     const clean = await freshDatabase("clean");
     expect((await runChild(dir, clean)).result?.error).toBeNull();
-    expect(await fingerprint(db)).toBe(await fingerprint(clean));
-  }, 240_000);
+    const declared = await fingerprint(clean);
+
+    // 20 kill points spread over the apply; the one at NT - 1 waits until the child sleeps inside NT.
+    const points = Array.from({ length: 20 }, (_, i) => (i === 11 ? NT - 1 : 5 + i * 10));
+    let landed = 0;
+    let interrupted = 0;
+    for (const at of points) {
+      const db = await freshDatabase("crash");
+      const inside = at === NT - 1;
+      const killedRun = await runChild(dir, db, { at, delayMs: inside ? 700 : 0 });
+      expect(killedRun.killed).toBe(true);
+      if ((await appliedCount(db)) < 200) landed++;
+      let rerun = await runChild(dir, db);
+      if (inside) {
+        // The rerun refuses to run the half-done migration again, and says what to do.
+        expect(rerun.result?.error?.code).toBe("MIGRATION_INTERRUPTED");
+        expect(rerun.result?.error?.message).toContain(`${String(NT).padStart(4, "0")}_step_${NT}`);
+        expect(rerun.result?.error?.message).toContain("was interrupted while running outside a transaction");
+        interrupted++;
+        // Doing what it says: undo the statements that ran, then clear the record with the SQL it gives.
+        await query(db, `DELETE FROM ledger WHERE n = ${NT}`);
+        const sql = /`((?:DELETE|UPDATE)[^`]+)`/.exec(rerun.result?.error?.message ?? "")?.[1];
+        expect(sql).toBeTruthy();
+        await query(db, sql!);
+        rerun = await runChild(dir, db);
+      }
+      expect(rerun.result?.error).toBeNull();
+      const history = await query<{ name: string }>(db, "SELECT name FROM pgstack.migrations ORDER BY id");
+      expect(history.map((h) => h.name)).toEqual(files);
+      expect(await query(db, "SELECT count(*)::int AS rows, count(DISTINCT n)::int AS distinct_n FROM ledger")).toEqual([{ rows: 200, distinct_n: 200 }]);
+      expect(await fingerprint(db)).toBe(declared);
+    }
+    // Printed for the record: how many kills landed while migrations were still pending.
+    console.log(`[crash] ${landed}/20 SIGKILLs landed mid-apply (${interrupted} inside a no-transaction migration); 20/20 reruns completed`);
+    expect(landed).toBeGreaterThanOrEqual(15);
+    expect(interrupted).toBe(1);
+  }, 300_000);
 });
 
 describe("concurrency: four processes apply the same 50 migrations at once", () => {
