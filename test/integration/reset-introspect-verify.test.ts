@@ -1,33 +1,20 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type pg from "pg";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
 import { ResetRefusedError } from "../../infra/lifecycle/errors.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import { introspect } from "../../infra/lifecycle/introspect.js";
-import { readGeneration, resetDatabase, type ManagedSchema } from "../../infra/lifecycle/reset.js";
+import { readGeneration, resetDatabase } from "../../infra/lifecycle/reset.js";
 import { loadMigrations } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { verify } from "../../infra/lifecycle/verify.js";
 import { expectationsOf, parseStackConfig } from "../../infra/config.js";
-import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
+import { fltrDatabase } from "../support/fixtures.js";
 import { closeClients, connectTo, freshDatabase, query, superuserConnection } from "../support/db.js";
 import { rawStackConfig } from "../support/stack-config.js";
 
 afterEach(closeClients);
 beforeAll(loadSqlParser);
 
-/** A database with fltr's migrations applied as `owner`, and an app role with default grants. */
-async function fltrDatabase(): Promise<{ db: ConnectionOptions; cl: pg.Client; schemas: ManagedSchema[]; owner: string; app: string }> {
-  const db = await freshDatabase();
-  const owner = `${db.database}_owner`;
-  const app = `${db.database}_app`;
-  await query(db, `CREATE ROLE ${owner}; CREATE ROLE ${app}; GRANT ${owner} TO CURRENT_USER; ALTER SCHEMA public OWNER TO ${owner}`);
-  const cl = await connectTo(db);
-  const res = await applyMigrations(cl, await loadMigrations("migrations/fltr"), { database: db.database, role: owner });
-  expect(res.error).toBeUndefined();
-  const schemas: ManagedSchema[] = [{ name: "public", owner, grants: [{ role: app, schema: ["USAGE"], tables: ["SELECT", "INSERT"], sequences: ["USAGE"] }] }];
-  return { db, cl, schemas, owner, app };
-}
 
 describe("introspection", () => {
   it("reads tables, columns, keys, foreign keys, indexes, owners and rows, leaving pgstack's schema out", async () => {

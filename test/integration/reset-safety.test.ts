@@ -5,14 +5,13 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
-import { applyMigrations } from "../../infra/lifecycle/apply.js";
 import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { PgstackError, ResetLockTimeoutError, ResetRefusedError } from "../../infra/lifecycle/errors.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
-import { readGeneration, resetDatabase, type ManagedSchema } from "../../infra/lifecycle/reset.js";
-import { loadMigrations } from "../../infra/lifecycle/source.js";
+import { readGeneration, resetDatabase } from "../../infra/lifecycle/reset.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
-import { adminConnection, closeClients, connectTo, freshDatabase, query, superuserConnection } from "../support/db.js";
+import { adminConnection, closeClients, connectTo, query, superuserConnection } from "../support/db.js";
+import { fltrDatabase as sharedFltrDatabase, type FltrDatabase } from "../support/fixtures.js";
 
 /** Writers still running are stopped (and awaited) before their clients are closed. */
 const writers: Writer[] = [];
@@ -22,18 +21,11 @@ afterEach(async () => {
 });
 beforeAll(loadSqlParser);
 
-/** A database with fltr's migrations applied as `owner` and adopted at generation 1. */
-async function fltrDatabase(): Promise<{ db: ConnectionOptions; cl: pg.Client; schemas: ManagedSchema[]; owner: string; app: string }> {
-  const db = await freshDatabase("rs");
-  const owner = `${db.database}_owner`;
-  const app = `${db.database}_app`;
-  await query(db, `CREATE ROLE ${owner}; CREATE ROLE ${app}; GRANT ${owner} TO CURRENT_USER; ALTER SCHEMA public OWNER TO ${owner}`);
-  const cl = await connectTo(db);
-  const res = await applyMigrations(cl, await loadMigrations("migrations/fltr"), { database: db.database, role: owner });
-  expect(res.error).toBeUndefined();
-  const schemas: ManagedSchema[] = [{ name: "public", owner, grants: [{ role: app, schema: ["USAGE"], tables: ["SELECT", "INSERT"], sequences: ["USAGE"] }] }];
-  expect((await resetDatabase(cl, { database: db.database, generation: 1, schemas, acceptDataLoss: false })).action).toBe("adopted");
-  return { db, cl, schemas, owner, app };
+/** fltr's database (test/support/fixtures.ts), adopted by the reset at generation 1. */
+async function fltrDatabase(): Promise<FltrDatabase> {
+  const f = await sharedFltrDatabase("rs");
+  expect((await resetDatabase(f.cl, { database: f.db.database, generation: 1, schemas: f.schemas, acceptDataLoss: false })).action).toBe("adopted");
+  return f;
 }
 
 /** The app role as a login the admin may NOT terminate (not its member, no pg_signal_backend). */
