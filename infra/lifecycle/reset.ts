@@ -7,9 +7,9 @@
  * while it runs, other sessions are ended, and the rows are counted under ACCESS EXCLUSIVE locks
  * on every managed table, in the transaction that drops them.
  */
-import pg from "pg";
+import type pg from "pg";
 import type { Logger } from "./connection.js";
-import { silentLogger } from "./connection.js";
+import { connect, silentLogger } from "./connection.js";
 import { errorMessage, PgstackError, ResetLockTimeoutError, ResetRefusedError } from "./errors.js";
 import { ensureHistory, readMeta, RUNNING_KEY_PREFIX, writeMeta } from "./history.js";
 import { qualified, quoteIdent, quoteLiteral } from "./identifiers.js";
@@ -299,19 +299,19 @@ async function withConnectionsRefused<T>(client: pg.Client, db: string, maintena
 
 /** A second session as the same user, with the same settings, to the first maintenance database that lets it in. */
 async function connectElsewhere(client: pg.Client, db: string, databases: readonly string[]): Promise<pg.Client> {
+  // The caller's settings, back as ConnectionOptions, so the second session goes through the
+  // shared connect() (its retries, timeouts and error messages).
+  const ssl = client.ssl as boolean | { rejectUnauthorized?: boolean };
+  const sslmode = !ssl ? "disable" : typeof ssl === "object" && ssl.rejectUnauthorized ? "verify-full" : "require";
+  const password = typeof client.password === "string" ? client.password : undefined;
   let last: unknown;
   for (const database of databases) {
-    // Same host, port, user, password (or password function) and TLS object as the caller's client.
-    const other = new pg.Client({ host: client.host, port: client.port, user: client.user, password: client.password, ssl: client.ssl, database, application_name: "pgstack" });
-    other.on("error", () => undefined);
     try {
-      await other.connect();
-      return other;
+      return await connect({ host: client.host, port: client.port, user: client.user ?? "", password, database, sslmode });
     } catch (err) {
-      await other.end().catch(() => undefined);
       last = err;
       // Missing (3D000) or refusing connections (55000): try the next one.
-      if (!["3D000", "55000"].includes((err as { code?: string }).code ?? "")) break;
+      if (!["3D000", "55000"].includes((err as { cause?: { code?: string } }).cause?.code ?? "")) break;
     }
   }
   throw new PgstackError(
