@@ -1,0 +1,279 @@
+/**
+ * Other tools' history tables, read when pgstack adopts a database that one of them managed:
+ * `drizzle.__drizzle_migrations`, `_prisma_migrations`, `flyway_schema_history`,
+ * `schema_migrations` (golang-migrate's or dbmate's, told apart by their columns) and
+ * `alembic_version`. The rows are mapped to pgstack versions through the provenance comments
+ * the importers write, so migrations the tool already ran are recorded, not run again.
+ */
+import type pg from "pg";
+import { quoteIdent } from "../lifecycle/identifiers.js";
+import type { Migration } from "../lifecycle/source.js";
+import { compareFlywayVersions, normalizeFlywayVersion } from "./flyway.js";
+import { ImportError, parseProvenance, type ToolName } from "./shared.js";
+
+/** A tool's history, as read from the database. `table` is the qualified name it was read from. */
+export type ForeignHistory =
+  | { tool: "drizzle"; table: string; rows: { hash: string; createdAt: string | null }[] }
+  | { tool: "prisma"; table: string; rows: { name: string; checksum: string; finishedAt: Date | null; rolledBackAt: Date | null }[] }
+  | { tool: "flyway"; table: string; rows: { rank: number; version: string | null; description: string; type: string; script: string; success: boolean }[] }
+  | { tool: "golang-migrate"; table: string; version: string | null }
+  | { tool: "dbmate"; table: string; versions: string[] }
+  | { tool: "alembic"; table: string; heads: string[] };
+
+/** The mapping of a foreign history onto pgstack versions. */
+export interface ForeignMapping {
+  tool: ToolName;
+  /** pgstack versions the tool has applied, ascending. */
+  versions: number[];
+  /** History entries that no imported file accounts for, described for a person. */
+  unmatched: string[];
+  /** Entries whose file changed since the tool applied it (its recorded checksum differs). */
+  modified: string[];
+}
+
+const TABLES = ["__drizzle_migrations", "_prisma_migrations", "flyway_schema_history", "schema_migrations", "alembic_version"];
+
+/**
+ * Finds and reads the history table of a tool pgstack imports from. Returns null when there is
+ * none. Refuses (throws {@link ImportError}) a failed or dirty entry, an unknown Flyway entry
+ * type, and more than one tool's table, since pgstack could not tell which one is current.
+ */
+export async function readForeignHistory(client: pg.ClientBase): Promise<ForeignHistory | null> {
+  const { rows: found } = await client.query<{ schema: string; table: string; columns: string[] }>(
+    `SELECT n.nspname AS schema, c.relname AS table, array_agg(a.attname::text ORDER BY a.attnum) AS columns
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE c.relkind IN ('r', 'p') AND c.relname = ANY($1::text[])
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgstack') AND n.nspname NOT LIKE 'pg\\_%'
+      GROUP BY n.nspname, c.relname
+      ORDER BY n.nspname, c.relname`,
+    [TABLES],
+  );
+  const candidates = found
+    .map((f) => ({ ...f, tool: toolOf(f.table, new Set(f.columns)), qualified: `${quoteIdent(f.schema)}.${quoteIdent(f.table)}` }))
+    .filter((f): f is typeof f & { tool: ToolName } => f.tool !== undefined);
+  if (candidates.length === 0) return null;
+  if (candidates.length > 1) {
+    throw new ImportError(
+      `found the history tables of more than one migration tool: ${candidates.map((c) => `${c.qualified} (${c.tool})`).join(", ")}`,
+      "pgstack adopts from one tool's history: drop the tables of the tools no longer in use (after checking), or state the version with `baseline: N`",
+    );
+  }
+  const c = candidates[0]!;
+  return readTable(client, c.tool, c.qualified);
+}
+
+/** Which tool a history table belongs to, from its name and columns. */
+function toolOf(table: string, cols: Set<string>): ToolName | undefined {
+  const has = (...names: string[]) => names.every((n) => cols.has(n));
+  if (table === "__drizzle_migrations" && has("hash", "created_at")) return "drizzle";
+  if (table === "_prisma_migrations" && has("migration_name", "finished_at", "rolled_back_at", "checksum")) return "prisma";
+  if (table === "flyway_schema_history" && has("version", "script", "success", "type", "installed_rank")) return "flyway";
+  if (table === "alembic_version" && has("version_num")) return "alembic";
+  // golang-migrate: (version bigint, dirty boolean); dbmate (like Rails): (version varchar) alone.
+  if (table === "schema_migrations" && has("version", "dirty")) return "golang-migrate";
+  if (table === "schema_migrations" && has("version") && cols.size === 1) return "dbmate";
+  return undefined;
+}
+
+async function readTable(client: pg.ClientBase, tool: ToolName, table: string): Promise<ForeignHistory> {
+  switch (tool) {
+    case "drizzle": {
+      const { rows } = await client.query<{ hash: string; created_at: string | null }>(`SELECT hash, created_at::text AS created_at FROM ${table} ORDER BY id`);
+      return { tool, table, rows: rows.map((r) => ({ hash: r.hash, createdAt: r.created_at })) };
+    }
+    case "prisma": {
+      const { rows } = await client.query<{ migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null; logs: string | null }>(
+        `SELECT migration_name, checksum, finished_at, rolled_back_at, logs FROM ${table} ORDER BY started_at, migration_name`,
+      );
+      const failed = rows.filter((r) => r.finished_at === null && r.rolled_back_at === null);
+      if (failed.length > 0) {
+        throw new ImportError(
+          `${table}: Prisma migration(s) ${failed.map((f) => f.migration_name).join(", ")} started but never finished (failed)` +
+            (failed[0]?.logs ? `; Prisma logged: ${failed[0].logs.split("\n")[0]}` : ""),
+          "resolve it the Prisma way first: fix the database and run `prisma migrate resolve --applied <name>` or `--rolled-back <name>`, then adopt",
+        );
+      }
+      return { tool, table, rows: rows.map((r) => ({ name: r.migration_name, checksum: r.checksum, finishedAt: r.finished_at, rolledBackAt: r.rolled_back_at })) };
+    }
+    case "flyway": {
+      const { rows } = await client.query<{ installed_rank: number; version: string | null; description: string; type: string; script: string; success: boolean }>(
+        `SELECT installed_rank, version, description, type, script, success FROM ${table} ORDER BY installed_rank`,
+      );
+      const failed = rows.filter((r) => !r.success);
+      if (failed.length > 0) {
+        throw new ImportError(
+          `${table}: Flyway recorded failed migration(s): ${failed.map((f) => `${f.script} (rank ${f.installed_rank})`).join(", ")}`,
+          "fix the database and run `flyway repair` (it removes failed entries), then adopt",
+        );
+      }
+      const unknown = rows.find((r) => !["SQL", "BASELINE", "SCHEMA"].includes(r.type));
+      if (unknown) {
+        throw new ImportError(
+          `${table}: entry ${unknown.installed_rank} (${unknown.script}) has type ${unknown.type}, which pgstack cannot map (only SQL migrations are imported)`,
+          "state the adopted version yourself with `baseline: N`",
+        );
+      }
+      return {
+        tool,
+        table,
+        rows: rows.map((r) => ({ rank: r.installed_rank, version: r.version, description: r.description, type: r.type, script: r.script, success: r.success })),
+      };
+    }
+    case "golang-migrate": {
+      const { rows } = await client.query<{ version: string; dirty: boolean }>(`SELECT version::text AS version, dirty FROM ${table}`);
+      if (rows.length > 1) throw new ImportError(`${table}: ${rows.length} rows; golang-migrate keeps exactly one`, "check the table by hand; golang-migrate would refuse it too");
+      const row = rows[0];
+      if (row?.dirty) {
+        throw new ImportError(
+          `${table}: golang-migrate's version ${row.version} is dirty: that migration failed part-way and the database is in an unknown state`,
+          `fix the database by hand, then mark it clean with \`migrate force ${row.version}\` (or the version before it), then adopt`,
+        );
+      }
+      return { tool, table, version: row?.version ?? null };
+    }
+    case "dbmate": {
+      const { rows } = await client.query<{ version: string }>(`SELECT version::text AS version FROM ${table} ORDER BY version`);
+      return { tool, table, versions: rows.map((r) => r.version) };
+    }
+    case "alembic": {
+      const { rows } = await client.query<{ version_num: string }>(`SELECT version_num FROM ${table} ORDER BY version_num`);
+      return { tool, table, heads: rows.map((r) => r.version_num) };
+    }
+  }
+}
+
+/** An imported migration with its provenance record. */
+interface Imported {
+  m: Migration;
+  record: Record<string, string>;
+}
+
+/**
+ * Maps a foreign history onto pgstack versions, through the provenance comments of `migrations`
+ * written by the importer of the same tool. Pure: nothing is read or written.
+ */
+export function mapForeignHistory(foreign: ForeignHistory, migrations: readonly Migration[]): ForeignMapping {
+  const imported: Imported[] = [];
+  for (const m of migrations) {
+    const p = parseProvenance(m.sql);
+    if (p?.tool === foreign.tool) imported.push({ m, record: p.record });
+  }
+  const applied = new Set<number>();
+  const unmatched: string[] = [];
+  const modified: string[] = [];
+  const find = (key: string, value: string) => imported.find((i) => i.record[key] === value);
+  switch (foreign.tool) {
+    case "drizzle":
+      for (const row of foreign.rows) {
+        // Drizzle itself decides by created_at (the journal's `when`); the hash tells if the file changed.
+        const byHash = find("hash", row.hash);
+        const byWhen = row.createdAt === null ? undefined : find("when", row.createdAt);
+        const hit = byHash ?? byWhen;
+        if (!hit) unmatched.push(`drizzle migration with hash ${row.hash.slice(0, 12)}… (created_at ${row.createdAt ?? "null"})`);
+        else {
+          applied.add(hit.m.id);
+          if (!byHash) modified.push(`${hit.m.name} (drizzle tag ${hit.record["tag"]}): applied with hash ${row.hash.slice(0, 12)}…, the file's is ${hit.record["hash"]?.slice(0, 12)}…`);
+        }
+      }
+      break;
+    case "prisma":
+      for (const row of foreign.rows) {
+        if (row.rolledBackAt !== null) continue; // `prisma migrate resolve --rolled-back`: not applied
+        const hit = find("migration", row.name);
+        if (!hit) unmatched.push(`prisma migration ${row.name}`);
+        else {
+          applied.add(hit.m.id);
+          if (hit.record["checksum"] !== row.checksum) modified.push(`${hit.m.name} (prisma ${row.name}): migration.sql changed after Prisma applied it`);
+        }
+      }
+      break;
+    case "flyway":
+      for (const row of foreign.rows) {
+        if (row.type === "SCHEMA") continue; // Flyway created the schema; not a migration
+        if (row.type === "BASELINE") {
+          // A Flyway baseline: every version up to it counts as applied.
+          const base = normalizeFlywayVersion(row.version ?? "0");
+          for (const i of imported) if (i.record["version"] && compareFlywayVersions(i.record["version"], base) <= 0) applied.add(i.m.id);
+          continue;
+        }
+        const hit = row.version !== null ? find("version", normalizeFlywayVersion(row.version)) : find("repeatable", row.description);
+        if (!hit) unmatched.push(`flyway ${row.version !== null ? `version ${row.version}` : "repeatable"} (${row.script})`);
+        else applied.add(hit.m.id);
+      }
+      break;
+    case "golang-migrate": {
+      if (foreign.version === null) break;
+      const current = BigInt(foreign.version);
+      if (!find("version", String(current))) unmatched.push(`golang-migrate version ${current}`);
+      // golang-migrate records only the current version: everything up to it has run.
+      else for (const i of imported) if (BigInt(i.record["version"] ?? "0") <= current) applied.add(i.m.id);
+      break;
+    }
+    case "dbmate":
+      for (const v of foreign.versions) {
+        const hit = find("version", v);
+        if (!hit) unmatched.push(`dbmate version ${v}`);
+        else applied.add(hit.m.id);
+      }
+      break;
+    case "alembic": {
+      // alembic_version holds the head(s); everything on the chain down from them has run.
+      const byRevision = new Map(imported.map((i) => [i.record["revision"] ?? "", i]));
+      const stack = [...foreign.heads];
+      for (const h of foreign.heads) if (!byRevision.has(h)) unmatched.push(`alembic revision ${h}`);
+      const seen = new Set<string>();
+      while (stack.length > 0) {
+        const rev = stack.pop() ?? "";
+        const hit = byRevision.get(rev);
+        if (!hit || seen.has(rev)) continue;
+        seen.add(rev);
+        applied.add(hit.m.id);
+        stack.push(...(hit.record["down"] ?? "").split(",").filter(Boolean));
+      }
+      break;
+    }
+  }
+  return { tool: foreign.tool, versions: [...applied].sort((a, b) => a - b), unmatched, modified };
+}
+
+/**
+ * The adoption hook: reads the tool's history in the live database and maps it onto
+ * `migrations`. Null when there is no foreign history, or none of the files was imported from
+ * that tool. Refuses, naming each entry, when the history holds migrations the files lack, a
+ * file changed after the tool ran it, or the applied versions are not the first N migrations.
+ */
+export function foreignAppliedVersions(
+  migrations: readonly Migration[],
+): (client: pg.ClientBase) => Promise<{ tool: string; versions: number[] } | null> {
+  return async (client) => {
+    const foreign = await readForeignHistory(client);
+    if (!foreign) return null;
+    if (!migrations.some((m) => parseProvenance(m.sql)?.tool === foreign.tool)) return null;
+    const mapped = mapForeignHistory(foreign, migrations);
+    const problems = [
+      ...mapped.unmatched.map((u) => `${u} is recorded as applied, but no migration file was imported from it`),
+      ...mapped.modified.map((m) => `${m}`),
+    ];
+    // pgstack's history is an in-order prefix of the files: 1..N, nothing skipped.
+    const sorted = [...migrations].sort((a, b) => a.id - b.id);
+    const n = mapped.versions.length;
+    const skipped = sorted.slice(0, n).filter((m) => !mapped.versions.includes(m.id));
+    if (skipped.length > 0) {
+      problems.push(`${mapped.tool} applied ${describe(sorted, mapped.versions)} but not ${skipped.map((m) => m.name).join(", ")}, which come before`);
+    }
+    if (problems.length > 0) {
+      throw new ImportError(
+        `${foreign.table}: the ${mapped.tool} history cannot be mapped onto the migration files:\n` + problems.map((p) => `  - ${p}`).join("\n"),
+        "import the tool's folder as it was when this database was last migrated, or bring the database up to date with the tool first; or state the adopted version with `baseline: N`",
+      );
+    }
+    return { tool: mapped.tool, versions: mapped.versions };
+  };
+}
+
+function describe(sorted: readonly Migration[], versions: readonly number[]): string {
+  const names = sorted.filter((m) => versions.includes(m.id)).map((m) => m.name);
+  return names.length > 4 ? `${names.slice(0, 2).join(", ")}, … ${names[names.length - 1]}` : names.join(", ");
+}
