@@ -40,12 +40,8 @@ export async function importAlembicSql(input: string): Promise<ImportResult> {
     if (revisions.length !== 1) throw new ImportError(`${file}: "${step[0].trim()}" does not name one revision`, "import the output of `alembic upgrade head --sql`, unchanged");
     const line = text.slice(0, step.index).split("\n").length;
     const statements = kept(parse(section, `${file} (revision ${revision}, after line ${line})`));
-    let sql = statements.map((s) => `${s.sql};`).join("\n\n");
-    if (sql === "") {
-      // A merge point or an empty revision: kept, so alembic_version can still point at it.
-      sql = `-- alembic revision ${revision} has no SQL of its own (a merge point or an empty revision)\nSELECT 1;`;
-      notes.push(`revision ${revision} has no SQL of its own: its file holds a no-op SELECT 1`);
-    }
+    // A merge point or an empty revision yields "": convertFolder keeps it as a no-op.
+    const sql = statements.map((s) => `${s.sql};`).join("\n\n");
     return {
       name: sanitizeName(revision),
       source: `${base}: upgrade ${down.join(",") || "(base)"} -> ${revision}`,

@@ -9,7 +9,7 @@ import { importDrizzle } from "./drizzle.js";
 import { importFlyway } from "./flyway.js";
 import { importGolangMigrate } from "./golang-migrate.js";
 import { importPrisma } from "./prisma.js";
-import { renderMigration, type ImportResult, type Importer, type ToolName } from "./shared.js";
+import { parse, renderMigration, type ImportResult, type Importer, type ToolName } from "./shared.js";
 
 export * from "./shared.js";
 export { writeMigrations, type WriteOptions, type WriteResult } from "./write.js";
@@ -54,6 +54,13 @@ export interface Conversion {
 /** Converts `dir` from `format` into pgstack files (in memory). Call `loadSqlParser()` first. */
 export async function convertFolder(format: SourceFormat, dir: string): Promise<Conversion> {
   const result: ImportResult = await SOURCES[format].run(dir);
+  for (const m of result.migrations) {
+    if (parse(m.sql, m.source).length > 0) continue;
+    // pgstack refuses an empty migration, but the tool's history may name this one: keep a no-op.
+    const why = `-- ${m.source} has no SQL of its own (an empty or merge migration); kept so the tool's history maps onto it`;
+    m.sql = [why, m.sql.trim(), "SELECT 1;"].filter((part) => part !== "").join("\n");
+    result.notes.push(`${m.source} has no SQL of its own: its file holds a no-op SELECT 1`);
+  }
   const files = result.migrations.map((m, i) => ({
     file: `${String(i + 1).padStart(4, "0")}_${m.name}.sql`,
     source: m.source,

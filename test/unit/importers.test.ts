@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { convertFolder, parseProvenance, sanitizeName, writeMigrations, type Conversion } from "../../infra/importers/index.js";
+import { convertFolder, parseProvenance, provenanceHeader, sanitizeName, writeMigrations, type Conversion } from "../../infra/importers/index.js";
 import { loadMigrations, sha256 } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 
@@ -81,6 +81,18 @@ describe("prisma", () => {
         read("prisma/20240128170000_index_posts_published/migration.sql"),
     );
     expect(c.notes).toEqual([]);
+  });
+
+  it("keeps Prisma's empty migration as a no-op, so its history row still maps", async () => {
+    const dir = copy("prisma");
+    fs.mkdirSync(path.join(dir, "20240202000000_empty"));
+    fs.writeFileSync(path.join(dir, "20240202000000_empty/migration.sql"), "-- This is an empty migration.");
+    const c = await convertFolder("prisma", dir);
+    expect(body(c, "0005_empty.sql")).toBe(
+      "\n-- 20240202000000_empty/migration.sql has no SQL of its own (an empty or merge migration); kept so the tool's history maps onto it\n-- This is an empty migration.\nSELECT 1;\n",
+    );
+    const out = path.join(tmp, "prisma-empty", "app");
+    expect((await writeMigrations(out, c.files)).migrations.map((m) => m.name).at(-1)).toBe("0005_empty");
   });
 
   it("refuses a migration folder without migration.sql, and another provider", async () => {
@@ -210,8 +222,9 @@ describe("alembic --sql", () => {
     const c = await convertFolder("alembic-sql", file);
     expect(text(c, "0005_9e8d7c6b5a40.sql")).toBe(
       "-- imported from alembic: merge.sql: upgrade 3f1b9c0d2e4a,1a2b3c4d5e6f -> 9e8d7c6b5a40\n-- import record: revision=9e8d7c6b5a40 down=3f1b9c0d2e4a,1a2b3c4d5e6f\n\n" +
-        "-- alembic revision 9e8d7c6b5a40 has no SQL of its own (a merge point or an empty revision)\nSELECT 1;\n",
+        "-- merge.sql: upgrade 3f1b9c0d2e4a,1a2b3c4d5e6f -> 9e8d7c6b5a40 has no SQL of its own (an empty or merge migration); kept so the tool's history maps onto it\nSELECT 1;\n",
     );
+    expect(c.notes).toContain("merge.sql: upgrade 3f1b9c0d2e4a,1a2b3c4d5e6f -> 9e8d7c6b5a40 has no SQL of its own: its file holds a no-op SELECT 1");
     const down = path.join(tmp, "down.sql");
     fs.writeFileSync(down, "BEGIN;\n\n-- Running downgrade ae1027a6acf -> 1975ea83b712\n\nALTER TABLE account DROP COLUMN last_transaction_date;\n\nCOMMIT;\n");
     await expect(convertFolder("alembic-sql", down)).rejects.toThrow(`${down}:3: "-- Running downgrade ae1027a6acf -> 1975ea83b712": only upgrade steps can be imported`);
@@ -270,6 +283,14 @@ describe("names", () => {
     expect(sanitizeName("Add Email-Index")).toBe("add_email_index");
     expect(sanitizeName("Créer_les_tâches")).toBe("creer_les_taches");
     expect(sanitizeName("--")).toBe("migration");
+  });
+
+  it("writes provenance records that read back exactly, whatever the characters", () => {
+    const record = { script: "dir with space/R__a%b.sql", down: "", hash: "ab12" };
+    const header = provenanceHeader("flyway", { source: "dir with space/R__a%b.sql", record });
+    expect(header.split("\n")[1]).toBe("-- import record: script=dir%20with%20space/R__a%25b.sql down= hash=ab12");
+    expect(parseProvenance(`${header}\nSELECT 1;`)).toEqual({ tool: "flyway", source: "dir with space/R__a%b.sql", record });
+    expect(parseProvenance("-- pgstack:no-transaction\nSELECT 1;")).toBeUndefined();
   });
 });
 
