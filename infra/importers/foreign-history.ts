@@ -185,7 +185,8 @@ export function mapForeignHistory(foreign: ForeignHistory, migrations: readonly 
         if (!hit) unmatched.push(`prisma migration ${row.name}`);
         else {
           applied.add(hit.m.id);
-          if (hit.record["checksum"] !== row.checksum) modified.push(`${hit.m.name} (prisma ${row.name}): migration.sql changed after Prisma applied it`);
+          const accepted = [hit.record["checksum"], ...(hit.record["alt"] ?? "").split(",")];
+          if (!accepted.includes(row.checksum)) modified.push(`${hit.m.name} (prisma ${row.name}): migration.sql changed after Prisma applied it`);
         }
       }
       break;

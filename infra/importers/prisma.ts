@@ -42,7 +42,7 @@ export async function importPrisma(dir: string): Promise<ImportResult> {
       name: sanitizeName(folder.name.replace(/^\d+_/, "")),
       source: `${folder.name}/migration.sql`,
       sql,
-      record: { migration: folder.name, checksum: sha256(bytes) },
+      record: { migration: folder.name, checksum: sha256(bytes), ...otherLineEndings(bytes) },
       noTransaction: needsNoTransaction(parse(sql, file)),
     });
   }
@@ -50,4 +50,16 @@ export async function importPrisma(dir: string): Promise<ImportResult> {
     if (e.isFile && e.name !== "migration_lock.toml") notes.push(`ignored ${e.name}: Prisma only runs <folder>/migration.sql`);
   }
   return { tool: "prisma", migrations, notes };
+}
+
+/**
+ * Prisma also accepts the checksum of the script with the other line endings (a checkout on
+ * Windows turns LF into CRLF), so both variants are recorded when they differ.
+ */
+function otherLineEndings(bytes: Buffer): { alt?: string } {
+  const text = bytes.toString("utf8");
+  const lf = text.replace(/\r\n/g, "\n");
+  const crlf = lf.replace(/\n/g, "\r\n");
+  const alt = [...new Set([sha256(lf), sha256(crlf)])].filter((c) => c !== sha256(bytes));
+  return alt.length > 0 ? { alt: alt.join(",") } : {};
 }

@@ -3,6 +3,7 @@
  * apply path to a fresh database; and each tool's history table, created with that tool's own
  * DDL and rows, is read and mapped onto the converted files.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -85,7 +86,6 @@ describe("drizzle", () => {
     await cl.query(`CREATE SCHEMA IF NOT EXISTS "drizzle"`);
     await cl.query(`CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" (\n  id SERIAL PRIMARY KEY,\n  hash text NOT NULL,\n  created_at bigint\n)`);
     const sha = (f: string) => fs.readFileSync(`${FIX}/drizzle/${f}.sql`);
-    const { createHash } = await import("node:crypto");
     const hash = (f: string) => createHash("sha256").update(sha(f)).digest("hex");
     for (const [tag, when] of [["0000_careful_wolverine", 1714380410123], ["0001_fancy_mojo", 1715002001456]] as const) {
       await cl.query(`insert into "drizzle"."__drizzle_migrations" ("hash", "created_at") values($1, $2)`, [hash(tag), when]);
@@ -138,6 +138,9 @@ describe("prisma", () => {
       );
     await row("0f8e5e1c-3f5a-4c1e-9a57-6f6d3b1c2a01", ms[0]!, "2024-01-05 09:31:02+00", null, "2024-01-05 09:31:01+00");
     await row("1a2b3c4d-0000-4000-8000-000000000002", ms[1]!, "2024-01-12 14:01:00+00", null, "2024-01-12 14:00:59+00");
+    // Applied from a Windows checkout: Prisma recorded the checksum of the CRLF file, which it also accepts.
+    const crlf = createHash("sha256").update(fs.readFileSync(`${FIX}/prisma/20240112140000_add_posts/migration.sql`, "utf8").replace(/\n/g, "\r\n")).digest("hex");
+    await cl.query(`UPDATE "_prisma_migrations" SET checksum = $1 WHERE migration_name = '20240112140000_add_posts'`, [crlf]);
     // add_profile failed once, was marked rolled back (`prisma migrate resolve --rolled-back`), then applied.
     await row("2b3c4d5e-0000-4000-8000-000000000003", ms[2]!, null, "2024-01-20 10:20:00+00", "2024-01-20 10:15:00+00", "Database error code: 42P07");
     await row("3c4d5e6f-0000-4000-8000-000000000004", ms[2]!, "2024-01-20 10:30:01+00", null, "2024-01-20 10:30:00+00");

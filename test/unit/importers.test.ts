@@ -72,11 +72,12 @@ describe("prisma", () => {
     expect(names(c)).toEqual(["0001_init.sql", "0002_add_posts.sql", "0003_add_profile.sql", "0004_index_posts_published.sql"]);
     const init = read("prisma/20240105093000_init/migration.sql");
     expect(text(c, "0001_init.sql")).toBe(
-      `-- imported from prisma: 20240105093000_init/migration.sql\n-- import record: migration=20240105093000_init checksum=${sha256(init)}\n\n${init.trim()}\n`,
+      `-- imported from prisma: 20240105093000_init/migration.sql\n-- import record: migration=20240105093000_init checksum=${sha256(init)} alt=${sha256(init.replace(/\n/g, "\r\n"))}\n\n${init.trim()}\n`,
     );
+    const idx = read("prisma/20240128170000_index_posts_published/migration.sql");
     expect(text(c, "0004_index_posts_published.sql")).toBe(
       "-- imported from prisma: 20240128170000_index_posts_published/migration.sql\n" +
-        `-- import record: migration=20240128170000_index_posts_published checksum=${sha256(read("prisma/20240128170000_index_posts_published/migration.sql"))}\n` +
+        `-- import record: migration=20240128170000_index_posts_published checksum=${sha256(idx)} alt=${sha256(idx.replace(/\n/g, "\r\n"))}\n` +
         "-- pgstack:no-transaction\n\n" +
         read("prisma/20240128170000_index_posts_published/migration.sql"),
     );
