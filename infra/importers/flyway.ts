@@ -5,6 +5,7 @@
  * Flyway's history (`flyway_schema_history`) records the version and the script's path.
  */
 import * as path from "node:path";
+import { crc32 } from "node:zlib";
 import { ImportError, cmp, listDir, needsNoTransaction, parse, readText, relative, sanitizeName, unwrapTransaction, type ImportResult, type ImportedMigration } from "./shared.js";
 
 const VERSIONED = /^V(\d+(?:[._]\d+)*)__(.+)\.sql$/;
@@ -32,6 +33,15 @@ export function compareFlywayVersions(a: string, b: string): number {
     if (x !== y) return x < y ? -1 : 1;
   }
   return 0;
+}
+
+/**
+ * Flyway's checksum of a script: CRC-32 over its lines' UTF-8 bytes with the line breaks left
+ * out (Flyway reads line by line, so LF and CRLF give the same value) and the BOM dropped,
+ * stored as a signed 32-bit integer.
+ */
+export function flywayChecksum(text: string): number {
+  return crc32(Buffer.from(text.replace(/^\uFEFF/, "").replace(/[\r\n]/g, ""), "utf8")) | 0;
 }
 
 /** Converts a Flyway location folder (searched recursively, as Flyway does). */
@@ -68,12 +78,12 @@ export async function importFlyway(dir: string): Promise<ImportResult> {
       if (clash) throw new ImportError(`${file}: version ${version} is used twice (also ${clash})`, "give each versioned migration a unique version, as Flyway requires");
       seen.set(version, rel);
       m.name = sanitizeName(v[2] ?? "");
-      m.record = { version, script: rel };
+      m.record = { version, script: rel, checksum: m.record["checksum"] ?? "" };
       versioned.push({ version, m });
     } else {
       const description = (r?.[1] ?? "").replace(/_/g, " ");
       m.name = sanitizeName(r?.[1] ?? "");
-      m.record = { repeatable: description, script: rel };
+      m.record = { repeatable: description, script: rel, checksum: m.record["checksum"] ?? "" };
       repeatable.push({ description, m });
     }
   }
@@ -104,7 +114,8 @@ async function convert(file: string, rel: string, conf: string | undefined): Pro
   const sql = unwrapTransaction(text, file);
   // Flyway's script config: `executeInTransaction=false` runs the script outside a transaction.
   const outside = conf !== undefined && /^\s*executeInTransaction\s*=\s*false\s*$/m.test(conf);
-  return { name: "", source: rel, sql, record: {}, noTransaction: outside || needsNoTransaction(parse(sql, file)) };
+  const checksum = String(flywayChecksum(text));
+  return { name: "", source: rel, sql, record: { checksum }, noTransaction: outside || needsNoTransaction(parse(sql, file)) };
 }
 
 /** Every file below `dir`, sorted. */

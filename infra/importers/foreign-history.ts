@@ -15,7 +15,7 @@ import { ImportError, parseProvenance, type ToolName } from "./shared.js";
 export type ForeignHistory =
   | { tool: "drizzle"; table: string; rows: { hash: string; createdAt: string | null }[] }
   | { tool: "prisma"; table: string; rows: { name: string; checksum: string; finishedAt: Date | null; rolledBackAt: Date | null }[] }
-  | { tool: "flyway"; table: string; rows: { rank: number; version: string | null; description: string; type: string; script: string; success: boolean }[] }
+  | { tool: "flyway"; table: string; rows: { rank: number; version: string | null; description: string; type: string; script: string; checksum: number | null; success: boolean }[] }
   | { tool: "golang-migrate"; table: string; version: string | null }
   | { tool: "dbmate"; table: string; versions: string[] }
   | { tool: "alembic"; table: string; heads: string[] };
@@ -98,8 +98,8 @@ async function readTable(client: pg.ClientBase, tool: ToolName, table: string): 
       return { tool, table, rows: rows.map((r) => ({ name: r.migration_name, checksum: r.checksum, finishedAt: r.finished_at, rolledBackAt: r.rolled_back_at })) };
     }
     case "flyway": {
-      const { rows } = await client.query<{ installed_rank: number; version: string | null; description: string; type: string; script: string; success: boolean }>(
-        `SELECT installed_rank, version, description, type, script, success FROM ${table} ORDER BY installed_rank`,
+      const { rows } = await client.query<{ installed_rank: number; version: string | null; description: string; type: string; script: string; checksum: number | null; success: boolean }>(
+        `SELECT installed_rank, version, description, type, script, checksum, success FROM ${table} ORDER BY installed_rank`,
       );
       const failed = rows.filter((r) => !r.success);
       if (failed.length > 0) {
@@ -118,7 +118,15 @@ async function readTable(client: pg.ClientBase, tool: ToolName, table: string): 
       return {
         tool,
         table,
-        rows: rows.map((r) => ({ rank: r.installed_rank, version: r.version, description: r.description, type: r.type, script: r.script, success: r.success })),
+        rows: rows.map((r) => ({
+          rank: r.installed_rank,
+          version: r.version,
+          description: r.description,
+          type: r.type,
+          script: r.script,
+          checksum: r.checksum,
+          success: r.success,
+        })),
       };
     }
     case "golang-migrate": {
@@ -190,8 +198,12 @@ export function mapForeignHistory(foreign: ForeignHistory, migrations: readonly 
         }
       }
       break;
-    case "flyway":
+    case "flyway": {
+      // A repeatable is re-run whenever it changes: only its latest row tells what is in the database.
+      const latest = new Map<string, number>();
+      for (const row of foreign.rows) if (row.version === null && row.type === "SQL") latest.set(row.description, row.rank);
       for (const row of foreign.rows) {
+        if (row.version === null && latest.get(row.description) !== row.rank) continue;
         if (row.type === "SCHEMA") continue; // Flyway created the schema; not a migration
         if (row.type === "BASELINE") {
           // A Flyway baseline: every version up to it counts as applied.
@@ -201,9 +213,15 @@ export function mapForeignHistory(foreign: ForeignHistory, migrations: readonly 
         }
         const hit = row.version !== null ? find("version", normalizeFlywayVersion(row.version)) : find("repeatable", row.description);
         if (!hit) unmatched.push(`flyway ${row.version !== null ? `version ${row.version}` : "repeatable"} (${row.script})`);
-        else applied.add(hit.m.id);
+        else {
+          applied.add(hit.m.id);
+          if (row.checksum !== null && String(row.checksum) !== hit.record["checksum"]) {
+            modified.push(`${hit.m.name} (flyway ${row.script}): the script changed after Flyway ran it (checksum ${row.checksum}, the file's is ${hit.record["checksum"]})`);
+          }
+        }
       }
       break;
+    }
     case "golang-migrate": {
       if (foreign.version === null) break;
       const current = BigInt(foreign.version);

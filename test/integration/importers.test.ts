@@ -10,6 +10,7 @@ import * as path from "node:path";
 import type pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { convertFolder, foreignAppliedVersions, mapForeignHistory, readForeignHistory, writeMigrations, type SourceFormat } from "../../infra/importers/index.js";
+import { flywayChecksum } from "../../infra/importers/flyway.js";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import type { Migration } from "../../infra/lifecycle/source.js";
@@ -179,6 +180,8 @@ describe("flyway", () => {
 );
 ALTER TABLE "public"."flyway_schema_history" ADD CONSTRAINT "flyway_schema_history_pk" PRIMARY KEY ("installed_rank");
 CREATE INDEX "flyway_schema_history_s_idx" ON "public"."flyway_schema_history" ("success");`;
+  /** What Flyway stores in `checksum` for a fixture script. */
+  const sum = (script: string) => flywayChecksum(fs.readFileSync(`${FIX}/flyway/db/migration/${script}`, "utf8"));
   const insert = `INSERT INTO "public"."flyway_schema_history" ("installed_rank", "version", "description", "type", "script", "checksum", "installed_by", "execution_time", "success") VALUES ($1, $2, $3, $4, $5, $6, 'app', $7, $8)`;
 
   it("the converted folder applies: versions in numeric order, the repeatable view last", async () => {
@@ -194,23 +197,30 @@ CREATE INDEX "flyway_schema_history_s_idx" ON "public"."flyway_schema_history" (
     const ms = await imported("flyway", `${FIX}/flyway/db/migration`);
     const cl = await appliedByTool(ms, 3);
     await cl.query(ddl);
-    await cl.query(insert, [1, "1", "Create accounts", "SQL", "V1__Create_accounts.sql", -1410614183, 21, true]);
-    await cl.query(insert, [2, "1.1", "Add account email", "SQL", "V1_1__Add_account_email.sql", 927353215, 9, true]);
-    await cl.query(insert, [3, "2", "Create invoices", "SQL", "billing/V2__Create_invoices.sql", 1630470950, 14, true]);
+    await cl.query(insert, [1, "1", "Create accounts", "SQL", "V1__Create_accounts.sql", sum("V1__Create_accounts.sql"), 21, true]);
+    await cl.query(insert, [2, "1.1", "Add account email", "SQL", "V1_1__Add_account_email.sql", sum("V1_1__Add_account_email.sql"), 9, true]);
+    await cl.query(insert, [3, "2", "Create invoices", "SQL", "billing/V2__Create_invoices.sql", sum("billing/V2__Create_invoices.sql"), 14, true]);
     expect(await foreignAppliedVersions(ms)(cl)).toEqual({ tool: "flyway", versions: [1, 2, 3] });
-    await cl.query(insert, [4, "2.1", "Index invoices by account", "SQL", "billing/V2.1__Index_invoices_by_account.sql", 12345, 30, true]);
-    await cl.query(insert, [5, "10", "Add invoice status", "SQL", "billing/V10__Add_invoice_status.sql", 23456, 8, true]);
-    await cl.query(insert, [6, null, "Account totals view", "SQL", "R__Account_totals_view.sql", 34567, 5, true]);
+    await cl.query(insert, [4, "2.1", "Index invoices by account", "SQL", "billing/V2.1__Index_invoices_by_account.sql", sum("billing/V2.1__Index_invoices_by_account.sql"), 30, true]);
+    await cl.query(insert, [5, "10", "Add invoice status", "SQL", "billing/V10__Add_invoice_status.sql", sum("billing/V10__Add_invoice_status.sql"), 8, true]);
+    // The view was changed once: Flyway re-ran it; the earlier row's checksum no longer counts.
+    await cl.query(insert, [6, null, "Account totals view", "SQL", "R__Account_totals_view.sql", 1234567, 5, true]);
+    await cl.query(insert, [7, null, "Account totals view", "SQL", "R__Account_totals_view.sql", sum("R__Account_totals_view.sql"), 5, true]);
     expect(mapForeignHistory((await readForeignHistory(cl))!, ms)).toEqual({ tool: "flyway", versions: [1, 2, 3, 4, 5, 6], unmatched: [], modified: [] });
+    // A versioned script edited after Flyway ran it: `flyway validate` fails on it, and so does adoption.
+    await cl.query(`UPDATE flyway_schema_history SET checksum = 99 WHERE installed_rank = 2`);
+    await expect(foreignAppliedVersions(ms)(cl)).rejects.toThrow(
+      `0002_add_account_email (flyway V1_1__Add_account_email.sql): the script changed after Flyway ran it (checksum 99, the file's is ${sum("V1_1__Add_account_email.sql")})`,
+    );
 
     // A database Flyway baselined at 2, then migrated to 2.1.
     const based = await appliedByTool(ms, 4);
     await based.query(ddl);
     await based.query(insert, [1, "2", "<< Flyway Baseline >>", "BASELINE", "<< Flyway Baseline >>", null, 0, true]);
-    await based.query(insert, [2, "2.1", "Index invoices by account", "SQL", "billing/V2.1__Index_invoices_by_account.sql", 12345, 30, true]);
+    await based.query(insert, [2, "2.1", "Index invoices by account", "SQL", "billing/V2.1__Index_invoices_by_account.sql", sum("billing/V2.1__Index_invoices_by_account.sql"), 30, true]);
     expect(await foreignAppliedVersions(ms)(based)).toEqual({ tool: "flyway", versions: [1, 2, 3, 4] });
 
-    await based.query(insert, [3, "10", "Add invoice status", "SQL", "billing/V10__Add_invoice_status.sql", 23456, 3, false]);
+    await based.query(insert, [3, "10", "Add invoice status", "SQL", "billing/V10__Add_invoice_status.sql", sum("billing/V10__Add_invoice_status.sql"), 3, false]);
     await expect(readForeignHistory(based)).rejects.toThrow(
       `"public"."flyway_schema_history": Flyway recorded failed migration(s): billing/V10__Add_invoice_status.sql (rank 3)\n  → fix the database and run \`flyway repair\``,
     );

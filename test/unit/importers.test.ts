@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertFolder, parseProvenance, provenanceHeader, sanitizeName, writeMigrations, type Conversion } from "../../infra/importers/index.js";
+import { flywayChecksum } from "../../infra/importers/flyway.js";
 import { loadMigrations, sha256 } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 
@@ -118,15 +119,18 @@ describe("flyway", () => {
       "0006_account_totals_view.sql",
     ]);
     expect(text(c, "0002_add_account_email.sql")).toBe(
-      `-- imported from flyway: V1_1__Add_account_email.sql\n-- import record: version=1.1 script=V1_1__Add_account_email.sql\n\n${read("flyway/db/migration/V1_1__Add_account_email.sql")}`,
+      "-- imported from flyway: V1_1__Add_account_email.sql\n" +
+        `-- import record: version=1.1 script=V1_1__Add_account_email.sql checksum=${flywayChecksum(read("flyway/db/migration/V1_1__Add_account_email.sql"))}\n\n` +
+        read("flyway/db/migration/V1_1__Add_account_email.sql"),
     );
     expect(text(c, "0004_index_invoices_by_account.sql")).toBe(
-      "-- imported from flyway: billing/V2.1__Index_invoices_by_account.sql\n-- import record: version=2.1 script=billing/V2.1__Index_invoices_by_account.sql\n" +
+      "-- imported from flyway: billing/V2.1__Index_invoices_by_account.sql\n" +
+        `-- import record: version=2.1 script=billing/V2.1__Index_invoices_by_account.sql checksum=${flywayChecksum(read("flyway/db/migration/billing/V2.1__Index_invoices_by_account.sql"))}\n` +
         `-- pgstack:no-transaction\n\n${read("flyway/db/migration/billing/V2.1__Index_invoices_by_account.sql")}`,
     );
     expect(text(c, "0006_account_totals_view.sql")?.split("\n").slice(0, 2)).toEqual([
       "-- imported from flyway: R__Account_totals_view.sql",
-      "-- import record: repeatable=Account%20totals%20view script=R__Account_totals_view.sql",
+      `-- import record: repeatable=Account%20totals%20view script=R__Account_totals_view.sql checksum=${flywayChecksum(read("flyway/db/migration/R__Account_totals_view.sql"))}`,
     ]);
     expect(parseProvenance(text(c, "0006_account_totals_view.sql") ?? "")?.record["repeatable"]).toBe("Account totals view");
     expect(c.notes).toEqual([
@@ -134,6 +138,13 @@ describe("flyway", () => {
       "ignored billing/U2__Create_invoices.sql: undo migrations have no pgstack counterpart (pgstack only moves forward; write a new migration to undo)",
       "repeatable migration(s) R__Account_totals_view.sql placed after the versioned ones, as Flyway runs them; pgstack runs each once: to change one later, add a new migration (e.g. CREATE OR REPLACE VIEW)",
     ]);
+  });
+
+  it("computes Flyway's checksum: CRC-32 of the lines without line breaks or BOM, as a signed int", () => {
+    expect(flywayChecksum("hello")).toBe(0x3610a686);
+    expect(flywayChecksum("\uFEFFhel\r\nlo\n")).toBe(0x3610a686);
+    // The CRC-32 check value of "123456789" is 0xCBF43926, stored by Flyway as a negative int.
+    expect(flywayChecksum("1234\n56789")).toBe(0xcbf43926 - 2 ** 32);
   });
 
   it("refuses duplicate versions, placeholders and names Flyway would not take", async () => {
