@@ -38,8 +38,9 @@ export async function importAlembicSql(input: string): Promise<ImportResult> {
     const revisions = (step[3] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     const revision = revisions[0] ?? "";
     if (revisions.length !== 1) throw new ImportError(`${file}: "${step[0].trim()}" does not name one revision`, "import the output of `alembic upgrade head --sql`, unchanged");
-    const line = text.slice(0, step.index).split("\n").length;
-    const statements = kept(parse(section, `${file} (revision ${revision}, after line ${line})`));
+    // Padded with the lines before it, so a syntax error's line:column is the script's own.
+    const before = text.slice(0, start).split("\n").length - 1;
+    const statements = kept(parse("\n".repeat(before) + section, file));
     // A merge point or an empty revision yields "": convertFolder keeps it as a no-op.
     const sql = statements.map((s) => `${s.sql};`).join("\n\n");
     return {

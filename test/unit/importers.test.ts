@@ -240,6 +240,9 @@ describe("alembic --sql", () => {
     const down = path.join(tmp, "down.sql");
     fs.writeFileSync(down, "BEGIN;\n\n-- Running downgrade ae1027a6acf -> 1975ea83b712\n\nALTER TABLE account DROP COLUMN last_transaction_date;\n\nCOMMIT;\n");
     await expect(convertFolder("alembic-sql", down)).rejects.toThrow(`${down}:3: "-- Running downgrade ae1027a6acf -> 1975ea83b712": only upgrade steps can be imported`);
+    const typo = path.join(tmp, "typo.sql");
+    fs.writeFileSync(typo, read("alembic/upgrade.sql").replace("ADD COLUMN is_active", "ADD COLUMN is active"));
+    await expect(convertFolder("alembic-sql", typo)).rejects.toThrow(`${typo}:42:32: SQL syntax error: syntax error at or near "is"`);
     await expect(convertFolder("alembic-sql", `${FIX}/dbmate/20240301100000_create_projects.sql`)).rejects.toThrow("not the output of `alembic upgrade head --sql`");
   });
 });
