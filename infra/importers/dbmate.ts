@@ -67,7 +67,9 @@ function upSection(text: string, file: string): { sql: string; options: Record<s
     const [k = "", v = ""] = token.split(":");
     options[k] = v;
   }
-  return { sql: text.slice(start, next?.index ?? text.length), options };
+  // Padded with the lines before it, so errors in the section point at the file's own lines.
+  const padding = "\n".repeat(text.slice(0, start).split("\n").length - 1);
+  return { sql: padding + text.slice(start, next?.index ?? text.length), options };
 }
 
 /** Comments only, so an all-comment preamble parses as nothing. */

@@ -43,8 +43,15 @@ export async function importDrizzle(dir: string): Promise<ImportResult> {
     }
     // Drizzle hashes the file's text exactly as read; so do we, to match its history rows.
     const hash = sha256(await fs.readFile(file));
-    const chunks = (await readText(file)).split(BREAKPOINT).map((c) => terminate(c.trim())).filter((c) => c !== "");
-    const sql = chunks.join("\n\n");
+    const text = await readText(file);
+    const raw = text.split(BREAKPOINT);
+    // Each chunk is checked on its own, padded to its place, so an error names the file's line.
+    let line = 0;
+    for (const chunk of raw) {
+      parse("\n".repeat(line) + chunk, file);
+      line += chunk.split("\n").length - 1;
+    }
+    const sql = raw.map((c) => terminate(c.trim())).filter((c) => c !== "").join("\n\n");
     migrations.push({
       name: sanitizeName(entry.tag.replace(/^\d+_/, "")),
       source: `${entry.tag}.sql`,

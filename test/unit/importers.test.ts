@@ -55,6 +55,17 @@ describe("drizzle", () => {
     await expect(convertFolder("drizzle", dir)).rejects.toThrow(`${path.join(dir, "0004_stray.sql")}: no entry in ${path.join(dir, "meta/_journal.json")}; drizzle-kit migrate would never run it`);
   });
 
+  it("points a syntax error at the drizzle file's own line", async () => {
+    const dir = copy("drizzle");
+    const file = path.join(dir, "0003_lowly_sabretooth.sql");
+    fs.writeFileSync(file, read("drizzle/0003_lowly_sabretooth.sql").replace('ADD CONSTRAINT "comments_author_id_users_id_fk"', "ADD CONSTRAINT"));
+    await expect(convertFolder("drizzle", dir)).rejects.toThrow(`${file}:10:`);
+    const db = copy("dbmate");
+    const f2 = path.join(db, "20240302110000_create_tasks.sql");
+    fs.writeFileSync(f2, read("dbmate/20240302110000_create_tasks.sql").replace("create index", "create indx"));
+    await expect(convertFolder("dbmate", db)).rejects.toThrow(`${f2}:8:8: SQL syntax error: syntax error at or near "indx"`);
+  });
+
   it("refuses a journal entry whose file is missing, a missing journal and another dialect", async () => {
     const dir = copy("drizzle");
     fs.rmSync(path.join(dir, "0002_publish_existing_posts.sql"));
