@@ -9,7 +9,7 @@ import type pg from "pg";
 import { quoteIdent } from "../lifecycle/identifiers.js";
 import type { Migration } from "../lifecycle/source.js";
 import { compareFlywayVersions, normalizeFlywayVersion } from "./flyway.js";
-import { ImportError, parseProvenance, type ToolName } from "./shared.js";
+import { ForeignHistoryError, parseProvenance, type ToolName } from "./shared.js";
 
 /** A tool's history, as read from the database. `table` is the qualified name it was read from. */
 export type ForeignHistory =
@@ -35,7 +35,7 @@ const TABLES = ["__drizzle_migrations", "_prisma_migrations", "flyway_schema_his
 
 /**
  * Finds and reads the history table of a tool pgstack imports from. Returns null when there is
- * none. Refuses (throws {@link ImportError}) a failed or dirty entry, an unknown Flyway entry
+ * none. Refuses (throws {@link ForeignHistoryError}) a failed or dirty entry, an unknown Flyway entry
  * type, and more than one tool's table, since pgstack could not tell which one is current.
  */
 export async function readForeignHistory(client: pg.ClientBase): Promise<ForeignHistory | null> {
@@ -55,7 +55,7 @@ export async function readForeignHistory(client: pg.ClientBase): Promise<Foreign
     .filter((f): f is typeof f & { tool: ToolName } => f.tool !== undefined);
   if (candidates.length === 0) return null;
   if (candidates.length > 1) {
-    throw new ImportError(
+    throw new ForeignHistoryError(
       `found the history tables of more than one migration tool: ${candidates.map((c) => `${c.qualified} (${c.tool})`).join(", ")}`,
       "pgstack adopts from one tool's history: drop the tables of the tools no longer in use (after checking), or state the version with `baseline: N`",
     );
@@ -89,7 +89,7 @@ async function readTable(client: pg.ClientBase, tool: ToolName, table: string): 
       );
       const failed = rows.filter((r) => r.finished_at === null && r.rolled_back_at === null);
       if (failed.length > 0) {
-        throw new ImportError(
+        throw new ForeignHistoryError(
           `${table}: Prisma migration(s) ${failed.map((f) => f.migration_name).join(", ")} started but never finished (failed)` +
             (failed[0]?.logs ? `; Prisma logged: ${failed[0].logs.split("\n")[0]}` : ""),
           "resolve it the Prisma way first: fix the database and run `prisma migrate resolve --applied <name>` or `--rolled-back <name>`, then adopt",
@@ -103,14 +103,14 @@ async function readTable(client: pg.ClientBase, tool: ToolName, table: string): 
       );
       const failed = rows.filter((r) => !r.success);
       if (failed.length > 0) {
-        throw new ImportError(
+        throw new ForeignHistoryError(
           `${table}: Flyway recorded failed migration(s): ${failed.map((f) => `${f.script} (rank ${f.installed_rank})`).join(", ")}`,
           "fix the database and run `flyway repair` (it removes failed entries), then adopt",
         );
       }
       const unknown = rows.find((r) => !["SQL", "BASELINE", "SCHEMA"].includes(r.type));
       if (unknown) {
-        throw new ImportError(
+        throw new ForeignHistoryError(
           `${table}: entry ${unknown.installed_rank} (${unknown.script}) has type ${unknown.type}, which pgstack cannot map (only SQL migrations are imported)`,
           "state the adopted version yourself with `baseline: N`",
         );
@@ -131,10 +131,10 @@ async function readTable(client: pg.ClientBase, tool: ToolName, table: string): 
     }
     case "golang-migrate": {
       const { rows } = await client.query<{ version: string; dirty: boolean }>(`SELECT version::text AS version, dirty FROM ${table}`);
-      if (rows.length > 1) throw new ImportError(`${table}: ${rows.length} rows; golang-migrate keeps exactly one`, "check the table by hand; golang-migrate would refuse it too");
+      if (rows.length > 1) throw new ForeignHistoryError(`${table}: ${rows.length} rows; golang-migrate keeps exactly one`, "check the table by hand; golang-migrate would refuse it too");
       const row = rows[0];
       if (row?.dirty) {
-        throw new ImportError(
+        throw new ForeignHistoryError(
           `${table}: golang-migrate's version ${row.version} is dirty: that migration failed part-way and the database is in an unknown state`,
           `fix the database by hand, then mark it clean with \`migrate force ${row.version}\` (or the version before it), then adopt`,
         );
@@ -283,7 +283,7 @@ export function foreignAppliedVersions(
       problems.push(`${mapped.tool} applied ${describe(sorted, mapped.versions)} but not ${skipped.map((m) => m.name).join(", ")}, which come before`);
     }
     if (problems.length > 0) {
-      throw new ImportError(
+      throw new ForeignHistoryError(
         `${foreign.table}: the ${mapped.tool} history cannot be mapped onto the migration files:\n` + problems.map((p) => `  - ${p}`).join("\n"),
         "import the tool's folder as it was when this database was last migrated, or bring the database up to date with the tool first; or state the adopted version with `baseline: N`",
       );

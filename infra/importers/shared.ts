@@ -39,10 +39,17 @@ export interface ImportResult {
 /** Reads a tool's folder and converts it. Call {@link loadSqlParser} first. */
 export type Importer = (dir: string) => Promise<ImportResult>;
 
-/** Bad input to an importer, or a foreign history pgstack cannot take over. */
+/** Bad input to an importer: the tool's folder cannot be converted. Nothing was written. */
 export class ImportError extends PgstackError {
   constructor(message: string, hint: string, cause?: unknown) {
     super("IMPORT_FAILED", message, { hint, cause });
+  }
+}
+
+/** Another tool's history that pgstack refuses to take over (failed, dirty, or not matching the files). */
+export class ForeignHistoryError extends PgstackError {
+  constructor(message: string, hint: string) {
+    super("FOREIGN_HISTORY", message, { hint });
   }
 }
 

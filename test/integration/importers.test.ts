@@ -245,6 +245,7 @@ describe("golang-migrate", () => {
     expect(await readForeignHistory(cl)).toEqual({ tool: "golang-migrate", table: '"public"."schema_migrations"', version: "3" });
     expect(await foreignAppliedVersions(ms)(cl)).toEqual({ tool: "golang-migrate", versions: [1, 2, 3] });
     await cl.query(`TRUNCATE "public"."schema_migrations"; INSERT INTO "public"."schema_migrations" (version, dirty) VALUES (4, true)`);
+    await expect(foreignAppliedVersions(ms)(cl)).rejects.toMatchObject({ name: "ForeignHistoryError", code: "FOREIGN_HISTORY" });
     await expect(readForeignHistory(cl)).rejects.toThrow(
       `"public"."schema_migrations": golang-migrate's version 4 is dirty: that migration failed part-way and the database is in an unknown state\n  → fix the database by hand, then mark it clean with \`migrate force 4\``,
     );
