@@ -51,10 +51,12 @@ export async function writeMigrations(outDir: string, files: readonly ConvertedF
   try {
     await fs.mkdir(temp);
     for (const f of files) await fs.writeFile(path.join(temp, f.file), f.text, { flag: "wx" });
+    // Hidden files (.gitkeep) are not migrations; they move over with the folder.
+    for (const hidden of await hiddenEntries(outDir)) await fs.cp(path.join(outDir, hidden), path.join(temp, hidden), { recursive: true });
     // Read back from disk: what pgstack will load is what was checked.
     const written = await loadMigrations(temp);
     if (written.length !== files.length) throw new Error(`internal: wrote ${files.length} files, loaded ${written.length}`);
-    if (existing.length > 0 || (await exists(outDir))) await fs.rename(outDir, old);
+    if (await exists(outDir)) await fs.rename(outDir, old);
     await fs.rename(temp, outDir);
   } catch (err) {
     await fs.rm(temp, { recursive: true, force: true });
@@ -87,8 +89,16 @@ async function validate(outDir: string, files: readonly ConvertedFile[]): Promis
   }
 }
 
-/** Entry names in `dir` (hidden ones included); empty when it does not exist. */
+/** Entry names in `dir`, hidden ones (.gitkeep) left out; empty when it does not exist. */
 async function existingEntries(dir: string): Promise<string[]> {
+  return (await entries(dir)).filter((e) => !e.startsWith("."));
+}
+
+async function hiddenEntries(dir: string): Promise<string[]> {
+  return (await entries(dir)).filter((e) => e.startsWith("."));
+}
+
+async function entries(dir: string): Promise<string[]> {
   try {
     const stat = await fs.stat(dir);
     if (!stat.isDirectory()) throw new ImportError(`${dir} exists and is not a folder`, "choose another --out or --db");

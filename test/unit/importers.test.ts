@@ -282,6 +282,15 @@ describe("writing", () => {
     expect(fs.readdirSync(path.dirname(out))).toEqual(["app"]);
   });
 
+  it("treats a folder holding only .gitkeep as empty, and keeps the .gitkeep", async () => {
+    const out = path.join(tmp, "w4", "app");
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, ".gitkeep"), "");
+    const c = await convertFolder("prisma", `${FIX}/prisma`);
+    expect((await writeMigrations(out, c.files)).replaced).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual([".gitkeep", ...names(c)]);
+  });
+
   it("writes nothing when a converted file would be refused by pgstack, or on a dry run", async () => {
     const dir = copy("golang-migrate");
     fs.writeFileSync(path.join(dir, "000005_broken.up.sql"), "CREATE TABLE broken (id int;\n");
