@@ -1,0 +1,132 @@
+/**
+ * Rehearsal on a real server, as the non-superuser admin: template and dump-restore copies,
+ * per-migration reports, and the copy dropped on success, failure, interrupt and after a kill.
+ */
+import { spawn } from "node:child_process";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { formatRehearsal, listRehearsalCopies, rehearse, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal.js";
+import { readHistory } from "../../infra/lifecycle/history.js";
+import { sha256, type Migration } from "../../infra/lifecycle/source.js";
+import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { connect } from "../../infra/lifecycle/connection.js";
+import { fltrDatabase } from "../support/fixtures.js";
+import { adminConnection, closeClients, connectTo, query } from "../support/db.js";
+
+afterEach(closeClients);
+beforeAll(loadSqlParser);
+
+/** An inline migration, as the source would load it from `migrations/fltr/<name>.sql`. */
+function migration(id: number, slug: string, sql: string, inTransaction = true): Migration {
+  const name = `${String(id).padStart(4, "0")}_${slug}`;
+  return { id, name, file: `migrations/fltr/${name}.sql`, checksum: sha256(sql), sql, inTransaction };
+}
+
+/** Rehearsal copies currently on the server. */
+async function copies(): Promise<string[]> {
+  const cl = await connect(adminConnection());
+  try {
+    return await listRehearsalCopies(cl);
+  } finally {
+    await cl.end();
+  }
+}
+
+/** fltr with 621 datasets (never analyzed) and 300 documents spread over them. */
+async function populated() {
+  const f = await fltrDatabase("reh");
+  await query(
+    f.db,
+    `INSERT INTO datasets (name, created_by) SELECT 'ds' || g, 'u' FROM generate_series(1, 621) g;
+     INSERT INTO documents (dataset_id, filename, size_bytes, sha256)
+       SELECT (g * 7) % 621 + 1, 'f' || g, g, repeat('a', 64) FROM generate_series(1, 300) g;`,
+  );
+  return f;
+}
+
+const pending = [
+  migration(5, "add_archived", "ALTER TABLE datasets ADD COLUMN archived boolean NOT NULL DEFAULT false;\nUPDATE datasets SET archived = true WHERE id % 3 = 0;\n"),
+  migration(6, "create_exports", 'CREATE TABLE "bazaar-vid_exports" (id bigint PRIMARY KEY, dataset_id bigint REFERENCES datasets (id));\n'),
+];
+
+describe("rehearse", () => {
+  it("copies by template when nobody else is connected, reports each migration, and leaves the source untouched", async () => {
+    const f = await populated();
+    await closeClients(); // the template copy needs the source to itself
+    const before = await copies();
+    const lines: string[] = [];
+    const report = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, logger: (m) => lines.push(m) });
+    expect(report.method).toBe("template");
+    expect(report.rowLimit).toBeUndefined();
+    expect(report.steps.map((s) => [s.name, s.status, s.rowsAffected])).toEqual([
+      ["0005_add_archived", "ok", 207],
+      ["0006_create_exports", "ok", 0],
+    ]);
+    expect(report.steps[0]!.schemaChange).toEqual(["~ public.datasets: + column archived boolean not null default false"]);
+    expect(report.steps[1]!.schemaChange).toEqual([
+      '+ table public."bazaar-vid_exports" (id bigint not null, dataset_id bigint)',
+    ]);
+    expect(report.steps.every((s) => s.durationMs >= 0 && s.durationMs < 30_000)).toBe(true);
+    expect(report.cloneDropped).toBe(true);
+    expect(await copies()).toEqual(before);
+    expect(lines.some((l) => l.includes("TEMPLATE"))).toBe(true);
+    expect(lines).toContain("rehearsing 0006_create_exports (2/2)");
+    // The source: no new column, no new table, history unchanged.
+    expect(await query(f.db, "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'datasets' AND column_name = 'archived'")).toEqual([{ n: 0 }]);
+    expect(await query(f.db, "SELECT to_regclass('\"bazaar-vid_exports\"') AS t")).toEqual([{ t: null }]);
+    const cl = await connectTo(f.db);
+    expect((await readHistory(cl)).map((h) => h.name)).toEqual(["0001_create_datasets", "0002_create_documents", "0003_create_processing_jobs", "0004_index_jobs_by_status"]);
+    const text = formatRehearsal(report);
+    expect(text).toContain("ok      0005_add_archived    (");
+    expect(text).toContain("207 rows");
+    expect(text).toContain('+ table public."bazaar-vid_exports"');
+    expect(text).toContain("the copy was dropped");
+  });
+
+  it("falls back to dump and restore with a row limit when others are connected; foreign keys hold on the sample", async () => {
+    const f = await populated(); // f.cl stays connected: a user's session
+    const [expected] = await query<{ docs: number }>(
+      f.db,
+      "SELECT count(*)::int AS docs FROM (SELECT * FROM documents LIMIT 100) d WHERE d.dataset_id IN (SELECT id FROM datasets LIMIT 100)",
+    );
+    const before = await copies();
+    const report = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, rowLimit: 100 });
+    expect(report.method).toBe("dump-restore");
+    expect(report.rowLimit).toBe(100);
+    expect(report.fallbackReason).toMatch(/1 other session\(s\) are connected/);
+    const copied = Object.fromEntries((report.copied ?? []).map((c) => [c.table, c.rows]));
+    expect(copied["public.datasets"]).toBe(100);
+    expect(copied["public.documents"]).toBe(expected!.docs);
+    expect(expected!.docs).toBeGreaterThan(0);
+    expect(expected!.docs).toBeLessThan(100);
+    expect(copied["pgstack.migrations"]).toBe(4); // pgstack's own tables are copied whole
+    // 33 of the first 100 ids are multiples of 3.
+    expect(report.steps.map((s) => [s.status, s.rowsAffected])).toEqual([["ok", 33], ["ok", 0]]);
+    expect(report.cloneDropped).toBe(true);
+    expect(await copies()).toEqual(before);
+    expect(await query(f.db, "SELECT count(*)::int AS n FROM datasets")).toEqual([{ n: 621 }]);
+    expect(await query(f.db, "SELECT count(*)::int AS n FROM documents")).toEqual([{ n: 300 }]);
+    expect(formatRehearsal(report)).toContain("at most 100 rows per table (dump and restore: 1 other session(s)");
+  });
+
+  it("reports a failing migration at file:line:col with the earlier ones ok and the later ones skipped, and drops the copy", async () => {
+    const f = await populated();
+    const failing = [
+      pending[0]!,
+      migration(6, "bad_cast", "-- cast every name\nALTER TABLE datasets\n  ALTER COLUMN created_by TYPE integer USING created_by::integer;\n"),
+      migration(7, "never", "CREATE TABLE never_created (id int);\n"),
+    ];
+    const before = await copies();
+    const report = await rehearse(adminConnection(), f.db.database, failing, { role: f.owner, rowLimit: 1000 });
+    expect(report.steps.map((s) => s.status)).toEqual(["ok", "failed", "skipped"]);
+    const bad = report.steps[1]!;
+    expect(bad.error).toMatch(/^migrations\/fltr\/0006_bad_cast\.sql:2:1: invalid input syntax for type integer: "u" \(SQLSTATE 22P02\)/);
+    expect(bad.schemaChange).toEqual([]);
+    expect(report.steps[2]).toMatchObject({ name: "0007_never", rowsAffected: 0, schemaChange: [] });
+    expect(report.cloneDropped).toBe(true);
+    expect(await copies()).toEqual(before);
+    const text = formatRehearsal(report);
+    expect(text).toContain("FAILED  0006_bad_cast");
+    expect(text).toContain("migrations/fltr/0006_bad_cast.sql:2:1");
+    expect(text).toContain("skipped 0007_never");
+  });
+});
