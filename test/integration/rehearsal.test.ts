@@ -130,3 +130,65 @@ describe("rehearse", () => {
     expect(text).toContain("skipped 0007_never");
   });
 });
+
+const CHILD = new URL("../support/rehearse-child.ts", import.meta.url).pathname;
+
+/** Starts a rehearsing child; sends `signal` once it is running the slow migration on the copy. */
+function interruptedChild(database: string, role: string, method: string, signal: NodeJS.Signals): Promise<{ signal: NodeJS.Signals | null; code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", CHILD, database, role, method], {
+      env: { ...process.env, PGSTACK_CHILD_CONNECTION: JSON.stringify(adminConnection()) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let sent = false;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000); // bounded, whatever happens
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      // Once the slow migration has started on the copy (give it a moment to be inside pg_sleep).
+      if (!sent && out.includes("rehearsing 0900_slow")) {
+        sent = true;
+        setTimeout(() => child.kill(signal), 500);
+      }
+    });
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code, sig) => {
+      clearTimeout(timer);
+      resolve({ signal: sig, code, out });
+    });
+  });
+}
+
+describe("the copy is always dropped", () => {
+  it.each([
+    ["SIGINT", "template"],
+    ["SIGTERM", "dump-restore"],
+  ] as const)("on %s during a %s rehearsal: the child drops its copy and ends by the signal", async (signal, method) => {
+    const f = await fltrDatabase("reh");
+    await closeClients();
+    const before = await copies();
+    const run = await interruptedChild(f.db.database, f.owner, method, signal);
+    expect(run.out).toContain(`${signal}: stopping the rehearsal and dropping its copy`);
+    expect(run.out).toMatch(/dropped the rehearsal copy pgstack_rehearsal_\d+_/);
+    expect(run.signal).toBe(signal); // re-raised after the cleanup, so the process ends as interrupted
+    expect(await copies()).toEqual(before);
+    expect(run.out).toContain(method === "template" ? "TEMPLATE" : "dump and restore");
+  });
+
+  it("after a SIGKILL the copy is left, and the next rehearsal finds it by its prefix and drops it", async () => {
+    const f = await fltrDatabase("reh");
+    await closeClients();
+    const before = await copies();
+    const run = await interruptedChild(f.db.database, f.owner, "template", "SIGKILL");
+    expect(run.signal).toBe("SIGKILL");
+    const left = (await copies()).filter((c) => !before.includes(c));
+    expect(left).toHaveLength(1);
+    expect(left[0]!.startsWith(REHEARSAL_PREFIX)).toBe(true);
+    const lines: string[] = [];
+    const report = await rehearse(adminConnection(), f.db.database, [], { role: f.owner, logger: (m) => lines.push(m) });
+    expect(report.steps).toEqual([]);
+    expect(lines).toContain(`dropped the leftover rehearsal copy ${left[0]} (its run was killed)`);
+    expect(await copies()).toEqual(before);
+  });
+});
