@@ -3,6 +3,7 @@
  * per-migration reports, and the copy dropped on success, failure, interrupt and after a kill.
  */
 import { spawn } from "node:child_process";
+import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { formatRehearsal, listRehearsalCopies, rehearse, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
@@ -131,7 +132,7 @@ describe("rehearse", () => {
   });
 });
 
-const CHILD = new URL("../support/rehearse-child.ts", import.meta.url).pathname;
+const CHILD = path.resolve(__dirname, "../support/rehearse-child.ts");
 
 /** Starts a rehearsing child; sends `signal` once it is running the slow migration on the copy. */
 function interruptedChild(database: string, role: string, method: string, signal: NodeJS.Signals): Promise<{ signal: NodeJS.Signals | null; code: number | null; out: string }> {
