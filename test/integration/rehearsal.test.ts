@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { formatRehearsal, listRehearsalCopies, rehearse, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal.js";
+import { formatRehearsal, listRehearsalCopies, rehearse, RehearsalError, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import { sha256, type Migration } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
@@ -90,7 +90,8 @@ describe("rehearse", () => {
       "SELECT count(*)::int AS docs FROM (SELECT * FROM documents LIMIT 100) d WHERE d.dataset_id IN (SELECT id FROM datasets LIMIT 100)",
     );
     const before = await copies();
-    const report = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, rowLimit: 100 });
+    const concurrently = migration(7, "index_archived", "-- pgstack:no-transaction\nCREATE INDEX CONCURRENTLY datasets_archived_idx ON datasets (archived);\n", false);
+    const report = await rehearse(adminConnection(), f.db.database, [...pending, concurrently], { role: f.owner, rowLimit: 100 });
     expect(report.method).toBe("dump-restore");
     expect(report.rowLimit).toBe(100);
     expect(report.fallbackReason).toMatch(/1 other session\(s\) are connected/);
@@ -101,7 +102,9 @@ describe("rehearse", () => {
     expect(expected!.docs).toBeLessThan(100);
     expect(copied["pgstack.migrations"]).toBe(4); // pgstack's own tables are copied whole
     // 33 of the first 100 ids are multiples of 3.
-    expect(report.steps.map((s) => [s.status, s.rowsAffected])).toEqual([["ok", 33], ["ok", 0]]);
+    expect(report.steps.map((s) => [s.status, s.rowsAffected])).toEqual([["ok", 33], ["ok", 0], ["ok", 0]]);
+    // A no-transaction migration runs on the copy through the same path as in a real apply.
+    expect(report.steps[2]!.schemaChange).toEqual(["~ public.datasets: + index CREATE INDEX datasets_archived_idx ON public.datasets USING btree (archived)"]);
     expect(report.cloneDropped).toBe(true);
     expect(await copies()).toEqual(before);
     expect(await query(f.db, "SELECT count(*)::int AS n FROM datasets")).toEqual([{ n: 621 }]);
@@ -162,6 +165,15 @@ function interruptedChild(database: string, role: string, method: string, signal
 }
 
 describe("the copy is always dropped", () => {
+  it("when the copy itself fails (no pg_dump where binDir says): a RehearsalError, nothing left behind", async () => {
+    const f = await fltrDatabase("reh");
+    const before = await copies();
+    const err = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, method: "dump-restore", binDir: "/nonexistent/bin" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RehearsalError);
+    expect((err as Error).message).toMatch(/the rehearsal could not run: copying the database failed: cannot run \/nonexistent\/bin\/pg_dump/);
+    expect(await copies()).toEqual(before);
+  });
+
   it.each([
     ["SIGINT", "template"],
     ["SIGTERM", "dump-restore"],
