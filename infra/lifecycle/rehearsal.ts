@@ -159,7 +159,9 @@ export async function rehearse(
 
   try {
     for (const name of await dropLeftovers(maintenance, log)) log(`dropped the leftover rehearsal copy ${name} (its run was killed)`);
-    const info = await sourceInfo(maintenance, database);
+    const info = await sourceInfo(maintenance, database).catch((err: unknown) => {
+      throw new RehearsalError(database, errorMessage(err), err);
+    });
     clone = cloneName(pid, database);
     let method: RehearsalReport["method"] = "dump-restore";
     let fallbackReason: string | undefined;
@@ -273,8 +275,11 @@ async function runSteps(
  * a migration writes rows to a table and drops it.
  */
 async function rowsWritten(client: pg.Client): Promise<number> {
-  // Flushed when the session next goes idle, i.e. right after this statement.
-  await client.query("SELECT pg_stat_force_next_flush()");
+  // Flushed when the session next goes idle, i.e. right after this statement. Before Postgres 15
+  // there is no such function; the statistics then lag by up to half a second.
+  await client.query("SELECT pg_stat_force_next_flush()").catch((err: { code?: string }) => {
+    if (err.code !== "42883") throw err;
+  });
   const { rows } = await client.query<{ n: string | null }>(
     `SELECT sum(n_tup_ins + n_tup_upd + n_tup_del)::int8 AS n FROM pg_stat_user_tables WHERE schemaname <> $1`,
     [PGSTACK_SCHEMA],
