@@ -41,6 +41,8 @@ export interface DumpRestoreOptions {
   source: string;
   clone: string;
   rowLimit: number;
+  /** How long pg_dump waits for its share lock on each table (a Postgres duration). */
+  lockWaitTimeout: string;
   /** Folder of pg_dump, pg_restore and psql ("" = PATH). */
   binDir: string;
   children: ChildSet;
@@ -60,7 +62,13 @@ export async function copyByDumpRestore(o: DumpRestoreOptions, sourceClient: pg.
     const run = (bin: string, args: string[], database: string, stdin?: string) => runBinary(o, bin, args, database, stdin);
 
     o.log(`dump of ${o.source}'s schema (pg_dump, no table data)`);
-    await run("pg_dump", ["--format=custom", "--no-blobs", "--no-subscriptions", "--no-publications", "--no-security-labels", "--exclude-table-data=*.*", `--file=${dump}`], o.source);
+    const dumpArgs = [`--lock-wait-timeout=${o.lockWaitTimeout}`, "--format=custom", "--no-blobs", "--no-subscriptions", "--no-publications", "--no-security-labels", "--exclude-table-data=*.*", `--file=${dump}`];
+    await run("pg_dump", dumpArgs, o.source).catch((err: Error) => {
+      // pg_dump bounds its lock wait with a statement timeout; say what that means here.
+      const locked = /statement timeout[\s\S]*LOCK TABLE (\S+)/.exec(err.message)?.[1];
+      if (!locked) throw err;
+      throw new Error(`${locked} stayed locked by another session for longer than ${o.lockWaitTimeout} (pg_dump's lock wait); run when it is free, or raise the session lockTimeout. ${err.message}`);
+    });
     o.log("restoring the tables (pg_restore --section=pre-data)");
     await run("pg_restore", ["--section=pre-data", "--exit-on-error", `--dbname=${conninfo(o.clone)}`, dump], o.clone);
 

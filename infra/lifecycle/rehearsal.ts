@@ -182,7 +182,9 @@ export async function rehearse(
         sourceClient = await connect({ ...admin, ...app, database });
         cloneClient = await connect({ ...admin, ...app, database: clone });
         const binDir = opts.binDir ?? (await defaultBinDir(maintenance));
-        copied = await copyByDumpRestore({ admin, source: database, clone, rowLimit, binDir, children, log }, sourceClient, cloneClient);
+        // pg_dump waits for a share lock on every table; a migration's lock_timeout bounds that wait too.
+        const lockWaitTimeout = opts.session?.lockTimeout && opts.session.lockTimeout !== "0" ? opts.session.lockTimeout : "30s";
+        copied = await copyByDumpRestore({ admin, source: database, clone, rowLimit, lockWaitTimeout, binDir, children, log }, sourceClient, cloneClient);
         await sourceClient.end().catch(() => undefined);
         sourceClient = undefined;
       } else cloneClient = await connect({ ...admin, ...app, database: clone });

@@ -138,7 +138,7 @@ describe("rehearse", () => {
 const CHILD = path.resolve(__dirname, "../support/rehearse-child.ts");
 
 /** Starts a rehearsing child; sends `signal` once it is running the slow migration on the copy. */
-function interruptedChild(database: string, role: string, method: string, signal: NodeJS.Signals): Promise<{ signal: NodeJS.Signals | null; code: number | null; out: string }> {
+function interruptedChild(database: string, role: string, method: string, signal: NodeJS.Signals, when = "rehearsing 0900_slow"): Promise<{ signal: NodeJS.Signals | null; code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", CHILD, database, role, method], {
       env: { ...process.env, PGSTACK_CHILD_CONNECTION: JSON.stringify(adminConnection()) },
@@ -150,7 +150,7 @@ function interruptedChild(database: string, role: string, method: string, signal
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       // Once the slow migration has started on the copy (give it a moment to be inside pg_sleep).
-      if (!sent && out.includes("rehearsing 0900_slow")) {
+      if (!sent && out.includes(when)) {
         sent = true;
         setTimeout(() => child.kill(signal), 500);
       }
@@ -187,6 +187,34 @@ describe("the copy is always dropped", () => {
     expect(run.signal).toBe(signal); // re-raised after the cleanup, so the process ends as interrupted
     expect(await copies()).toEqual(before);
     expect(run.out).toContain(method === "template" ? "TEMPLATE" : "dump and restore");
+  });
+
+  it("when a table stays locked past the lock timeout: pg_dump gives up, the rehearsal says why, nothing is left behind", async () => {
+    const f = await fltrDatabase("reh");
+    await f.cl.query("BEGIN; LOCK TABLE documents IN ACCESS EXCLUSIVE MODE");
+    const before = await copies();
+    const err = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, session: { lockTimeout: "1s", statementTimeout: "0" } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RehearsalError);
+    expect((err as Error).message).toMatch(/copying the database failed: public\.documents stayed locked by another session for longer than 1s \(pg_dump's lock wait\)/);
+    expect(await copies()).toEqual(before);
+    await f.cl.query("ROLLBACK");
+  });
+
+  it("on SIGTERM while pg_dump waits for a lock on the source: pg_dump is stopped, the copy dropped", async () => {
+    const f = await fltrDatabase("reh");
+    await closeClients();
+    const holder = await connectTo(f.db);
+    await holder.query("BEGIN; LOCK TABLE datasets IN ACCESS EXCLUSIVE MODE");
+    const before = await copies();
+    const run = await interruptedChild(f.db.database, f.owner, "dump-restore", "SIGTERM", "(pg_dump, no table data)");
+    expect(run.signal).toBe("SIGTERM");
+    expect(run.out).toMatch(/dropped the rehearsal copy pgstack_rehearsal_\d+_/);
+    expect(await copies()).toEqual(before);
+    // pg_dump was stopped with its parent, not left waiting on the lock.
+    const waiting = async () => (await query<{ n: number }>(f.db, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pgstack rehearsal'"))[0]!.n;
+    for (let i = 0; i < 50 && (await waiting()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await waiting()).toBe(0);
+    await holder.query("ROLLBACK");
   });
 
   it("after a SIGKILL the copy is left, and the next rehearsal finds it by its prefix and drops it", async () => {
