@@ -101,7 +101,8 @@ export class RehearsalError extends PgstackError {
  * Copies `database` (same server, schema and data), applies `pending` to the copy as
  * `opts.role` with the real apply path, and reports each migration: ok or the error at
  * file:line:col, its duration, rows affected and schema change. The copy is dropped in every
- * case, and copies left by killed runs are dropped first. Reads the whole database.
+ * case, and copies left by killed runs are dropped first. Reads the whole database (with
+ * nothing pending, no copy is made; leftovers are still dropped).
  *
  * `admin` is the admin connection (its `database` is used for the copy's CREATE/DROP unless it is
  * the target itself; then `postgres`). Throws {@link RehearsalError} when the copy cannot be made.
@@ -159,6 +160,8 @@ export async function rehearse(
 
   try {
     for (const name of await dropLeftovers(maintenance, log)) log(`dropped the leftover rehearsal copy ${name} (its run was killed)`);
+    // Nothing to rehearse: no copy (a preview with nothing pending must not read the whole database).
+    if (pending.length === 0) return { database, method: "template", steps: [], durationMs: performance.now() - started, cloneDropped: true };
     const info = await sourceInfo(maintenance, database).catch((err: unknown) => {
       throw new RehearsalError(database, errorMessage(err), err);
     });

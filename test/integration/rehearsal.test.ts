@@ -217,6 +217,26 @@ describe("the copy is always dropped", () => {
     await holder.query("ROLLBACK");
   });
 
+  it("leaves alone a copy whose creator session is still connected (another rehearsal running now)", async () => {
+    const f = await fltrDatabase("reh");
+    const creator = await connect(adminConnection());
+    const pid = (await creator.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+    const busy = `${REHEARSAL_PREFIX}${pid}_0000_other`;
+    await creator.query(`CREATE DATABASE ${busy}`);
+    try {
+      await rehearse(adminConnection(), f.db.database, [], { role: f.owner });
+      expect(await copies()).toContain(busy);
+    } finally {
+      await creator.end();
+    }
+    // Its creator gone, it is a leftover (the server may take a moment to notice the closed session).
+    for (let i = 0; i < 50 && (await copies()).includes(busy); i++) {
+      await rehearse(adminConnection(), f.db.database, [], { role: f.owner });
+      if ((await copies()).includes(busy)) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await copies()).not.toContain(busy);
+  });
+
   it("after a SIGKILL the copy is left, and the next rehearsal finds it by its prefix and drops it", async () => {
     const f = await fltrDatabase("reh");
     await closeClients();
@@ -229,6 +249,7 @@ describe("the copy is always dropped", () => {
     const lines: string[] = [];
     const report = await rehearse(adminConnection(), f.db.database, [], { role: f.owner, logger: (m) => lines.push(m) });
     expect(report.steps).toEqual([]);
+    expect(report.clone).toBeUndefined(); // nothing pending: no copy made
     expect(lines).toContain(`dropped the leftover rehearsal copy ${left[0]} (its run was killed)`);
     expect(await copies()).toEqual(before);
   });
