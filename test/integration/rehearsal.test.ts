@@ -3,6 +3,7 @@
  * per-migration reports, and the copy dropped on success, failure, interrupt and after a kill.
  */
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { formatRehearsal, listRehearsalCopies, rehearse, RehearsalError, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal.js";
@@ -20,6 +21,20 @@ beforeAll(loadSqlParser);
 function migration(id: number, slug: string, sql: string, inTransaction = true): Migration {
   const name = `${String(id).padStart(4, "0")}_${slug}`;
   return { id, name, file: `migrations/fltr/${name}.sql`, checksum: sha256(sql), sql, inTransaction };
+}
+
+/** Command lines of running pg_dump processes, from /proc. */
+function pgDumpCommandLines(): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      if (/\bpg_dump\b/.test(cmd)) out.push(cmd);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Rehearsal copies currently on the server. */
@@ -193,9 +208,19 @@ describe("the copy is always dropped", () => {
     const f = await fltrDatabase("reh");
     await f.cl.query("BEGIN; LOCK TABLE documents IN ACCESS EXCLUSIVE MODE");
     const before = await copies();
-    const err = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, session: { lockTimeout: "1s", statementTimeout: "0" } }).catch((e: unknown) => e);
+    const running = rehearse(adminConnection(), f.db.database, pending, { role: f.owner, session: { lockTimeout: "2s", statementTimeout: "0" } }).catch((e: unknown) => e);
+    // While pg_dump waits: its command line names no password (it comes through PGPASSWORD).
+    let argv: string | undefined;
+    for (let i = 0; i < 100 && !argv; i++) {
+      argv = pgDumpCommandLines().find((c) => c.includes("--lock-wait-timeout=2s"));
+      if (!argv) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(argv).toContain("--exclude-table-data=*.*");
+    expect(argv).not.toContain(adminConnection().password!);
+    expect(argv).not.toMatch(/password/i);
+    const err = await running;
     expect(err).toBeInstanceOf(RehearsalError);
-    expect((err as Error).message).toMatch(/copying the database failed: public\.documents stayed locked by another session for longer than 1s \(pg_dump's lock wait\)/);
+    expect((err as Error).message).toMatch(/copying the database failed: public\.documents stayed locked by another session for longer than 2s \(pg_dump's lock wait\)/);
     expect(await copies()).toEqual(before);
     await f.cl.query("ROLLBACK");
   });
