@@ -11,7 +11,8 @@
  * 4. rows whose parent row was not copied are deleted, foreign key by foreign key until none is
  *    left, so that
  * 5. `pg_restore --section=data` (sequence values) and `--section=post-data` (indexes, keys,
- *    foreign keys, triggers) succeed on the sample.
+ *    foreign keys, triggers) succeed on the sample. pg_dump leaves out the values of sequences
+ *    owned by tables (identity, serial) with their tables' data: those are set from the source.
  *
  * No superuser trick (session_replication_role) is needed, so it works for the admin of
  * managed Postgres. Rows pass through a private temporary folder that is always removed.
@@ -93,6 +94,7 @@ export async function copyByDumpRestore(o: DumpRestoreOptions, sourceClient: pg.
     await run("psql", ["--no-psqlrc", "--quiet", "--file=-"], o.source, read.join("\n") + "\n");
     await run("psql", ["--no-psqlrc", "--quiet", "--file=-"], o.clone, write.join("\n") + "\n");
 
+    await copySequenceValues(sourceClient, cloneClient);
     const orphans = await deleteOrphans(sourceClient, cloneClient);
     if (orphans > 0) o.log(`left out ${orphans} row(s) whose parent row was beyond the row limit`);
     o.log("restoring sequences, indexes, keys and triggers (pg_restore --section=data, post-data)");
@@ -157,6 +159,23 @@ async function deleteOrphans(source: pg.Client, clone: pg.Client): Promise<numbe
     total += pass;
     if (pass === 0) return total;
   }
+}
+
+/**
+ * Sets every sequence of the copy to the source's value. pg_dump leaves out the value of a
+ * sequence owned by a table whose data it leaves out (identity and serial columns), so without
+ * this the copy's next id would be 1 and an INSERT in a migration would collide with copied rows.
+ */
+async function copySequenceValues(source: pg.Client, clone: pg.Client): Promise<void> {
+  const { rows } = await source.query<{ s: string; n: string; v: string }>(
+    `SELECT schemaname AS s, sequencename AS n, last_value::text AS v FROM pg_sequences
+      WHERE last_value IS NOT NULL AND schemaname NOT IN ('pg_catalog', 'information_schema')`,
+  );
+  if (rows.length === 0) return;
+  await clone.query(
+    `SELECT setval(format('%I.%I', s, n)::regclass, v, true) FROM unnest($1::text[], $2::text[], $3::int8[]) AS t(s, n, v)`,
+    [rows.map((r) => r.s), rows.map((r) => r.n), rows.map((r) => r.v)],
+  );
 }
 
 /** Exact row counts of the copied tables, in one round trip. */

@@ -127,6 +127,23 @@ describe("rehearse", () => {
     expect(formatRehearsal(report)).toContain("at most 100 rows per table (dump and restore: 1 other session(s)");
   });
 
+  it("copies tables whose names need quotes, with generated and identity columns, by dump and restore", async () => {
+    const f = await fltrDatabase("reh");
+    await query(
+      f.db,
+      `SET ROLE ${f.owner};
+       CREATE TABLE "Bazaar-Vid Exports" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "say ""hi""" text, doubled int GENERATED ALWAYS AS (id::int * 2) STORED);
+       INSERT INTO "Bazaar-Vid Exports" ("say ""hi""") SELECT 'v' || g FROM generate_series(1, 150) g;`,
+    );
+    const m = migration(5, "touch_exports", 'UPDATE "Bazaar-Vid Exports" SET "say ""hi""" = upper("say ""hi""");\nINSERT INTO "Bazaar-Vid Exports" ("say ""hi""") VALUES (\'new\');\n');
+    const report = await rehearse(adminConnection(), f.db.database, [m], { role: f.owner, rowLimit: 100 });
+    expect(report.method).toBe("dump-restore"); // f.cl is connected
+    expect(report.copied).toContainEqual({ table: "public.Bazaar-Vid Exports", rows: 100 });
+    // The identity sequence kept its value: the INSERT on the copy takes id 151, no duplicate key.
+    expect(report.steps.map((s) => [s.status, s.rowsAffected, s.error])).toEqual([["ok", 101, undefined]]);
+    expect(await query(f.db, `SELECT count(*)::int AS n, max(doubled) AS d FROM "Bazaar-Vid Exports" WHERE "say ""hi""" LIKE 'v%'`)).toEqual([{ n: 150, d: 300 }]);
+  });
+
   it("reports a failing migration at file:line:col with the earlier ones ok and the later ones skipped, and drops the copy", async () => {
     const f = await populated();
     const failing = [
