@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { identifierProblem } from "./lifecycle/identifiers.js";
-import type { Expectations, ForeignKeyExpectation } from "./lifecycle/verify.js";
+import { parseForeignKeyRef, parseTableRef, type Expectations, type Parsed } from "./lifecycle/verify.js";
 
 /** The Pulumi config namespace (the project name). */
 export const CONFIG_NAMESPACE = "pgstack";
@@ -102,13 +102,16 @@ const sessionSchema = z
   })
   .default({ lockTimeout: "10s", statementTimeout: "0" });
 
-const tableRef = z.string().regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, "must be table or schema.table");
-const fkRef = z
-  .string()
-  .regex(
-    /^\s*([a-z_][a-z0-9_$]*\.){1,2}[a-z_][a-z0-9_$]*\s*->\s*([a-z_][a-z0-9_$]*\.){1,2}[a-z_][a-z0-9_$]*\s*$/,
-    'must look like "table.column -> table.column" (optionally schema.table.column)',
-  );
+/** A string the core's parser must accept; its problem (with what to write) is the message. */
+const parsedBy = (parse: (s: string) => Parsed<unknown>) =>
+  z.string().superRefine((value, ctx) => {
+    const p = parse(value);
+    if (!p.ok) ctx.addIssue({ code: "custom", message: p.problem });
+  });
+/** `table` or `schema.table`; names that need quotes in SQL are quoted: `public."bazaar-vid_exports"`. */
+const tableRef = parsedBy(parseTableRef);
+/** `table.column -> table.column`, either side optionally `schema.table.column`, quoted names allowed. */
+const fkRef = parsedBy(parseForeignKeyRef);
 
 const databaseSchema = z.strictObject({
   name: identifier,
@@ -183,8 +186,9 @@ export const stackConfigSchema = z
         issue(at("reset", "acceptDataLoss"), `accepts data loss for generation ${acceptDataLoss}, which is above reset.generation (${generation})`);
       }
       db.expect.tables.forEach((t, j) => {
-        const schema = t.includes(".") ? t.split(".")[0] ?? "" : "public";
-        if (!schemas.has(schema)) issue(at("expect", "tables", j), `schema "${schema}" of "${t}" is not in databases[${i}].schemas`);
+        const parsed = parseTableRef(t);
+        const schema = parsed.ok ? parsed.value.schema : undefined;
+        if (schema !== undefined && !schemas.has(schema)) issue(at("expect", "tables", j), `schema "${schema}" of "${t}" is not in databases[${i}].schemas`);
       });
     });
   });
@@ -250,16 +254,13 @@ export function acceptsDataLoss(db: DatabaseConfig): boolean {
 
 /** The config's expectations in the core's terms (plain names are in `public`). */
 export function expectationsOf(db: DatabaseConfig): Expectations {
-  const ref = (s: string): { schema: string; table: string; column: string } => {
-    const parts = s.trim().split(".");
-    if (parts.length === 3) return { schema: parts[0] ?? "", table: parts[1] ?? "", column: parts[2] ?? "" };
-    return { schema: "public", table: parts[0] ?? "", column: parts[1] ?? "" };
+  // The schema has validated every entry already; a failure here is a bug, not bad input.
+  const value = <T>(p: Parsed<T>): T => {
+    if (!p.ok) throw new Error(`internal: an unvalidated expectation reached expectationsOf: ${p.problem}`);
+    return p.value;
   };
   return {
-    tables: db.expect.tables.map((t) => (t.includes(".") ? { schema: t.split(".")[0] ?? "", table: t.split(".")[1] ?? "" } : { schema: "public", table: t })),
-    foreignKeys: db.expect.foreignKeys.map((fk): ForeignKeyExpectation => {
-      const [from = "", to = ""] = fk.split("->");
-      return { from: ref(from), to: ref(to) };
-    }),
+    tables: db.expect.tables.map((t) => value(parseTableRef(t))),
+    foreignKeys: db.expect.foreignKeys.map((fk) => value(parseForeignKeyRef(fk))),
   };
 }

@@ -53,9 +53,9 @@ function printInventory(outputs: Record<string, Record<string, unknown>>): void 
       process.stdout.write(`  tables (${schema}): ${tables.join(", ")}\n`);
     }
     for (const fk of (o["foreignKeys"] ?? []) as string[]) process.stdout.write(`  fk: ${fk}\n`);
-    for (const t of (o["inventory"] ?? []) as { table: string; estimatedRows: number; columns: string[]; owner: string; grants?: string[] }[]) {
+    for (const t of (o["inventory"] ?? []) as { table: string; rows: number; rowsExact: boolean; columns: string[]; owner: string; grants?: string[] }[]) {
       const grants = t.grants?.length ? `; grants ${t.grants.join("; ")}` : "";
-      process.stdout.write(`  ${t.table} (owner ${t.owner}, ~${t.estimatedRows} rows): ${t.columns.length} columns${grants}\n`);
+      process.stdout.write(`  ${t.table} (owner ${t.owner}, ${t.rowsExact ? "" : "~"}${t.rows} rows): ${t.columns.length} columns${grants}\n`);
     }
   }
 }

@@ -39,9 +39,12 @@ export interface TableInfo {
   schema: string;
   name: string;
   owner: string;
-  /** Postgres' planner estimate (pg_class.reltuples, or live tuples before the first ANALYZE). */
+  /**
+   * Postgres' estimate: reltuples scaled to the table's current size as the planner does, or the
+   * live-tuple statistic before the first ANALYZE or VACUUM (see {@link estimateRows}).
+   */
   estimatedRows: number;
-  /** Present only when exact counts were asked for. */
+  /** An exact `count(*)`: present for every table with `exactCounts`, for small ones with `exactCountBelow`. */
   exactRows?: number;
   columns: ColumnInfo[];
   /** Primary-key columns in key order; empty when there is none. */
@@ -68,7 +71,19 @@ export interface IntrospectOptions {
   schemas?: readonly string[];
   /** Also run `count(*)` on every table (one extra round trip). */
   exactCounts?: boolean;
+  /**
+   * Run `count(*)` (one extra round trip) on the tables that can hold at most this many rows by
+   * Postgres' own figures (see {@link estimateRows}); larger tables keep their estimate. Tables
+   * the connection may not read keep their estimate too. E.g. {@link DEFAULT_EXACT_COUNT_THRESHOLD}.
+   */
+  exactCountBelow?: number;
 }
+
+/**
+ * The inventory's default for {@link IntrospectOptions.exactCountBelow}: counting 100k rows takes
+ * tens of milliseconds, and tables that small are where an estimate before ANALYZE says `~0`.
+ */
+export const DEFAULT_EXACT_COUNT_THRESHOLD = 100_000;
 
 const DELETE_ACTIONS: Record<string, string> = {
   a: "no action",
@@ -91,6 +106,13 @@ export async function introspect(client: pg.Client, options: IntrospectOptions =
   const sql = `
     SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
            CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE pg_stat_get_live_tuples(c.oid) END AS rows,
+           c.reltuples::float8 AS reltuples, c.relpages AS relpages, pg_stat_get_live_tuples(c.oid) AS live,
+           -- The size now, in pages (a partitioned table's is its partitions'): reltuples/relpages
+           -- date from the last ANALYZE or VACUUM, the file size does not.
+           (CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) FROM pg_partition_tree(c.oid) p)
+                 ELSE pg_relation_size(c.oid) END / current_setting('block_size')::int)::int8 AS pages,
+           current_setting('block_size')::int AS block_size,
+           has_table_privilege(c.oid, 'SELECT') AS readable,
            ARRAY(SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END || ': '
                         || string_agg(x.privilege_type, ', ' ORDER BY x.privilege_type)
                    FROM aclexplode(c.relacl) x WHERE x.grantee <> c.relowner GROUP BY x.grantee ORDER BY 1)::text[] AS grants
@@ -126,12 +148,17 @@ export async function introspect(client: pg.Client, options: IntrospectOptions =
   if (!tablesRes || !columnsRes || !constraintsRes || !indexesRes) throw new Error("internal: introspection returned too few result sets");
 
   const byOid = new Map<string, TableInfo>();
-  for (const r of tablesRes.rows as { oid: string; schema: string; name: string; owner: string; rows: string; grants: string[] }[]) {
+  /** Tables small enough to count exactly under `exactCountBelow`. */
+  const small = new Set<string>();
+  type TableRow = { oid: string; schema: string; name: string; owner: string; grants: string[]; reltuples: number; relpages: number; live: string; pages: string; block_size: number; readable: boolean };
+  for (const r of tablesRes.rows as TableRow[]) {
+    const estimate = estimateRows({ reltuples: r.reltuples, relpages: r.relpages, pages: Number(r.pages), live: Number(r.live), blockSize: r.block_size });
+    if (options.exactCountBelow !== undefined && r.readable && estimate.atMost <= options.exactCountBelow) small.add(r.oid);
     byOid.set(r.oid, {
       schema: r.schema,
       name: r.name,
       owner: r.owner,
-      estimatedRows: Number(r.rows),
+      estimatedRows: estimate.rows,
       columns: [],
       primaryKey: [],
       foreignKeys: [],
@@ -177,7 +204,45 @@ export async function introspect(client: pg.Client, options: IntrospectOptions =
     t.indexes.sort((a, b) => cmp(a.name, b.name));
   }
   if (options.exactCounts) await countRows(client, tables);
+  else if (small.size > 0) await countRows(client, [...byOid].filter(([oid]) => small.has(oid)).map(([, t]) => t));
   return { tables, fingerprint: fingerprintOf(tables) };
+}
+
+/** What Postgres' catalog and statistics say about a table's size. */
+export interface SizeFacts {
+  /** pg_class.reltuples at the last ANALYZE/VACUUM; -1 when never done. */
+  reltuples: number;
+  /** pg_class.relpages at that time. */
+  relpages: number;
+  /** The table's size now, in pages. */
+  pages: number;
+  /** pg_stat live tuples (kept up to date by inserts and deletes, flushed about once a second). */
+  live: number;
+  /** The server's block size (8192). */
+  blockSize: number;
+}
+
+/**
+ * A table's row estimate, and the most rows it can hold. With a density from the last ANALYZE
+ * (`reltuples / relpages`) the estimate scales it to the current size, as the planner does, and
+ * serves as the bound. Without one (never analyzed, or analyzed while empty) the estimate is the
+ * live-tuple statistic, and the bound is the current pages times the most tuples a page can
+ * hold: so a fresh table of 621 rows is known to be small, though its estimate may still be 0.
+ */
+export function estimateRows(f: SizeFacts): { rows: number; atMost: number } {
+  if (f.relpages > 0 && f.reltuples >= 0) {
+    const rows = Math.round((f.reltuples / f.relpages) * f.pages);
+    return { rows, atMost: rows };
+  }
+  const rows = Math.max(0, f.reltuples, f.live);
+  // MaxHeapTuplesPerPage: a page header (24 bytes), then per tuple a 4-byte line pointer and a 24-byte header at least.
+  const perPage = Math.floor((f.blockSize - 24) / 28);
+  return { rows, atMost: Math.max(rows, f.pages * perPage) };
+}
+
+/** A table's row count for people: exact (`621`), or an estimate marked with `~` (`~620`). */
+export function formatRowCount(t: Pick<TableInfo, "estimatedRows" | "exactRows">): string {
+  return t.exactRows !== undefined ? String(t.exactRows) : `~${t.estimatedRows}`;
 }
 
 /** Exact `count(*)` for every table, in one round trip. */

@@ -1,5 +1,5 @@
 /** SchemaVerification's provider: expectations checked, inventory and fingerprint reported, drift on refresh. */
-import { introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
+import { DEFAULT_EXACT_COUNT_THRESHOLD, introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
 import { acceptInputs, inputsOf, logger, providerChanged, readOrGone, same, withConnection } from "./common.js";
 
 
@@ -21,7 +21,10 @@ export interface VerificationInputs {
 export interface InventoryTable {
   table: string;
   owner: string;
-  estimatedRows: number;
+  /** Rows: an exact count for tables under the inventory's threshold, else Postgres' estimate. */
+  rows: number;
+  /** False when `rows` is an estimate (shown as `~620`). */
+  rowsExact: boolean;
   columns: string[];
   primaryKey: string[];
   foreignKeys: string[];
@@ -45,7 +48,8 @@ export function inventoryOf(inv: Inventory): InventoryTable[] {
   return inv.tables.map((t) => ({
     table: `${t.schema}.${t.name}`,
     owner: t.owner,
-    estimatedRows: t.estimatedRows,
+    rows: t.exactRows ?? t.estimatedRows,
+    rowsExact: t.exactRows !== undefined,
     columns: t.columns.map((c) => `${c.name} ${c.type}${c.nullable ? "" : " not null"}${c.default !== null ? ` default ${c.default}` : ""}`),
     primaryKey: t.primaryKey,
     foreignKeys: t.foreignKeys.map((f) => `${f.columns.join(", ")} -> ${f.references.schema}.${f.references.table}(${f.references.columns.join(", ")}) on delete ${f.onDelete}`),
@@ -54,7 +58,7 @@ export function inventoryOf(inv: Inventory): InventoryTable[] {
 }
 
 async function inspect(inputs: VerificationInputs): Promise<Inventory> {
-  return withConnection(inputs.connection, (client) => introspect(client, { schemas: inputs.schemas }));
+  return withConnection(inputs.connection, (client) => introspect(client, { schemas: inputs.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD }));
 }
 
 async function verifyAll(inputs: VerificationInputs): Promise<VerificationOutputs> {
@@ -144,7 +148,7 @@ export const verification = {
    * the grants are compared with the config.
    */
   async read(id: string, props: VerificationOutputs) {
-    const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas }));
+    const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD }));
     if (!inv) return {};
     const inventory = inventoryOf(inv);
     const structure = inv.fingerprint === props.verifiedFingerprint ? [] : describeDrift(props.inventory, inventory);

@@ -64,7 +64,8 @@ function mockInventory(inputs: Record<string, unknown>): unknown[] {
   return e.tables.map((t) => ({
     table: `${t.schema}.${t.table}`,
     owner: "mock-owner",
-    estimatedRows: 0,
+    rows: 0,
+    rowsExact: true,
     columns: [],
     primaryKey: ["id"],
     foreignKeys: e.foreignKeys

@@ -90,7 +90,7 @@ describe("refusing existing objects", () => {
 });
 
 describe("drift descriptions", () => {
-  const table = (grants: string[]) => ({ table: "public.users", owner: "o", estimatedRows: 0, columns: ["id text not null"], primaryKey: ["id"], foreignKeys: [], grants });
+  const table = (grants: string[]) => ({ table: "public.users", owner: "o", rows: 0, rowsExact: true, columns: ["id text not null"], primaryKey: ["id"], foreignKeys: [], grants });
   const declared = [{ name: "public", owner: "o", grants: [{ role: "app", schema: ["USAGE" as const], tables: ["SELECT" as const, "DELETE" as const], sequences: [] }] }];
   it("compares grants with the config: a hand-made grant to PUBLIC or a revoked privilege shows, the declared ones do not", () => {
     expect(describeGrantDrift([table(["app: DELETE, SELECT"])], declared)).toEqual([]);

@@ -1,0 +1,35 @@
+/** The rehearsal report as the lines a `pulumi preview` shows. */
+import type { RehearsalReport } from "./rehearsal.js";
+
+function ms(n: number): string {
+  return n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(1)} s`;
+}
+
+/**
+ * A compact, indented report: how the copy was made, one line per migration (status, duration,
+ * rows affected, error at file:line:col) followed by its schema change, and whether the copy was
+ * dropped.
+ */
+export function formatRehearsal(report: RehearsalReport): string {
+  const how =
+    report.method === "template"
+      ? "a full copy (CREATE DATABASE … TEMPLATE)"
+      : `a copy with at most ${report.rowLimit ?? "?"} rows per table (dump and restore${report.fallbackReason ? `: ${report.fallbackReason}` : ""})`;
+  const lines = [`rehearsal of ${report.steps.length} pending migration(s) on ${how}, ${ms(report.durationMs)}:`];
+  if (report.steps.length === 0) lines.push("  nothing pending");
+  const width = Math.max(0, ...report.steps.map((s) => s.name.length));
+  for (const s of report.steps) {
+    const name = s.name.padEnd(width);
+    if (s.status === "skipped") {
+      lines.push(`  skipped ${name}  (not run: an earlier migration failed)`);
+      continue;
+    }
+    const rows = s.rowsAffected === 1 ? "1 row" : `${s.rowsAffected} rows`;
+    const facts = s.status === "ok" ? `${ms(s.durationMs)}, ${rows}` : `${ms(s.durationMs)}${s.rowsAffected > 0 ? `, ${rows} written then rolled back` : ""}`;
+    lines.push(`  ${s.status === "ok" ? "ok     " : "FAILED "} ${name}  (${facts})`);
+    if (s.error) lines.push(...s.error.split("\n").map((l) => `            ${l}`));
+    for (const c of s.schemaChange) lines.push(`            ${c}`);
+  }
+  lines.push(report.cloneDropped ? "  the copy was dropped" : `  the copy ${report.clone ?? ""} could NOT be dropped: drop it by hand (the next rehearsal also tries)`);
+  return lines.join("\n");
+}

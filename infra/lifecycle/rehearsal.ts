@@ -1,0 +1,339 @@
+/**
+ * Rehearsal: the pending migrations applied to a throwaway copy of the target database, on the
+ * same server, through the real apply path, with a report per migration. The copy is always
+ * dropped: on success, on failure, on SIGINT/SIGTERM, and (if the process was killed) by the
+ * next rehearsal.
+ *
+ * A rehearsal reads the whole database: the template copy copies every byte, the dump-and-restore
+ * copy reads the whole schema and up to `rowLimit` rows of every table.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type pg from "pg";
+import { applyMigrations } from "./apply.js";
+import { connect, silentLogger, type ConnectionOptions } from "./connection.js";
+import { MigrationFailedError, PgstackError, errorMessage, formatLocation } from "./errors.js";
+import { PGSTACK_SCHEMA, readHistory } from "./history.js";
+import { introspect } from "./introspect.js";
+import { cloneByTemplate, cloneName, createEmptyClone, dropClone, dropLeftovers, REHEARSAL_PREFIX, sourceInfo } from "./rehearsal-clone.js";
+import { copyByDumpRestore, type ChildSet, type CopiedTable } from "./rehearsal-copy.js";
+import { describeSchemaChange } from "./rehearsal-schema.js";
+import type { Migration } from "./source.js";
+import { loadSqlParser } from "./sql.js";
+
+export { REHEARSAL_PREFIX } from "./rehearsal-clone.js";
+export type { CopiedTable } from "./rehearsal-copy.js";
+export { formatRehearsal } from "./rehearsal-format.js";
+
+/** What one pending migration did on the copy. */
+export interface RehearsalStep {
+  /** The migration's name, e.g. `0005_drop_exports`. */
+  name: string;
+  /** Its file, as loaded. */
+  file: string;
+  /** `skipped`: an earlier migration failed, so this one did not run (as in a real `up`). */
+  status: "ok" | "failed" | "skipped";
+  /** For `failed`: `file:line:col: message (SQLSTATE …)`, with Postgres' DETAIL when it gave one. */
+  error?: string;
+  /** How long it ran on the copy, ms. */
+  durationMs: number;
+  /**
+   * Rows it inserted, updated or deleted (Postgres' per-table statistics, so rows written by
+   * triggers and cascades count too; TRUNCATE and DROP do not). For a failed migration: the rows
+   * written before the failure, which were rolled back.
+   */
+  rowsAffected: number;
+  /** The structure it changed, one line each: `+ table public.x`, `~ public.y: + column z text`. */
+  schemaChange: string[];
+}
+
+/** The outcome of {@link rehearse}. */
+export interface RehearsalReport {
+  /** The database that was copied. */
+  database: string;
+  /** How it was copied: `template` (everything) or `dump-restore` (schema, at most `rowLimit` rows per table). */
+  method: "template" | "dump-restore";
+  /** Rows copied per table at most (dump-restore only). */
+  rowLimit?: number;
+  steps: RehearsalStep[];
+  /** The whole rehearsal, copy and drop included, ms. */
+  durationMs: number;
+  /** False only when dropping failed; the name of the copy is then in `clone`, to drop by hand. */
+  cloneDropped: boolean;
+  /** The copy's name. */
+  clone?: string;
+  /** Why the template copy was not used, when it was not. */
+  fallbackReason?: string;
+  /** Rows per table in the copy (dump-restore only). */
+  copied?: CopiedTable[];
+}
+
+/** Rows per table a dump-and-restore copy takes when no `rowLimit` is given. */
+export const DEFAULT_REHEARSAL_ROW_LIMIT = 10_000;
+
+/** Options for {@link rehearse}. */
+export interface RehearseOptions {
+  /** The role migrations run as (`SET ROLE`), as the MigrationSet does: the database's owner. */
+  role: string;
+  /** `lock_timeout` / `statement_timeout` for each migration, as in the stack config. */
+  session?: { lockTimeout: string; statementTimeout: string };
+  /** Rows per table for the dump-and-restore copy. Default {@link DEFAULT_REHEARSAL_ROW_LIMIT}. */
+  rowLimit?: number;
+  /** `auto` (default): template when nobody else is connected to the source, else dump-restore. */
+  method?: "auto" | "dump-restore";
+  /** Folder of pg_dump, pg_restore and psql. Default: $PGSTACK_PG_BIN, Debian's folder for the server's major version, else PATH. */
+  binDir?: string;
+  /** Progress, one line per phase and per migration. */
+  logger?: (msg: string) => void;
+}
+
+/** A rehearsal that could not be set up (the copy failed); nothing was left behind. */
+export class RehearsalError extends PgstackError {
+  constructor(database: string, message: string, cause?: unknown) {
+    super("REHEARSAL_FAILED", `database "${database}": the rehearsal could not run: ${message}`, {
+      hint: "the rehearsal copy was dropped; the database itself was only read. Fix the cause, or turn the rehearsal off for this stack",
+      cause,
+    });
+  }
+}
+
+/**
+ * Copies `database` (same server, schema and data), applies `pending` to the copy as
+ * `opts.role` with the real apply path, and reports each migration: ok or the error at
+ * file:line:col, its duration, rows affected and schema change. The copy is dropped in every
+ * case, and copies left by killed runs are dropped first. Reads the whole database (with
+ * nothing pending, no copy is made; leftovers are still dropped).
+ *
+ * `admin` is the admin connection (its `database` is used for the copy's CREATE/DROP unless it is
+ * the target itself; then `postgres`). Throws {@link RehearsalError} when the copy cannot be made.
+ */
+export async function rehearse(
+  admin: ConnectionOptions,
+  database: string,
+  pending: Migration[],
+  opts: RehearseOptions,
+): Promise<RehearsalReport> {
+  const started = performance.now();
+  const log = opts.logger ?? (() => undefined);
+  await loadSqlParser();
+  const maintenanceDb = admin.database !== database ? admin.database : "postgres";
+  const app = { applicationName: "pgstack rehearsal" };
+  const maintenance = await connect({ ...admin, ...app, database: maintenanceDb });
+  const children: ChildSet = new Set();
+  let clone: string | undefined;
+  let dropping: Promise<boolean> | undefined;
+  let cloneClient: pg.Client | undefined;
+  let sourceClient: pg.Client | undefined;
+  const pid = (await maintenance.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid ?? 0;
+
+  /** Drops the copy once, however many paths (finally, signal) ask for it. */
+  const dropOnce = (via: "here" | "signal"): Promise<boolean> => {
+    dropping ??= (async () => {
+      for (const c of children) c.kill("SIGTERM");
+      if (!clone) return true;
+      try {
+        if (via === "signal") await emergencyDrop({ ...admin, ...app, database: maintenanceDb }, pid, clone);
+        else await dropClone(maintenance, clone);
+        log(`dropped the rehearsal copy ${clone}`);
+        return true;
+      } catch (err) {
+        log(`could not drop the rehearsal copy ${clone}: ${errorMessage(err)}; the next rehearsal drops it, or run DROP DATABASE "${clone}" WITH (FORCE)`);
+        return false;
+      }
+    })();
+    return dropping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the rehearsal and dropping its copy`);
+    void dropOnce("signal").finally(() => {
+      removeHandlers();
+      // Re-raise so the process ends as it would have without us, unless someone else handles it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  };
+  const removeHandlers = () => {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    for (const name of await dropLeftovers(maintenance, log)) log(`dropped the leftover rehearsal copy ${name} (its run was killed)`);
+    // Nothing to rehearse: no copy (a preview with nothing pending must not read the whole database).
+    if (pending.length === 0) return { database, method: "template", steps: [], durationMs: performance.now() - started, cloneDropped: true };
+    const info = await sourceInfo(maintenance, database).catch((err: unknown) => {
+      throw new RehearsalError(database, errorMessage(err), err);
+    });
+    clone = cloneName(pid, database);
+    let method: RehearsalReport["method"] = "dump-restore";
+    let fallbackReason: string | undefined;
+    if (opts.method === "dump-restore") fallbackReason = "dump-restore was asked for";
+    else if (info.otherSessions > 0) fallbackReason = `${info.otherSessions} other session(s) are connected to ${database}; a template copy would need them gone`;
+    else {
+      log(`copying ${database} to ${clone} (CREATE DATABASE … TEMPLATE)`);
+      const t = await cloneByTemplate(maintenance, database, clone, info.owner);
+      if (t.ok) method = "template";
+      else fallbackReason = `the template copy was refused: ${t.why}`;
+    }
+    const rowLimit = opts.rowLimit ?? DEFAULT_REHEARSAL_ROW_LIMIT;
+    let copied: CopiedTable[] | undefined;
+    try {
+      if (method === "dump-restore") {
+        log(`copying ${database} to ${clone} by dump and restore, at most ${rowLimit} rows per table (${fallbackReason})`);
+        await createEmptyClone(maintenance, clone, info);
+        sourceClient = await connect({ ...admin, ...app, database });
+        cloneClient = await connect({ ...admin, ...app, database: clone });
+        const binDir = opts.binDir ?? (await defaultBinDir(maintenance));
+        // pg_dump waits for a share lock on every table; a migration's lock_timeout bounds that wait too.
+        const lockWaitTimeout = opts.session?.lockTimeout && opts.session.lockTimeout !== "0" ? opts.session.lockTimeout : "30s";
+        copied = await copyByDumpRestore({ admin, source: database, clone, rowLimit, lockWaitTimeout, binDir, children, log }, sourceClient, cloneClient);
+        await sourceClient.end().catch(() => undefined);
+        sourceClient = undefined;
+      } else cloneClient = await connect({ ...admin, ...app, database: clone });
+    } catch (err) {
+      if (dropping) throw new RehearsalError(database, "interrupted", err);
+      throw new RehearsalError(database, `copying the database failed: ${errorMessage(err)}`, err);
+    }
+
+    const steps = await runSteps(cloneClient, database, pending, opts, log);
+    await cloneClient.end().catch(() => undefined);
+    cloneClient = undefined;
+    const cloneDropped = await dropOnce("here");
+    return {
+      database,
+      method,
+      ...(method === "dump-restore" ? { rowLimit, copied } : {}),
+      ...(fallbackReason && method === "dump-restore" ? { fallbackReason } : {}),
+      steps,
+      durationMs: performance.now() - started,
+      cloneDropped,
+      clone,
+    };
+  } finally {
+    await cloneClient?.end().catch(() => undefined);
+    await sourceClient?.end().catch(() => undefined);
+    await dropOnce("here");
+    removeHandlers();
+    await maintenance.end().catch(() => undefined);
+  }
+}
+
+/** Applies the pending migrations one by one, measuring each; after a failure the rest are skipped. */
+async function runSteps(
+  client: pg.Client,
+  database: string,
+  pending: readonly Migration[],
+  opts: RehearseOptions,
+  log: (msg: string) => void,
+): Promise<RehearsalStep[]> {
+  // The copy carries the history; applied migrations stand in by name and checksum, so
+  // applyMigrations checks the history exactly as in a real run.
+  const history = await readHistory(client);
+  const done = new Set(history.map((h) => h.name));
+  const applied: Migration[] = history.map((h) => ({ id: h.id, name: h.name, file: h.name, checksum: h.checksum, sql: "", inTransaction: h.inTransaction }));
+  const todo = pending.filter((m) => !done.has(m.name));
+  const steps: RehearsalStep[] = [];
+  let failed = false;
+  for (const [i, m] of todo.entries()) {
+    if (failed) {
+      steps.push({ name: m.name, file: m.file, status: "skipped", durationMs: 0, rowsAffected: 0, schemaChange: [] });
+      continue;
+    }
+    log(`rehearsing ${m.name} (${i + 1}/${todo.length})`);
+    const before = await introspect(client);
+    const writtenBefore = await rowsWritten(client);
+    const t0 = performance.now();
+    let error: string | undefined;
+    let durationMs: number;
+    try {
+      const result = await applyMigrations(client, [...applied, ...todo.slice(0, i + 1)], {
+        database: `${database} (rehearsal copy)`,
+        role: opts.role,
+        ...(opts.session ? { session: opts.session } : {}),
+        logger: silentLogger,
+      });
+      const r = result.results.at(-1);
+      durationMs = r?.status === "Success" ? r.durationMs : performance.now() - t0;
+      if (result.error) error = stepError(result.error);
+    } catch (err) {
+      durationMs = performance.now() - t0;
+      error = stepError(err);
+    }
+    const rowsAffected = (await rowsWritten(client)) - writtenBefore;
+    const schemaChange = describeSchemaChange(before, await introspect(client));
+    if (error) {
+      failed = true;
+      log(`${m.name} failed on the copy: ${error}`);
+      steps.push({ name: m.name, file: m.file, status: "failed", error, durationMs, rowsAffected, schemaChange });
+    } else {
+      steps.push({ name: m.name, file: m.file, status: "ok", durationMs, rowsAffected, schemaChange });
+    }
+  }
+  return steps;
+}
+
+/**
+ * Rows inserted + updated + deleted so far in the copy's user tables (pgstack's own aside). The
+ * session's pending statistics are flushed first, so the migration it just ran is included.
+ * Tables dropped since lose their counts; that only lowers the total of a later difference when
+ * a migration writes rows to a table and drops it.
+ */
+async function rowsWritten(client: pg.Client): Promise<number> {
+  // Flushed when the session next goes idle, i.e. right after this statement. Before Postgres 15
+  // there is no such function; the statistics then lag by up to half a second.
+  await client.query("SELECT pg_stat_force_next_flush()").catch((err: { code?: string }) => {
+    if (err.code !== "42883") throw err;
+  });
+  const { rows } = await client.query<{ n: string | null }>(
+    `SELECT sum(n_tup_ins + n_tup_upd + n_tup_del)::int8 AS n FROM pg_stat_user_tables WHERE schemaname <> $1`,
+    [PGSTACK_SCHEMA],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** `file:line:col: message (SQLSTATE x)` and Postgres' DETAIL, without the apply's advice (the copy is thrown away). */
+function stepError(err: unknown): string {
+  if (!(err instanceof MigrationFailedError)) return errorMessage(err);
+  const cause = err.cause as { code?: string; detail?: string } | undefined;
+  if (cause instanceof PgstackError || !cause) return err.message;
+  const where = err.location ? `${formatLocation(err.location)}: ` : "";
+  const detail = cause.detail ? `\nDETAIL: ${cause.detail}` : "";
+  return `${where}${errorMessage(cause)}${err.sqlState ? ` (SQLSTATE ${err.sqlState})` : ""}${detail}`;
+}
+
+/**
+ * Drops the copy from a fresh connection while the rehearsal's own may be busy: its statement
+ * (a CREATE DATABASE, say) is cancelled first and given a few seconds to stop, then the copy is
+ * dropped with FORCE, which ends the sessions still on it.
+ */
+async function emergencyDrop(c: ConnectionOptions, busyPid: number, clone: string): Promise<void> {
+  const client = await connect(c, { retryDelaysMs: [] });
+  try {
+    await client.query("SELECT pg_cancel_backend($1)", [busyPid]);
+    for (let i = 0; i < 50; i++) {
+      const { rows } = await client.query<{ state: string | null }>("SELECT state FROM pg_stat_activity WHERE pid = $1", [busyPid]);
+      if (rows[0]?.state !== "active") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await dropClone(client, clone);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** $PGSTACK_PG_BIN, else Debian's binaries for the server's major version when present, else PATH (""). */
+async function defaultBinDir(client: pg.Client): Promise<string> {
+  const env = process.env["PGSTACK_PG_BIN"];
+  if (env) return env;
+  const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  const major = Math.floor(Number(rows[0]?.v ?? 0) / 10000);
+  const debian = `/usr/lib/postgresql/${major}/bin`;
+  return fs.existsSync(path.join(debian, "pg_dump")) ? debian : "";
+}
+
+/** Names of rehearsal copies on the server (a leftover check for tests and operators). */
+export async function listRehearsalCopies(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", [REHEARSAL_PREFIX]);
+  return rows.map((r) => r.datname);
+}

@@ -1,0 +1,298 @@
+/**
+ * Rehearsal on a real server, as the non-superuser admin: template and dump-restore copies,
+ * per-migration reports, and the copy dropped on success, failure, interrupt and after a kill.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { formatRehearsal, listRehearsalCopies, rehearse, RehearsalError, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal.js";
+import { readHistory } from "../../infra/lifecycle/history.js";
+import { sha256, type Migration } from "../../infra/lifecycle/source.js";
+import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { connect } from "../../infra/lifecycle/connection.js";
+import { fltrDatabase } from "../support/fixtures.js";
+import { adminConnection, closeClients, connectTo, query } from "../support/db.js";
+
+afterEach(closeClients);
+beforeAll(loadSqlParser);
+
+/** An inline migration, as the source would load it from `migrations/fltr/<name>.sql`. */
+function migration(id: number, slug: string, sql: string, inTransaction = true): Migration {
+  const name = `${String(id).padStart(4, "0")}_${slug}`;
+  return { id, name, file: `migrations/fltr/${name}.sql`, checksum: sha256(sql), sql, inTransaction };
+}
+
+/** Command lines of running pg_dump processes, from /proc. */
+function pgDumpCommandLines(): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      if (/\bpg_dump\b/.test(cmd)) out.push(cmd);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Rehearsal copies currently on the server. */
+async function copies(): Promise<string[]> {
+  const cl = await connect(adminConnection());
+  try {
+    return await listRehearsalCopies(cl);
+  } finally {
+    await cl.end();
+  }
+}
+
+/** fltr with 621 datasets (never analyzed) and 300 documents spread over them. */
+async function populated() {
+  const f = await fltrDatabase("reh");
+  await query(
+    f.db,
+    `INSERT INTO datasets (name, created_by) SELECT 'ds' || g, 'u' FROM generate_series(1, 621) g;
+     INSERT INTO documents (dataset_id, filename, size_bytes, sha256)
+       SELECT (g * 7) % 621 + 1, 'f' || g, g, repeat('a', 64) FROM generate_series(1, 300) g;`,
+  );
+  return f;
+}
+
+const pending = [
+  migration(5, "add_archived", "ALTER TABLE datasets ADD COLUMN archived boolean NOT NULL DEFAULT false;\nUPDATE datasets SET archived = true WHERE id % 3 = 0;\n"),
+  migration(6, "create_exports", 'CREATE TABLE "bazaar-vid_exports" (id bigint PRIMARY KEY, dataset_id bigint REFERENCES datasets (id));\n'),
+];
+
+describe("rehearse", () => {
+  it("copies by template when nobody else is connected, reports each migration, and leaves the source untouched", async () => {
+    const f = await populated();
+    await closeClients(); // the template copy needs the source to itself
+    const before = await copies();
+    const lines: string[] = [];
+    const report = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, logger: (m) => lines.push(m) });
+    expect(report.method).toBe("template");
+    expect(report.rowLimit).toBeUndefined();
+    expect(report.steps.map((s) => [s.name, s.status, s.rowsAffected])).toEqual([
+      ["0005_add_archived", "ok", 207],
+      ["0006_create_exports", "ok", 0],
+    ]);
+    expect(report.steps[0]!.schemaChange).toEqual(["~ public.datasets: + column archived boolean not null default false"]);
+    expect(report.steps[1]!.schemaChange).toEqual([
+      '+ table public."bazaar-vid_exports" (id bigint not null, dataset_id bigint)',
+    ]);
+    expect(report.steps.every((s) => s.durationMs >= 0 && s.durationMs < 30_000)).toBe(true);
+    expect(report.cloneDropped).toBe(true);
+    expect(await copies()).toEqual(before);
+    expect(lines.some((l) => l.includes("TEMPLATE"))).toBe(true);
+    expect(lines).toContain("rehearsing 0006_create_exports (2/2)");
+    // The source: no new column, no new table, history unchanged.
+    expect(await query(f.db, "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'datasets' AND column_name = 'archived'")).toEqual([{ n: 0 }]);
+    expect(await query(f.db, "SELECT to_regclass('\"bazaar-vid_exports\"') AS t")).toEqual([{ t: null }]);
+    const cl = await connectTo(f.db);
+    expect((await readHistory(cl)).map((h) => h.name)).toEqual(["0001_create_datasets", "0002_create_documents", "0003_create_processing_jobs", "0004_index_jobs_by_status"]);
+    const text = formatRehearsal(report);
+    expect(text).toContain("ok      0005_add_archived    (");
+    expect(text).toContain("207 rows");
+    expect(text).toContain('+ table public."bazaar-vid_exports"');
+    expect(text).toContain("the copy was dropped");
+  });
+
+  it("falls back to dump and restore with a row limit when others are connected; foreign keys hold on the sample", async () => {
+    const f = await populated(); // f.cl stays connected: a user's session
+    const [expected] = await query<{ docs: number }>(
+      f.db,
+      "SELECT count(*)::int AS docs FROM (SELECT * FROM documents LIMIT 100) d WHERE d.dataset_id IN (SELECT id FROM datasets LIMIT 100)",
+    );
+    const before = await copies();
+    const concurrently = migration(7, "index_archived", "-- pgstack:no-transaction\nCREATE INDEX CONCURRENTLY datasets_archived_idx ON datasets (archived);\n", false);
+    const report = await rehearse(adminConnection(), f.db.database, [...pending, concurrently], { role: f.owner, rowLimit: 100 });
+    expect(report.method).toBe("dump-restore");
+    expect(report.rowLimit).toBe(100);
+    expect(report.fallbackReason).toMatch(/1 other session\(s\) are connected/);
+    const copied = Object.fromEntries((report.copied ?? []).map((c) => [c.table, c.rows]));
+    expect(copied["public.datasets"]).toBe(100);
+    expect(copied["public.documents"]).toBe(expected!.docs);
+    expect(expected!.docs).toBeGreaterThan(0);
+    expect(expected!.docs).toBeLessThan(100);
+    expect(copied["pgstack.migrations"]).toBe(4); // pgstack's own tables are copied whole
+    // 33 of the first 100 ids are multiples of 3.
+    expect(report.steps.map((s) => [s.status, s.rowsAffected])).toEqual([["ok", 33], ["ok", 0], ["ok", 0]]);
+    // A no-transaction migration runs on the copy through the same path as in a real apply.
+    expect(report.steps[2]!.schemaChange).toEqual(["~ public.datasets: + index CREATE INDEX datasets_archived_idx ON public.datasets USING btree (archived)"]);
+    expect(report.cloneDropped).toBe(true);
+    expect(await copies()).toEqual(before);
+    expect(await query(f.db, "SELECT count(*)::int AS n FROM datasets")).toEqual([{ n: 621 }]);
+    expect(await query(f.db, "SELECT count(*)::int AS n FROM documents")).toEqual([{ n: 300 }]);
+    expect(formatRehearsal(report)).toContain("at most 100 rows per table (dump and restore: 1 other session(s)");
+  });
+
+  it("copies tables whose names need quotes, with generated and identity columns, by dump and restore", async () => {
+    const f = await fltrDatabase("reh");
+    await query(
+      f.db,
+      `SET ROLE ${f.owner};
+       CREATE TABLE "Bazaar-Vid Exports" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "say ""hi""" text, doubled int GENERATED ALWAYS AS (id::int * 2) STORED);
+       INSERT INTO "Bazaar-Vid Exports" ("say ""hi""") SELECT 'v' || g FROM generate_series(1, 150) g;`,
+    );
+    const m = migration(5, "touch_exports", 'UPDATE "Bazaar-Vid Exports" SET "say ""hi""" = upper("say ""hi""");\nINSERT INTO "Bazaar-Vid Exports" ("say ""hi""") VALUES (\'new\');\n');
+    const report = await rehearse(adminConnection(), f.db.database, [m], { role: f.owner, rowLimit: 100 });
+    expect(report.method).toBe("dump-restore"); // f.cl is connected
+    expect(report.copied).toContainEqual({ table: "public.Bazaar-Vid Exports", rows: 100 });
+    // The identity sequence kept its value: the INSERT on the copy takes id 151, no duplicate key.
+    expect(report.steps.map((s) => [s.status, s.rowsAffected, s.error])).toEqual([["ok", 101, undefined]]);
+    expect(await query(f.db, `SELECT count(*)::int AS n, max(doubled) AS d FROM "Bazaar-Vid Exports" WHERE "say ""hi""" LIKE 'v%'`)).toEqual([{ n: 150, d: 300 }]);
+  });
+
+  it("reports a failing migration at file:line:col with the earlier ones ok and the later ones skipped, and drops the copy", async () => {
+    const f = await populated();
+    const failing = [
+      pending[0]!,
+      migration(6, "bad_cast", "-- cast every name\nALTER TABLE datasets\n  ALTER COLUMN created_by TYPE integer USING created_by::integer;\n"),
+      migration(7, "never", "CREATE TABLE never_created (id int);\n"),
+    ];
+    const before = await copies();
+    const report = await rehearse(adminConnection(), f.db.database, failing, { role: f.owner, rowLimit: 1000 });
+    expect(report.steps.map((s) => s.status)).toEqual(["ok", "failed", "skipped"]);
+    const bad = report.steps[1]!;
+    expect(bad.error).toMatch(/^migrations\/fltr\/0006_bad_cast\.sql:2:1: invalid input syntax for type integer: "u" \(SQLSTATE 22P02\)/);
+    expect(bad.schemaChange).toEqual([]);
+    expect(report.steps[2]).toMatchObject({ name: "0007_never", rowsAffected: 0, schemaChange: [] });
+    expect(report.cloneDropped).toBe(true);
+    expect(await copies()).toEqual(before);
+    const text = formatRehearsal(report);
+    expect(text).toContain("FAILED  0006_bad_cast");
+    expect(text).toContain("migrations/fltr/0006_bad_cast.sql:2:1");
+    expect(text).toContain("skipped 0007_never");
+  });
+});
+
+const CHILD = path.resolve(__dirname, "../support/rehearse-child.ts");
+
+/** Starts a rehearsing child; sends `signal` once it is running the slow migration on the copy. */
+function interruptedChild(database: string, role: string, method: string, signal: NodeJS.Signals, when = "rehearsing 0900_slow"): Promise<{ signal: NodeJS.Signals | null; code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", CHILD, database, role, method], {
+      env: { ...process.env, PGSTACK_CHILD_CONNECTION: JSON.stringify(adminConnection()) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let sent = false;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000); // bounded, whatever happens
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      // Once the slow migration has started on the copy (give it a moment to be inside pg_sleep).
+      if (!sent && out.includes(when)) {
+        sent = true;
+        setTimeout(() => child.kill(signal), 500);
+      }
+    });
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code, sig) => {
+      clearTimeout(timer);
+      resolve({ signal: sig, code, out });
+    });
+  });
+}
+
+describe("the copy is always dropped", () => {
+  it("when the copy itself fails (no pg_dump where binDir says): a RehearsalError, nothing left behind", async () => {
+    const f = await fltrDatabase("reh");
+    const before = await copies();
+    const err = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, method: "dump-restore", binDir: "/nonexistent/bin" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RehearsalError);
+    expect((err as Error).message).toMatch(/the rehearsal could not run: copying the database failed: cannot run \/nonexistent\/bin\/pg_dump/);
+    expect(await copies()).toEqual(before);
+  });
+
+  it.each([
+    ["SIGINT", "template"],
+    ["SIGTERM", "dump-restore"],
+  ] as const)("on %s during a %s rehearsal: the child drops its copy and ends by the signal", async (signal, method) => {
+    const f = await fltrDatabase("reh");
+    await closeClients();
+    const before = await copies();
+    const run = await interruptedChild(f.db.database, f.owner, method, signal);
+    expect(run.out).toContain(`${signal}: stopping the rehearsal and dropping its copy`);
+    expect(run.out).toMatch(/dropped the rehearsal copy pgstack_rehearsal_\d+_/);
+    expect(run.signal).toBe(signal); // re-raised after the cleanup, so the process ends as interrupted
+    expect(await copies()).toEqual(before);
+    expect(run.out).toContain(method === "template" ? "TEMPLATE" : "dump and restore");
+  });
+
+  it("when a table stays locked past the lock timeout: pg_dump gives up, the rehearsal says why, nothing is left behind", async () => {
+    const f = await fltrDatabase("reh");
+    await f.cl.query("BEGIN; LOCK TABLE documents IN ACCESS EXCLUSIVE MODE");
+    const before = await copies();
+    const running = rehearse(adminConnection(), f.db.database, pending, { role: f.owner, session: { lockTimeout: "2s", statementTimeout: "0" } }).catch((e: unknown) => e);
+    // While pg_dump waits: its command line names no password (it comes through PGPASSWORD).
+    let argv: string | undefined;
+    for (let i = 0; i < 100 && !argv; i++) {
+      argv = pgDumpCommandLines().find((c) => c.includes("--lock-wait-timeout=2s"));
+      if (!argv) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(argv).toContain("--exclude-table-data=*.*");
+    expect(argv).not.toContain(adminConnection().password!);
+    expect(argv).not.toMatch(/password/i);
+    const err = await running;
+    expect(err).toBeInstanceOf(RehearsalError);
+    expect((err as Error).message).toMatch(/copying the database failed: public\.documents stayed locked by another session for longer than 2s \(pg_dump's lock wait\)/);
+    expect(await copies()).toEqual(before);
+    await f.cl.query("ROLLBACK");
+  });
+
+  it("on SIGTERM while pg_dump waits for a lock on the source: pg_dump is stopped, the copy dropped", async () => {
+    const f = await fltrDatabase("reh");
+    await closeClients();
+    const holder = await connectTo(f.db);
+    await holder.query("BEGIN; LOCK TABLE datasets IN ACCESS EXCLUSIVE MODE");
+    const before = await copies();
+    const run = await interruptedChild(f.db.database, f.owner, "dump-restore", "SIGTERM", "(pg_dump, no table data)");
+    expect(run.signal).toBe("SIGTERM");
+    expect(run.out).toMatch(/dropped the rehearsal copy pgstack_rehearsal_\d+_/);
+    expect(await copies()).toEqual(before);
+    // pg_dump was stopped with its parent, not left waiting on the lock.
+    const waiting = async () => (await query<{ n: number }>(f.db, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pgstack rehearsal'"))[0]!.n;
+    for (let i = 0; i < 50 && (await waiting()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await waiting()).toBe(0);
+    await holder.query("ROLLBACK");
+  });
+
+  it("leaves alone a copy whose creator session is still connected (another rehearsal running now)", async () => {
+    const f = await fltrDatabase("reh");
+    const creator = await connect(adminConnection());
+    const pid = (await creator.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+    const busy = `${REHEARSAL_PREFIX}${pid}_0000_other`;
+    await creator.query(`CREATE DATABASE ${busy}`);
+    try {
+      await rehearse(adminConnection(), f.db.database, [], { role: f.owner });
+      expect(await copies()).toContain(busy);
+    } finally {
+      await creator.end();
+    }
+    // Its creator gone, it is a leftover (the server may take a moment to notice the closed session).
+    for (let i = 0; i < 50 && (await copies()).includes(busy); i++) {
+      await rehearse(adminConnection(), f.db.database, [], { role: f.owner });
+      if ((await copies()).includes(busy)) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await copies()).not.toContain(busy);
+  });
+
+  it("after a SIGKILL the copy is left, and the next rehearsal finds it by its prefix and drops it", async () => {
+    const f = await fltrDatabase("reh");
+    await closeClients();
+    const before = await copies();
+    const run = await interruptedChild(f.db.database, f.owner, "template", "SIGKILL");
+    expect(run.signal).toBe("SIGKILL");
+    const left = (await copies()).filter((c) => !before.includes(c));
+    expect(left).toHaveLength(1);
+    expect(left[0]!.startsWith(REHEARSAL_PREFIX)).toBe(true);
+    const lines: string[] = [];
+    const report = await rehearse(adminConnection(), f.db.database, [], { role: f.owner, logger: (m) => lines.push(m) });
+    expect(report.steps).toEqual([]);
+    expect(report.clone).toBeUndefined(); // nothing pending: no copy made
+    expect(lines).toContain(`dropped the leftover rehearsal copy ${left[0]} (its run was killed)`);
+    expect(await copies()).toEqual(before);
+  });
+});

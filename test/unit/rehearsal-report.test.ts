@@ -1,0 +1,97 @@
+/** Pure parts of the rehearsal and the inventory: schema-change lines, the report text, row estimates. */
+import { describe, expect, it } from "vitest";
+import { estimateRows, formatRowCount, type Inventory, type TableInfo } from "../../infra/lifecycle/introspect.js";
+import { cloneName, creatorPidOf, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal-clone.js";
+import { describeSchemaChange } from "../../infra/lifecycle/rehearsal-schema.js";
+import { formatRehearsal, type RehearsalReport } from "../../infra/lifecycle/rehearsal.js";
+
+const col = (name: string, type = "text", nullable = true, dflt: string | null = null) => ({ name, type, nullable, default: dflt });
+function table(name: string, extra: Partial<TableInfo> = {}): TableInfo {
+  return { schema: "public", name, owner: "o", estimatedRows: 0, columns: [col("id", "bigint", false)], primaryKey: ["id"], foreignKeys: [], constraints: [], grants: [], indexes: [], ...extra };
+}
+const inv = (...tables: TableInfo[]): Inventory => ({ tables, fingerprint: JSON.stringify(tables) });
+
+describe("describeSchemaChange", () => {
+  it("names added and dropped tables, columns, types, nullability, defaults, keys and indexes", () => {
+    const before = inv(
+      table("users", { columns: [col("id", "bigint", false), col("email"), col("legacy")] }),
+      table("component_error"),
+    );
+    const after = inv(
+      table("users", {
+        columns: [col("id", "bigint", false), col("email", "character varying(320)", false), col("created", "timestamp with time zone", false, "now()")],
+        indexes: [{ name: "users_email_key", unique: true, primary: false, definition: "CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)" }],
+      }),
+      table("bazaar-vid_exports", {
+        columns: [col("id", "bigint", false), col("user_id", "bigint")],
+        foreignKeys: [{ name: "exports_user_fk", columns: ["user_id"], references: { schema: "public", table: "users", columns: ["id"] }, onDelete: "cascade" }],
+      }),
+    );
+    expect(describeSchemaChange(before, after)).toEqual([
+      "~ public.users: column email type text -> character varying(320)",
+      "~ public.users: column email set not null",
+      "~ public.users: + column created timestamp with time zone not null default now()",
+      "~ public.users: - column legacy",
+      "~ public.users: + index CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)",
+      '+ table public."bazaar-vid_exports" (id bigint not null, user_id bigint)',
+      "- table public.component_error",
+    ]);
+    expect(describeSchemaChange(before, before)).toEqual([]);
+  });
+});
+
+describe("formatRehearsal", () => {
+  it("shows each migration with its status, time, rows, error at file:line:col and schema change", () => {
+    const report: RehearsalReport = {
+      database: "bazaar",
+      method: "dump-restore",
+      rowLimit: 10000,
+      fallbackReason: "2 other session(s) are connected to bazaar; a template copy would need them gone",
+      durationMs: 2345,
+      cloneDropped: true,
+      steps: [
+        { name: "0005_fold_exports", file: "m/0005_fold_exports.sql", status: "ok", durationMs: 12.4, rowsAffected: 621, schemaChange: ["- table public.bazaar_exports"] },
+        { name: "0006_uuid", file: "m/0006_uuid.sql", status: "failed", error: 'm/0006_uuid.sql:3:5: invalid input syntax for type uuid: "x" (SQLSTATE 22P02)', durationMs: 3, rowsAffected: 0, schemaChange: [] },
+        { name: "0007_after", file: "m/0007_after.sql", status: "skipped", durationMs: 0, rowsAffected: 0, schemaChange: [] },
+      ],
+    };
+    expect(formatRehearsal(report)).toBe(
+      [
+        "rehearsal of 3 pending migration(s) on a copy with at most 10000 rows per table (dump and restore: 2 other session(s) are connected to bazaar; a template copy would need them gone), 2.3 s:",
+        "  ok      0005_fold_exports  (12 ms, 621 rows)",
+        "            - table public.bazaar_exports",
+        "  FAILED  0006_uuid          (3 ms)",
+        '            m/0006_uuid.sql:3:5: invalid input syntax for type uuid: "x" (SQLSTATE 22P02)',
+        "  skipped 0007_after         (not run: an earlier migration failed)",
+        "  the copy was dropped",
+      ].join("\n"),
+    );
+    expect(formatRehearsal({ ...report, steps: [], cloneDropped: false, clone: "pgstack_rehearsal_1_x" })).toContain("pgstack_rehearsal_1_x could NOT be dropped");
+  });
+});
+
+describe("clone names", () => {
+  it("carry the prefix and the creator's pid, and fit Postgres' 63 bytes", () => {
+    const name = cloneName(123456, "é".repeat(60));
+    expect(name.startsWith(`${REHEARSAL_PREFIX}123456_`)).toBe(true);
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
+    expect(creatorPidOf(name)).toBe(123456);
+    expect(creatorPidOf("pgstack_rehearsalx_1_")).toBeUndefined();
+  });
+});
+
+describe("row estimates", () => {
+  it("scale the last ANALYZE's density to the current size", () => {
+    expect(estimateRows({ reltuples: 1000, relpages: 10, pages: 20, live: 0, blockSize: 8192 })).toEqual({ rows: 2000, atMost: 2000 });
+  });
+  it("before any ANALYZE, bound the rows by the pages so a small table is counted", () => {
+    // 5 pages can hold at most 5 × 291 tuples, whatever the statistics say.
+    expect(estimateRows({ reltuples: -1, relpages: 0, pages: 5, live: 0, blockSize: 8192 })).toEqual({ rows: 0, atMost: 1455 });
+    expect(estimateRows({ reltuples: -1, relpages: 0, pages: 0, live: 0, blockSize: 8192 })).toEqual({ rows: 0, atMost: 0 });
+    expect(estimateRows({ reltuples: 0, relpages: 0, pages: 3, live: 621, blockSize: 8192 })).toEqual({ rows: 621, atMost: 873 });
+  });
+  it("format exact counts plainly and estimates with ~", () => {
+    expect(formatRowCount({ estimatedRows: 0, exactRows: 621 })).toBe("621");
+    expect(formatRowCount({ estimatedRows: 620 })).toBe("~620");
+  });
+});
