@@ -86,7 +86,7 @@ async function main(): Promise<number> {
     fs.writeFileSync(file, text);
     log(`wrote ${file}`);
   };
-  const markdown = renderMarkdown(report);
+  const markdown = renderMarkdown(report, { maxChars: args.maxChars });
   if (args.out) write(args.out, markdown);
   if (args.html) write(args.html, renderHtml(report, loadMermaidBundle()));
   if (args.json) write(args.json, `${JSON.stringify(report, null, 2)}\n`);
