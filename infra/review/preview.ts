@@ -49,7 +49,9 @@ function describe(kind: string, step: PreviewStep): string {
   const i = (k: string) => show(inputs[k]);
   let what: string;
   if (kind === "Role") what = `role ${i("name")}${inputs["login"] === true ? " (login)" : ""}`;
-  else if (kind === "Grant") what = `${i("privileges")} on ${i("objectType")} in schema ${i("schema")} to ${i("role")}`;
+  else if (kind === "Grant") {
+    what = inputs["objectType"] === "schema" ? `${i("privileges")} on schema ${i("schema")} to ${i("role")}` : `${i("privileges")} on every ${i("objectType")} in schema ${i("schema")} to ${i("role")}`;
+  }
   else if (kind === "DefaultPrivileges") what = `default ${i("privileges")} on new ${i("objectType")}s in schema ${i("schema")} to ${i("role")} (created by ${i("owner")})`;
   else if (kind === "GrantRole") what = `${i("role")} is a member of ${i("grantRole")}`;
   else what = `schema ${i("name")} (owner ${i("owner")})`;

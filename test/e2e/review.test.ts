@@ -35,7 +35,7 @@ function runReview(name: string): { status: number; stderr: string; md: string; 
   if (r.status === 3 || !fs.existsSync(`${out}.json`)) throw new Error(`review failed (exit ${r.status}):\n${r.stderr}`);
   // Kept for people to read (git-ignored).
   fs.mkdirSync(path.join("test", "artifacts"), { recursive: true });
-  fs.copyFileSync(`${out}.md`, path.join("test", "artifacts", `review-e2e-${name}.md`));
+  for (const ext of ["md", "json"]) fs.copyFileSync(`${out}.${ext}`, path.join("test", "artifacts", `review-e2e-${name}.${ext}`));
   return {
     status: r.status ?? -1,
     stderr: r.stderr,
@@ -63,7 +63,8 @@ afterAll(async () => {
 
 describe("npm run review on a fixture PR, through the real CLI", () => {
   let r: ReturnType<typeof runReview>;
-  let previewSteps: { op: string; urn: string; newState?: { type?: string } ; oldState?: { type?: string } }[];
+  let previewSteps: { op: string; urn: string; newState?: { type?: string }; oldState?: { type?: string } }[];
+  let previewSummary: Record<string, number>;
 
   it("0. the fixture PR: a migration, a role and grant, a reset in dev, and drift", async () => {
     fs.copyFileSync(path.join("test", "fixtures", "review", "0005_add_tags.sql"), path.join(p.dir, "migrations", "fltr", "0005_add_tags.sql"));
@@ -73,7 +74,9 @@ describe("npm run review on a fixture PR, through the real CLI", () => {
     dbs[1]!.reset = { ...dbs[1]!.reset, generation: 2, acceptDataLoss: 2 };
     setDatabases(p, "dev", dbs);
     await query(conn(FLTR), "CREATE TABLE scratch_notes (id int)");
-    previewSteps = (JSON.parse(p.ok(["preview", "--stack", "dev", "--json"]).stdout) as { steps: typeof previewSteps }).steps;
+    const doc = JSON.parse(p.ok(["preview", "--stack", "dev", "--json"]).stdout) as { steps: typeof previewSteps; changeSummary: Record<string, number> };
+    previewSteps = doc.steps;
+    previewSummary = doc.changeSummary;
     r = runReview("pr");
     expect(r.stderr).toContain("[review] 3/5 pulumi preview --json --stack dev");
   });
@@ -154,8 +157,9 @@ describe("npm run review on a fixture PR, through the real CLI", () => {
     expect(reported).toEqual(fromPreview);
     const role = fltr.access.find((c) => c.kind === "Role");
     expect(role).toMatchObject({ op: "create", resource: `${FLTR}-role-fltr_reader${S}`, summary: `role fltr_reader${S}` });
-    expect(fltr.access.find((c) => c.resource === `${FLTR}-grant-fltr_reader${S}-public-tables`)?.summary).toBe(`SELECT on table in schema public to fltr_reader${S}`);
-    expect(r.report.changeSummary["same"]).toBe(previewSteps.filter((s) => s.op === "same").length);
+    expect(fltr.access.find((c) => c.resource === `${FLTR}-grant-fltr_reader${S}-public-tables`)?.summary).toBe(`SELECT on every table in schema public to fltr_reader${S}`);
+    expect(r.report.changeSummary).toEqual(previewSummary);
+    expect(previewSummary["create"]).toBeGreaterThanOrEqual(3);
   });
 
   it("6. the ER diagram is the schema after the PR: new tables added, documents changed, the hand-made table removed", async () => {
@@ -167,6 +171,13 @@ describe("npm run review on a fixture PR, through the real CLI", () => {
     expect(status).toMatchObject({ "public.tags": "added", "public.document_tags": "added", "public.documents": "changed", "public.datasets": "unchanged" });
     expect(fltr.diagram!.removed).toEqual(["public.scratch_notes"]);
     expect(fltr.diagram!.relations).toContainEqual({ from: "public.document_tags", to: "public.tags", columns: ["tag_id"], required: true });
+    // Key columns as the catalog has them, in both databases (fltr_auth is rebuilt by its reset).
+    const keyColumns = async (db: string, t: string) =>
+      (await query<{ name: string; type: string }>(conn(db), `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indisprimary AND i.indrelid = $1::regclass ORDER BY a.attnum`, [t])).map((c) => ({ ...c, key: ["PK"] }));
+    expect(fltr.diagram!.tables.find((t) => t.id === "public.datasets")!.columns).toEqual(await keyColumns(FLTR, "public.datasets"));
+    const auth = r.report.databases.find((d) => d.database === AUTH)!;
+    expect(auth.diagram!.tables.find((t) => t.id === "public.users")!.columns).toEqual(await keyColumns(AUTH, "public.users"));
+    expect(auth.diagram!.tables.find((t) => t.id === "public.user_credits")!.columns).toEqual([{ name: "user_id", type: "text", key: ["PK", "FK"] }]);
     expect(r.md).toContain('tags["tags (added)"]');
     expect(r.md).toContain("```mermaid\nerDiagram");
     // The throwaway databases of the shadow build are gone.

@@ -153,7 +153,7 @@ describe("reading pulumi preview --json", () => {
       { op: "create", kind: "Role", resource: "fltr-role-fltr_reader", summary: "role fltr_reader (login)" },
     ]);
     expect(changes.get("fltr_auth")).toEqual([
-      { op: "update", kind: "Grant", resource: "fltr_auth-grant-app-public-tables", summary: "SELECT on table in schema public to app; privileges: DELETE, SELECT → SELECT" },
+      { op: "update", kind: "Grant", resource: "fltr_auth-grant-app-public-tables", summary: "SELECT on every table in schema public to app; privileges: DELETE, SELECT → SELECT" },
     ]);
     expect(JSON.stringify([...changes.values()])).not.toContain("ciphertext");
   });
