@@ -30,6 +30,10 @@ const logger = { info: (m: string) => log(m), warn: (m: string) => log(`warning:
 /** Builds the report for one stack. */
 export async function review(stack: string, options: { maxDiagramTables?: number } = {}): Promise<ReviewReport> {
   log(`1/5 stack config (Pulumi.${stack}.yaml) and the Pulumi toolchain`);
+  if (!fs.existsSync(path.join(projectRoot, `Pulumi.${stack}.yaml`))) {
+    const known = fs.readdirSync(projectRoot).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
+    throw new Error(`there is no stack file Pulumi.${stack}.yaml: this project's stacks are ${known.join(", ") || "none"} (-s <stack>)`);
+  }
   const configFile = workingStackFile(stack);
   const doc = (yaml.load(fs.readFileSync(configFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const config = parseStackConfig({ server: doc.config?.["pgstack:server"], databases: doc.config?.["pgstack:databases"] }, stack);
