@@ -102,7 +102,10 @@ function databaseBlocks(db: DatabaseReview, sqlLines: number | undefined): strin
   );
   if (db.diagram) {
     const removed = db.diagram.removed.length ? `\n\nRemoved: ${db.diagram.removed.map(code).join(", ")}.` : "";
-    const diagram = db.diagram.mermaid ? `\n\n${fence("mermaid", db.diagram.mermaid)}` : "\n\n_No table changes; the diagram is left out._";
+    // Without the class lines: older Mermaid builds (as a host may run) reject them in an
+    // erDiagram; the labels already say which tables are added or changed.
+    const source = db.diagram.mermaid.split("\n").filter((l) => !/^\s+class(Def)?\s/.test(l)).join("\n");
+    const diagram = source ? `\n\n${fence("mermaid", source)}` : "\n\n_No table changes; the diagram is left out._";
     blocks.push(`**Schema after the PR:** ${mdText(diagramLegend(db))}${removed}${diagram}`);
   } else blocks.push(`**Schema after the PR:** not available${db.schemaError ? `: ${mdText(db.schemaError)}` : "."}`);
   return blocks;

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import puppeteer from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMermaidBundle, renderHtml } from "../../infra/review/html.js";
+import { renderMarkdown } from "../../infra/review/markdown.js";
 import { buildDiagram } from "../../infra/review/mermaid.js";
 import { AFTER, BEFORE, sampleDatabase, sampleReport, table } from "../fixtures/review/sample.js";
 
@@ -89,6 +90,15 @@ describe("the HTML report in headless Chromium", () => {
     expect(diagrams[1]!.labels.sort()).toEqual(["sessions (added)", "users (added)"]);
     expect(AFTER.length).toBe(diagrams[0]!.nodes);
     expect(BEFORE.length).toBeGreaterThan(0);
+  });
+
+  it("the Markdown comment's Mermaid blocks parse in the same Mermaid", async () => {
+    const blocks = [...renderMarkdown(report).matchAll(/^```mermaid\n([\s\S]*?)\n```$/gm)].map((m) => m[1]);
+    expect(blocks).toHaveLength(2);
+    const results = (await page.evaluate(
+      `Promise.all(${JSON.stringify(blocks)}.map((src) => mermaid.parse(src).then((r) => r && r.diagramType, (e) => "error: " + e.message)))`,
+    )) as string[];
+    expect(results).toEqual(["er", "er"]);
   });
 
   it("shows the same sections as the Markdown, SQL collapsed, and writes the screenshot", async () => {

@@ -185,6 +185,8 @@ describe("the Markdown comment", () => {
     expect(md).toContain("**Data at risk:** _Data at risk: not available");
     expect(md).toContain("**Rehearsal:** _Rehearsal: not available");
     expect(md).toContain("```mermaid\nerDiagram\n");
+    expect(md).toContain('  tags["tags (added)"] {');
+    expect(md).not.toMatch(/^\s+class(Def)? /m);
     expect(rawHtml(md)).toEqual([]);
   });
 
