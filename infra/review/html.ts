@@ -22,6 +22,8 @@ export function esc(s: string): string {
 }
 
 const code = (s: string) => `<code>${esc(s)}</code>`;
+/** The shared sentences mark code with backticks, as Markdown does. */
+const inline = (s: string) => esc(s).replace(/`([^`]+)`/g, "<code>$1</code>");
 
 function finding(f: Finding): string {
   const rows = f.rows ? ` (${f.rows.exact ? "" : "~"}${f.rows.count} row(s))` : "";
@@ -34,7 +36,7 @@ function table(head: string[], rows: string[][]): string {
 
 function database(db: DatabaseReview): string {
   const out = [`<section class="database" data-database="${esc(db.database)}"><h2>Database ${code(db.database)}</h2>`];
-  out.push(`<p><b>Migrations:</b> ${esc(migrationsLine(db))}</p>`);
+  out.push(`<p><b>Migrations:</b> ${inline(migrationsLine(db))}</p>`);
   if (db.historyProblems.length) out.push(`<ul>${db.historyProblems.map((p) => `<li>⛔ history: ${esc(p)}</li>`).join("")}</ul>`);
   for (const m of db.pending) {
     const findings = db.safety?.findings.filter((f) => f.file === m.file) ?? [];
@@ -58,7 +60,7 @@ function database(db: DatabaseReview): string {
   const reset = resetLine(db);
   out.push(`<p><b>Reset:</b> ${reset ? `${db.reset?.guard === "refused" ? "⛔" : "⚠️"} ${esc(reset)}` : "none pending."}</p>`);
   if (db.reset?.tables.length) out.push(table(["Table", "Rows lost"], db.reset.tables.map((t) => [t.table, String(t.rows)])));
-  out.push(`<p><b>Drift:</b> ${esc(driftLine(db))}</p>${db.drift?.length ? `<ul>${db.drift.map((d) => `<li>${esc(d)}</li>`).join("")}</ul>` : ""}`);
+  out.push(`<p><b>Drift:</b> ${inline(driftLine(db))}</p>${db.drift?.length ? `<ul>${db.drift.map((d) => `<li>${esc(d)}</li>`).join("")}</ul>` : ""}`);
   out.push(db.access.length ? `<p><b>Roles and grants:</b></p>${table(["Op", "Kind", "Resource", "Change"], db.access.map(accessCells))}` : "<p><b>Roles and grants:</b> no changes.</p>");
   if (db.diagram) {
     const removed = db.diagram.removed.length ? ` Removed: ${db.diagram.removed.map(code).join(", ")}.` : "";

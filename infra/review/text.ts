@@ -4,8 +4,8 @@ import type { AccessChange, DatabaseReview, ReviewReport } from "./model.js";
 /** The sentence for a section whose data comes from the "data safety" work when it is absent. */
 export const NOT_AVAILABLE = {
   lint: "Lint findings: not available (pgstack's data-safety analysis is not installed in this checkout).",
-  safety: "Data at risk: not available (pgstack's data-safety analysis is not installed in this checkout).",
-  rehearsal: "Rehearsal: not available (pgstack's rehearsal is not installed in this checkout).",
+  safety: "not available (pgstack's data-safety analysis is not installed in this checkout).",
+  rehearsal: "not available (pgstack's rehearsal is not installed in this checkout).",
 } as const;
 
 /** `2 to update, 35 unchanged` from Pulumi's change summary. */

@@ -117,8 +117,8 @@ describe("npm run review on a fixture PR, through the real CLI", () => {
     expect(fltr.safety === undefined).toBe(!hasSafety);
     if (!hasSafety) {
       expect(r.md).toContain("_Lint findings: not available");
-      expect(r.md).toContain("**Data at risk:** _Data at risk: not available");
-      expect(r.md).toContain("**Rehearsal:** _Rehearsal: not available");
+      expect(r.md).toContain("**Data at risk:** _not available (pgstack's data-safety analysis");
+      expect(r.md).toContain("**Rehearsal:** _not available (pgstack's rehearsal");
     }
   });
 

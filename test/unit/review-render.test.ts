@@ -182,8 +182,8 @@ describe("the Markdown comment", () => {
   it("puts the full SQL in a details block with a fence longer than any inside, and says what is not available", () => {
     expect(md).toContain("<details><summary>SQL of 0005_add_tags (4 line(s))</summary>\n\n````sql\n" + SQL.trimEnd() + "\n````\n\n</details>");
     expect(md).toContain("_Lint findings: not available (pgstack's data-safety analysis is not installed in this checkout)._");
-    expect(md).toContain("**Data at risk:** _Data at risk: not available");
-    expect(md).toContain("**Rehearsal:** _Rehearsal: not available");
+    expect(md).toContain("**Data at risk:** _not available (pgstack's data-safety analysis");
+    expect(md).toContain("**Rehearsal:** _not available (pgstack's rehearsal");
     expect(md).toContain("```mermaid\nerDiagram\n");
     expect(md).toContain('  tags["tags (added)"] {');
     expect(md).not.toMatch(/^\s+class(Def)? /m);
