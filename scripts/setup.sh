@@ -2,6 +2,7 @@
 # Installs what pgstack needs on a fresh machine, from the project's own files:
 #   - PostgreSQL 15 from Debian (server for the tests' throwaway clusters; pg_dump/pg_restore
 #     for the reset's backups), when missing;
+#   - Chromium from Debian (the HTML review report's browser test), when missing;
 #   - the npm dependencies, exactly as locked (npm ci).
 # The Pulumi engine and plugins are built on first use by scripts/toolchain.sh (Go modules).
 set -euo pipefail
@@ -17,6 +18,16 @@ if [[ ! -x $PG_BIN/postgres || ! -x $PG_BIN/pg_dump || ! -x $PG_BIN/pg_restore ]
   else
     log "PostgreSQL 15 is missing: install Debian's postgresql-15 and postgresql-client-15 (as root: apt-get install postgresql-15 postgresql-client-15)"
     exit 1
+  fi
+fi
+# Headless Chromium for the review report's browser test (test/integration/review-html.test.ts).
+if ! command -v chromium >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    log "installing Chromium (headless browser for the HTML review report test) from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    log "warning: chromium is missing and this is not root: the HTML review test will fail (as root: apt-get install chromium)"
   fi
 fi
 command -v go >/dev/null || log "warning: no Go toolchain on PATH; the Pulumi engine is built from Go modules on first use (needs Go >= 1.24)"

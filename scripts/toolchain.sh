@@ -18,6 +18,7 @@
 # Usage:
 #   BIN=$(bash scripts/toolchain.sh)                 # prints the bin dir (the only line on stdout)
 #   eval "$(bash scripts/toolchain.sh --print-env)"  # PATH and the Pulumi variables, as exports
+#   ACTIONLINT=$(bash scripts/toolchain.sh --actionlint)  # only actionlint (workflow linter): its path
 #
 # Environment:
 #   PGSTACK_TOOLCHAIN_DIR  cache root (default ${XDG_CACHE_HOME:-~/.cache}/pgstack/toolchain)
@@ -34,15 +35,45 @@ log() { printf '[toolchain] %s (%ss)\n' "$*" "$((SECONDS - START))" >&2; }
 die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
 
 PRINT_ENV=0
+ACTIONLINT_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --print-env) PRINT_ENV=1 ;;
+    --actionlint) ACTIONLINT_ONLY=1 ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 0 ;;
     *) die "unknown argument: $arg (see --help)" ;;
   esac
 done
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# ---------------------------------------------------------------------------------------------
+# actionlint (checks .github/workflows): `go install` of its module at a pinned version, cached
+# per version like the pulumi CLI. Only with --actionlint; prints the binary's path and exits.
+# ---------------------------------------------------------------------------------------------
+ACTIONLINT_VERSION=1.7.12
+build_actionlint() {
+  local dir="${PGSTACK_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pgstack/toolchain}/actionlint-$ACTIONLINT_VERSION"
+  local bin="$dir/bin/actionlint" logf="$dir/build.log"
+  mkdir -p "$dir/bin"
+  exec 8>"$dir/.lock"
+  flock 8
+  if [[ ! -x "$bin" ]]; then
+    command -v go >/dev/null || die "actionlint $ACTIONLINT_VERSION is not built yet and there is no Go toolchain on PATH"
+    log "building actionlint v$ACTIONLINT_VERSION from Go modules (log: $logf)"
+    # GOBIN gets the binary under its own name; a temp dir first, so an interrupted build leaves nothing.
+    rm -rf "$dir/tmp" && mkdir -p "$dir/tmp"
+    GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-buildvcs=false" GOBIN="$dir/tmp" \
+      go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION" >"$logf" 2>&1 ||
+      { tail -n 20 "$logf" >&2; die "building actionlint v$ACTIONLINT_VERSION failed (full log: $logf)"; }
+    mv -f "$dir/tmp/actionlint" "$bin" && rm -rf "$dir/tmp"
+    log "actionlint v$ACTIONLINT_VERSION: built"
+  else
+    log "actionlint v$ACTIONLINT_VERSION: cached"
+  fi
+  printf '%s\n' "$bin"
+}
+if [[ $ACTIONLINT_ONLY == 1 ]]; then build_actionlint; exit 0; fi
 NM="$REPO_ROOT/node_modules/@pulumi"
 LOCK="$REPO_ROOT/scripts/plugins.lock"
 PLUGIN_DIR="${PGSTACK_PLUGIN_DIR:-$REPO_ROOT/../shared/toolchain}"

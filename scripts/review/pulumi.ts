@@ -1,0 +1,101 @@
+/**
+ * The Pulumi CLI side of `npm run review`: `pulumi preview --json`, the verified states in the
+ * stack's state, and the admin password from the stack's secrets. Local file backend and
+ * per-checkout passphrase by default; a CI sets PULUMI_BACKEND_URL and the passphrase itself.
+ */
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import type { VerifiedState } from "../../infra/review/plan.js";
+import type { PreviewJson } from "../../infra/review/preview.js";
+import { ensureToolchain, passphraseFile, projectRoot, pulumiEnv } from "../pulumi-env.js";
+
+/** How to run the CLI for one stack. */
+export interface PulumiRunner {
+  env: Record<string, string>;
+  stack: string;
+  /** The stack file the run uses (`--config-file`). */
+  configFile: string;
+  /** Runs `pulumi ARGS --stack S [--config-file F]`; never throws. */
+  run(args: string[], opts?: { configFile?: boolean }): { status: number; stdout: string; stderr: string };
+}
+
+/**
+ * The CLI environment. `PGSTACK_PULUMI_FROM_PATH=1` uses the `pulumi` already on PATH (e.g. one a
+ * CI installed) instead of scripts/toolchain.sh; a PULUMI_BACKEND_URL or passphrase in the
+ * environment wins over the local defaults.
+ */
+export function pulumiRunner(stack: string, configFile: string): PulumiRunner {
+  const fromPath = process.env["PGSTACK_PULUMI_FROM_PATH"] === "1";
+  const base = fromPath
+    ? { PULUMI_SKIP_UPDATE_CHECK: "true" }
+    : pulumiEnv(ensureToolchain(), { backendDir: path.join(projectRoot, ".pgstack", "state"), passphraseFile: passphraseFile() });
+  const env: Record<string, string> = { ...base };
+  if (!fromPath) {
+    if (process.env["PULUMI_BACKEND_URL"]) env["PULUMI_BACKEND_URL"] = process.env["PULUMI_BACKEND_URL"];
+    if (process.env["PULUMI_CONFIG_PASSPHRASE"] !== undefined) delete env["PULUMI_CONFIG_PASSPHRASE_FILE"];
+    if (process.env["PULUMI_CONFIG_PASSPHRASE_FILE"]) env["PULUMI_CONFIG_PASSPHRASE_FILE"] = process.env["PULUMI_CONFIG_PASSPHRASE_FILE"];
+  }
+  return {
+    env,
+    stack,
+    configFile,
+    run(args, opts = {}) {
+      const config = opts.configFile === false ? [] : ["--config-file", configFile];
+      const r = spawnSync("pulumi", [...args, "--stack", stack, ...config, "--non-interactive", "--color", "never"], {
+        cwd: projectRoot,
+        env: { ...process.env, ...env },
+        encoding: "utf8",
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      if (r.error) return { status: 127, stdout: "", stderr: `could not run pulumi: ${r.error.message}` };
+      return { status: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+    },
+  };
+}
+
+/** `pulumi preview --json`: the parsed document, and the error text when the preview failed. */
+export function runPreview(p: PulumiRunner): { preview: PreviewJson; error?: string } {
+  const r = p.run(["preview", "--json", "--diff"]);
+  let preview: PreviewJson = {};
+  try {
+    preview = JSON.parse(r.stdout) as PreviewJson;
+  } catch {
+    // A failure before the engine ran (e.g. a config problem) prints no JSON.
+  }
+  if (r.status === 0) return { preview };
+  const diagnostics = (preview.diagnostics ?? []).filter((d) => d.severity === "error" && d.message).map((d) => d.message!.trim());
+  return { preview, error: (diagnostics.length ? diagnostics.join("\n") : r.stderr.trim() || r.stdout.trim()) || `pulumi preview exited ${r.status}` };
+}
+
+/** The SchemaVerification outputs per database, from `pulumi stack export` (no secret is decrypted). */
+export function verifiedStates(p: PulumiRunner, databases: readonly string[]): Map<string, VerifiedState> {
+  const r = p.run(["stack", "export"], { configFile: false });
+  if (r.status !== 0) {
+    throw new Error(
+      `stack "${p.stack}" cannot be read from the Pulumi backend (pulumi stack export, exit ${r.status}):\n${r.stderr.trim()}\n` +
+        `  → create it first: \`npm run up\` for the local dev stack, or \`pulumi stack init ${p.stack}\` and \`pulumi up\``,
+    );
+  }
+  const doc = JSON.parse(r.stdout) as { deployment?: { resources?: { urn: string; outputs?: Record<string, unknown> }[] } };
+  const out = new Map<string, VerifiedState>();
+  for (const res of doc.deployment?.resources ?? []) {
+    const db = databases.find((d) => res.urn.endsWith(`::${d}-verification`));
+    const o = res.outputs;
+    if (!db || !o || !Array.isArray(o["inventory"]) || typeof o["verifiedFingerprint"] !== "string") continue;
+    out.set(db, {
+      inventory: o["inventory"] as VerifiedState["inventory"],
+      verifiedFingerprint: o["verifiedFingerprint"],
+      grants: Array.isArray(o["grants"]) ? (o["grants"] as VerifiedState["grants"]) : undefined,
+    });
+  }
+  return out;
+}
+
+/** A secret config value (`pgstack:<key>`), read through the CLI so it is decrypted, never printed. */
+export function configSecret(p: PulumiRunner, key: string): string {
+  const r = p.run(["config", "get", `pgstack:${key}`]);
+  if (r.status !== 0) {
+    throw new Error(`the secret "pgstack:${key}" could not be read (${r.stderr.trim()}); set it with \`pulumi config set --secret ${key} <value> -s ${p.stack}\``);
+  }
+  return r.stdout.replace(/\n$/, "");
+}

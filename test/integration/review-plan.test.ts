@@ -1,0 +1,141 @@
+/**
+ * The review's own plan against the real Postgres (no Pulumi): pending migrations from the
+ * history, the schema after the PR from a throwaway build that is always dropped, the reset's
+ * guard and row counts, drift against a verified state.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseStackConfig, type DatabaseConfig } from "../../infra/config.js";
+import { writeMeta } from "../../infra/lifecycle/history.js";
+import { introspect } from "../../infra/lifecycle/introspect.js";
+import { loadMigrations, type Migration } from "../../infra/lifecycle/source.js";
+import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { inventoryOf } from "../../infra/providers/verification.js";
+import { planDatabase, type PlanInput } from "../../infra/review/plan.js";
+import { computeVerdict } from "../../infra/review/verdict.js";
+import { adminConnection, closeClients, query } from "../support/db.js";
+import { fltrDatabase, type FltrDatabase } from "../support/fixtures.js";
+
+afterEach(closeClients);
+
+const dirs: string[] = [];
+beforeAll(loadSqlParser);
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** fltr's migrations plus the fixture PR's `0005_add_tags.sql` (and any `extra` files). */
+async function prMigrations(extra: Record<string, string> = {}): Promise<Migration[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-review-"));
+  dirs.push(dir);
+  for (const f of fs.readdirSync("migrations/fltr")) fs.copyFileSync(path.join("migrations/fltr", f), path.join(dir, f));
+  fs.copyFileSync("test/fixtures/review/0005_add_tags.sql", path.join(dir, "0005_add_tags.sql"));
+  for (const [f, sql] of Object.entries(extra)) fs.writeFileSync(path.join(dir, f), sql);
+  return loadMigrations(dir);
+}
+
+function config(f: FltrDatabase, reset: { generation: number; allowed: boolean; acceptDataLoss?: number }): DatabaseConfig {
+  const parsed = parseStackConfig(
+    { server: { host: "127.0.0.1" }, databases: [{ name: f.db.database, owner: f.owner, roles: [{ name: f.owner }, { name: f.app }], schemas: ["public"], reset }] },
+    "test",
+  );
+  return parsed.databases[0]!;
+}
+
+async function plan(f: FltrDatabase, extra: Partial<PlanInput> & { reset?: { generation: number; allowed: boolean; acceptDataLoss?: number } } = {}) {
+  return planDatabase({ stack: "test", index: 0, db: config(f, extra.reset ?? { generation: 1, allowed: true }), admin: adminConnection(), migrations: await prMigrations(), ...extra });
+}
+
+async function leftovers(): Promise<string[]> {
+  return (await query<{ datname: string }>({ ...adminConnection(), database: "postgres" }, "SELECT datname FROM pg_database WHERE datname LIKE 'pgstack\\_review\\_%'")).map((r) => r.datname);
+}
+
+describe("the review's plan", () => {
+  it("pending migrations are the files after the history; the diagram is the schema after them", async () => {
+    const f = await fltrDatabase("rv");
+    await writeMeta(f.cl, "reset_generation", "1");
+    const p = await plan(f);
+    const applied = await query<{ name: string }>(f.db, "SELECT name FROM pgstack.migrations ORDER BY id");
+    expect(p.exists).toBe(true);
+    expect(p.applied).toBe(applied.length);
+    expect(p.pending.map((m) => m.name)).toEqual(["0005_add_tags"]);
+    expect(p.pending[0]?.sql).toBe(fs.readFileSync("test/fixtures/review/0005_add_tags.sql", "utf8"));
+    expect(p.reset).toBeUndefined();
+    expect(p.historyProblems).toEqual([]);
+    expect(p.drift).toBeUndefined();
+    expect(p.safety).toBeUndefined();
+    const status = Object.fromEntries(p.diagram!.tables.map((t) => [t.id, t.status]));
+    expect(status).toEqual({
+      "public.datasets": "unchanged",
+      "public.document_tags": "added",
+      "public.documents": "changed",
+      "public.processing_jobs": "unchanged",
+      "public.tags": "added",
+    });
+    // The live database is untouched: the PR's tables exist only in the (dropped) throwaway copy.
+    expect(await query(f.db, "SELECT to_regclass('public.tags') AS t")).toEqual([{ t: null }]);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it("a pending reset: the guard's verdict and the exact rows per table, as up would judge them", async () => {
+    const f = await fltrDatabase("rv");
+    await writeMeta(f.cl, "reset_generation", "1");
+    await query(f.db, "INSERT INTO datasets (name, created_by) VALUES ('a', 'u'), ('b', 'u')");
+    const accepted = await plan(f, { reset: { generation: 2, allowed: true, acceptDataLoss: 2 } });
+    expect(accepted.reset).toMatchObject({ fromGeneration: 1, toGeneration: 2, guard: "allowed", acceptDataLoss: true });
+    expect(accepted.reset?.tables).toEqual([
+      { table: "public.datasets", rows: 2 },
+      { table: "public.documents", rows: 0 },
+      { table: "public.processing_jobs", rows: 0 },
+    ]);
+    // A rebuild runs every migration again.
+    expect(accepted.pending.map((m) => m.name)).toEqual(["0001_create_datasets", "0002_create_documents", "0003_create_processing_jobs", "0004_index_jobs_by_status", "0005_add_tags"]);
+    expect(computeVerdict([{ ...accepted, access: [] }]).reasons).toContain(`${f.db.database}: the reset drops 2 row(s) in 1 table(s)`);
+
+    const notAccepted = await plan(f, { reset: { generation: 2, allowed: true } });
+    expect(notAccepted.reset?.guard).toBe("refused");
+    expect(notAccepted.reset?.reason).toContain("public.datasets holds 2 row(s)");
+    expect(notAccepted.reset?.reason).toContain("set pgstack:databases[0].reset.acceptDataLoss: 2");
+    const notAllowed = await plan(f, { reset: { generation: 2, allowed: false } });
+    expect(notAllowed.reset?.guard).toBe("refused");
+    expect(notAllowed.reset?.reason).toContain(`stack "test" does not allow resetting database "${f.db.database}" (generation 1 → 2)`);
+    expect(computeVerdict([{ ...notAllowed, access: [] }]).level).toBe("refuse");
+    expect(await query(f.db, "SELECT count(*)::int AS n FROM datasets")).toEqual([{ n: 2 }]);
+  });
+
+  it("drift against the verified state: structure and grants, as refresh reports them", async () => {
+    const f = await fltrDatabase("rv");
+    const verified = await introspect(f.cl, { schemas: ["public"] });
+    const state = { inventory: inventoryOf(verified), verifiedFingerprint: verified.fingerprint };
+    expect((await plan(f, { verified: state })).drift).toEqual([]);
+    await query(f.db, `SET ROLE ${f.owner}; ALTER TABLE datasets ADD COLUMN note text; RESET ROLE`);
+    expect((await plan(f, { verified: state })).drift).toEqual(["table public.datasets changed"]);
+    // Grants are compared with what the config declares (here: nothing beyond the owner).
+    await query(f.db, "GRANT SELECT ON datasets TO PUBLIC");
+    const declared = [{ name: "public", owner: f.owner, grants: [] }];
+    expect((await plan(f, { verified: { ...state, grants: declared } })).drift).toEqual([
+      "table public.datasets changed",
+      "grants on public.datasets differ from the config (+ PUBLIC: SELECT)",
+    ]);
+  });
+
+  it("a migration that fails in the throwaway build: the error is reported, the copy is still dropped", async () => {
+    const f = await fltrDatabase("rv");
+    const migrations = await prMigrations({ "0006_broken.sql": "CREATE TABLE oops (id int REFERENCES no_such_table (id));\n" });
+    const p = await planDatabase({ stack: "test", index: 0, db: config(f, { generation: 1, allowed: true }), admin: adminConnection(), migrations });
+    expect(p.diagram).toBeUndefined();
+    expect(p.schemaError).toContain("0006_broken");
+    expect(p.schemaError).toContain('relation "no_such_table" does not exist');
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it("a database that does not exist yet: every migration is pending, all tables are added", async () => {
+    const f = await fltrDatabase("rv");
+    const db = { ...config(f, { generation: 1, allowed: true }), name: `${f.db.database}_new` };
+    const p = await planDatabase({ stack: "test", index: 0, db, admin: adminConnection(), migrations: await prMigrations() });
+    expect(p.exists).toBe(false);
+    expect(p.pending).toHaveLength(5);
+    expect(p.diagram?.tables.every((t) => t.status === "added")).toBe(true);
+    expect(p.diagram?.tables).toHaveLength(5);
+  });
+});

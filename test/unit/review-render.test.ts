@@ -1,0 +1,230 @@
+/** The review report's pure parts: the Mermaid builder, the verdict, the preview reader, the Markdown. */
+import { describe, expect, it } from "vitest";
+import { renderMarkdown, GITHUB_COMMENT_LIMIT } from "../../infra/review/markdown.js";
+import { buildDiagram } from "../../infra/review/mermaid.js";
+import type { Finding, SafetyReport } from "../../infra/review/model.js";
+import { accessChanges, changeSummary, previewErrors, type PreviewJson } from "../../infra/review/preview.js";
+import { computeVerdict, EXIT_CODES, verdictLine } from "../../infra/review/verdict.js";
+import { AFTER, BEFORE, SQL, sampleDatabase, sampleReport, table } from "../fixtures/review/sample.js";
+
+/** The Markdown with fenced blocks removed (what GitHub could read as HTML). */
+function outsideFences(md: string): string {
+  return md.replace(/^(`{3,})[^\n]*\n[\s\S]*?\n\1$/gm, "");
+}
+
+/** Tags other than `<details>`/`<summary>` outside code. */
+function rawHtml(md: string): string[] {
+  return (outsideFences(md).match(/<\/?[a-zA-Z][^>]*>/g) ?? []).filter((t) => !/^<\/?(details|summary)>$/.test(t));
+}
+
+function finding(over: Partial<Finding> = {}): Finding {
+  return { rule: "require-concurrent-index-creation", class: "lint", file: "migrations/fltr/0005_add_tags.sql", line: 4, column: 1, message: "CREATE INDEX blocks writes", safeAlternative: "CREATE INDEX CONCURRENTLY", ...over };
+}
+
+function safety(findings: Finding[], refusals: Finding[] = []): SafetyReport {
+  return { database: "fltr", pending: [{ name: "0005_add_tags", file: "migrations/fltr/0005_add_tags.sql" }], findings, refusals, verdict: refusals.length ? "refuse" : findings.length ? "warn" : "safe" };
+}
+
+describe("the ER diagram", () => {
+  const d = buildDiagram(BEFORE, AFTER);
+  it("marks added, changed and unchanged tables, lists removed ones, keeps key columns only", () => {
+    expect(Object.fromEntries(d.tables.map((t) => [t.id, t.status]))).toEqual({
+      "public.datasets": "unchanged",
+      "public.documents": "changed",
+      "public.document_tags": "added",
+      "public.tags": "added",
+      "audit.audit log": "added",
+    });
+    expect(d.removed).toEqual(["public.old_notes"]);
+    expect(d.tables.find((t) => t.id === "public.documents")?.columns).toEqual([
+      { name: "id", type: "bigint", key: ["PK"] },
+      { name: "dataset_id", type: "bigint", key: ["FK"] },
+    ]);
+    expect(d.tables.find((t) => t.id === "public.document_tags")?.columns.map((c) => c.key)).toEqual([["PK", "FK"], ["PK", "FK"]]);
+  });
+
+  it("draws FKs with their optionality, names entities safely and labels them with the real names", () => {
+    expect(d.relations).toContainEqual({ from: "public.document_tags", to: "public.tags", columns: ["tag_id"], required: true });
+    expect(d.relations).toContainEqual({ from: "public.tags", to: "public.tags", columns: ["parent_id"], required: false });
+    const lines = d.mermaid.split("\n");
+    expect(lines[0]).toBe("erDiagram");
+    expect(lines).toContain('  audit__audit_log["audit.audit log (added)"] {');
+    expect(lines).toContain('  documents["documents (changed)"] {');
+    expect(lines).toContain('  datasets["datasets"] {');
+    expect(lines).toContain("    bigint document_id PK, FK");
+    expect(lines).toContain('  tags ||--o{ document_tags : "tag_id"');
+    expect(lines).toContain('  tags |o--o{ tags : "parent_id"');
+    expect(lines).toContain('  documents |o--o{ audit__audit_log : "doc_id"');
+    expect(lines).toContain("  class document_tags,tags,audit__audit_log added");
+    expect(lines).toContain("  class documents changed");
+  });
+
+  it("keeps names that differ only in punctuation apart", () => {
+    const m = buildDiagram([], [table("a-b", ["id int"], ["id"]), table("a_b", ["id int"], ["id"]), table("1st", ["id int"], ["id"])]).mermaid;
+    expect(m).toContain('a_b["a-b (added)"]');
+    expect(m).toContain('a_b_2["a_b (added)"]');
+    expect(m).toContain('t_1st["1st (added)"]');
+  });
+
+  it("draws only touched tables and their neighbours when the schema is large", () => {
+    const chain = (n: number, changedAt: number, prefix = "") =>
+      Array.from({ length: n }, (_, i) => table(`t${i}`, [`id int`, ...(i > 0 ? ["prev int"] : []), ...(i === changedAt && prefix ? [`${prefix} int`] : [])], ["id"], i > 0 ? [`prev -> t${i - 1}.id`] : []));
+    const big = buildDiagram(chain(40, 10), chain(40, 10, "extra"), { maxTables: 30 });
+    expect(big.partial).toEqual({ shown: 3, total: 40 });
+    expect(big.tables.map((t) => `${t.id}:${t.status}`)).toEqual(["public.t9:unchanged", "public.t10:changed", "public.t11:unchanged"]);
+    expect(big.relations).toHaveLength(2);
+    const untouched = buildDiagram(chain(40, -1), chain(40, -1), { maxTables: 30 });
+    expect(untouched.tables).toEqual([]);
+    expect(untouched.mermaid).toBe("");
+    expect(buildDiagram(chain(40, -1), chain(40, -1), { maxTables: 50 }).tables).toHaveLength(40);
+  });
+});
+
+describe("the verdict", () => {
+  it("is safe when nothing needs a look, and the exit code follows", () => {
+    const v = computeVerdict([sampleDatabase({ pending: [], reset: undefined, drift: [], access: [] })]);
+    expect(v).toEqual({ level: "safe", reasons: [] });
+    expect(verdictLine(v)).toBe("✅ safe");
+    expect(EXIT_CODES[v.level]).toBe(0);
+  });
+
+  it("counts one finding per reason: unchecked migrations, rows a reset drops, drift, removed grants", () => {
+    const v = computeVerdict([sampleDatabase({ access: [{ op: "delete", kind: "Grant", resource: "g", summary: "" }, { op: "create", kind: "Role", resource: "r", summary: "" }] })]);
+    expect(v.reasons).toEqual([
+      "fltr: 1 pending migration(s) not checked: the data-safety analysis is not available",
+      "fltr: the reset drops 2 row(s) in 1 table(s)",
+      "fltr: drift: table public.scratch appeared",
+      "fltr: Grant g is removed",
+    ]);
+    expect(verdictLine(v)).toBe("⚠️ needs review (4 findings)");
+    expect(EXIT_CODES[v.level]).toBe(1);
+  });
+
+  it("uses the safety findings when present; acknowledged ones do not count; refusals refuse", () => {
+    const clean = { reset: undefined, drift: [], access: [] };
+    expect(computeVerdict([sampleDatabase({ ...clean, safety: safety([]) })]).level).toBe("safe");
+    expect(computeVerdict([sampleDatabase({ ...clean, safety: safety([finding({ acknowledged: { reason: "small table" } })]) })]).level).toBe("safe");
+    expect(computeVerdict([sampleDatabase({ ...clean, safety: safety([finding()]) })]).reasons).toEqual(["fltr: migrations/fltr/0005_add_tags.sql:4:1 CREATE INDEX blocks writes"]);
+    const bad = finding({ class: "data-loss", message: "drops column with 10 rows" });
+    const v = computeVerdict([sampleDatabase({ ...clean, safety: safety([bad], [bad]) })]);
+    expect(v).toEqual({ level: "refuse", reasons: ["fltr: migrations/fltr/0005_add_tags.sql:4:1 drops column with 10 rows"] });
+    expect(verdictLine(v)).toBe("⛔ refused by policy");
+    expect(EXIT_CODES[v.level]).toBe(2);
+  });
+
+  it("refuses a reset the guard refuses, history problems, a failed rehearsal and a failed preview", () => {
+    const reset = { ...sampleDatabase().reset!, guard: "refused" as const, reason: "stack does not allow it" };
+    expect(computeVerdict([sampleDatabase({ reset })]).reasons).toEqual(["fltr: reset refused: stack does not allow it"]);
+    expect(computeVerdict([sampleDatabase({ historyProblems: ["0002 was edited"] })]).reasons).toEqual(["fltr: history: 0002 was edited"]);
+    const rehearsal = { database: "fltr", method: "clone", durationMs: 5, cloneDropped: true, steps: [{ name: "0005", file: "f.sql", status: "Error", error: "boom", durationMs: 1, rowsAffected: 0, schemaChange: [] }] };
+    expect(computeVerdict([sampleDatabase({ rehearsal })]).level).toBe("refuse");
+    expect(computeVerdict([], "\n  error: the guard said no\nmore").reasons).toEqual(["pulumi preview failed:   error: the guard said no"]);
+  });
+});
+
+describe("reading pulumi preview --json", () => {
+  const comp = (db: string) => `urn:pulumi:dev::pgstack::pgstack:index:PostgresDatabase::${db}`;
+  const preview: PreviewJson = {
+    steps: [
+      { op: "same", urn: "urn:x::fltr-role-fltr_app", newState: { type: "postgresql:index/role:Role", parent: comp("fltr") } },
+      { op: "create", urn: "urn:x::fltr-role-fltr_reader", newState: { type: "postgresql:index/role:Role", inputs: { name: "fltr_reader", login: true, password: { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "x" } }, parent: comp("fltr") } },
+      {
+        op: "update",
+        urn: "urn:x::fltr_auth-grant-app-public-tables",
+        oldState: { type: "postgresql:index/grant:Grant", inputs: { privileges: ["SELECT", "DELETE"], objectType: "table", schema: "public", role: "app" } },
+        newState: { type: "postgresql:index/grant:Grant", inputs: { privileges: ["SELECT"], objectType: "table", schema: "public", role: "app" }, parent: comp("fltr_auth") },
+        diffReasons: ["privileges"],
+      },
+      { op: "replace", urn: "urn:x::fltr-admin-in-owner", newState: { type: "postgresql:index/grantRole:GrantRole", inputs: { role: "admin", grantRole: "fltr_owner" }, parent: comp("fltr") } },
+      { op: "create-replacement", urn: "urn:x::fltr-admin-in-owner", newState: { type: "postgresql:index/grantRole:GrantRole", parent: comp("fltr") } },
+      { op: "delete-replaced", urn: "urn:x::fltr-admin-in-owner", oldState: { type: "postgresql:index/grantRole:GrantRole", parent: comp("fltr") } },
+      { op: "delete", urn: "urn:x::fltr-grant-old-public-default-tables", oldState: { type: "postgresql:index/defaultPrivileges:DefaultPrivileges", inputs: { privileges: ["SELECT"], objectType: "table", schema: "public", role: "old", owner: "fltr_owner" } } },
+      { op: "update", urn: "urn:x::fltr-migrations", newState: { type: "pulumi-nodejs:dynamic:Resource", parent: comp("fltr") } },
+    ],
+    changeSummary: { same: 1, create: 1, update: 2, replace: 1, delete: 1 },
+    diagnostics: [{ severity: "warning", message: "w" }, { severity: "error", urn: "urn:x::fltr_auth-reset", message: "refused\n" }],
+  };
+  const changes = accessChanges(preview, ["fltr", "fltr_auth"]);
+
+  it("sorts access changes into databases (by parent, else by name) and describes each", () => {
+    expect(changes.get("fltr")).toEqual([
+      { op: "replace", kind: "GrantRole", resource: "fltr-admin-in-owner", summary: "admin is a member of fltr_owner" },
+      { op: "delete", kind: "DefaultPrivileges", resource: "fltr-grant-old-public-default-tables", summary: "default SELECT on new tables in schema public to old (created by fltr_owner)" },
+      { op: "create", kind: "Role", resource: "fltr-role-fltr_reader", summary: "role fltr_reader (login)" },
+    ]);
+    expect(changes.get("fltr_auth")).toEqual([
+      { op: "update", kind: "Grant", resource: "fltr_auth-grant-app-public-tables", summary: "SELECT on every table in schema public to app; privileges: DELETE, SELECT → SELECT" },
+    ]);
+    expect(JSON.stringify([...changes.values()])).not.toContain("ciphertext");
+  });
+
+  it("reads the change summary (or counts the steps) and the error diagnostics", () => {
+    expect(changeSummary(preview)).toEqual({ same: 1, create: 1, update: 2, replace: 1, delete: 1 });
+    expect(changeSummary({ steps: [{ op: "same", urn: "a" }, { op: "same", urn: "b" }, { op: "update", urn: "c" }] })).toEqual({ same: 2, update: 1 });
+    expect(previewErrors(preview)).toBe("fltr_auth-reset: refused");
+  });
+});
+
+describe("the Markdown comment", () => {
+  const md = renderMarkdown(sampleReport());
+
+  it("starts with the verdict line and has every section of each database", () => {
+    expect(md.split("\n")[0]).toBe("## ⚠️ needs review (3 findings) — pgstack review of stack `dev`");
+    expect(md).toContain("Pulumi preview: 3 to create, 2 to update, 30 unchanged.");
+    for (const s of ["### Database `fltr`", "**Migrations:** 4 applied, 1 pending", "**Data at risk:**", "**Rehearsal:**", "**Reset:** ⚠️ generation 1 → 2", "**Drift:** 1 difference(s)", "**Roles and grants:**", "**Schema after the PR:**"]) {
+      expect(md).toContain(s);
+    }
+    expect(md).toContain("| create | Role | fltr-role-fltr_reader | role fltr_reader |");
+    expect(md).toContain("| public.datasets | 2 |");
+    expect(md).toContain("Removed: `public.old_notes`.");
+  });
+
+  it("puts the full SQL in a details block with a fence longer than any inside, and says what is not available", () => {
+    expect(md).toContain("<details><summary>SQL of 0005_add_tags (4 line(s))</summary>\n\n````sql\n" + SQL.trimEnd() + "\n````\n\n</details>");
+    expect(md).toContain("_Lint findings: not available (pgstack's data-safety analysis is not installed in this checkout)._");
+    expect(md).toContain("**Data at risk:** _not available (pgstack's data-safety analysis");
+    expect(md).toContain("**Rehearsal:** _not available (pgstack's rehearsal");
+    expect(md).toContain("```mermaid\nerDiagram\n");
+    expect(md).toContain('  tags["tags (added)"] {');
+    expect(md).not.toMatch(/^\s+class(Def)? /m);
+    expect(rawHtml(md)).toEqual([]);
+  });
+
+  it("shows lint findings inline under their migration, and the rehearsal, when they exist", () => {
+    const rehearsal = { database: "fltr", method: "template clone", durationMs: 1234, cloneDropped: true, steps: [{ name: "0005_add_tags", file: "migrations/fltr/0005_add_tags.sql", status: "Success", durationMs: 12.4, rowsAffected: 0, schemaChange: ["+ table public.tags"] }] };
+    const withSafety = renderMarkdown(sampleReport([sampleDatabase({ safety: safety([finding({ rows: { count: 1200, exact: false }, table: "public.documents" })]), rehearsal })]));
+    const sqlAt = withSafety.indexOf("<details><summary>SQL of 0005_add_tags");
+    const findingAt = withSafety.indexOf("- ⚠️ `migrations/fltr/0005_add_tags.sql:4:1` **require-concurrent-index-creation** (lint, `public.documents`) (~1200 row(s)): CREATE INDEX blocks writes — safer: CREATE INDEX CONCURRENTLY");
+    expect(findingAt).toBeGreaterThan(0);
+    expect(findingAt).toBeLessThan(sqlAt);
+    expect(withSafety).toContain("**Data at risk:** none found.");
+    expect(withSafety).toContain("| 0005_add_tags | Success | 12 ms | 0 | + table public.tags |");
+    expect(withSafety).not.toContain("not available");
+  });
+
+  it("escapes text that GitHub would read as HTML or as a table cell break", () => {
+    const db = sampleDatabase({ drift: ["table <script>x</script> | appeared"], access: [{ op: "create", kind: "Role", resource: "r|x", summary: "<img src=x>" }] });
+    const out = renderMarkdown(sampleReport([db]));
+    expect(rawHtml(out)).toEqual([]);
+    expect(out).toContain("- table &lt;script&gt;x&lt;/script&gt; | appeared");
+    expect(out).toContain("| create | Role | r\\|x | &lt;img src=x&gt; |");
+  });
+
+  it("cuts long SQL first, then whole blocks, to stay under GitHub's 65,536 characters", () => {
+    const longSql = Array.from({ length: 300 }, (_, i) => `INSERT INTO t VALUES (${i}, '${"x".repeat(60)}');`).join("\n");
+    const pending = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `${String(i + 5).padStart(4, "0")}_m`, file: `migrations/fltr/${i}.sql`, sql: longSql, inTransaction: true }));
+    const cut = renderMarkdown(sampleReport([sampleDatabase({ pending: pending(3) })]));
+    expect(cut.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(cut).toContain("(300 line(s), cut for the comment size)");
+    expect(cut).toContain("-- … 260 more line(s): see migrations/fltr/0.sql");
+    expect(cut).not.toContain("Report truncated");
+
+    const huge = renderMarkdown(sampleReport([sampleDatabase({ pending: pending(60) })]));
+    expect(huge.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(huge.split("\n")[0]).toMatch(/^## ⚠️ needs review/);
+    expect(huge).toMatch(/> ✂️ \*\*Report truncated\*\* to fit a GitHub comment \(65536 characters\): \d+ more block\(s\) left out\./);
+    expect((huge.match(/<details>/g) ?? []).length).toBe((huge.match(/<\/details>/g) ?? []).length);
+    expect((outsideFences(huge).match(/^```/gm) ?? []).length).toBe(0);
+    expect(renderMarkdown(sampleReport([sampleDatabase({ pending: pending(60) })]), { maxChars: 3000 }).length).toBeLessThanOrEqual(3000);
+  });
+});
