@@ -13,3 +13,5 @@ export * from "./apply.js";
 export * from "./introspect.js";
 export * from "./reset.js";
 export * from "./verify.js";
+export * from "./baseline.js";
+export * from "./baseline-structure.js";
