@@ -129,6 +129,13 @@ const databaseSchema = z.strictObject({
     .refine((p) => !p.startsWith("/") && !p.split(/[\\/]/).includes(".."), "must be a relative path inside the project")
     .optional(),
   reset: resetSchema,
+  /**
+   * Adoption: the version this database's schema is already at, when it has tables and no
+   * pgstack history (e.g. made by `create_all` or another tool). Versions up to it are recorded
+   * as applied without running. pgstack verifies it against the migrations; without it, pgstack
+   * finds the version itself.
+   */
+  baseline: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   session: sessionSchema,
   expect: z
     .strictObject({

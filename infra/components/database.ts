@@ -100,6 +100,10 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         migrations: args.migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })),
         resetGeneration: this.reset.generation,
         session: db.session,
+        // Adoption: a database with tables and no history is matched against the migrations.
+        schemas: db.schemas,
+        ...(db.baseline !== undefined ? { baseline: db.baseline } : {}),
+        configPath: at,
       },
       { parent: this, dependsOn: [this.reset], deletedWith: this.database },
     );

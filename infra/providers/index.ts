@@ -118,6 +118,12 @@ export interface MigrationSetArgs {
   resetGeneration: pulumi.Input<number>;
   /** `lock_timeout` and `statement_timeout` each migration runs with. */
   session?: pulumi.Input<{ lockTimeout: string; statementTimeout: string }>;
+  /** The managed schemas: adoption of a database with tables and no history compares them. */
+  schemas?: pulumi.Input<string[]>;
+  /** A stated adoption version (config `baseline: N`), still verified. */
+  baseline?: pulumi.Input<number>;
+  /** This database's config path (`pgstack:databases[1]`), for messages. */
+  configPath?: pulumi.Input<string>;
 }
 
 /** The versioned migrations of one database, applied under an advisory lock. */
