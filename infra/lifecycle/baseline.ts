@@ -106,17 +106,20 @@ export async function planBaseline(
   const setting = options.configPath ?? "baseline";
   const foreign = options.foreignApplied ? await options.foreignApplied(client) : null;
   const candidate = candidateCount(migrations, database, options, foreign);
-  const upTo = candidate ?? migrations.length;
-  log.info(`${database}: has tables but no pgstack history; comparing it with the migrations in a shadow database (${upTo} step(s))`);
-  const shadows = await shadowStructures(client, options, migrations.slice(0, upTo), log);
-  const differences = shadows.map((s, k) => compareStructures(live, s, k === 0 ? "none (an empty database)" : (migrations[k - 1]?.name ?? "")));
+  log.info(`${database}: has tables but no pgstack history; comparing it with the migrations in a shadow database (${migrations.length} step(s))`);
+  // Every version is built, also for a stated one: a table a later migration creates counts too.
+  const shadows = await shadowStructures(client, options, migrations, log);
+  // Tables no migration ever creates (another tool's history table, a hand-made one) cannot tell
+  // which migrations ran, and no migration trips over them: they are left out of the comparison.
+  const declared = new Set(shadows.flatMap((s) => s.map((t) => `${t.schema}.${t.name}`)));
+  const compared = live.filter((t) => declared.has(`${t.schema}.${t.name}`));
+  const others = live.filter((t) => !declared.has(`${t.schema}.${t.name}`)).map((t) => `${t.schema}.${t.name}`);
+  const differences = shadows.map((s, k) => compareStructures(compared, s, k === 0 ? "none (an empty database)" : (migrations[k - 1]?.name ?? "")));
   const label = (k: number) => (k === 0 ? "no migration (an empty database)" : (migrations[k - 1]?.name ?? ""));
-  const plan = (count: number, source: BaselinePlan["source"]): BaselinePlan => ({
-    count,
-    at: migrations[count - 1] as Migration,
-    source,
-    message: describeBaseline(database, migrations, count, false),
-  });
+  const plan = (count: number, source: BaselinePlan["source"]): BaselinePlan => {
+    if (others.length) log.info(`${database}: no migration creates ${others.join(", ")}; left as it is and not compared`);
+    return { count, at: migrations[count - 1] as Migration, source, message: describeBaseline(database, migrations, count, false) };
+  };
 
   if (candidate !== undefined) {
     const diff = differences[candidate] ?? [];
@@ -127,6 +130,11 @@ export async function planBaseline(
       diff,
       `make the database equal ${label(candidate)} (or correct ${options.stated !== undefined ? setting : "that history"}), then run again`,
     );
+  }
+  // None of its tables is one a migration creates: nothing to adopt, every migration runs.
+  if (differences[0]?.length === 0) {
+    log.info(`${database}: none of its tables (${others.join(", ")}) is created by a migration; every migration runs`);
+    return undefined;
   }
   const matches = differences.flatMap((d, k) => (d.length === 0 && k > 0 ? [k] : []));
   if (matches.length === 1) return plan(matches[0] as number, "detected");

@@ -151,6 +151,29 @@ describe("adoption of an existing database (baseline)", () => {
     expect(await query(db, "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 0 }]);
   });
 
+  it("tables no migration creates (another tool's history table) are left out of the comparison, and named", async () => {
+    const { db, cl, logs, options } = await createAllDatabase("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('c0ffee');");
+    const res = await applyMigrations(cl, await inline(FILES), { database: db.database, baseline: options });
+    expect([res.error, res.baselined, res.results.map((r) => r.name)]).toEqual([undefined, 3, ["0004_create_credits"]]);
+    expect(logs).toContain(`${db.database}: no migration creates public.alembic_version; left as it is and not compared`);
+    expect(await query(db, "SELECT version_num FROM alembic_version")).toEqual([{ version_num: "c0ffee" }]);
+  });
+
+  it("a database whose tables are all unknown to the migrations is not an adoption: every migration runs beside them", async () => {
+    const db = await freshDatabase("adopt");
+    await query(db, "CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (1);");
+    const cl = await connectTo(db);
+    const logs: string[] = [];
+    const res = await applyMigrations(cl, await inline(FILES), {
+      database: db.database,
+      baseline: { connection: db, schemas: ["public"], logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } },
+    });
+    expect([res.error, res.baselined, res.results.length]).toEqual([undefined, undefined, 4]);
+    expect(logs).toContain(`${db.database}: none of its tables (public.keep_me) is created by a migration; every migration runs`);
+    expect((await readHistory(cl)).every((h) => !h.baselined)).toBe(true);
+    expect(await query(db, "SELECT count(*)::int AS n FROM keep_me")).toEqual([{ n: 1 }]);
+  });
+
   it("an empty database is not an adoption: every migration runs", async () => {
     const db = await freshDatabase("adopt");
     const cl = await connectTo(db);
