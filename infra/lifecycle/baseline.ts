@@ -244,7 +244,14 @@ export async function withShadowDatabase<T>(
   fn: (shadow: pg.Client, name: string) => Promise<T>,
 ): Promise<T> {
   const name = `${SHADOW_PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString("hex")}`;
-  await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  try {
+    await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  } catch (err) {
+    throw new PgstackError("SHADOW_NOT_PERMITTED", `cannot create the shadow database ${name} that the migrations are compared in: ${errorMessage(err)}; nothing was changed`, {
+      hint: `give the admin "${connection.user}" CREATEDB (managed Postgres admins have it), then run again`,
+      cause: err,
+    });
+  }
   try {
     const shadow = await connect({ ...connection, database: name, applicationName: "pgstack (shadow)" });
     try {

@@ -195,3 +195,16 @@ describe("adoption of an existing database (baseline)", () => {
     await query(admin, `DROP DATABASE ${recent}`);
   });
 });
+
+describe("the shadow database needs CREATEDB", () => {
+  it("an admin without it gets a clear refusal naming what to grant; nothing changes", async () => {
+    const { db, options } = await createAllDatabase();
+    const role = `${db.database}_nocreatedb`;
+    await query(adminConnection(), `CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}' NOCREATEDB; GRANT ALL ON DATABASE ${db.database} TO ${role}`);
+    const weak = { ...db, user: role, password: `pw-${role}` };
+    const cl = await connectTo(weak);
+    const err = await planBaseline(cl, await inline(FILES), db.database, { ...options, connection: weak }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(new RegExp(`^cannot create the shadow database ${SHADOW_PREFIX}\\d+_[0-9a-f]{8} that the migrations are compared in: permission denied to create database; nothing was changed\\n  → give the admin "${role}" CREATEDB`));
+    expect(await shadowsLeft()).toEqual([]);
+  });
+});
