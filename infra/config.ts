@@ -84,8 +84,15 @@ const resetSchema = z
     allowed: z.boolean().default(false),
     /** The generation whose data loss you accept (a number, so a stale "yes" never carries over). */
     acceptDataLoss: z.number().int().min(0).optional(),
+    /**
+     * `generation` (the default): reset when `generation` changes. `every-deploy`: reset and
+     * re-apply on every `pulumi up`, for ephemeral stacks (preview environments). It needs
+     * `allowed: true`, and it declares the data throwaway: it accepts the loss of every deploy's
+     * data, so `acceptDataLoss` does not apply (and is refused with it).
+     */
+    mode: z.enum(["generation", "every-deploy"]).default("generation"),
   })
-  .default({ generation: 0, allowed: false });
+  .default({ generation: 0, allowed: false, mode: "generation" });
 
 /** A Postgres duration such as `10s`, `500ms`, `2min`; `0` turns the limit off. */
 const duration = z
@@ -132,6 +139,18 @@ const databaseSchema = z.strictObject({
     .refine((p) => !p.startsWith("/") && !p.split(/[\\/]/).includes(".."), "must be a relative path inside the project")
     .optional(),
   reset: resetSchema,
+  /**
+   * Take a `pg_dump` before each reset (and when the database is first created). `false` skips
+   * it, e.g. for an every-deploy stack whose data nobody needs.
+   */
+  backup: z.boolean().default(true),
+  /**
+   * Adoption: the version this database's schema is already at, when it has tables and no
+   * pgstack history (e.g. made by `create_all` or another tool). Versions up to it are recorded
+   * as applied without running. pgstack verifies it against the migrations; without it, pgstack
+   * finds the version itself.
+   */
+  baseline: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   session: sessionSchema,
   expect: z
     .strictObject({
@@ -181,6 +200,16 @@ export const stackConfigSchema = z
         if (!schemas.has(g.schema)) issue(at("grants", j, "schema"), `schema "${g.schema}" is not in databases[${i}].schemas`);
       });
 
+      if (db.reset.mode === "every-deploy" && !db.reset.allowed) {
+        issue(
+          at("reset", "mode"),
+          `"every-deploy" resets this database on every \`pulumi up\`, but this stack does not allow resets: ` +
+            `set ${configPath(at("reset", "allowed"))}: true (only in a stack whose data is throwaway), or remove reset.mode`,
+        );
+      }
+      if (db.reset.mode === "every-deploy" && db.reset.acceptDataLoss !== undefined) {
+        issue(at("reset", "acceptDataLoss"), `does not apply with reset.mode "every-deploy", which accepts losing the data on every deploy: remove it`);
+      }
       const { generation, acceptDataLoss } = db.reset;
       if (acceptDataLoss !== undefined && acceptDataLoss > generation) {
         issue(at("reset", "acceptDataLoss"), `accepts data loss for generation ${acceptDataLoss}, which is above reset.generation (${generation})`);
@@ -247,8 +276,12 @@ export function migrationsDir(db: DatabaseConfig): string {
   return db.migrations ?? `migrations/${db.name}`;
 }
 
-/** Whether the stack accepted data loss for the generation it asks for. */
+/**
+ * Whether the stack accepted data loss for the generation it asks for. An every-deploy database
+ * is declared throwaway by its mode, so every reset of it is accepted.
+ */
 export function acceptsDataLoss(db: DatabaseConfig): boolean {
+  if (db.reset.mode === "every-deploy") return true;
   return db.reset.acceptDataLoss === db.reset.generation;
 }
 

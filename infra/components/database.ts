@@ -7,7 +7,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { acceptsDataLoss, CONFIG_NAMESPACE, expectationsOf, type DatabaseConfig, type ServerConfig } from "../config.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
-import { DatabaseReset, ExistingObjectsGuard, GeneratedPassword, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
+import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
 import type { GuardedObject } from "../providers/handlers.js";
 
 /** Arguments of {@link PostgresDatabase}. */
@@ -46,8 +46,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   readonly reset: DatabaseReset;
   readonly migrations: MigrationSet;
   readonly verification: SchemaVerification;
-  /** The backup taken before each reset generation. */
-  readonly backup: pulumi.CustomResource;
+  /** The backup taken before each reset generation; absent with `backup: false`. */
+  readonly backup: pulumi.CustomResource | undefined;
   readonly outputs: DatabaseOutputs;
 
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -88,8 +88,9 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         acceptDataLoss: acceptsDataLoss(db),
         schemas: managed,
         backup: lastBackup,
+        ...(objects.trigger ? { mode: "every-deploy" as const, trigger: objects.trigger } : {}),
       },
-      { parent: this, dependsOn: [this.backup, ...grants], deletedWith: this.database },
+      { parent: this, dependsOn: [...(this.backup ? [this.backup] : []), ...grants], deletedWith: this.database },
     );
 
     this.migrations = new MigrationSet(
@@ -98,8 +99,13 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         connection,
         role: db.owner,
         migrations: args.migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })),
-        resetGeneration: this.reset.generation,
+        // every-deploy: the reset's epoch is new after each reset, so everything re-applies.
+        resetGeneration: objects.trigger ? this.reset.epoch : this.reset.generation,
         session: db.session,
+        // Adoption: a database with tables and no history is matched against the migrations.
+        schemas: db.schemas,
+        ...(db.baseline !== undefined ? { baseline: db.baseline } : {}),
+        configPath: at,
       },
       { parent: this, dependsOn: [this.reset], deletedWith: this.database },
     );
@@ -221,6 +227,12 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       }
       return out;
     });
+    // every-deploy: a trigger replaced on every deploy runs the backup and the reset again.
+    const trigger =
+      db.reset.mode === "every-deploy"
+        ? new EveryDeployTrigger(`${name}-every-deploy`, { reason: `${at}.reset.mode is every-deploy: each pulumi up backs up, resets and re-applies this database` }, { parent: this })
+        : undefined;
+    if (!db.backup) return { database, grants: [...schemas, ...grants], backup: undefined, backupPath: pulumi.output("none (backup: false)"), trigger: trigger?.token };
     // A pg_dump before every generation change; its path is an output, so a rollback is a pg_restore.
     const backup = new command.local.Command(
       `${name}-backup`,
@@ -228,11 +240,11 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         create: backupScript(args.backupDir, db.name, db.reset.generation),
         // Connection settings as PG* variables: no secret on a command line or in a process list.
         environment: { PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.adminUser, PGDATABASE: db.name, PGSSLMODE: server.sslmode, PGPASSWORD: args.adminPassword },
-        triggers: [db.reset.generation],
+        triggers: trigger ? [db.reset.generation, trigger.token] : [db.reset.generation],
       },
       { parent: this, dependsOn: [database, ...schemas, ...grants], deletedWith: database },
     );
-    return { database, grants: [...schemas, ...grants], backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()) };
+    return { database, grants: [...schemas, ...grants], backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()), trigger: trigger?.token };
   }
 }
 
@@ -241,8 +253,11 @@ interface ProvisionedObjects {
   database: postgresql.Database;
   /** Schemas and grants: the reset runs after them. */
   grants: pulumi.CustomResource[];
-  backup: pulumi.CustomResource;
+  /** Absent with `backup: false`. */
+  backup: pulumi.CustomResource | undefined;
   backupPath: pulumi.Output<string>;
+  /** every-deploy: the trigger's token, new on every deploy. */
+  trigger?: pulumi.Output<string>;
 }
 
 /**

@@ -4,6 +4,7 @@
  * run left unfinished, are checked before anything runs.
  */
 import type pg from "pg";
+import { adoptBaseline, type BaselineOptions } from "./baseline.js";
 import { HistoryMismatchError, MigrationFailedError, errorMessage } from "./errors.js";
 import {
   checkHistory,
@@ -36,6 +37,8 @@ export interface ApplyResult {
   results: MigrationResult[];
   /** Set when a migration failed; earlier ones stay applied, later ones did not run. */
   error?: MigrationFailedError;
+  /** How many migrations this run recorded without running them (adoption). */
+  baselined?: number;
 }
 
 /**
@@ -65,6 +68,12 @@ export interface ApplyOptions {
   session?: SessionSettings;
   /** Progress, one line per migration. */
   logger?: Logger;
+  /**
+   * Adopt a database that has tables and no history: record the migrations its schema already
+   * equals as applied without running them (see `baseline.ts`). Without it, such a database is
+   * migrated from the first file.
+   */
+  baseline?: BaselineOptions;
 }
 
 /**
@@ -82,17 +91,19 @@ export async function applyMigrations(
   const log = options.logger ?? silentLogger;
   return withMigrationLock(client, options.database, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, async () => {
     await ensureHistory(client);
-    const applied = await readHistory(client);
+    let applied = await readHistory(client);
     const mismatches = checkHistory(applied, migrations);
     if (mismatches.length > 0) throw new HistoryMismatchError(options.database, mismatches);
     const interrupted = findInterrupted(options.database, await readRunningMarkers(client), applied, migrations);
     if (interrupted) throw interrupted;
+    const adopted = applied.length === 0 && options.baseline ? await adoptBaseline(client, migrations, options.database, { logger: log, ...options.baseline }) : undefined;
+    if (adopted) applied = await readHistory(client);
 
     const pending = migrations.slice(applied.length);
     const results: MigrationResult[] = [];
     if (pending.length === 0) {
       log.info(`${options.database}: up to date (${applied.length} migrations applied)`);
-      return { alreadyApplied: applied.length, results };
+      return { alreadyApplied: applied.length, results, ...(adopted ? { baselined: adopted.count } : {}) };
     }
     log.info(`${options.database}: ${pending.length} pending migration(s), ${applied.length} already applied`);
     let error: MigrationFailedError | undefined;
@@ -117,7 +128,7 @@ export async function applyMigrations(
         log.warn(`${options.database}: ${error.message}`);
       }
     }
-    return { alreadyApplied: applied.length, results, error };
+    return { alreadyApplied: applied.length, results, error, ...(adopted ? { baselined: adopted.count } : {}) };
   });
 }
 

@@ -20,25 +20,54 @@ export interface AppliedMigration {
   appliedAt: Date;
   durationMs: number;
   inTransaction: boolean;
+  /** True when pgstack recorded it without running it, adopting a database that had its tables already. */
+  baselined?: boolean;
 }
 
-/** Creates pgstack's schema and tables if missing. Call under the migration lock. */
+/**
+ * Creates pgstack's schema and tables if missing, and upgrades a history table written by an
+ * older pgstack in place (see {@link upgradeHistory}). Call under the migration lock.
+ */
 export async function ensureHistory(client: pg.Client): Promise<void> {
   await client.query(`
     CREATE SCHEMA IF NOT EXISTS pgstack;
     CREATE TABLE IF NOT EXISTS pgstack.migrations (
-      id             integer PRIMARY KEY,
+      id             bigint PRIMARY KEY,
       name           text NOT NULL,
       checksum       text NOT NULL,
       applied_at     timestamptz NOT NULL DEFAULT now(),
       duration_ms    double precision NOT NULL,
-      in_transaction boolean NOT NULL
+      in_transaction boolean NOT NULL,
+      baselined      boolean NOT NULL DEFAULT false
     );
     CREATE TABLE IF NOT EXISTS pgstack.meta (
       key        text PRIMARY KEY,
       value      text NOT NULL,
       updated_at timestamptz NOT NULL DEFAULT now()
     );`);
+  await upgradeHistory(client);
+}
+
+/**
+ * Brings a history table from an older pgstack to today's shape: `id` from `integer` to `bigint`
+ * (timestamp versions such as 20240101120000 overflow `integer`) and the `baselined` column.
+ * Reads the catalog first and alters only what is missing, so it is idempotent and a current
+ * table takes no lock. Returns what it changed. Call under the migration lock.
+ */
+export async function upgradeHistory(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ id_type: string | null; has_baselined: boolean }>(
+    `SELECT (SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+              WHERE attrelid = 'pgstack.migrations'::regclass AND attname = 'id' AND NOT attisdropped) AS id_type,
+            EXISTS (SELECT 1 FROM pg_attribute
+                     WHERE attrelid = 'pgstack.migrations'::regclass AND attname = 'baselined' AND NOT attisdropped) AS has_baselined`,
+  );
+  const found = rows[0];
+  const changes: string[] = [];
+  if (found?.id_type !== "bigint") changes.push("ALTER TABLE pgstack.migrations ALTER COLUMN id TYPE bigint");
+  if (!found?.has_baselined) changes.push("ALTER TABLE pgstack.migrations ADD COLUMN IF NOT EXISTS baselined boolean NOT NULL DEFAULT false");
+  // One implicit transaction: both changes, or neither.
+  if (changes.length > 0) await client.query(changes.join(";\n"));
+  return changes;
 }
 
 /** True when pgstack's history table exists (read-only check, for refresh). */
@@ -57,14 +86,21 @@ export async function readHistory(client: pg.Client): Promise<AppliedMigration[]
     applied_at: Date;
     duration_ms: number;
     in_transaction: boolean;
-  }>("SELECT id, name, checksum, applied_at, duration_ms, in_transaction FROM pgstack.migrations ORDER BY id");
+    baselined: boolean | null;
+  }>(
+    // `baselined` is absent from a table an older pgstack wrote and nobody has upgraded yet
+    // (reads take no lock, so they do not upgrade): to_jsonb reads it when it is there.
+    "SELECT id::text AS id, name, checksum, applied_at, duration_ms, in_transaction, (to_jsonb(m) ->> 'baselined')::boolean AS baselined FROM pgstack.migrations m ORDER BY m.id",
+  );
   return rows.map((r) => ({
-    id: r.id,
+    // bigint arrives as text; versions are validated at load to fit a JS number exactly.
+    id: Number(r.id),
     name: r.name,
     checksum: r.checksum,
     appliedAt: r.applied_at,
     durationMs: r.duration_ms,
     inTransaction: r.in_transaction,
+    baselined: r.baselined ?? false,
   }));
 }
 
@@ -100,6 +136,21 @@ export function checkHistory(applied: readonly AppliedMigration[], migrations: r
     }
   });
   return [...new Set(problems)];
+}
+
+/**
+ * Records `migrations` as applied without running them (`baselined`), with their files'
+ * checksums, in one transaction: the adoption of a database whose schema already equals the
+ * declared one at the last of them. Call under the migration lock, on an empty history.
+ */
+export async function recordBaselined(client: pg.Client, migrations: readonly Migration[]): Promise<void> {
+  if (migrations.length === 0) return;
+  const values = migrations.map(
+    (m) => `(${m.id}, ${quoteLiteral(m.name)}, ${quoteLiteral(m.checksum)}, clock_timestamp(), 0, ${m.inTransaction}, true)`,
+  );
+  await client.query(
+    `INSERT INTO pgstack.migrations (id, name, checksum, applied_at, duration_ms, in_transaction, baselined) VALUES\n${values.join(",\n")}`,
+  );
 }
 
 /** Reads a meta value (e.g. `reset_generation`). */

@@ -14,3 +14,5 @@ export * from "./introspect.js";
 export * from "./reset.js";
 export * from "./verify.js";
 export * from "./rehearsal.js";
+export * from "./baseline.js";
+export * from "./baseline-structure.js";

@@ -48,6 +48,12 @@ export interface ResetOptions {
   schemas: readonly ManagedSchema[];
   /** True when the stack config accepted data loss for exactly this generation. */
   acceptDataLoss: boolean;
+  /**
+   * Reset even when the recorded generation is the one asked for, or none is recorded
+   * (`reset.mode: every-deploy`: each deploy starts from an empty database). A retry after a
+   * crash then resets again, which such a stack has accepted.
+   */
+  force?: boolean;
   /** How long to wait for pgstack's advisory lock, in ms (default {@link DEFAULT_LOCK_TIMEOUT_MS}). */
   lockTimeoutMs?: number;
   /**
@@ -100,12 +106,12 @@ export async function resetDatabase(client: pg.Client, options: ResetOptions): P
     await ensureHistory(client);
     const previous = await readGeneration(client);
     const base = { generation: options.generation, previousGeneration: previous, dropped: [], terminatedBackends: 0 };
-    if (previous === undefined) {
+    if (previous === undefined && !options.force) {
       await writeMeta(client, GENERATION_KEY, String(options.generation));
       log.info(`${db}: adopted at reset generation ${options.generation}; nothing dropped`);
       return { ...base, action: "adopted" };
     }
-    if (previous === options.generation) {
+    if (previous === options.generation && !options.force) {
       log.info(`${db}: already at reset generation ${options.generation}; nothing to do`);
       return { ...base, action: "unchanged" };
     }
@@ -119,7 +125,7 @@ export async function resetDatabase(client: pg.Client, options: ResetOptions): P
       refuseUnlessAccepted(tables, options);
     });
 
-    log.info(`${db}: resetting from generation ${previous} to ${options.generation}`);
+    log.info(options.force ? `${db}: resetting (reset.mode every-deploy: every deploy starts from an empty database)` : `${db}: resetting from generation ${previous} to ${options.generation}`);
     const maintenance = options.maintenanceDatabase ? [options.maintenanceDatabase] : ["postgres", "template1"];
     return withConnectionsRefused(client, db, maintenance, log, async () => {
       const terminatedBackends = await endOtherSessions(client, db, log, lockMs);

@@ -53,8 +53,16 @@ const FILE_NAME = /^(\d+)_([a-z0-9_]+)\.sql$/;
 const NO_TRANSACTION = /^[ \t]*--[ \t]*pgstack:no-transaction[ \t\r]*$/m;
 /** Any other `pgstack:` directive is a typo we should not silently ignore. */
 const ANY_DIRECTIVE = /^([ \t]*)--[ \t]*pgstack:(\S*)/gm;
-/** Versions are stored in an `integer` column. */
-const MAX_VERSION = 2_147_483_647;
+/**
+ * The largest version: the history column is `bigint`, but versions are JS numbers, so the
+ * limit is 2^53 − 1 (`Number.MAX_SAFE_INTEGER`). Timestamps such as `20240101120000` fit.
+ */
+export const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+/**
+ * Versions from 12 digits up (`YYYYMMDDhhmm…`) are timestamps, as golang-migrate, dbmate and
+ * Prisma write them: they are ordered but never consecutive, so the gap rule skips them.
+ */
+export const TIMESTAMP_VERSION_MIN = 100_000_000_000;
 /** The UTF-8 byte order mark some Windows editors write; it is not SQL, so it is dropped. */
 const BOM = "\uFEFF";
 
@@ -87,16 +95,17 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
       );
       continue;
     }
-    const id = Number(m[1]);
-    if (id > MAX_VERSION) {
+    // BigInt compares exactly: Number() would round a 17-digit version onto a valid one.
+    if (BigInt(m[1] ?? "0") > BigInt(MAX_VERSION)) {
       problems.push(
-        new MigrationSourceError(`version ${m[1]} is too large: pgstack records versions as integers up to ${MAX_VERSION}`, {
+        new MigrationSourceError(`version ${m[1]} is too large: pgstack records versions up to ${MAX_VERSION} (2^53 − 1)`, {
           location: { file, line: 1, column: 1 },
-          hint: "number migrations 0001, 0002, 0003, … (the next one after the latest)",
+          hint: "number migrations 0001, 0002, 0003, … or by timestamp (YYYYMMDDhhmmss, 14 digits)",
         }),
       );
       continue;
     }
+    const id = Number(m[1]);
     const clash = byId.get(id);
     if (clash) {
       problems.push(
@@ -147,7 +156,7 @@ function gaps(parsed: readonly { id: number; base: string; file: string }[]): Mi
   parsed.forEach((cur, i) => {
     const prev = parsed[i - 1];
     const from = prev ? prev.id + 1 : 1;
-    if (cur.id <= from) return;
+    if (cur.id <= from || cur.id >= TIMESTAMP_VERSION_MIN) return;
     const missing = cur.id - from === 1 ? `version ${from} is missing` : `versions ${from} to ${cur.id - 1} are missing`;
     const where = prev ? `the migrations jump from ${prev.base} to ${cur.base}` : `the first migration is ${cur.base}`;
     problems.push(new MigrationSourceError(`${missing}: ${where}`, { location: { file: cur.file, line: 1, column: 1 }, hint }));

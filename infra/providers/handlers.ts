@@ -6,16 +6,16 @@
 import { guard } from "./guard.js";
 import { migrations } from "./migrations.js";
 import { password } from "./password.js";
-import { reset } from "./reset.js";
+import { everyDeploy, reset } from "./reset.js";
 import { verification } from "./verification.js";
 
 export { same, setLogger, providerChanged, type Failure } from "./common.js";
 export { guard, existingObjectsError, existingObjects, type GuardInputs, type GuardedObject } from "./guard.js";
 export { migrations, type MigrationInput, type MigrationSetInputs, type MigrationSetOutputs } from "./migrations.js";
 export { password } from "./password.js";
-export { reset, resetGuard, type ResetInputs, type ResetOutputs } from "./reset.js";
+export { reset, resetGuard, everyDeploy, type ResetInputs, type ResetOutputs, type EveryDeployInputs } from "./reset.js";
 export { verification, describeDrift, describeGrantDrift, inventoryOf, type InventoryTable, type VerificationInputs, type VerificationOutputs } from "./verification.js";
 
 /** The handlers by resource kind, as the provider closures look them up. */
-export const handlers = { reset, migrations, verification, password, guard };
+export const handlers = { reset, migrations, verification, password, guard, everyDeploy };
 export type HandlerKind = keyof typeof handlers;

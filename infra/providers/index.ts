@@ -80,6 +80,10 @@ export interface DatabaseResetArgs {
   schemas: pulumi.Input<ManagedSchema[]>;
   /** The backup taken before this generation; the reset waits for it. */
   backup: pulumi.Input<string>;
+  /** `every-deploy` resets on every deploy (each new `trigger` replaces the reset). */
+  mode?: pulumi.Input<"generation" | "every-deploy">;
+  /** every-deploy: the {@link EveryDeployTrigger}'s token. */
+  trigger?: pulumi.Input<string>;
 }
 
 /**
@@ -94,12 +98,14 @@ export class DatabaseReset extends pulumi.dynamic.Resource {
   /** The generation recorded inside the database (refreshed by `pulumi refresh`). */
   declare readonly recordedGeneration: pulumi.Output<number | null>;
   declare readonly droppedTables: pulumi.Output<string[]>;
+  /** New after every reset (ms since 1970; the generation when it did not reset). */
+  declare readonly epoch: pulumi.Output<number>;
 
   constructor(name: string, args: DatabaseResetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       providerFor("reset"),
       name,
-      { ...args, action: undefined, previousGeneration: undefined, droppedTables: undefined, recordedGeneration: undefined },
+      { ...args, action: undefined, previousGeneration: undefined, droppedTables: undefined, recordedGeneration: undefined, epoch: undefined },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS },
       "pgstack",
       "DatabaseReset",
@@ -118,6 +124,12 @@ export interface MigrationSetArgs {
   resetGeneration: pulumi.Input<number>;
   /** `lock_timeout` and `statement_timeout` each migration runs with. */
   session?: pulumi.Input<{ lockTimeout: string; statementTimeout: string }>;
+  /** The managed schemas: adoption of a database with tables and no history compares them. */
+  schemas?: pulumi.Input<string[]>;
+  /** A stated adoption version (config `baseline: N`), still verified. */
+  baseline?: pulumi.Input<number>;
+  /** This database's config path (`pgstack:databases[1]`), for messages. */
+  configPath?: pulumi.Input<string>;
 }
 
 /** The versioned migrations of one database, applied under an advisory lock. */
@@ -186,5 +198,17 @@ export interface ExistingObjectsGuardArgs {
 export class ExistingObjectsGuard extends pulumi.dynamic.Resource {
   constructor(name: string, args: ExistingObjectsGuardArgs, opts?: pulumi.CustomResourceOptions) {
     super(providerFor("guard"), name, args, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "ExistingObjectsGuard");
+  }
+}
+
+/**
+ * `reset.mode: every-deploy`: a resource replaced on every deploy. Its new token (unknown in
+ * preview) re-runs the backup and replaces the reset, so each `pulumi up` resets and re-applies,
+ * and the preview shows it. `reason` says why, in the preview's details.
+ */
+export class EveryDeployTrigger extends pulumi.dynamic.Resource {
+  declare readonly token: pulumi.Output<string>;
+  constructor(name: string, args: { reason: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor("everyDeploy"), name, { ...args, token: undefined }, opts, "pgstack", "EveryDeployTrigger");
   }
 }

@@ -1,5 +1,6 @@
 /** MigrationSet's provider: pending migrations as a diff, applied under the advisory lock. */
 import { applyMigrations, checkHistory, loadSqlParser, readHistory, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+import { previewBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
 import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
 
@@ -23,6 +24,12 @@ export interface MigrationSetInputs {
   resetGeneration: number;
   /** `lock_timeout` and `statement_timeout` for each migration (absent in states written before). */
   session?: { lockTimeout: string; statementTimeout: string };
+  /** The managed schemas, compared when a database with tables and no history is adopted. */
+  schemas?: string[];
+  /** A stated adoption version (config `baseline`); pgstack still verifies it. */
+  baseline?: number;
+  /** Config path of this database (`pgstack:databases[1]`), for messages. */
+  configPath?: string;
 }
 
 /** Outputs: inputs plus the history read back from the database. */
@@ -46,6 +53,13 @@ export const migrations = {
       for (const problem of checkHistory(applied, news.migrations.map(toMigration))) {
         failures.push({ property: "migrations", reason: `${problem}. Applied migrations are immutable: restore the file and add a new migration instead` });
       }
+    }
+    // Adoption shows in preview: N is named, or the refusal (with the difference) fails it.
+    if (failures.length === 0 && news.schemas) {
+      await loadSqlParser();
+      const adoption = await previewBaseline(news.migrations.map(toMigration), news.connection.database, baselineOptions(news));
+      if (adoption.message) logger.info(adoption.message);
+      if (adoption.refusal) failures.push({ property: "migrations", reason: adoption.refusal });
     }
     return { inputs: news, failures };
   },
@@ -87,7 +101,18 @@ export const migrations = {
   /** Deleting the MigrationSet leaves tables and history in place; only the Database's deletion drops them. */
   async delete(): Promise<void> {},
 };
-const MIGRATION_INPUT_KEYS = ["connection", "role", "migrations", "resetGeneration", "session"] as const;
+const MIGRATION_INPUT_KEYS = ["connection", "role", "migrations", "resetGeneration", "session", "schemas", "baseline", "configPath"] as const;
+
+/** Adoption settings from the inputs. The integrator adds `foreignApplied` (other tools' histories) here. */
+function baselineOptions(inputs: MigrationSetInputs): BaselineOptions {
+  return {
+    connection: inputs.connection,
+    schemas: inputs.schemas ?? ["public"],
+    ...(inputs.baseline !== undefined ? { stated: inputs.baseline } : {}),
+    ...(inputs.configPath ? { configPath: `${inputs.configPath}.baseline` } : {}),
+    logger,
+  };
+}
 
 function toMigration(m: MigrationInput): Migration {
   return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql, inTransaction: m.inTransaction };
@@ -101,6 +126,7 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
       role: inputs.role,
       ...(inputs.session ? { session: inputs.session } : {}),
       logger,
+      ...(inputs.schemas ? { baseline: baselineOptions(inputs) } : {}),
     });
     if (result.error) throw result.error;
     const history = await readHistory(client);

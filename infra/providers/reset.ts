@@ -1,4 +1,5 @@
 /** DatabaseReset's provider: the guarded "nuke" as check/diff/create/read/update/delete. */
+import { randomBytes } from "node:crypto";
 import { readGeneration, resetDatabase, type ConnectionOptions, type ManagedSchema } from "../lifecycle/index.js";
 import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
@@ -16,6 +17,10 @@ export interface ResetInputs {
   schemas: ManagedSchema[];
   /** The backup taken before this generation (an input so the reset waits for it). */
   backup: string;
+  /** `every-deploy`: reset on every deploy (absent in states written before: `generation`). */
+  mode?: "generation" | "every-deploy";
+  /** every-deploy: the deploy's token from the {@link everyDeploy} trigger; a new one replaces (resets). */
+  trigger?: string;
 }
 
 /** Outputs of a DatabaseReset: its inputs plus what the reset did. */
@@ -25,10 +30,18 @@ export interface ResetOutputs extends ResetInputs {
   droppedTables: string[];
   /** The generation recorded inside the database (refreshed by `read`). */
   recordedGeneration: number | null;
+  /**
+   * When this reset ran (ms since 1970), or the generation when it did not reset: new after
+   * every reset, so the MigrationSet of an every-deploy database re-applies everything.
+   */
+  epoch?: number;
 }
 
 /** Why a generation change is refused, or undefined if it may proceed. */
 export function resetGuard(olds: Partial<ResetInputs> | undefined, news: ResetInputs): string | undefined {
+  if (news.mode === "every-deploy" && !news.allowed) {
+    return `stack "${news.stack}" does not allow resetting database "${news.connection.database}", but ${news.configPath}.mode is "every-deploy"; set ${news.configPath}.allowed: true or remove ${news.configPath}.mode`;
+  }
   if (!olds || olds.generation === undefined || olds.generation === news.generation || news.allowed) return undefined;
   return (
     `stack "${news.stack}" does not allow resetting database "${news.connection.database}" ` +
@@ -45,7 +58,10 @@ export const reset = {
   },
 
   async diff(_id: string, olds: ResetOutputs, news: ResetInputs) {
-    const replaces = olds.generation !== news.generation ? ["generation"] : [];
+    // every-deploy: each deploy brings a new trigger token (unknown in preview), and so a reset.
+    const everyDeploy = news.mode === "every-deploy" && olds.trigger !== news.trigger;
+    if (everyDeploy) logger.info(`${news.connection.database}: ${news.configPath}.mode is every-deploy: this deploy drops and rebuilds the database, then re-applies every migration`);
+    const replaces = olds.generation !== news.generation ? ["generation"] : everyDeploy ? ["trigger"] : [];
     const changes =
       replaces.length > 0 ||
       olds.allowed !== news.allowed ||
@@ -69,6 +85,7 @@ export const reset = {
         generation: inputs.generation,
         schemas: inputs.schemas,
         acceptDataLoss: inputs.acceptDataLoss,
+        ...(inputs.mode === "every-deploy" ? { force: true } : {}),
         logger,
       });
     });
@@ -80,6 +97,7 @@ export const reset = {
         previousGeneration: outcome.previousGeneration ?? null,
         droppedTables: outcome.dropped.map((d) => `${d.table} (${d.rows} rows)`),
         recordedGeneration: inputs.generation,
+        epoch: outcome.action === "reset" ? Date.now() : inputs.generation,
       },
     };
   },
@@ -99,5 +117,34 @@ export const reset = {
   /** Deleting the reset resource does nothing to the database. */
   async delete(): Promise<void> {},
 };
-const RESET_INPUT_KEYS = ["connection", "stack", "configPath", "generation", "allowed", "acceptDataLoss", "schemas", "backup"] as const;
+const RESET_INPUT_KEYS = ["connection", "stack", "configPath", "generation", "allowed", "acceptDataLoss", "schemas", "backup", "mode", "trigger"] as const;
+
+/** Inputs of the every-deploy trigger: why it exists, shown in the preview. */
+export interface EveryDeployInputs {
+  reason: string;
+}
+
+/**
+ * The every-deploy trigger: replaced on every deploy, its new `token` (unknown in preview) makes
+ * the backup and the reset run again. It touches no database.
+ */
+export const everyDeploy = {
+  async check(_olds: unknown, news: EveryDeployInputs): Promise<{ inputs: EveryDeployInputs; failures: Failure[] }> {
+    return { inputs: news, failures: [] };
+  },
+  async diff() {
+    return { changes: true, replaces: ["reason"], deleteBeforeReplace: true };
+  },
+  async create(inputs: EveryDeployInputs): Promise<{ id: string; outs: EveryDeployInputs & { token: string } }> {
+    const token = `${new Date().toISOString()}-${randomBytes(4).toString("hex")}`;
+    return { id: token, outs: { ...inputs, token } };
+  },
+  async update(_id: string, olds: EveryDeployInputs & { token: string }, news: EveryDeployInputs) {
+    return { outs: { ...olds, ...news } };
+  },
+  async read(id: string, props: EveryDeployInputs & { token: string }) {
+    return { id, props, inputs: { reason: props.reason } };
+  },
+  async delete(): Promise<void> {},
+};
 

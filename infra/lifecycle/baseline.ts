@@ -1,0 +1,319 @@
+/**
+ * Adoption (baseline): a database that already has its tables but no pgstack history. pgstack
+ * finds the version N whose declared schema equals the live one, by applying the migrations one
+ * by one in a throwaway shadow database on the same server and comparing the structures after
+ * each, and records 1..N as applied without running them (`baselined`). A database that matches
+ * no version is refused with the difference against the closest one; nothing is changed then.
+ */
+import { randomBytes } from "node:crypto";
+import type pg from "pg";
+import { applyMigrations } from "./apply.js";
+import { compareStructures, type StructureDifference } from "./baseline-structure.js";
+import { connect, silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
+import { errorMessage, PgstackError } from "./errors.js";
+import { historyExists, readHistory, recordBaselined } from "./history.js";
+import { quoteIdent } from "./identifiers.js";
+import { introspect, type TableInfo } from "./introspect.js";
+import type { Migration } from "./source.js";
+
+/** Shadow databases are named `pgstack_shadow_<unix seconds>_<random>`. */
+export const SHADOW_PREFIX = "pgstack_shadow_";
+
+/** A shadow older than this with no session on it is a leftover of a crashed run and is dropped. */
+export const SHADOW_LEFTOVER_AGE_MS = 15 * 60_000;
+
+/** Another tool's history, mapped to pgstack versions (see the importers). */
+export type ForeignApplied = (client: pg.Client) => Promise<{ tool: string; versions: number[] } | null>;
+
+/** Options for adoption. */
+export interface BaselineOptions {
+  /** How to reach the server (the admin); the shadow databases are created there. */
+  connection: ConnectionOptions;
+  /** The managed schemas: created in the shadow before the migrations, and the ones compared. */
+  schemas: readonly string[];
+  /** A version a person stated (config `baseline: N`). pgstack still verifies it. */
+  stated?: number;
+  /** The config key of the stated version, for messages (e.g. `pgstack:databases[1].baseline`). */
+  configPath?: string;
+  /** Reads another tool's history in the live database; its versions are the candidate N (still verified). */
+  foreignApplied?: ForeignApplied;
+  logger?: Logger;
+}
+
+/** What adoption will do (or did). */
+export interface BaselinePlan {
+  /** How many migrations are recorded without running (the first `count`). */
+  count: number;
+  /** The last of them. */
+  at: Migration;
+  /** Where N came from. */
+  source: "stated" | "detected" | { tool: string };
+  /** The line the preview and the apply log, naming N. */
+  message: string;
+}
+
+/** Raised when the live schema equals no version (or not the stated one). Nothing was changed. */
+export class BaselineRefusedError extends PgstackError {
+  readonly differences: readonly StructureDifference[];
+  constructor(message: string, differences: readonly StructureDifference[], hint: string) {
+    super("BASELINE_REFUSED", differences.length ? `${message}\n${differences.map((d) => `    ${d}`).join("\n")}` : message, { hint });
+    this.differences = differences;
+  }
+}
+
+/** `0001..0003` (or `0003`) from the migrations' names. */
+function span(ms: readonly Migration[]): string {
+  const v = (m: Migration) => /^\d+/.exec(m.name)?.[0] ?? String(m.id);
+  const first = ms[0];
+  const last = ms.at(-1);
+  if (!first || !last) return "nothing";
+  return first === last ? v(first) : `${v(first)}..${v(last)}`;
+}
+
+/** The adoption line: `fltr_auth: adopting an existing schema at 0003_add_teams: 0001..0003 will be recorded …; 0004 will run`. */
+export function describeBaseline(database: string, migrations: readonly Migration[], count: number, done: boolean): string {
+  const at = migrations[count - 1];
+  const rest = migrations.slice(count);
+  const recorded = `${span(migrations.slice(0, count))} ${done ? "were" : "will be"} recorded as applied without running`;
+  const next = rest.length ? `${span(rest)} will run` : "nothing else to run";
+  return `${database}: adopting an existing schema at ${at?.name ?? "nothing"}: ${recorded}; ${next}`;
+}
+
+/**
+ * True when the database needs adoption: pgstack's history is empty (or absent) and a managed
+ * schema holds tables. Read-only.
+ */
+export async function needsBaseline(client: pg.Client, schemas: readonly string[]): Promise<boolean> {
+  if ((await historyExists(client)) && (await readHistory(client)).length > 0) return false;
+  return (await introspect(client, { schemas })).tables.length > 0;
+}
+
+/**
+ * Plans adoption without changing the live database: undefined when there is nothing to adopt
+ * (a history exists, no managed table exists, or there are no migrations). Otherwise the version
+ * N whose declared schema equals the live one, or {@link BaselineRefusedError}. Builds a shadow
+ * database (always dropped). Used by the preview (check) and by {@link adoptBaseline}.
+ */
+export async function planBaseline(
+  client: pg.Client,
+  migrations: readonly Migration[],
+  database: string,
+  options: BaselineOptions,
+): Promise<BaselinePlan | undefined> {
+  if (migrations.length === 0 || !(await needsBaseline(client, options.schemas))) return undefined;
+  const log = options.logger ?? silentLogger;
+  const live = (await introspect(client, { schemas: options.schemas })).tables;
+  const setting = options.configPath ?? "baseline";
+  const foreign = options.foreignApplied ? await options.foreignApplied(client) : null;
+  const candidate = candidateCount(migrations, database, options, foreign);
+  log.info(`${database}: has tables but no pgstack history; comparing it with the migrations in a shadow database (${migrations.length} step(s))`);
+  // Every version is built, also for a stated one: a table a later migration creates counts too.
+  const shadows = await shadowStructures(client, options, migrations, log);
+  // Tables no migration ever creates (another tool's history table, a hand-made one) cannot tell
+  // which migrations ran, and no migration trips over them: they are left out of the comparison.
+  const declared = new Set(shadows.flatMap((s) => s.map((t) => `${t.schema}.${t.name}`)));
+  const compared = live.filter((t) => declared.has(`${t.schema}.${t.name}`));
+  const others = live.filter((t) => !declared.has(`${t.schema}.${t.name}`)).map((t) => `${t.schema}.${t.name}`);
+  const differences = shadows.map((s, k) => compareStructures(compared, s, k === 0 ? "none (an empty database)" : (migrations[k - 1]?.name ?? "")));
+  const label = (k: number) => (k === 0 ? "no migration (an empty database)" : (migrations[k - 1]?.name ?? ""));
+  const plan = (count: number, source: BaselinePlan["source"]): BaselinePlan => {
+    if (others.length) log.info(`${database}: no migration creates ${others.join(", ")}; left as it is and not compared`);
+    return { count, at: migrations[count - 1] as Migration, source, message: describeBaseline(database, migrations, count, false) };
+  };
+
+  if (candidate !== undefined) {
+    const diff = differences[candidate] ?? [];
+    const who = foreign && options.stated === undefined ? `${foreign.tool}'s history` : `${setting}: ${options.stated}`;
+    if (diff.length === 0) return plan(candidate, options.stated !== undefined ? "stated" : { tool: foreign?.tool ?? "" });
+    throw new BaselineRefusedError(
+      `database "${database}": ${who} says its schema is at ${label(candidate)}, but it differs from that version in ${diff.length} place(s); nothing was applied or recorded:`,
+      diff,
+      `make the database equal ${label(candidate)} (or correct ${options.stated !== undefined ? setting : "that history"}), then run again`,
+    );
+  }
+  // None of its tables is one a migration creates: nothing to adopt, every migration runs.
+  if (differences[0]?.length === 0) {
+    log.info(`${database}: none of its tables (${others.join(", ")}) is created by a migration; every migration runs`);
+    return undefined;
+  }
+  const matches = differences.flatMap((d, k) => (d.length === 0 && k > 0 ? [k] : []));
+  if (matches.length === 1) return plan(matches[0] as number, "detected");
+  if (matches.length > 1) {
+    throw new BaselineRefusedError(
+      `database "${database}": its schema equals several versions (${matches.map(label).join(", ")}): they differ in no table, column, constraint or index, ` +
+        `so pgstack cannot tell which of them already ran; nothing was applied or recorded`,
+      [],
+      `set ${setting}: <version> to say which (pgstack still verifies it), then run again`,
+    );
+  }
+  // Fewest differences; on a tie, the later version.
+  let closest = 0;
+  differences.forEach((d, k) => {
+    if (d.length <= (differences[closest]?.length ?? Infinity)) closest = k;
+  });
+  const diff = differences[closest] ?? [];
+  throw new BaselineRefusedError(
+    `database "${database}" has tables but no pgstack history, and its schema equals no version of the migrations; ` +
+      `the closest is ${label(closest)}, with ${diff.length} difference(s) (+ only in the database, - only in the migrations); nothing was applied or recorded:`,
+    diff,
+    `make the database equal one version (undo the hand-made changes), or add a migration so that one version describes it; ` +
+      `to name the version yourself, set ${setting}: <version> (pgstack still verifies it); then run again`,
+  );
+}
+
+/** The stated or foreign candidate as a count of migrations, validated against the files. */
+function candidateCount(
+  migrations: readonly Migration[],
+  database: string,
+  options: BaselineOptions,
+  foreign: { tool: string; versions: number[] } | null,
+): number | undefined {
+  const setting = options.configPath ?? "baseline";
+  const countOf = (version: number, who: string): number => {
+    const i = migrations.findIndex((m) => m.id === version);
+    if (i < 0) {
+      throw new BaselineRefusedError(`database "${database}": ${who} names version ${version}, but no migration file has that version; nothing was applied or recorded`, [], `use the version of one of the migration files (${span(migrations)})`);
+    }
+    return i + 1;
+  };
+  const stated = options.stated === undefined ? undefined : countOf(options.stated, `${setting}`);
+  if (!foreign || foreign.versions.length === 0) return stated;
+  const versions = [...new Set(foreign.versions)].sort((a, b) => a - b);
+  const fromForeign = countOf(versions.at(-1) as number, `${foreign.tool}'s history`);
+  const expected = migrations.slice(0, fromForeign).map((m) => m.id);
+  if (expected.length !== versions.length || expected.some((id, i) => id !== versions[i])) {
+    throw new BaselineRefusedError(
+      `database "${database}": ${foreign.tool}'s history lists versions ${versions.join(", ")}, which are not the first migrations in order (${expected.join(", ")}); nothing was applied or recorded`,
+      [],
+      `check that the imported migrations match what ${foreign.tool} applied, or set ${setting}: <version> to say which version the database is at`,
+    );
+  }
+  if (stated !== undefined && stated !== fromForeign) {
+    throw new BaselineRefusedError(
+      `database "${database}": ${setting} is ${options.stated}, but ${foreign.tool}'s history says ${migrations[fromForeign - 1]?.name}; nothing was applied or recorded`,
+      [],
+      `correct ${setting} (or remove it to use ${foreign.tool}'s history), then run again`,
+    );
+  }
+  return fromForeign;
+}
+
+/**
+ * Adopts the database when it needs it: plans (see {@link planBaseline}) and records the first N
+ * migrations as applied without running them. Call under the migration lock, after the history
+ * check. Returns the plan, or undefined when there was nothing to adopt.
+ */
+export async function adoptBaseline(client: pg.Client, migrations: readonly Migration[], database: string, options: BaselineOptions): Promise<BaselinePlan | undefined> {
+  const plan = await planBaseline(client, migrations, database, options);
+  if (!plan) return undefined;
+  await recordBaselined(client, migrations.slice(0, plan.count));
+  (options.logger ?? silentLogger).info(describeBaseline(database, migrations, plan.count, true));
+  return plan;
+}
+
+/**
+ * The declared structure after each of `migrations` (index 0: before any), built in a fresh
+ * shadow database that is always dropped. Leftover shadows of crashed runs are dropped first.
+ */
+async function shadowStructures(client: pg.Client, options: BaselineOptions, migrations: readonly Migration[], log: Logger): Promise<TableInfo[][]> {
+  await dropLeftoverShadows(client, log);
+  return withShadowDatabase(client, options.connection, async (shadow, name) => {
+    await shadow.query(options.schemas.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`).join(";\n"));
+    const out = [(await introspect(shadow, { schemas: options.schemas })).tables];
+    for (let k = 1; k <= migrations.length; k++) {
+      const result = await applyMigrations(shadow, migrations.slice(0, k), { database: name });
+      if (result.error) {
+        throw new PgstackError("BASELINE_SHADOW_FAILED", `the migrations do not apply to an empty database, so no version can be compared: ${result.error.message}`, {
+          hint: "fix the migration so that it runs on an empty database, then run again; the live database was not changed",
+          cause: result.error,
+        });
+      }
+      out.push((await introspect(shadow, { schemas: options.schemas })).tables);
+    }
+    return out;
+  });
+}
+
+/**
+ * Creates a shadow database on the same server (as the connection's user, which needs CREATEDB),
+ * runs `fn` on a connection to it, and always drops it, also when `fn` fails.
+ */
+export async function withShadowDatabase<T>(
+  client: pg.Client,
+  connection: ConnectionOptions,
+  fn: (shadow: pg.Client, name: string) => Promise<T>,
+): Promise<T> {
+  const name = `${SHADOW_PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString("hex")}`;
+  try {
+    await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  } catch (err) {
+    throw new PgstackError("SHADOW_NOT_PERMITTED", `cannot create the shadow database ${name} that the migrations are compared in: ${errorMessage(err)}; nothing was changed`, {
+      hint: `give the admin "${connection.user}" CREATEDB (managed Postgres admins have it), then run again`,
+      cause: err,
+    });
+  }
+  try {
+    const shadow = await connect({ ...connection, database: name, applicationName: "pgstack (shadow)" });
+    try {
+      return await fn(shadow, name);
+    } finally {
+      await shadow.end().catch(() => undefined);
+    }
+  } finally {
+    // FORCE: a session the failure left behind must not keep the shadow alive.
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  }
+}
+
+/**
+ * Drops shadows that crashed runs left behind: this user's databases named with
+ * {@link SHADOW_PREFIX}, older than {@link SHADOW_LEFTOVER_AGE_MS} and with no session (a shadow in
+ * use belongs to a run in progress). Returns the names dropped; failures are logged, not thrown.
+ */
+export async function dropLeftoverShadows(client: pg.Client, log: Logger = silentLogger, now = Date.now()): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1) AND pg_get_userbyid(datdba) = current_user`,
+    [SHADOW_PREFIX],
+  );
+  const dropped: string[] = [];
+  for (const { name } of rows) {
+    const seconds = Number(/^pgstack_shadow_(\d+)_/.exec(name)?.[1]);
+    if (!Number.isFinite(seconds) || now - seconds * 1000 < SHADOW_LEFTOVER_AGE_MS) continue;
+    try {
+      // No FORCE: a session on it means a run still uses it.
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
+      dropped.push(name);
+      log.info(`dropped the leftover shadow database ${name}`);
+    } catch (err) {
+      log.warn(`the leftover shadow database ${name} could not be dropped: ${errorMessage(err)}`);
+    }
+  }
+  return dropped;
+}
+
+/**
+ * For the preview: what adoption would do, read-only, on a connection of its own. `message`
+ * names N (log it); `refusal` is the reason to refuse. Both are absent when there is nothing to
+ * adopt, or when the database cannot be reached yet (a stack that is about to create it).
+ */
+export async function previewBaseline(
+  migrations: readonly Migration[],
+  database: string,
+  options: BaselineOptions,
+): Promise<{ message?: string; refusal?: string }> {
+  let client: pg.Client;
+  try {
+    client = await connect({ ...options.connection, applicationName: "pgstack (preview)" }, { retryDelaysMs: [] });
+  } catch {
+    return {};
+  }
+  try {
+    const plan = await planBaseline(client, migrations, database, options);
+    return plan ? { message: plan.message } : {};
+  } catch (err) {
+    if (err instanceof PgstackError) return { refusal: err.message };
+    throw err;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

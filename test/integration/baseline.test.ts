@@ -1,0 +1,210 @@
+/**
+ * Adoption (baseline) on a real PostgreSQL, as a non-superuser admin: a `create_all`-style
+ * database (tables made by hand, no history) is matched against the migrations in a shadow
+ * database, recorded as baselined up to the version it equals, and only the rest runs. A database
+ * that matches no version, or not the stated one, is refused with the difference; nothing changes.
+ */
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { applyMigrations } from "../../infra/lifecycle/apply.js";
+import { BaselineRefusedError, dropLeftoverShadows, planBaseline, SHADOW_PREFIX, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
+import { readHistory } from "../../infra/lifecycle/history.js";
+import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
+import { inline } from "../support/migrations.js";
+
+afterEach(closeClients);
+beforeAll(loadSqlParser);
+
+/** Four migrations, in the shape of fltr_auth's: users, teams, a column with an index, credits. */
+const FILES = {
+  "0001_create_users.sql": "CREATE TABLE users (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  email text NOT NULL UNIQUE,\n  created_at timestamptz NOT NULL DEFAULT now()\n);\n",
+  "0002_add_teams.sql": "CREATE TABLE teams (\n  id serial PRIMARY KEY,\n  owner_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n  name varchar(80) NOT NULL CHECK (name <> '')\n);\n",
+  "0003_add_user_team.sql": "ALTER TABLE users ADD COLUMN team_id integer REFERENCES teams (id);\nCREATE INDEX users_team_idx ON users (team_id);\n",
+  "0004_create_credits.sql": "CREATE TABLE credits (\n  user_id bigint NOT NULL REFERENCES users (id),\n  amount numeric(12, 2) NOT NULL DEFAULT 0\n);\n",
+};
+
+/** What `create_all` would have made: the schema of 0001..0003 in one go, columns in model order. */
+const CREATE_ALL_AT_3 = `
+  CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY, team_id integer, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+                      CONSTRAINT users_pkey PRIMARY KEY (id), CONSTRAINT users_email_key UNIQUE (email));
+  CREATE TABLE teams (id serial PRIMARY KEY, owner_id bigint NOT NULL, name varchar(80) NOT NULL CONSTRAINT teams_name_check CHECK (name <> ''));
+  ALTER TABLE teams ADD CONSTRAINT teams_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE;
+  ALTER TABLE users ADD CONSTRAINT users_team_id_fkey FOREIGN KEY (team_id) REFERENCES teams (id);
+  CREATE INDEX users_team_idx ON users (team_id);
+  INSERT INTO users (email) VALUES ('ada@example.com');`;
+
+async function createAllDatabase(extra = "") {
+  const db = await freshDatabase("adopt");
+  await query(db, CREATE_ALL_AT_3 + extra);
+  const cl = await connectTo(db);
+  const logs: string[] = [];
+  const logger = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(`warning: ${m}`) };
+  const options: BaselineOptions = { connection: db, schemas: ["public"], logger, configPath: "pgstack:databases[0].baseline" };
+  return { db, cl, logs, logger, options };
+}
+
+async function shadowsLeft(): Promise<string[]> {
+  const rows = await query<{ d: string }>(adminConnection(), "SELECT datname AS d FROM pg_database WHERE starts_with(datname, $1)", [SHADOW_PREFIX]);
+  return rows.map((r) => r.d);
+}
+
+describe("adoption of an existing database (baseline)", () => {
+  it("a create_all database at version 3 of 4: 0001..0003 are recorded as baselined without running, only 0004 runs", async () => {
+    const { db, cl, logs, options } = await createAllDatabase();
+    const migrations = await inline(FILES);
+    const before = await shadowsLeft();
+
+    // The preview's plan, read-only: it names N.
+    const plan = await planBaseline(cl, migrations, db.database, options);
+    expect(plan?.count).toBe(3);
+    expect(plan?.source).toBe("detected");
+    expect(plan?.message).toBe(`${db.database}: adopting an existing schema at 0003_add_user_team: 0001..0003 will be recorded as applied without running; 0004 will run`);
+    expect(await query(db, "SELECT to_regclass('pgstack.migrations') AS t")).toEqual([{ t: null }]);
+
+    const result = await applyMigrations(cl, migrations, { database: db.database, logger: options.logger, baseline: options });
+    expect(result.error).toBeUndefined();
+    expect(result.baselined).toBe(3);
+    expect(result.results.map((r) => [r.name, r.status])).toEqual([["0004_create_credits", "Success"]]);
+    expect(logs).toContain(`${db.database}: adopting an existing schema at 0003_add_user_team: 0001..0003 were recorded as applied without running; 0004 will run`);
+    expect(logs.some((l) => l.startsWith(`${db.database}: applied 0004_create_credits (1/1,`))).toBe(true);
+
+    const history = await readHistory(cl);
+    expect(history.map((h) => [h.id, h.name, h.checksum, h.baselined])).toEqual(migrations.map((m) => [m.id, m.name, m.checksum, m.id <= 3]));
+    // Nothing of 0001..0003 ran again: the hand-made row is still the only one, and credits exists.
+    expect(await query(db, "SELECT email FROM users")).toEqual([{ email: "ada@example.com" }]);
+    expect(await query(db, "SELECT to_regclass('public.credits')::text AS t")).toEqual([{ t: "credits" }]);
+    // The shadow was dropped; a second apply is a no-op and does not adopt again.
+    expect(await shadowsLeft()).toEqual(before);
+    const again = await applyMigrations(cl, migrations, { database: db.database, baseline: options });
+    expect([again.results, again.baselined]).toEqual([[], undefined]);
+  });
+
+  it("a database that matches no version is refused with the difference against the closest one; nothing changes", async () => {
+    const { db, cl, options } = await createAllDatabase("ALTER TABLE users ADD COLUMN nickname text; DROP INDEX users_team_idx;");
+    const migrations = await inline(FILES);
+    const err = await applyMigrations(cl, migrations, { database: db.database, baseline: options }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BaselineRefusedError);
+    const message = (err as Error).message;
+    expect(message).toContain(
+      `database "${db.database}" has tables but no pgstack history, and its schema equals no version of the migrations; ` +
+        "the closest is 0003_add_user_team, with 2 difference(s) (+ only in the database, - only in the migrations); nothing was applied or recorded:\n" +
+        "    ~ public.users: + column nickname text (not in the migrations up to 0003_add_user_team)\n" +
+        "    ~ public.users: - index users_team_idx: CREATE INDEX users_team_idx ON public.users USING btree (team_id) (missing in the database)\n" +
+        "  → make the database equal one version (undo the hand-made changes), or add a migration so that one version describes it; " +
+        "to name the version yourself, set pgstack:databases[0].baseline: <version> (pgstack still verifies it); then run again",
+    );
+    // Nothing recorded, nothing run, no shadow left.
+    expect(await query(db, "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 0 }]);
+    expect(await query(db, "SELECT to_regclass('public.credits') AS t")).toEqual([{ t: null }]);
+    expect(await shadowsLeft()).toEqual([]);
+  });
+
+  it("a stated baseline is verified: a wrong one is refused with the difference, the right one is used", async () => {
+    const { db, cl, options } = await createAllDatabase();
+    const migrations = await inline(FILES);
+    const wrong = await applyMigrations(cl, migrations, { database: db.database, baseline: { ...options, stated: 2 } }).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(BaselineRefusedError);
+    expect((wrong as Error).message).toContain(
+      `database "${db.database}": pgstack:databases[0].baseline: 2 says its schema is at 0002_add_teams, but it differs from that version in 3 place(s); nothing was applied or recorded:\n` +
+        "    ~ public.users: + column team_id integer (not in the migrations up to 0002_add_teams)\n" +
+        "    ~ public.users: + foreign key users_team_id_fkey: (team_id) -> public.teams(id) on delete no action (not in the migrations)\n" +
+        "    ~ public.users: + index users_team_idx: CREATE INDEX users_team_idx ON public.users USING btree (team_id) (not in the migrations)\n",
+    );
+    expect(await query(db, "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 0 }]);
+
+    const missing = await applyMigrations(cl, migrations, { database: db.database, baseline: { ...options, stated: 7 } }).catch((e: unknown) => e);
+    expect((missing as Error).message).toContain("pgstack:databases[0].baseline names version 7, but no migration file has that version");
+
+    const right = await applyMigrations(cl, migrations, { database: db.database, baseline: { ...options, stated: 3 } });
+    expect([right.error, right.baselined, right.results.map((r) => r.name)]).toEqual([undefined, 3, ["0004_create_credits"]]);
+  });
+
+  it("another tool's history (the foreignApplied hook) gives the candidate, still verified", async () => {
+    const migrations = await inline(FILES);
+    const short = await createAllDatabase();
+    const refused = await applyMigrations(short.cl, migrations, {
+      database: short.db.database,
+      baseline: { ...short.options, foreignApplied: async () => ({ tool: "drizzle", versions: [1, 2] }) },
+    }).catch((e: unknown) => e);
+    expect((refused as Error).message).toContain(`database "${short.db.database}": drizzle's history says its schema is at 0002_add_teams, but it differs from that version in 3 place(s)`);
+
+    const gap = await applyMigrations(short.cl, migrations, {
+      database: short.db.database,
+      baseline: { ...short.options, foreignApplied: async () => ({ tool: "flyway", versions: [1, 3] }) },
+    }).catch((e: unknown) => e);
+    expect((gap as Error).message).toContain("flyway's history lists versions 1, 3, which are not the first migrations in order (1, 2, 3)");
+
+    const ok = await applyMigrations(short.cl, migrations, {
+      database: short.db.database,
+      baseline: { ...short.options, foreignApplied: async (client) => ((await client.query("SELECT 1")).rowCount === 1 ? { tool: "drizzle", versions: [3, 1, 2] } : null) },
+    });
+    expect([ok.error, ok.baselined]).toEqual([undefined, 3]);
+  });
+
+  it("a migration that fails in the shadow is reported; the shadow is dropped and the live database unchanged", async () => {
+    const { db, cl, options } = await createAllDatabase();
+    const migrations = await inline({ ...FILES, "0002_add_teams.sql": "CREATE TABLE teams (owner_id bigint REFERENCES userz (id));\n" });
+    const err = await applyMigrations(cl, migrations, { database: db.database, baseline: options }).catch((e: unknown) => e);
+    expect((err as Error).message).toContain("the migrations do not apply to an empty database, so no version can be compared: ");
+    expect((err as Error).message).toContain('relation "userz" does not exist');
+    expect(await shadowsLeft()).toEqual([]);
+    expect(await query(db, "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 0 }]);
+  });
+
+  it("tables no migration creates (another tool's history table) are left out of the comparison, and named", async () => {
+    const { db, cl, logs, options } = await createAllDatabase("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('c0ffee');");
+    const res = await applyMigrations(cl, await inline(FILES), { database: db.database, baseline: options });
+    expect([res.error, res.baselined, res.results.map((r) => r.name)]).toEqual([undefined, 3, ["0004_create_credits"]]);
+    expect(logs).toContain(`${db.database}: no migration creates public.alembic_version; left as it is and not compared`);
+    expect(await query(db, "SELECT version_num FROM alembic_version")).toEqual([{ version_num: "c0ffee" }]);
+  });
+
+  it("a database whose tables are all unknown to the migrations is not an adoption: every migration runs beside them", async () => {
+    const db = await freshDatabase("adopt");
+    await query(db, "CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (1);");
+    const cl = await connectTo(db);
+    const logs: string[] = [];
+    const res = await applyMigrations(cl, await inline(FILES), {
+      database: db.database,
+      baseline: { connection: db, schemas: ["public"], logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } },
+    });
+    expect([res.error, res.baselined, res.results.length]).toEqual([undefined, undefined, 4]);
+    expect(logs).toContain(`${db.database}: none of its tables (public.keep_me) is created by a migration; every migration runs`);
+    expect((await readHistory(cl)).every((h) => !h.baselined)).toBe(true);
+    expect(await query(db, "SELECT count(*)::int AS n FROM keep_me")).toEqual([{ n: 1 }]);
+  });
+
+  it("an empty database is not an adoption: every migration runs", async () => {
+    const db = await freshDatabase("adopt");
+    const cl = await connectTo(db);
+    const res = await applyMigrations(cl, await inline(FILES), { database: db.database, baseline: { connection: db, schemas: ["public"] } });
+    expect([res.error, res.baselined, res.results.length]).toEqual([undefined, undefined, 4]);
+  });
+
+  it("leftover shadows of crashed runs are found by prefix and dropped; a recent one (a run in progress) is kept", async () => {
+    const admin = adminConnection();
+    const old = `${SHADOW_PREFIX}1000_deadbeef`;
+    const recent = `${SHADOW_PREFIX}${Math.floor(Date.now() / 1000)}_cafef00d`;
+    await query(admin, `CREATE DATABASE ${old}`);
+    await query(admin, `CREATE DATABASE ${recent}`);
+    const cl = await connectTo(admin);
+    const logs: string[] = [];
+    expect(await dropLeftoverShadows(cl, { info: (m) => logs.push(m), warn: (m) => logs.push(m) })).toEqual([old]);
+    expect(logs).toEqual([`dropped the leftover shadow database ${old}`]);
+    expect(await shadowsLeft()).toEqual([recent]);
+    await query(admin, `DROP DATABASE ${recent}`);
+  });
+});
+
+describe("the shadow database needs CREATEDB", () => {
+  it("an admin without it gets a clear refusal naming what to grant; nothing changes", async () => {
+    const { db, options } = await createAllDatabase();
+    const role = `${db.database}_nocreatedb`;
+    await query(adminConnection(), `CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}' NOCREATEDB; GRANT ALL ON DATABASE ${db.database} TO ${role}`);
+    const weak = { ...db, user: role, password: `pw-${role}` };
+    const cl = await connectTo(weak);
+    const err = await planBaseline(cl, await inline(FILES), db.database, { ...options, connection: weak }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(new RegExp(`^cannot create the shadow database ${SHADOW_PREFIX}\\d+_[0-9a-f]{8} that the migrations are compared in: permission denied to create database; nothing was changed\\n  → give the admin "${role}" CREATEDB`));
+    expect(await shadowsLeft()).toEqual([]);
+  });
+});
