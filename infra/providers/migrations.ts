@@ -1,6 +1,7 @@
 /** MigrationSet's provider: pending migrations as a diff, applied under the advisory lock. */
 import { applyMigrations, checkHistory, loadSqlParser, readHistory, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { previewBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
+import { foreignAppliedVersions } from "../importers/foreign-history.js";
 import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
 
@@ -110,6 +111,8 @@ function baselineOptions(inputs: MigrationSetInputs): BaselineOptions {
     schemas: inputs.schemas ?? ["public"],
     ...(inputs.baseline !== undefined ? { stated: inputs.baseline } : {}),
     ...(inputs.configPath ? { configPath: `${inputs.configPath}.baseline` } : {}),
+    // Another tool's history (Drizzle, Prisma, Flyway, …) names the candidate version, still verified.
+    foreignApplied: foreignAppliedVersions(inputs.migrations.map(toMigration)),
     logger,
   };
 }
