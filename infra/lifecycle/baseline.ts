@@ -70,14 +70,21 @@ function span(ms: readonly Migration[]): string {
   return first === last ? v(first) : `${v(first)}..${v(last)}`;
 }
 
-/** The adoption line: `fltr_auth: adopting an existing schema at 0003_add_teams: 0001..0003 will be recorded …; 0004 will run`. */
-export function describeBaseline(database: string, migrations: readonly Migration[], count: number, done: boolean): string {
+/**
+ * The adoption line: `fltr_auth: adopting an existing schema at 0003_add_teams: 0001..0003 will be recorded …; 0004 will run`.
+ * `tool` (N came from another tool's history) is named too: `at 0003_add_teams, as flyway's history says (verified): …`.
+ */
+export function describeBaseline(database: string, migrations: readonly Migration[], count: number, done: boolean, tool?: string): string {
   const at = migrations[count - 1];
   const rest = migrations.slice(count);
   const recorded = `${span(migrations.slice(0, count))} ${done ? "were" : "will be"} recorded as applied without running`;
   const next = rest.length ? `${span(rest)} will run` : "nothing else to run";
-  return `${database}: adopting an existing schema at ${at?.name ?? "nothing"}: ${recorded}; ${next}`;
+  const from = tool ? `, as ${tool}'s history says (verified)` : "";
+  return `${database}: adopting an existing schema at ${at?.name ?? "nothing"}${from}: ${recorded}; ${next}`;
 }
+
+/** The tool a plan's N came from, if another tool's history named it. */
+const toolOf = (source: BaselinePlan["source"]): string | undefined => (typeof source === "object" ? source.tool : undefined);
 
 /**
  * True when the database needs adoption: pgstack's history is empty (or absent) and a managed
@@ -118,7 +125,7 @@ export async function planBaseline(
   const label = (k: number) => (k === 0 ? "no migration (an empty database)" : (migrations[k - 1]?.name ?? ""));
   const plan = (count: number, source: BaselinePlan["source"]): BaselinePlan => {
     if (others.length) log.info(`${database}: no migration creates ${others.join(", ")}; left as it is and not compared`);
-    return { count, at: migrations[count - 1] as Migration, source, message: describeBaseline(database, migrations, count, false) };
+    return { count, at: migrations[count - 1] as Migration, source, message: describeBaseline(database, migrations, count, false, toolOf(source)) };
   };
 
   if (candidate !== undefined) {
@@ -207,7 +214,7 @@ export async function adoptBaseline(client: pg.Client, migrations: readonly Migr
   const plan = await planBaseline(client, migrations, database, options);
   if (!plan) return undefined;
   await recordBaselined(client, migrations.slice(0, plan.count));
-  (options.logger ?? silentLogger).info(describeBaseline(database, migrations, plan.count, true));
+  (options.logger ?? silentLogger).info(describeBaseline(database, migrations, plan.count, true, toolOf(plan.source)));
   return plan;
 }
 

@@ -1,0 +1,218 @@
+/**
+ * Adoption from another tool's history, through the MigrationSet provider as the engine calls it.
+ * A tool's fixture folder is imported (as `npm run import` does) and loaded from disk; a fresh
+ * database gets the first K migrations run the way the tool runs them, plus the tool's own
+ * history table (its DDL, its rows) saying K are applied. `check` (the preview) must name the
+ * tool and K; `create` (up) must record 1..K as baselined and run only K+1..M. A history that
+ * claims more than the schema holds is refused with the structural difference, nothing changed.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type pg from "pg";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { convertFolder, writeMigrations, type SourceFormat } from "../../infra/importers/index.js";
+import { flywayChecksum } from "../../infra/importers/flyway.js";
+import { loadMigrations, loadSqlParser, readHistory, splitStatements, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
+import { migrations, setLogger, type MigrationSetInputs } from "../../infra/providers/handlers.js";
+import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
+
+const FIX = "test/fixtures/importers";
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-adopt-foreign-"));
+const logs: string[] = [];
+beforeAll(async () => {
+  await loadSqlParser();
+  setLogger({ info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) });
+});
+beforeEach(() => {
+  logs.length = 0;
+});
+afterEach(closeClients);
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Imports a fixture into `<tmp>/<format>-*\/app` and loads it back with pgstack's loader. */
+async function importFixture(format: SourceFormat, dir: string): Promise<Migration[]> {
+  const out = path.join(fs.mkdtempSync(path.join(tmp, `${format}-`)), "app");
+  await writeMigrations(out, (await convertFolder(format, dir)).files);
+  return loadMigrations(out);
+}
+
+/** A fresh database where the tool ran the first `k` migrations (no pgstack history), and the inputs to adopt it. */
+async function ranByTool(ms: Migration[], k: number): Promise<{ conn: ConnectionOptions; cl: pg.Client; inputs: MigrationSetInputs }> {
+  const conn = await freshDatabase("adoptf");
+  const cl = await connectTo(conn);
+  for (const m of ms.slice(0, k)) {
+    if (m.inTransaction) await cl.query(`BEGIN;\n${m.sql}\n;\nCOMMIT`);
+    else for (const s of splitStatements(m.sql, m.file)) await cl.query(s.sql);
+  }
+  const inputs: MigrationSetInputs = {
+    connection: conn,
+    role: conn.user,
+    migrations: ms.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })),
+    resetGeneration: 1,
+    schemas: ["public"],
+    configPath: "pgstack:databases[0]",
+  };
+  return { conn, cl, inputs };
+}
+
+/** pgstack's history as `[name, baselined]`. */
+async function history(cl: pg.Client): Promise<[string, boolean][]> {
+  return (await readHistory(cl)).map((h) => [h.name, h.baselined ?? false]);
+}
+
+describe("flyway: flyway_schema_history says V1, V1.1 and V2 ran (3 of 6)", () => {
+  const sum = (script: string) => flywayChecksum(fs.readFileSync(`${FIX}/flyway/db/migration/${script}`, "utf8"));
+
+  it("check names flyway and 0003; create records 0001..0003 as baselined and runs only 0004..0006", async () => {
+    const ms = await importFixture("flyway", `${FIX}/flyway/db/migration`);
+    expect(ms.map((m) => m.name)).toEqual([
+      "0001_create_accounts",
+      "0002_add_account_email",
+      "0003_create_invoices",
+      "0004_index_invoices_by_account",
+      "0005_add_invoice_status",
+      "0006_account_totals_view",
+    ]);
+    const { conn, cl, inputs } = await ranByTool(ms, 3);
+    // Flyway's own DDL for its history table, and the rows it writes for V1, V1.1 and V2.
+    await cl.query(`CREATE TABLE "public"."flyway_schema_history" (
+    "installed_rank" INT NOT NULL,
+    "version" VARCHAR(50),
+    "description" VARCHAR(200) NOT NULL,
+    "type" VARCHAR(20) NOT NULL,
+    "script" VARCHAR(1000) NOT NULL,
+    "checksum" INTEGER,
+    "installed_by" VARCHAR(100) NOT NULL,
+    "installed_on" TIMESTAMP NOT NULL DEFAULT now(),
+    "execution_time" INTEGER NOT NULL,
+    "success" BOOLEAN NOT NULL
+);
+ALTER TABLE "public"."flyway_schema_history" ADD CONSTRAINT "flyway_schema_history_pk" PRIMARY KEY ("installed_rank");
+CREATE INDEX "flyway_schema_history_s_idx" ON "public"."flyway_schema_history" ("success");`);
+    const insert = `INSERT INTO "public"."flyway_schema_history" ("installed_rank", "version", "description", "type", "script", "checksum", "installed_by", "execution_time", "success") VALUES ($1, $2, $3, 'SQL', $4, $5, 'app', 12, true)`;
+    await cl.query(insert, [1, "1", "Create accounts", "V1__Create_accounts.sql", sum("V1__Create_accounts.sql")]);
+    await cl.query(insert, [2, "1.1", "Add account email", "V1_1__Add_account_email.sql", sum("V1_1__Add_account_email.sql")]);
+    await cl.query(insert, [3, "2", "Create invoices", "billing/V2__Create_invoices.sql", sum("billing/V2__Create_invoices.sql")]);
+    // Data the application wrote while Flyway managed the database: it must survive adoption.
+    await cl.query(`INSERT INTO account (name, email) VALUES ('Ada', 'ada@example.com')`);
+    await cl.query(`INSERT INTO invoice (account_id, amount_cents, issued_on) SELECT id, 4200, DATE '2023-06-01' FROM account`);
+
+    const checked = await migrations.check(undefined, inputs);
+    expect(checked.failures).toEqual([]);
+    const preview = `${conn.database}: adopting an existing schema at 0003_create_invoices, as flyway's history says (verified): 0001..0003 will be recorded as applied without running; 0004..0006 will run`;
+    expect(logs).toContain(preview);
+    expect(logs).toContain(`${conn.database}: no migration creates public.flyway_schema_history; left as it is and not compared`);
+    // The preview changed nothing.
+    expect(await query(conn, "SELECT to_regclass('pgstack.migrations') AS t")).toEqual([{ t: null }]);
+
+    logs.length = 0;
+    const { outs } = await migrations.create(inputs);
+    expect(outs.head).toBe("0006_account_totals_view");
+    expect(logs).toContain(
+      `${conn.database}: adopting an existing schema at 0003_create_invoices, as flyway's history says (verified): 0001..0003 were recorded as applied without running; 0004..0006 will run`,
+    );
+    expect(await history(cl)).toEqual([
+      ["0001_create_accounts", true],
+      ["0002_add_account_email", true],
+      ["0003_create_invoices", true],
+      ["0004_index_invoices_by_account", false],
+      ["0005_add_invoice_status", false],
+      ["0006_account_totals_view", false],
+    ]);
+    // 0001..0003 did not run again (the rows are there); 0005 ran once, on those rows; 0004 and 0006 built their objects.
+    expect((await cl.query(`SELECT a.name, a.email, i.amount_cents, i.status FROM account a JOIN invoice i ON i.account_id = a.id`)).rows).toEqual([
+      { name: "Ada", email: "ada@example.com", amount_cents: 4200, status: "paid" },
+    ]);
+    expect((await cl.query(`SELECT name, total_cents::int AS total FROM account_totals`)).rows).toEqual([{ name: "Ada", total: 4200 }]);
+    expect((await cl.query(`SELECT indexname FROM pg_indexes WHERE indexname = 'invoice_account_idx'`)).rowCount).toBe(1);
+    // Flyway's table is left as it was.
+    expect((await cl.query(`SELECT count(*)::int AS n FROM flyway_schema_history`)).rows).toEqual([{ n: 3 }]);
+
+    // Adopted: the next preview says nothing about adoption and wants nothing.
+    logs.length = 0;
+    expect((await migrations.check(inputs, inputs)).failures).toEqual([]);
+    expect(logs.filter((l) => l.includes("adopting"))).toEqual([]);
+    expect((await migrations.diff(`${conn.database}/migrations`, outs, inputs)).changes).toBe(false);
+  });
+});
+
+describe("prisma: _prisma_migrations says init, add_posts and add_profile finished (3 of 4)", () => {
+  it("check names prisma and 0003; create records 0001..0003 as baselined and runs only the CONCURRENTLY index", async () => {
+    const ms = await importFixture("prisma", `${FIX}/prisma`);
+    const { conn, cl, inputs } = await ranByTool(ms, 3);
+    // Prisma's own DDL for its history table, and one finished row per applied migration.
+    await cl.query(`CREATE TABLE "_prisma_migrations" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)`);
+    const rows = [
+      ["0f8e5e1c-3f5a-4c1e-9a57-6f6d3b1c2a01", "20240105093000_init", "2024-01-05 09:31:01+00"],
+      ["1a2b3c4d-0000-4000-8000-000000000002", "20240112140000_add_posts", "2024-01-12 14:00:59+00"],
+      ["3c4d5e6f-0000-4000-8000-000000000004", "20240120101500_add_profile", "2024-01-20 10:30:00+00"],
+    ] as const;
+    for (const [id, name, at] of rows) {
+      const sql = fs.readFileSync(`${FIX}/prisma/${name}/migration.sql`);
+      const checksum = createHash("sha256").update(sql).digest("hex");
+      await cl.query(
+        `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count) VALUES ($1, $2, $3, $4, NULL, NULL, $3, 1)`,
+        [id, checksum, at, name],
+      );
+    }
+    await cl.query(`INSERT INTO "User" (email, name, "updatedAt") VALUES ('grace@example.com', 'Grace', now())`);
+
+    const checked = await migrations.check(undefined, inputs);
+    expect(checked.failures).toEqual([]);
+    expect(logs).toContain(
+      `${conn.database}: adopting an existing schema at 0003_add_profile, as prisma's history says (verified): 0001..0003 will be recorded as applied without running; 0004 will run`,
+    );
+
+    const { outs } = await migrations.create(inputs);
+    expect(outs.head).toBe("0004_index_posts_published");
+    expect(await history(cl)).toEqual([
+      ["0001_init", true],
+      ["0002_add_posts", true],
+      ["0003_add_profile", true],
+      ["0004_index_posts_published", false],
+    ]);
+    expect((await cl.query(`SELECT email FROM "User"`)).rows).toEqual([{ email: "grace@example.com" }]);
+    expect((await cl.query(`SELECT indexname FROM pg_indexes WHERE indexname = 'Post_published_idx'`)).rowCount).toBe(1);
+  });
+});
+
+describe("golang-migrate: schema_migrations says version 2, but the database is at 1", () => {
+  it("check and create refuse with the structural difference; nothing is recorded or run", async () => {
+    const ms = await importFixture("golang-migrate", `${FIX}/golang-migrate`);
+    // Only 000001 ran (orders is missing), yet golang-migrate's row claims version 2, clean.
+    const { conn, cl, inputs } = await ranByTool(ms, 1);
+    await cl.query(`CREATE TABLE IF NOT EXISTS "public"."schema_migrations" (version bigint not null primary key, dirty boolean not null)`);
+    await cl.query(`INSERT INTO "public"."schema_migrations" (version, dirty) VALUES (2, false)`);
+    await cl.query(`INSERT INTO users (username, password, email) VALUES ('linus', 'x', 'linus@example.com')`);
+
+    const checked = await migrations.check(undefined, inputs);
+    expect(checked.failures).toHaveLength(1);
+    const reason = checked.failures[0]?.reason ?? "";
+    expect(reason).toContain(
+      `database "${conn.database}": golang-migrate's history says its schema is at 0002_create_orders, but it differs from that version in 1 place(s); nothing was applied or recorded:`,
+    );
+    expect(reason).toContain("\n    - table public.orders (created by the migrations up to 0002_create_orders; the database lacks it)\n");
+    expect(reason).toContain("→ make the database equal 0002_create_orders (or correct that history), then run again");
+    expect(logs.filter((l) => l.includes("adopting"))).toEqual([]);
+    // The preview wrote nothing, not even pgstack's history table.
+    expect(await query(conn, "SELECT to_regclass('pgstack.migrations') AS t")).toEqual([{ t: null }]);
+
+    await expect(migrations.create(inputs)).rejects.toThrow("golang-migrate's history says its schema is at 0002_create_orders, but it differs from that version");
+    // Nothing changed: no history rows, no orders, the user's row untouched, the tool's row as it was.
+    expect(await readHistory(cl)).toEqual([]);
+    expect((await cl.query(`SELECT to_regclass('public.orders') AS t`)).rows).toEqual([{ t: null }]);
+    expect((await cl.query(`SELECT username FROM users`)).rows).toEqual([{ username: "linus" }]);
+    expect((await cl.query(`SELECT version::int AS v, dirty FROM schema_migrations`)).rows).toEqual([{ v: 2, dirty: false }]);
+  });
+});
