@@ -50,7 +50,8 @@ export const safety = {
     const migrations = news.migrations.map(toMigration);
     const report = await analyzeDatabase(news, migrations);
     for (const line of formatSafetyReport(report).split("\n")) logger.info(line);
-    const failures = report.verdict === "refuse" ? [{ property: "migrations", reason: formatRefusal(report, news.configPath) }] : [];
+    // No property name: the engine would print the property's whole value (every migration's SQL) before the reason.
+    const failures = report.verdict === "refuse" ? [{ property: "", reason: formatRefusal(report, news.configPath) }] : [];
     return { inputs: state, failures };
   },
 

@@ -12,9 +12,21 @@ export function formatSafetyReport(report: SafetyReport): string {
   const target = report.target === "empty" ? " (database not created yet: empty)" : "";
   lines.push(`safety ${report.database}${profile}: ${report.pending.length} pending migration(s)${target} → ${LABEL[report.verdict]}`);
   if (report.pending.length > 0) lines.push(`  pending: ${shortList(report.pending.map((p) => p.name), 8)}`);
-  for (const f of report.findings) {
+  // One line per lint rule and file: a rule that fires on every table would drown the rest.
+  const more = new Map<Finding, string[]>();
+  const shown = report.findings.filter((f) => {
+    if (f.class !== "lint" || f.acknowledged) return true;
+    const first = report.findings.find((g) => g.class === "lint" && !g.acknowledged && g.rule === f.rule && g.file === f.file);
+    if (first === f || !first) return true;
+    more.set(first, [...(more.get(first) ?? []), `${f.line}:${f.column}`]);
+    return false;
+  });
+  for (const f of shown) {
+    const also = more.get(f);
     const status = report.refusals.includes(f) ? "REFUSE" : f.acknowledged ? "accepted" : atRisk(f) ? "warn" : "ok";
-    lines.push(`  ${status.padEnd(8)} ${f.class.padEnd(12)} ${f.file}:${f.line}:${f.column} ${f.message}${f.note ? ` (${f.note})` : ""}`);
+    const extra = also ? ` (also at ${shortList(also, 4)})` : "";
+    const rule = f.class === "lint" ? ` [${f.rule}]` : "";
+    lines.push(`  ${status.padEnd(8)} ${f.class.padEnd(12)} ${f.file}:${f.line}:${f.column} ${f.message}${rule}${extra}${f.note ? ` (${f.note})` : ""}`);
     if (f.acknowledged) lines.push(`           reason: ${f.acknowledged.reason}`);
     else if (status === "REFUSE") {
       lines.push(`           → ${f.safeAlternative}`);
