@@ -40,17 +40,33 @@ export interface AnalyzeOptions {
 export async function analyzeSafety(client: pg.ClientBase | null, database: string, pending: Migration[], policy: SafetyPolicy, opts: AnalyzeOptions = {}): Promise<SafetyReport> {
   await loadSqlParser();
   const started = performance.now();
-  const { checks, statements } = planChecks(pending);
-  const measured = await measureChecks(client, checks, { exactCountBelow: policy.exactCountBelow, statementTimeout: policy.statementTimeout });
-  let lint: Finding[] = [];
   const notes: string[] = [];
-  if (policy.lint !== "off") {
-    try {
-      lint = await lintWithSquawk(pending);
-    } catch (err) {
-      notes.push(`lint: ${errorMessage(err)}`);
-    }
+  // squawk runs in its own process while the rules and the counts run here.
+  const ms = { rules: 0, counts: 0, lint: 0 };
+  const since = (t: number) => Math.round(performance.now() - t);
+  const linting: Promise<Finding[]> =
+    policy.lint === "off"
+      ? Promise.resolve([])
+      : lintWithSquawk(pending)
+          .catch((err: unknown) => {
+            notes.push(`lint: ${errorMessage(err)}`);
+            return [];
+          })
+          .finally(() => (ms.lint = since(started)));
+  let measured: Finding[];
+  let statements: PlannedStatement[];
+  try {
+    let t = performance.now();
+    const plan = planChecks(pending);
+    ms.rules = since(t);
+    statements = plan.statements;
+    t = performance.now();
+    measured = await measureChecks(client, plan.checks, { exactCountBelow: policy.exactCountBelow, statementTimeout: policy.statementTimeout });
+    ms.counts = since(t);
+  } finally {
+    await linting.catch(() => undefined);
   }
+  const lint = await linting;
   const order = new Map(pending.map((m, i) => [m.file, i]));
   const all = [...measured, ...lint].sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
   const unused = acknowledge(all, pending, statements);
@@ -65,7 +81,9 @@ export async function analyzeSafety(client: pg.ClientBase | null, database: stri
     target: client ? "live" : "empty",
     ...(unused.length ? { unusedAcknowledgements: unused } : {}),
   };
-  opts.logger?.(`${database}: safety analysis of ${pending.length} pending migration(s) in ${(performance.now() - started).toFixed(0)} ms`);
+  opts.logger?.(
+    `${database}: safety analysis of ${pending.length} pending migration(s) in ${since(started)} ms (rules ${ms.rules} ms, counts ${ms.counts} ms, squawk ${ms.lint} ms alongside)`,
+  );
   for (const n of notes) opts.logger?.(`${database}: ${n}`);
   if (!policy.rehearsal) report.rehearsal = { skipped: "off (pgstack:safety.rehearsal)" };
   else if (pending.length === 0) report.rehearsal = { skipped: "nothing pending" };

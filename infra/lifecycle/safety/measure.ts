@@ -42,14 +42,15 @@ export async function measureChecks(client: pg.ClientBase | null, checks: readon
       await client.query(`SET LOCAL statement_timeout = ${quoteLiteral(opts.statementTimeout)}`);
       // Reading waits for no migration or DDL for long: a blocked count is reported, not waited on.
       await client.query("SET LOCAL lock_timeout = '5s'");
-      const tables = new Map<string, LiveTable | undefined>();
+      const tables = await liveTables(client, toMeasure.map((c) => c.measure!));
       for (const c of toMeasure) {
-        await client.query("SAVEPOINT pgstack_measure");
         try {
           counts.set(c, await count(client, c.measure!, tables, opts));
-          await client.query("RELEASE SAVEPOINT pgstack_measure");
         } catch (err) {
-          await client.query("ROLLBACK TO SAVEPOINT pgstack_measure");
+          // Every count runs inside the savepoint, so the rest of the measurements go on.
+          await client.query("ROLLBACK TO SAVEPOINT pgstack_measure").catch(() => {
+            throw err;
+          });
           const code = (err as { code?: string }).code;
           counts.set(c, {
             note:
@@ -102,19 +103,28 @@ export function rowText(r: RowCount, unit = "row"): string {
   return `${r.exact ? "" : "~"}${r.count.toLocaleString("en-US")} ${unit}${r.count === 1 ? "" : "s"}`;
 }
 
-async function liveTable(client: pg.ClientBase, t: TableRef, cache: Map<string, LiveTable | undefined>): Promise<LiveTable | undefined> {
-  const key = `${t.schema ?? ""}.${t.name}`;
-  if (cache.has(key)) return cache.get(key);
-  const name = t.schema ? qualified(t.schema, t.name) : quoteIdent(t.name);
-  const { rows } = await client.query<{ nspname: string; relname: string; reltuples: number }>(
-    "SELECT n.nspname, c.relname, c.reltuples::float8 AS reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
-    [name],
+/** The tables the measurements read, looked up in one query (missing ones map to undefined). */
+async function liveTables(client: pg.ClientBase, ms: readonly Measurement[]): Promise<Map<string, LiveTable | undefined>> {
+  const refs = new Map<string, string>();
+  for (const m of ms) {
+    for (const t of m.kind === "orphans" ? [m.table, m.parent] : [m.table]) refs.set(tableKey(t), t.schema ? qualified(t.schema, t.name) : quoteIdent(t.name));
+  }
+  const keys = [...refs.keys()];
+  const { rows } = await client.query<{ i: number; nspname: string | null; relname: string | null; reltuples: number | null }>(
+    `SELECT t.i::int AS i, n.nspname, c.relname, c.reltuples::float8 AS reltuples
+       FROM unnest($1::text[]) WITH ORDINALITY AS t(ref, i)
+       LEFT JOIN pg_class c ON c.oid = to_regclass(t.ref) LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`,
+    [keys.map((k) => refs.get(k))],
   );
-  const r = rows[0];
-  const live = r ? { sql: qualified(r.nspname, r.relname), estimate: Number(r.reltuples) } : undefined;
-  cache.set(key, live);
-  return live;
+  const out = new Map<string, LiveTable | undefined>();
+  for (const r of rows) {
+    const key = keys[r.i - 1] ?? "";
+    out.set(key, r.nspname && r.relname ? { sql: qualified(r.nspname, r.relname), estimate: Number(r.reltuples) } : undefined);
+  }
+  return out;
 }
+
+const tableKey = (t: TableRef) => `${t.schema ?? ""}.${t.name}`;
 
 /** Whether to count exactly: small tables, and tables never analyzed (their estimate says nothing). */
 function exactFor(t: LiveTable, opts: MeasureOptions): boolean {
@@ -127,13 +137,17 @@ function sample(t: LiveTable, opts: MeasureOptions): { clause: string; scale: nu
   return { clause: ` TABLESAMPLE SYSTEM (${pct.toFixed(4)})`, scale: 100 / pct };
 }
 
-async function scalar(client: pg.ClientBase, sql: string, params: unknown[] = []): Promise<number> {
-  const { rows } = await client.query<{ n: string }>(sql, params);
-  return Number(rows[0]?.n ?? 0);
+/**
+ * One count, inside its own savepoint, in one round trip: `SAVEPOINT; SELECT …; RELEASE`. On an
+ * error the savepoint is still open, and the caller rolls back to it.
+ */
+async function scalar(client: pg.ClientBase, sql: string): Promise<number> {
+  const results = (await client.query(`SAVEPOINT pgstack_measure; ${sql}; RELEASE SAVEPOINT pgstack_measure`)) as unknown as pg.QueryResult<{ n: string }>[];
+  return Number(results[1]?.rows[0]?.n ?? 0);
 }
 
-async function count(client: pg.ClientBase, m: Measurement, cache: Map<string, LiveTable | undefined>, opts: MeasureOptions): Promise<Counted> {
-  const t = await liveTable(client, m.table, cache);
+async function count(client: pg.ClientBase, m: Measurement, tables: Map<string, LiveTable | undefined>, opts: MeasureOptions): Promise<Counted> {
+  const t = tables.get(tableKey(m.table));
   if (!t) return { rows: { count: 0, exact: true } };
   const exact = exactFor(t, opts);
   const s = exact ? { clause: "", scale: 1 } : sample(t, opts);
@@ -147,30 +161,37 @@ async function count(client: pg.ClientBase, m: Measurement, cache: Map<string, L
     case "nonNull":
       return { rows: scaled(await scalar(client, `SELECT count(*) AS n FROM ${t.sql}${s.clause} WHERE ${quoteIdent(m.column)} IS NOT NULL`)) };
     case "orphans":
-      return { rows: scaled(await orphans(client, m, t, s.clause, cache)) };
+      return { rows: scaled(await orphans(client, m, t, s.clause, tables)) };
     case "duplicates": {
       const notNull = m.nullsNotDistinct ? [] : m.keys.map((k) => `(${k}) IS NOT NULL`);
       const where = [...notNull, ...(m.where ? [`(${m.where})`] : [])];
-      const { rows } = await client.query<{ groups: string; dup_rows: string }>(
-        `SELECT count(*) AS groups, coalesce(sum(n), 0) AS dup_rows FROM (SELECT count(*) AS n FROM ${t.sql}` +
-          `${where.length ? ` WHERE ${where.join(" AND ")}` : ""} GROUP BY ${m.keys.map((k) => `(${k})`).join(", ")} HAVING count(*) > 1) d`,
-      );
-      return { rows: { count: Number(rows[0]?.groups ?? 0), exact: true }, groupRows: Number(rows[0]?.dup_rows ?? 0) };
+      const results = (await client.query(
+        `SAVEPOINT pgstack_measure; SELECT count(*) AS groups, coalesce(sum(n), 0) AS dup_rows FROM (SELECT count(*) AS n FROM ${t.sql}` +
+          `${where.length ? ` WHERE ${where.join(" AND ")}` : ""} GROUP BY ${m.keys.map((k) => `(${k})`).join(", ")} HAVING count(*) > 1) d; RELEASE SAVEPOINT pgstack_measure`,
+      )) as unknown as pg.QueryResult<{ groups: string; dup_rows: string }>[];
+      const row = results[1]?.rows[0];
+      return { rows: { count: Number(row?.groups ?? 0), exact: true }, groupRows: Number(row?.dup_rows ?? 0) };
     }
-    case "castFailures":
-      return { rows: scaled(await castFailures(client, m, t, exact ? "" : s.clause)) };
+    case "castFailures": {
+      await client.query("SAVEPOINT pgstack_measure");
+      const n = await castFailures(client, m, t, exact ? "" : s.clause);
+      await client.query("RELEASE SAVEPOINT pgstack_measure");
+      return { rows: scaled(n) };
+    }
   }
 }
 
-async function orphans(client: pg.ClientBase, m: Extract<Measurement, { kind: "orphans" }>, t: LiveTable, clause: string, cache: Map<string, LiveTable | undefined>): Promise<number> {
+async function orphans(client: pg.ClientBase, m: Extract<Measurement, { kind: "orphans" }>, t: LiveTable, clause: string, tables: Map<string, LiveTable | undefined>): Promise<number> {
   const child = "pgstack_child";
   const present = m.columns.map((c) => `${quoteIdent(child)}.${quoteIdent(c)} IS NOT NULL`).join(" AND ");
-  const parent = m.parentEmpty ? undefined : await liveTable(client, m.parent, cache);
+  const parent = m.parentEmpty ? undefined : tables.get(tableKey(m.parent));
   // A parent created in this batch (or missing) is empty: every child row with a key is an orphan.
   if (!parent) return scalar(client, `SELECT count(*) AS n FROM ${t.sql} AS ${quoteIdent(child)}${clause} WHERE ${present}`);
+  await client.query("SAVEPOINT pgstack_measure");
   const keys = m.parentColumns ?? (await primaryKey(client, parent.sql));
   if (keys.length !== m.columns.length) throw new Error(`the referenced columns of ${displayTable(m.parent)} could not be matched to (${m.columns.join(", ")})`);
   const match = m.columns.map((c, i) => `p.${quoteIdent(keys[i] ?? "")} = ${quoteIdent(child)}.${quoteIdent(c)}`).join(" AND ");
+  await client.query("RELEASE SAVEPOINT pgstack_measure");
   return scalar(client, `SELECT count(*) AS n FROM ${t.sql} AS ${quoteIdent(child)}${clause} WHERE ${present} AND NOT EXISTS (SELECT 1 FROM ${parent.sql} AS p WHERE ${match})`);
 }
 

@@ -233,7 +233,9 @@ const RULES: Record<string, (ctx: Ctx, node: Node) => void> = {
     if (n["objtype"] !== "OBJECT_TABLE") return;
     const table = refOf(n["relation"]);
     const { start, end } = stmtBytes(ctx);
-    const usings = ctx.text.findWords(start, end, "USING");
+    // Scanned only when a type change needs its USING expressions.
+    let found: number[] | undefined;
+    const usings = () => (found ??= ctx.text.findWords(start, end, "USING"));
     let usingIndex = 0;
     for (const c of n["cmds"] ?? []) {
       const cmd = c["AlterTableCmd"] ?? {};
@@ -248,7 +250,7 @@ const RULES: Record<string, (ctx: Ctx, node: Node) => void> = {
           const type = typeStart >= 0 ? ctx.text.until(typeStart, end, (w) => w === "USING" || w === "COLLATE" || w === ",").text : "";
           let expr = quoteIdent(col);
           if (def["raw_default"]) {
-            const u = usings[usingIndex++];
+            const u = usings()[usingIndex++];
             const from = u === undefined ? undefined : ctx.text.tokens[u + 1]?.start;
             if (from !== undefined) expr = ctx.text.until(from, end, (w) => w === ",").text;
           }
@@ -284,13 +286,15 @@ const RULES: Record<string, (ctx: Ctx, node: Node) => void> = {
     const table = refOf(n["relation"]);
     const { end } = stmtBytes(ctx);
     const relAt: number = n["relation"]?.["location"] ?? 0;
-    const items = ctx.text.parenList(relAt, end);
+    // A table created in this batch has no rows: its keys need not be read from the text.
+    const live = ctx.stateOf(table).kind === "live";
+    const items = live ? ctx.text.parenList(relAt, end) : [];
     const keys = (n["indexParams"] ?? []).map((p: Node, i: number) => {
       const e = p["IndexElem"] ?? {};
       if (e["name"]) return quoteIdent(e["name"]);
       return indexExpression(items?.[i] ?? "");
     });
-    const whereAt = ctx.text.findWords(relAt, end, "WHERE")[0];
+    const whereAt = live && n["whereClause"] ? ctx.text.findWords(relAt, end, "WHERE")[0] : undefined;
     const where = n["whereClause"] && whereAt !== undefined ? ctx.text.slice(ctx.text.tokens[whereAt + 1]?.start ?? end, end) : undefined;
     const label = n["idxname"] ? `UNIQUE INDEX ${n["idxname"]}` : "UNIQUE INDEX";
     add(ctx, {

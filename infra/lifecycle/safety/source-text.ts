@@ -8,11 +8,16 @@ import { scanSync, type ScanToken } from "libpg-query";
 /** A file's text with its tokens; offsets are UTF-8 bytes (libpg-query's unit). */
 export class SourceText {
   readonly bytes: Buffer;
-  readonly tokens: ScanToken[];
+  private scanned?: ScanToken[];
 
   constructor(readonly sql: string) {
     this.bytes = Buffer.from(sql, "utf8");
-    this.tokens = scanSync(sql).tokens;
+  }
+
+  /** The file's tokens, scanned on first use (most files never need them). */
+  get tokens(): ScanToken[] {
+    this.scanned ??= scanSync(this.sql).tokens;
+    return this.scanned;
   }
 
   /** The text between two byte offsets. */
