@@ -13,3 +13,4 @@ export * from "./apply.js";
 export * from "./introspect.js";
 export * from "./reset.js";
 export * from "./verify.js";
+export * from "./safety/index.js";
