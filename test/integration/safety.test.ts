@@ -8,7 +8,8 @@ import type pg from "pg";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, fromText, loadMigrations, loadSqlParser, MigrationSourceError, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
 import { analyzeSafety, formatSafetyReport, pendingMigrations, PROFILES, type Finding, type SafetyReport } from "../../infra/lifecycle/safety/index.js";
-import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
+import { safety, setLogger, type SafetyInputs } from "../../infra/providers/handlers.js";
+import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 
 const DIR = "test/fixtures/safety/migrations";
 let all: Migration[];
@@ -295,5 +296,49 @@ describe("acknowledgement syntax is checked when migrations load", () => {
   });
   it("a well-formed one loads", () => {
     expect(load('-- pgstack:accept data-loss "bazaar-vid_component_error" -- reason: unused since 2024\nDROP TABLE "bazaar-vid_component_error";')().name).toBe("0001_x");
+  });
+});
+
+describe("the MigrationSafety provider", () => {
+  const logs: string[] = [];
+  beforeAll(() => setLogger({ info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) }));
+
+  const inputs = (db: ConnectionOptions, migrations: Migration[], profile: "prod" | "dev"): SafetyInputs => ({
+    connection: db,
+    role: "postgres",
+    migrations: migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })),
+    policy: PROFILES[profile],
+    configPath: "pgstack:safety",
+    resetGeneration: 1,
+  });
+
+  it("check: prints the report, refuses in prod without naming a property (no input dump), keeps only names and checksums", async () => {
+    const { db } = await seeded();
+    const batch = [all[0]!, migration("0004_drop_unused")];
+    logs.length = 0;
+    const prod = await safety.check(undefined, inputs(db, batch, "prod"));
+    expect(prod.failures).toHaveLength(1);
+    expect(prod.failures[0]?.property).toBe("");
+    expect(prod.failures[0]?.reason).toContain(`${DIR}/0004_drop_unused.sql:2:1: DROP TABLE "bazaar-vid_component_error" deletes 621 rows`);
+    expect(prod.failures[0]?.reason).toContain('-- pgstack:accept data-loss "bazaar-vid_component_error" -- reason:');
+    expect(logs.join("\n")).toContain(`safety ${db.database}, prod policy: 1 pending migration(s) → REFUSE`);
+    expect(prod.inputs).toEqual({ database: db.database, profile: "prod", migrations: batch.map((m) => `${m.name}@${m.checksum.slice(0, 12)}`) });
+    expect(JSON.stringify(prod.inputs)).not.toContain(adminConnection().password ?? "\u0000");
+    const dev = await safety.check(undefined, inputs(db, batch, "dev"));
+    expect(dev.failures).toEqual([]);
+    expect(await query(db, 'SELECT count(*)::int AS n FROM "bazaar-vid_component_error"')).toEqual([{ n: 621 }]);
+  });
+
+  it("check before the database exists: everything pending on an empty database, no refusal", async () => {
+    logs.length = 0;
+    const missing = { ...adminConnection(), database: "safety_not_created_yet" };
+    const r = await safety.check(undefined, inputs(missing, all, "prod"));
+    expect(r.failures).toEqual([]);
+    expect(logs.join("\n")).toContain(`safety safety_not_created_yet, prod policy: ${all.length} pending migration(s) (database not created yet: empty)`);
+  });
+
+  it("diff: the check changes nothing in the database, so the resource never shows a change of its own", async () => {
+    const state = { database: "d", profile: "prod", migrations: ["0001_a@x"] };
+    expect(await safety.diff("d/safety", state, { ...state, migrations: ["0001_a@x", "0002_b@y"] })).toMatchObject({ changes: false });
   });
 });
