@@ -14,7 +14,6 @@
  * (prod policy) on one copy, and `applyMigrations` of the same 500 on another. Run alone with
  * `tsx scripts/bench-safety.ts [--rounds N] [--migrations N]`; `run()` returns the figures.
  */
-import type pg from "pg";
 import { applyMigrations } from "../infra/lifecycle/apply.js";
 import { connect, type ConnectionOptions } from "../infra/lifecycle/connection.js";
 import { quoteIdent } from "../infra/lifecycle/identifiers.js";
