@@ -30,43 +30,99 @@ interface LiveTable {
 type Counted = { rows: RowCount; groupRows?: number } | { note: string };
 
 /**
+ * Counts on the live database as checks arrive, in one read-only transaction. Counting runs while
+ * the caller goes on parsing the next files: {@link add} only queues the queries.
+ */
+export class LiveCounter {
+  private chain: Promise<void> = Promise.resolve();
+  private begun = false;
+  private failure: unknown;
+  private readonly counts = new Map<PlannedCheck, Counted>();
+  private readonly tables = new Map<string, Promise<LiveTable | undefined>>();
+
+  constructor(
+    private readonly client: pg.ClientBase,
+    private readonly opts: MeasureOptions,
+  ) {}
+
+  /** Queues the count of one check (no-op for checks that need none). */
+  add(c: PlannedCheck): void {
+    if (!c.measure) return;
+    this.chain = this.chain.then(async () => {
+      if (this.failure) return;
+      try {
+        if (!this.begun) await this.begin();
+        this.counts.set(c, await this.countOne(c.measure!));
+      } catch (err) {
+        this.failure = err;
+      }
+    });
+  }
+
+  /** Waits for every queued count, ends the transaction (rolled back), and returns the counts. */
+  async finish(): Promise<Map<PlannedCheck, Counted>> {
+    await this.chain;
+    if (this.begun) await this.client.query("ROLLBACK").catch(() => undefined);
+    if (this.failure) throw this.failure;
+    return this.counts;
+  }
+
+  private async begin(): Promise<void> {
+    this.begun = true;
+    await this.client.query(
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " +
+        `SET LOCAL statement_timeout = ${quoteLiteral(this.opts.statementTimeout)}; ` +
+        // Reading waits for no migration or DDL for long: a blocked count is reported, not waited on.
+        "SET LOCAL lock_timeout = '5s'",
+    );
+  }
+
+  private async countOne(m: Measurement): Promise<Counted> {
+    try {
+      return await count(this.client, m, (t) => this.lookup(t), this.opts);
+    } catch (err) {
+      // Every count runs inside the savepoint, so the rest of the measurements go on.
+      await this.client.query("ROLLBACK TO SAVEPOINT pgstack_measure").catch(() => {
+        throw err;
+      });
+      const code = (err as { code?: string }).code;
+      return {
+        note:
+          code === "57014"
+            ? `not counted: the count took longer than the statement timeout (${this.opts.statementTimeout})`
+            : code === "55P03"
+              ? "not counted: the table is locked by another session"
+              : `not counted: ${errorMessage(err).split("\n")[0]}`,
+      };
+    }
+  }
+
+  /** The live table behind a name, looked up once per batch. */
+  private lookup(t: TableRef): Promise<LiveTable | undefined> {
+    const key = `${t.schema ?? ""}.${t.name}`;
+    let found = this.tables.get(key);
+    if (!found) {
+      found = liveTable(this.client, t);
+      this.tables.set(key, found);
+    }
+    return found;
+  }
+}
+
+/**
  * Turns planned checks into findings with their rows. `client` null means the database does not
  * exist yet: every table is empty, so nothing can be lost.
  */
 export async function measureChecks(client: pg.ClientBase | null, checks: readonly PlannedCheck[], opts: MeasureOptions): Promise<Finding[]> {
-  const counts = new Map<PlannedCheck, Counted>();
-  const toMeasure = checks.filter((c) => c.measure);
-  if (client && toMeasure.length > 0) {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    try {
-      await client.query(`SET LOCAL statement_timeout = ${quoteLiteral(opts.statementTimeout)}`);
-      // Reading waits for no migration or DDL for long: a blocked count is reported, not waited on.
-      await client.query("SET LOCAL lock_timeout = '5s'");
-      const tables = await liveTables(client, toMeasure.map((c) => c.measure!));
-      for (const c of toMeasure) {
-        try {
-          counts.set(c, await count(client, c.measure!, tables, opts));
-        } catch (err) {
-          // Every count runs inside the savepoint, so the rest of the measurements go on.
-          await client.query("ROLLBACK TO SAVEPOINT pgstack_measure").catch(() => {
-            throw err;
-          });
-          const code = (err as { code?: string }).code;
-          counts.set(c, {
-            note:
-              code === "57014"
-                ? `not counted: the count took longer than the statement timeout (${opts.statementTimeout})`
-                : code === "55P03"
-                  ? "not counted: the table is locked by another session"
-                  : `not counted: ${errorMessage(err).split("\n")[0]}`,
-          });
-        }
-      }
-    } finally {
-      await client.query("ROLLBACK").catch(() => undefined);
-    }
-  }
-  return checks.map((c) => toFinding(c, client ? counts.get(c) : undefined));
+  if (!client) return findingsOf(checks, undefined);
+  const counter = new LiveCounter(client, opts);
+  for (const c of checks) counter.add(c);
+  return findingsOf(checks, await counter.finish());
+}
+
+/** Findings from checks and their counts (`counts` undefined: there is no database yet). */
+export function findingsOf(checks: readonly PlannedCheck[], counts: Map<PlannedCheck, Counted> | undefined): Finding[] {
+  return checks.map((c) => toFinding(c, counts ? counts.get(c) : undefined));
 }
 
 function toFinding(c: PlannedCheck, counted: Counted | undefined): Finding {
@@ -103,28 +159,16 @@ export function rowText(r: RowCount, unit = "row"): string {
   return `${r.exact ? "" : "~"}${r.count.toLocaleString("en-US")} ${unit}${r.count === 1 ? "" : "s"}`;
 }
 
-/** The tables the measurements read, looked up in one query (missing ones map to undefined). */
-async function liveTables(client: pg.ClientBase, ms: readonly Measurement[]): Promise<Map<string, LiveTable | undefined>> {
-  const refs = new Map<string, string>();
-  for (const m of ms) {
-    for (const t of m.kind === "orphans" ? [m.table, m.parent] : [m.table]) refs.set(tableKey(t), t.schema ? qualified(t.schema, t.name) : quoteIdent(t.name));
-  }
-  const keys = [...refs.keys()];
-  const { rows } = await client.query<{ i: number; nspname: string | null; relname: string | null; reltuples: number | null }>(
-    `SELECT t.i::int AS i, n.nspname, c.relname, c.reltuples::float8 AS reltuples
-       FROM unnest($1::text[]) WITH ORDINALITY AS t(ref, i)
-       LEFT JOIN pg_class c ON c.oid = to_regclass(t.ref) LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`,
-    [keys.map((k) => refs.get(k))],
-  );
-  const out = new Map<string, LiveTable | undefined>();
-  for (const r of rows) {
-    const key = keys[r.i - 1] ?? "";
-    out.set(key, r.nspname && r.relname ? { sql: qualified(r.nspname, r.relname), estimate: Number(r.reltuples) } : undefined);
-  }
-  return out;
+async function liveTable(client: pg.ClientBase, t: TableRef): Promise<LiveTable | undefined> {
+  const name = t.schema ? qualified(t.schema, t.name) : quoteIdent(t.name);
+  const results = (await client.query(
+    `SAVEPOINT pgstack_measure; SELECT n.nspname, c.relname, c.reltuples::float8 AS reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(${quoteLiteral(name)}); RELEASE SAVEPOINT pgstack_measure`,
+  )) as unknown as pg.QueryResult<{ nspname: string; relname: string; reltuples: number }>[];
+  const r = results[1]?.rows[0];
+  return r ? { sql: qualified(r.nspname, r.relname), estimate: Number(r.reltuples) } : undefined;
 }
 
-const tableKey = (t: TableRef) => `${t.schema ?? ""}.${t.name}`;
+type Lookup = (t: TableRef) => Promise<LiveTable | undefined>;
 
 /** Whether to count exactly: small tables, and tables never analyzed (their estimate says nothing). */
 function exactFor(t: LiveTable, opts: MeasureOptions): boolean {
@@ -146,8 +190,8 @@ async function scalar(client: pg.ClientBase, sql: string): Promise<number> {
   return Number(results[1]?.rows[0]?.n ?? 0);
 }
 
-async function count(client: pg.ClientBase, m: Measurement, tables: Map<string, LiveTable | undefined>, opts: MeasureOptions): Promise<Counted> {
-  const t = tables.get(tableKey(m.table));
+async function count(client: pg.ClientBase, m: Measurement, lookup: Lookup, opts: MeasureOptions): Promise<Counted> {
+  const t = await lookup(m.table);
   if (!t) return { rows: { count: 0, exact: true } };
   const exact = exactFor(t, opts);
   const s = exact ? { clause: "", scale: 1 } : sample(t, opts);
@@ -161,7 +205,7 @@ async function count(client: pg.ClientBase, m: Measurement, tables: Map<string, 
     case "nonNull":
       return { rows: scaled(await scalar(client, `SELECT count(*) AS n FROM ${t.sql}${s.clause} WHERE ${quoteIdent(m.column)} IS NOT NULL`)) };
     case "orphans":
-      return { rows: scaled(await orphans(client, m, t, s.clause, tables)) };
+      return { rows: scaled(await orphans(client, m, t, s.clause, lookup)) };
     case "duplicates": {
       const notNull = m.nullsNotDistinct ? [] : m.keys.map((k) => `(${k}) IS NOT NULL`);
       const where = [...notNull, ...(m.where ? [`(${m.where})`] : [])];
@@ -181,10 +225,10 @@ async function count(client: pg.ClientBase, m: Measurement, tables: Map<string, 
   }
 }
 
-async function orphans(client: pg.ClientBase, m: Extract<Measurement, { kind: "orphans" }>, t: LiveTable, clause: string, tables: Map<string, LiveTable | undefined>): Promise<number> {
+async function orphans(client: pg.ClientBase, m: Extract<Measurement, { kind: "orphans" }>, t: LiveTable, clause: string, lookup: Lookup): Promise<number> {
   const child = "pgstack_child";
   const present = m.columns.map((c) => `${quoteIdent(child)}.${quoteIdent(c)} IS NOT NULL`).join(" AND ");
-  const parent = m.parentEmpty ? undefined : tables.get(tableKey(m.parent));
+  const parent = m.parentEmpty ? undefined : await lookup(m.parent);
   // A parent created in this batch (or missing) is empty: every child row with a key is an orphan.
   if (!parent) return scalar(client, `SELECT count(*) AS n FROM ${t.sql} AS ${quoteIdent(child)}${clause} WHERE ${present}`);
   await client.query("SAVEPOINT pgstack_measure");

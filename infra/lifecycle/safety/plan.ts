@@ -13,8 +13,15 @@ import { RULES } from "./rules.js";
 
 export { displayTable, sqlTable, type Measurement, type PlannedCheck, type PlannedStatement, type TableRef } from "./batch.js";
 
-/** Plans the checks of a batch of pending migrations (call `loadSqlParser()` first). */
-export function planChecks(pending: readonly Migration[]): { checks: PlannedCheck[]; statements: PlannedStatement[] } {
+/**
+ * Plans the checks of a batch of pending migrations (call `loadSqlParser()` first). `onChecks`
+ * receives each file's new checks as soon as the file is planned, and the loop yields to I/O
+ * between files, so their counts run on the database while the next files are parsed.
+ */
+export async function planChecks(
+  pending: readonly Migration[],
+  onChecks?: (checks: PlannedCheck[]) => void,
+): Promise<{ checks: PlannedCheck[]; statements: PlannedStatement[] }> {
   const state = new Map<string, TableState>();
   const checks: PlannedCheck[] = [];
   const statements: PlannedStatement[] = [];
@@ -22,6 +29,7 @@ export function planChecks(pending: readonly Migration[]): { checks: PlannedChec
   const copies = new Map<string, string>();
 
   for (const m of pending) {
+    const before = checks.length;
     const parsed = splitStatements(m.sql, m.file);
     const text = new SourceText(m.sql);
     let previousEnd = 0;
@@ -33,6 +41,10 @@ export function planChecks(pending: readonly Migration[]): { checks: PlannedChec
       const ctx: Ctx = { m, st, index, text, where, checks, stateOf, state, copies };
       RULES[st.kind]?.(ctx, st.node);
     });
+    if (onChecks && checks.length > before) {
+      onChecks(checks.slice(before));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
   return { checks, statements };
 }
