@@ -283,6 +283,24 @@ describe("reasoning over the batch in order", () => {
   });
 });
 
+describe("the rehearsal slot", () => {
+  it("off, not available, or the rehearsal's own report, shown in one line", async () => {
+    const batch = [migration("0004_drop_unused")];
+    expect(formatSafetyReport(await analyzeSafety(null, "d", batch, { ...PROFILES.prod, lint: "off" }))).toContain("rehearsal: off (pgstack:safety.rehearsal)");
+    expect(formatSafetyReport(await analyzeSafety(null, "d", batch, { ...PROFILES.dev, lint: "off" }))).toContain("rehearsal: not available");
+    const rehearsal = {
+      database: "d",
+      method: "template",
+      steps: [{ name: "0004_drop_unused", file: batch[0]!.file, status: "failed", error: `${batch[0]!.file}:2:1: boom`, durationMs: 3, rowsAffected: 0, schemaChange: [] }],
+      durationMs: 5,
+      cloneDropped: true,
+    };
+    const r = await analyzeSafety(null, "d", batch, { ...PROFILES.dev, lint: "off" }, { rehearse: async () => rehearsal });
+    expect(r.rehearsal).toBe(rehearsal);
+    expect(formatSafetyReport(r)).toContain(`rehearsal: 0/1 ok, 0004_drop_unused failed: ${batch[0]!.file}:2:1: boom`);
+  });
+});
+
 describe("acknowledgement syntax is checked when migrations load", () => {
   const load = (sql: string) => () => fromText({ id: 1, name: "0001_x", file: "migrations/x/0001_x.sql", sql });
   it.each([

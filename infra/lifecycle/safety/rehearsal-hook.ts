@@ -18,12 +18,25 @@ export type RehearseFn = (
 export async function loadRehearse(): Promise<RehearseFn | undefined> {
   // A computed specifier: the type checker must not require the module to exist yet.
   const specifier = ["..", "rehearsal.js"].join("/");
-  try {
-    const mod = (await import(specifier)) as { rehearse?: RehearseFn };
-    return typeof mod.rehearse === "function" ? mod.rehearse : undefined;
-  } catch (err) {
+  const missing = (err: unknown) => {
     const code = (err as { code?: string }).code;
-    if (code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND") return undefined;
-    throw err;
+    return (code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND") && String((err as Error).message).includes("rehearsal");
+  };
+  let mod: { rehearse?: RehearseFn } | undefined;
+  // CommonJS `require` first (the provider host loads pgstack through tsx's require hook, which
+  // maps `.js` to `.ts`), then a dynamic import (test runners that transform ES modules).
+  try {
+    mod = typeof require === "function" ? (require(specifier) as typeof mod) : undefined;
+  } catch (err) {
+    if (!missing(err)) throw err;
   }
+  if (!mod) {
+    try {
+      mod = (await import(specifier)) as typeof mod;
+    } catch (err) {
+      if (!missing(err)) throw err;
+      return undefined;
+    }
+  }
+  return typeof mod?.rehearse === "function" ? mod.rehearse : undefined;
 }
