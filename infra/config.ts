@@ -5,6 +5,8 @@
 import { z } from "zod";
 import { identifierProblem } from "./lifecycle/identifiers.js";
 import { parseForeignKeyRef, parseTableRef, type Expectations, type Parsed } from "./lifecycle/verify.js";
+import { PROFILES } from "./lifecycle/safety/policy.js";
+import type { SafetyPolicy } from "./lifecycle/safety/types.js";
 
 /** The Pulumi config namespace (the project name). */
 export const CONFIG_NAMESPACE = "pgstack";
@@ -160,11 +162,43 @@ const databaseSchema = z.strictObject({
     .default({ tables: [], foreignKeys: [] }),
 });
 
-/** The raw config shape, as the two keys `pgstack:server` and `pgstack:databases`. */
+/** What the safety policy does with one finding class. */
+const safetyMode = z.enum(["refuse", "warn", "off"]);
+
+/**
+ * `pgstack:safety`: the data-safety policy for pending migrations. Each class may be set; the
+ * rest come from the profile. Without `profile`, a database that allows resets gets `dev`
+ * (its data is disposable) and every other one `prod`.
+ */
+const safetySchema = z
+  .strictObject({
+    profile: z.enum(["prod", "dev"]).optional(),
+    policy: z
+      .strictObject({
+        dataLoss: safetyMode.optional(),
+        castFailure: safetyMode.optional(),
+        fkOrphans: safetyMode.optional(),
+        notNull: safetyMode.optional(),
+        duplicates: safetyMode.optional(),
+        rename: safetyMode.optional(),
+        lint: safetyMode.optional(),
+      })
+      .default({}),
+    /** Rehearse pending migrations on a throwaway copy in preview (reads the whole database). Default: on for dev, off for prod. */
+    rehearsal: z.boolean().optional(),
+    /** Tables estimated below this many rows are counted exactly; larger ones are estimated (`~`). */
+    exactCountBelow: z.number().int().min(0).optional(),
+    /** The statement timeout of each measurement query. */
+    statementTimeout: duration.optional(),
+  })
+  .default({ policy: {} });
+
+/** The raw config shape, as the keys `pgstack:server`, `pgstack:databases` and `pgstack:safety`. */
 export const stackConfigSchema = z
   .strictObject({
     server: serverSchema,
     databases: z.array(databaseSchema).min(1, "declare at least one database"),
+    safety: safetySchema,
   })
   .superRefine((cfg, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
@@ -265,7 +299,7 @@ export function parseStackConfig(raw: unknown, stack: string): StackConfig {
   const issues = result.error.issues.flatMap((i) =>
     // Top-level keys are Pulumi config keys themselves: name each (`pgstack:sever`), not the root.
     i.path.length === 0 && i.code === "unrecognized_keys"
-      ? i.keys.map((k) => `${CONFIG_NAMESPACE}:${k}: unknown config key; pgstack reads ${CONFIG_NAMESPACE}:server and ${CONFIG_NAMESPACE}:databases`)
+      ? i.keys.map((k) => `${CONFIG_NAMESPACE}:${k}: unknown config key; pgstack reads ${CONFIG_NAMESPACE}:server, ${CONFIG_NAMESPACE}:databases and ${CONFIG_NAMESPACE}:safety`)
       : [`${configPath(i.path)}: ${i.message}`],
   );
   throw new ConfigError(stack, issues);
@@ -295,5 +329,30 @@ export function expectationsOf(db: DatabaseConfig): Expectations {
   return {
     tables: db.expect.tables.map((t) => value(parseTableRef(t))),
     foreignKeys: db.expect.foreignKeys.map((fk) => value(parseForeignKeyRef(fk))),
+  };
+}
+
+/**
+ * The safety policy of one database: the profile's defaults (explicit `pgstack:safety.profile`,
+ * else `dev` when the database allows resets and `prod` otherwise), overridden per class.
+ */
+export function safetyPolicyOf(config: StackConfig, db: DatabaseConfig): SafetyPolicy {
+  const safety = config.safety;
+  const profile = safety.profile ?? (db.reset.allowed ? "dev" : "prod");
+  const base = PROFILES[profile];
+  const set = <T>(v: T | undefined, d: T): T => (v === undefined ? d : v);
+  const p = safety.policy;
+  return {
+    profile,
+    dataLoss: set(p.dataLoss, base.dataLoss),
+    castFailure: set(p.castFailure, base.castFailure),
+    fkOrphans: set(p.fkOrphans, base.fkOrphans),
+    notNull: set(p.notNull, base.notNull),
+    duplicates: set(p.duplicates, base.duplicates),
+    rename: set(p.rename, base.rename),
+    lint: set(p.lint, base.lint),
+    rehearsal: set(safety.rehearsal, base.rehearsal),
+    exactCountBelow: set(safety.exactCountBelow, base.exactCountBelow),
+    statementTimeout: set(safety.statementTimeout, base.statementTimeout),
   };
 }

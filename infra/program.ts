@@ -5,7 +5,7 @@
  * inline program to the Automation API.
  */
 import * as path from "node:path";
-import { migrationsDir } from "./config.js";
+import { migrationsDir, safetyPolicyOf } from "./config.js";
 import { PostgresDatabase, type DatabaseOutputs } from "./components/database.js";
 import { loadMigrations, loadSqlParser, type Migration } from "./lifecycle/index.js";
 import { loadStack } from "./stack.js";
@@ -38,6 +38,7 @@ export async function pgstackProgram(options: ProgramOptions): Promise<Record<st
       rolePasswords,
       migrations: relative(sources[index] ?? []),
       backupDir: `backups/${stack}/${db.name}`,
+      safety: safetyPolicyOf(config, db),
     });
     outputs[db.name] = component.outputs;
   });

@@ -20,7 +20,7 @@ export interface LoadedStack {
 export function loadStack(projectRoot: string): LoadedStack {
   const stack = pulumi.getStack();
   const cfg = new pulumi.Config(CONFIG_NAMESPACE);
-  const config = parseStackConfig({ server: cfg.getObject("server"), databases: cfg.getObject("databases") }, stack);
+  const config = parseStackConfig({ server: cfg.getObject("server"), databases: cfg.getObject("databases"), safety: cfg.getObject("safety") }, stack);
 
   const missing: string[] = [];
   const secret = (key: string, path: string): pulumi.Output<string> => {

@@ -7,7 +7,8 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { acceptsDataLoss, CONFIG_NAMESPACE, expectationsOf, type DatabaseConfig, type ServerConfig } from "../config.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
-import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
+import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
+import { PROFILES, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import type { GuardedObject } from "../providers/handlers.js";
 
 /** Arguments of {@link PostgresDatabase}. */
@@ -24,6 +25,8 @@ export interface PostgresDatabaseArgs {
   migrations: Migration[];
   /** The pg_dump backup folder for this database, relative to the project. */
   backupDir: string;
+  /** The data-safety policy (`safetyPolicyOf`); default: the dev profile if resets are allowed, else prod. */
+  safety?: SafetyPolicy;
 }
 
 /** The per-database stack outputs. */
@@ -46,6 +49,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   readonly reset: DatabaseReset;
   readonly migrations: MigrationSet;
   readonly verification: SchemaVerification;
+  /** The data-safety check of the pending migrations; everything else depends on it. */
+  readonly safety: MigrationSafety;
   /** The backup taken before each reset generation; absent with `backup: false`. */
   readonly backup: pulumi.CustomResource | undefined;
   readonly outputs: DatabaseOutputs;
@@ -70,6 +75,22 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       if (configured) return configured;
       return r.login ? new GeneratedPassword(`${name}-${r.name}-password`, {}, { parent: this }).value : undefined;
     };
+
+    // Registered first, and the guard (which every other object follows) depends on it: a refusal
+    // stops the run before any role, grant, reset or migration is touched.
+    this.safety = new MigrationSafety(
+      `${name}-safety`,
+      {
+        connection,
+        role: db.owner,
+        migrations: args.migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })),
+        policy: args.safety ?? PROFILES[db.reset.allowed ? "dev" : "prod"],
+        configPath: `${CONFIG_NAMESPACE}:safety`,
+        resetGeneration: db.reset.generation,
+        session: db.session,
+      },
+      { parent: this },
+    );
 
     const objects = this.provision(name, args, passwordOf, connectionTo);
     this.database = objects.database;
@@ -181,7 +202,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       ),
       ...(db.adopt ? [] : [{ kind: "database" as const, name: db.name, configPath: at, type: "postgresql:index/database:Database", resourceName: name }]),
     ];
-    const guard = new ExistingObjectsGuard(`${name}-guard`, { connection: connectionTo("postgres"), stack: args.stack, objects: guarded }, { parent: this });
+    const guard = new ExistingObjectsGuard(`${name}-guard`, { connection: connectionTo("postgres"), stack: args.stack, objects: guarded }, { parent: this, dependsOn: [this.safety] });
     // An adopted object is imported (Pulumi's `import` option, the in-code `pulumi import`) and
     // kept on destroy: the stack did not create it, so it does not drop it.
     const adopted = (adopt: boolean, id: string): pulumi.CustomResourceOptions => (adopt ? { import: id, retainOnDelete: true } : {});

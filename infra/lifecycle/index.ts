@@ -16,3 +16,4 @@ export * from "./verify.js";
 export * from "./rehearsal.js";
 export * from "./baseline.js";
 export * from "./baseline-structure.js";
+export * from "./safety/index.js";

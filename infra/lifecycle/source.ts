@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { MigrationSourceError, errorMessage } from "./errors.js";
 import { splitStatements, type Statement } from "./sql.js";
 import { lineColumnAt } from "./text.js";
+import { parseAcknowledgements } from "./safety/acknowledgements.js";
 
 /** One versioned migration, ready to apply. */
 export interface Migration {
@@ -228,11 +229,13 @@ export function fromText(input: { id: number; name: string; file: string; sql: s
       hint: "remove it; a file full of NULs is usually UTF-16 or binary, save it as UTF-8 text",
     });
   }
+  // `-- pgstack:accept …` acknowledges a safety finding; its syntax is checked here (file:line).
+  parseAcknowledgements(sql, input.file);
   for (const d of sql.matchAll(ANY_DIRECTIVE)) {
-    if (d[2] !== "no-transaction") {
+    if (d[2] !== "no-transaction" && d[2] !== "accept") {
       throw new MigrationSourceError(`unknown directive "pgstack:${d[2]}"`, {
         location: { file: input.file, ...lineColumnAt(sql, (d.index ?? 0) + (d[1]?.length ?? 0)) },
-        hint: "the only directive is `-- pgstack:no-transaction`",
+        hint: 'the directives are `-- pgstack:no-transaction` and `-- pgstack:accept <class> "<table>" -- reason: <why>`',
       });
     }
   }

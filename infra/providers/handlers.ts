@@ -7,6 +7,7 @@ import { guard } from "./guard.js";
 import { migrations } from "./migrations.js";
 import { password } from "./password.js";
 import { everyDeploy, reset } from "./reset.js";
+import { safety } from "./safety.js";
 import { verification } from "./verification.js";
 
 export { same, setLogger, providerChanged, type Failure } from "./common.js";
@@ -14,8 +15,9 @@ export { guard, existingObjectsError, existingObjects, type GuardInputs, type Gu
 export { migrations, type MigrationInput, type MigrationSetInputs, type MigrationSetOutputs } from "./migrations.js";
 export { password } from "./password.js";
 export { reset, resetGuard, everyDeploy, type ResetInputs, type ResetOutputs, type EveryDeployInputs } from "./reset.js";
+export { safety, type SafetyInputs, type SafetyState } from "./safety.js";
 export { verification, describeDrift, describeGrantDrift, inventoryOf, type InventoryTable, type VerificationInputs, type VerificationOutputs } from "./verification.js";
 
 /** The handlers by resource kind, as the provider closures look them up. */
-export const handlers = { reset, migrations, verification, password, guard, everyDeploy };
+export const handlers = { reset, migrations, verification, password, guard, everyDeploy, safety };
 export type HandlerKind = keyof typeof handlers;

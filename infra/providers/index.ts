@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionOptions, ManagedSchema, Expectations } from "../lifecycle/index.js";
+import type { SafetyPolicy } from "../lifecycle/safety/types.js";
 import type { GuardedObject, HandlerKind, MigrationInput } from "./handlers.js";
 
 /**
@@ -210,5 +211,31 @@ export class EveryDeployTrigger extends pulumi.dynamic.Resource {
   declare readonly token: pulumi.Output<string>;
   constructor(name: string, args: { reason: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
     super(providerFor("everyDeploy"), name, { ...args, token: undefined }, opts, "pgstack", "EveryDeployTrigger");
+  }
+}
+
+/** Arguments of {@link MigrationSafety}. */
+export interface MigrationSafetyArgs {
+  /** The admin connection to the database (it may not exist yet). */
+  connection: ConnectionInput;
+  /** The role the migrations run as. */
+  role: pulumi.Input<string>;
+  migrations: pulumi.Input<MigrationInput[]>;
+  policy: pulumi.Input<SafetyPolicy>;
+  /** The config path of the policy, for messages. */
+  configPath: pulumi.Input<string>;
+  resetGeneration: pulumi.Input<number>;
+  session?: pulumi.Input<{ lockTimeout: string; statementTimeout: string }>;
+}
+
+/**
+ * The data-safety check of the pending migrations: in every preview and up it lints them,
+ * counts the data at risk on the live database, applies the policy and prints the report. A
+ * refusal fails the run before any of the database's resources (which depend on it) change.
+ * Its state holds migration names and checksums only.
+ */
+export class MigrationSafety extends pulumi.dynamic.Resource {
+  constructor(name: string, args: MigrationSafetyArgs, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor("safety"), name, args, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "MigrationSafety");
   }
 }

@@ -14,8 +14,8 @@ import { rawStackConfig, renamedDatabases } from "../support/stack-config.js";
 
 const admin = adminConnection();
 const conn = (database: string) => ({ ...admin, database });
-/** Per database: component, provider, guard, 2 roles, generated password, membership, database, schema, 5 grants, backup, reset, migrations, verification. */
-const PER_DATABASE = 18;
+/** Per database: component, provider, safety, guard, 2 roles, generated password, membership, database, schema, 5 grants, backup, reset, migrations, verification. */
+const PER_DATABASE = 19;
 const DEV_RESOURCES = 2 * PER_DATABASE + 1;
 
 type Databases = { name: string; owner: string; roles: { name: string; login?: boolean; passwordSecret?: string }[]; grants: { role: string; schema: string; tablePrivileges?: string[] }[]; migrations?: string; reset: { generation: number; acceptDataLoss?: number } }[];

@@ -85,7 +85,7 @@ const cases: Case[] = [
   { name: "a role name as a number", kind: "config", input: { config: (c) => (c.databases[0]!["roles"][1].name = 42) },
     expect: { error: ["pgstack:databases[0].roles[1].name: Invalid input: expected string, received number"] } },
   { name: "an unknown top-level key", kind: "config", input: { config: (c) => ((c as Record<string, unknown>)["sever"] = {}) },
-    expect: { error: ["pgstack:sever: unknown config key; pgstack reads pgstack:server and pgstack:databases"] } },
+    expect: { error: ["pgstack:sever: unknown config key; pgstack reads pgstack:server, pgstack:databases and pgstack:safety"] } },
   { name: "an unknown server key", kind: "config", input: { config: (c) => (c.server["hots"] = "db") },
     expect: { error: ['pgstack:server: Unrecognized key: "hots"'] } },
   { name: "an unknown role key", kind: "config", input: { config: (c) => (c.databases[0]!["roles"][1].logn = true) },

@@ -27,10 +27,11 @@ describe("the dev stack's program (mocked engine)", () => {
           `pulumi-nodejs:dynamic/pgstack:DatabaseReset ${db}-reset`,
           `pulumi-nodejs:dynamic/pgstack:MigrationSet ${db}-migrations`,
           `pulumi-nodejs:dynamic/pgstack:SchemaVerification ${db}-verification`,
+          `pulumi-nodejs:dynamic/pgstack:MigrationSafety ${db}-safety`,
         ]),
       );
     }
-    expect(run.registrations).toHaveLength(2 * 18);
+    expect(run.registrations).toHaveLength(2 * 19);
   });
 
   it("serializes the dynamic providers without any absolute path (state works from any checkout)", () => {

@@ -42,10 +42,11 @@ describe("the prod stack's program (mocked engine)", () => {
             `pulumi-nodejs:dynamic/pgstack:DatabaseReset ${db}-reset`,
             `pulumi-nodejs:dynamic/pgstack:MigrationSet ${db}-migrations`,
             `pulumi-nodejs:dynamic/pgstack:SchemaVerification ${db}-verification`,
+            `pulumi-nodejs:dynamic/pgstack:MigrationSafety ${db}-safety`,
           ]),
         );
       }
-      expect(run.registrations).toHaveLength(2 * 17);
+      expect(run.registrations).toHaveLength(2 * 18);
     });
 
     it("orders database → schemas → grants → backup → reset → migrations → verification", () => {

@@ -1,0 +1,104 @@
+/**
+ * squawk's lint rules, through the squawk-cli binary from npm (`@squawk-cli/<platform>`). The
+ * pending migrations are written to a private temporary folder, linted in one run per kind
+ * (transactional or not), and the JSON findings are mapped back to each file's line and column.
+ */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import { createRequire } from "node:module";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import type { Migration } from "../source.js";
+import type { Finding } from "./types.js";
+
+const run = promisify(execFile);
+
+/**
+ * Rules pgstack leaves out: it sets `lock_timeout` and `statement_timeout` for every migration
+ * itself (`pgstack:databases[].session`), and it measures drops and renames with live counts.
+ */
+export const EXCLUDED_RULES = ["require-lock-timeout", "require-statement-timeout", "ban-drop-table", "ban-drop-column", "renaming-table", "renaming-column", "adding-required-field"];
+
+/** One entry of `squawk --reporter json`. Lines and columns are 0-based. */
+interface SquawkViolation {
+  file: string;
+  line: number;
+  column: number;
+  level: string;
+  message: string;
+  help: string | null;
+  rule_name: string;
+}
+
+/** The squawk binary of this platform, or undefined when its npm package is not installed. */
+export function squawkBinary(): string | undefined {
+  if (process.env["PGSTACK_SQUAWK"]) return process.env["PGSTACK_SQUAWK"];
+  const require = createRequire(__filename);
+  try {
+    const pkg = require.resolve(`@squawk-cli/${process.platform}-${process.arch}/package.json`);
+    const bin = path.join(path.dirname(pkg), "bin", process.platform === "win32" ? "squawk.exe" : "squawk");
+    return fs.existsSync(bin) ? bin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lints the migrations with squawk; each finding is a `lint` finding at the file's line:col. */
+export async function lintWithSquawk(pending: readonly Migration[], options: { pgVersion?: string } = {}): Promise<Finding[]> {
+  if (pending.length === 0) return [];
+  const bin = squawkBinary();
+  if (!bin) {
+    throw new Error(
+      `squawk is not installed for ${process.platform}-${process.arch}: run \`npm ci\` (it installs @squawk-cli/linux-x64 as an optional dependency), ` +
+        "or point PGSTACK_SQUAWK at a squawk binary",
+    );
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-squawk-"));
+  try {
+    const byTemp = new Map<string, Migration>();
+    const groups: Record<"tx" | "noTx", string[]> = { tx: [], noTx: [] };
+    pending.forEach((m, i) => {
+      const name = `${String(i).padStart(5, "0")}.sql`;
+      fs.writeFileSync(path.join(dir, name), m.sql, { mode: 0o600 });
+      byTemp.set(name, m);
+      groups[m.inTransaction ? "tx" : "noTx"].push(name);
+    });
+    const findings: Finding[] = [];
+    for (const [kind, files] of Object.entries(groups)) {
+      if (files.length === 0) continue;
+      const args = ["--reporter", "json", "--pg-version", options.pgVersion ?? "15", `--exclude=${EXCLUDED_RULES.join(",")}`, ...(kind === "tx" ? ["--assume-in-transaction"] : []), ...files];
+      const violations = await invoke(bin, args, dir);
+      for (const v of violations) {
+        const m = byTemp.get(path.basename(v.file));
+        if (!m) continue;
+        findings.push({
+          rule: `squawk/${v.rule_name}`,
+          class: "lint",
+          file: m.file,
+          line: v.line + 1,
+          column: v.column + 1,
+          message: v.message,
+          safeAlternative: v.help ?? `see https://squawkhq.com/docs/${v.rule_name}`,
+        });
+      }
+    }
+    return findings;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function invoke(bin: string, args: string[], cwd: string): Promise<SquawkViolation[]> {
+  let stdout: string;
+  try {
+    ({ stdout } = await run(bin, args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env["PATH"] ?? "" } }));
+  } catch (err) {
+    // squawk exits 1 when it found something; its JSON is on stdout all the same.
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    if (e.code !== 1 || !e.stdout) throw new Error(`squawk failed (exit ${e.code}): ${(e.stderr ?? "").trim().split("\n")[0]}`);
+    stdout = e.stdout;
+  }
+  const text = stdout.trim();
+  return text === "" ? [] : (JSON.parse(text) as SquawkViolation[]);
+}

@@ -1,0 +1,111 @@
+/**
+ * MigrationSafety's provider. Its `check` runs in every `pulumi preview` and `pulumi up`: it reads
+ * the pending migrations from pgstack's history, analyses them (lint, data at risk, policy,
+ * rehearsal) and prints the report. A refusal is a check failure, so nothing of the database's
+ * resources (which all depend on this one) runs. The state keeps names and checksums only: no
+ * SQL, no connection, no secret.
+ */
+import {
+  analyzeSafety,
+  formatRefusal,
+  formatSafetyReport,
+  loadRehearse,
+  pendingMigrations,
+  type SafetyPolicy,
+} from "../lifecycle/safety/index.js";
+import { errorMessage, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+import { logger, providerChanged, withConnection, type Failure } from "./common.js";
+import type { MigrationInput } from "./migrations.js";
+
+/** Inputs of a MigrationSafety, as the program passes them. */
+export interface SafetyInputs {
+  /** The admin connection to the database (which may not exist yet). */
+  connection: ConnectionOptions;
+  /** The role the migrations run as (for the rehearsal). */
+  role: string;
+  migrations: MigrationInput[];
+  policy: SafetyPolicy;
+  /** The config path of the policy, for messages (`pgstack:safety`). */
+  configPath: string;
+  /** The configured reset generation: a new one re-applies everything on an emptied database. */
+  resetGeneration: number;
+  session?: { lockTimeout: string; statementTimeout: string };
+}
+
+/** What `check` keeps, and so what the state holds. */
+export interface SafetyState {
+  database: string;
+  profile: string;
+  /** `name@checksum12` of every migration the check saw. */
+  migrations: string[];
+}
+
+export const safety = {
+  async check(_olds: unknown, news: SafetyInputs): Promise<{ inputs: SafetyState; failures: Failure[] }> {
+    const database = news.connection.database;
+    const state: SafetyState = { database, profile: news.policy.profile, migrations: news.migrations.map((m) => `${m.name}@${m.checksum.slice(0, 12)}`) };
+    // In a preview an input may still be unknown (a marker string): then there is nothing to check yet.
+    if (!Array.isArray(news.migrations) || typeof news.connection?.host !== "string") return { inputs: state, failures: [] };
+    await loadSqlParser();
+    const migrations = news.migrations.map(toMigration);
+    const report = await analyzeDatabase(news, migrations);
+    for (const line of formatSafetyReport(report).split("\n")) logger.info(line);
+    // No property name: the engine would print the property's whole value (every migration's SQL) before the reason.
+    const failures = report.verdict === "refuse" ? [{ property: "", reason: formatRefusal(report, news.configPath) }] : [];
+    return { inputs: state, failures };
+  },
+
+  /** Nothing to change in the database: the resource is a check. Only new provider code updates it. */
+  async diff(_id: string, olds: SafetyState, news: SafetyState) {
+    return { changes: providerChanged(olds, news), replaces: [], deleteBeforeReplace: false };
+  },
+
+  async create(inputs: SafetyState): Promise<{ id: string; outs: SafetyState }> {
+    return { id: `${inputs.database}/safety`, outs: inputs };
+  },
+
+  async update(_id: string, _olds: SafetyState, news: SafetyState): Promise<{ outs: SafetyState }> {
+    return { outs: news };
+  },
+
+  async read(id: string, props: SafetyState) {
+    return { id, props, inputs: props };
+  },
+
+  async delete(): Promise<void> {},
+};
+
+/** The analysis on the live database, or on an empty one when it does not exist yet. */
+async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
+  const database = news.connection.database;
+  const rehearse = news.policy.rehearsal ? await loadRehearse() : undefined;
+  const run = (client: Parameters<typeof analyzeSafety>[0], pending: Migration[]) =>
+    analyzeSafety(client, database, pending, news.policy, {
+      logger: (m) => logger.info(m),
+      ...(rehearse && client
+        ? {
+            rehearse: () =>
+              rehearse({ ...news.connection, database: "postgres" }, database, pending, {
+                role: news.role,
+                ...(news.session ? { session: news.session } : {}),
+                logger: (m) => logger.info(m),
+              }),
+          }
+        : {}),
+      ...(!client ? { rehearsalUnavailable: "skipped: the database does not exist yet" } : {}),
+    });
+  try {
+    return await withConnection({ ...news.connection, connectTimeoutMs: 15_000 }, async (client) => {
+      const { pending } = await pendingMigrations(client, migrations, news.resetGeneration);
+      return run(client, pending);
+    });
+  } catch (err) {
+    // 3D000 invalid_catalog_name: the first preview, before the database exists.
+    if ((err as { cause?: { code?: string } }).cause?.code === "3D000" || (err as { code?: string }).code === "3D000") return run(null, migrations);
+    throw new Error(`database "${database}": the safety check of the pending migrations could not run: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function toMigration(m: MigrationInput): Migration {
+  return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql, inTransaction: m.inTransaction };
+}
