@@ -9,11 +9,11 @@ import {
   analyzeSafety,
   formatRefusal,
   formatSafetyReport,
-  loadRehearse,
   pendingMigrations,
   type SafetyPolicy,
 } from "../lifecycle/safety/index.js";
 import { errorMessage, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+import { rehearse } from "../lifecycle/rehearsal.js";
 import { logger, providerChanged, withConnection, type Failure } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
 
@@ -75,35 +75,42 @@ export const safety = {
   async delete(): Promise<void> {},
 };
 
-/** The analysis on the live database, or on an empty one when it does not exist yet. */
+/**
+ * The analysis on the live database, or on an empty one when it does not exist yet; then, when
+ * the policy asks for it, the rehearsal on a copy. The rehearsal runs after the analysis'
+ * connection is closed: any session on the source rules out the full `TEMPLATE` copy.
+ */
 async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
   const database = news.connection.database;
-  const rehearse = news.policy.rehearsal ? await loadRehearse() : undefined;
-  const run = (client: Parameters<typeof analyzeSafety>[0], pending: Migration[]) =>
+  const analyze = (client: Parameters<typeof analyzeSafety>[0], pending: Migration[]) =>
     analyzeSafety(client, database, pending, news.policy, {
       logger: (m) => logger.info(m),
-      ...(rehearse && client
-        ? {
-            rehearse: () =>
-              rehearse({ ...news.connection, database: "postgres" }, database, pending, {
-                role: news.role,
-                ...(news.session ? { session: news.session } : {}),
-                logger: (m) => logger.info(m),
-              }),
-          }
-        : {}),
-      ...(!client ? { rehearsalUnavailable: "skipped: the database does not exist yet" } : {}),
+      rehearsalUnavailable: client ? "pending" : "skipped: the database does not exist yet",
     });
+  let analysed: { report: Awaited<ReturnType<typeof analyzeSafety>>; pending: Migration[] };
   try {
-    return await withConnection({ ...news.connection, connectTimeoutMs: 15_000 }, async (client) => {
+    analysed = await withConnection({ ...news.connection, connectTimeoutMs: 15_000 }, async (client) => {
       const { pending } = await pendingMigrations(client, migrations, news.resetGeneration);
-      return run(client, pending);
+      return { report: await analyze(client, pending), pending };
     });
   } catch (err) {
     // 3D000 invalid_catalog_name: the first preview, before the database exists.
-    if ((err as { cause?: { code?: string } }).cause?.code === "3D000" || (err as { code?: string }).code === "3D000") return run(null, migrations);
+    if ((err as { cause?: { code?: string } }).cause?.code === "3D000" || (err as { code?: string }).code === "3D000") return analyze(null, migrations);
     throw new Error(`database "${database}": the safety check of the pending migrations could not run: ${errorMessage(err)}`, { cause: err });
   }
+  const { report, pending } = analysed;
+  if (news.policy.rehearsal && pending.length > 0) {
+    try {
+      report.rehearsal = await rehearse({ ...news.connection, database: "postgres" }, database, pending, {
+        role: news.role,
+        ...(news.session ? { session: news.session } : {}),
+        logger: (m) => logger.info(m),
+      });
+    } catch (err) {
+      report.rehearsal = { skipped: `could not run: ${errorMessage(err).split("\n")[0]}` };
+    }
+  }
+  return report;
 }
 
 function toMigration(m: MigrationInput): Migration {

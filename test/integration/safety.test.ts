@@ -284,7 +284,7 @@ describe("reasoning over the batch in order", () => {
 });
 
 describe("the rehearsal slot", () => {
-  it("off, not available, or the rehearsal's own report, shown in one line", async () => {
+  it("off, not available, or the rehearsal's own report, one line per migration", async () => {
     const batch = [migration("0004_drop_unused")];
     expect(formatSafetyReport(await analyzeSafety(null, "d", batch, { ...PROFILES.prod, lint: "off" }))).toContain("rehearsal: off (pgstack:safety.rehearsal)");
     expect(formatSafetyReport(await analyzeSafety(null, "d", batch, { ...PROFILES.dev, lint: "off" }))).toContain("rehearsal: not available");
@@ -297,7 +297,10 @@ describe("the rehearsal slot", () => {
     };
     const r = await analyzeSafety(null, "d", batch, { ...PROFILES.dev, lint: "off" }, { rehearse: async () => rehearsal });
     expect(r.rehearsal).toBe(rehearsal);
-    expect(formatSafetyReport(r)).toContain(`rehearsal: 0/1 ok, 0004_drop_unused failed: ${batch[0]!.file}:2:1: boom`);
+    const text = formatSafetyReport(r);
+    expect(text).toContain("rehearsal of 1 pending migration(s) on a full copy (CREATE DATABASE … TEMPLATE)");
+    expect(text).toMatch(/FAILED +0004_drop_unused +\(3 ms\)/);
+    expect(text).toContain(`${batch[0]!.file}:2:1: boom`);
   });
 });
 
@@ -323,7 +326,7 @@ describe("the MigrationSafety provider", () => {
 
   const inputs = (db: ConnectionOptions, migrations: Migration[], profile: "prod" | "dev"): SafetyInputs => ({
     connection: db,
-    role: "postgres",
+    role: db.user,
     migrations: migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })),
     policy: PROFILES[profile],
     configPath: "pgstack:safety",
@@ -331,7 +334,9 @@ describe("the MigrationSafety provider", () => {
   });
 
   it("check: prints the report, refuses in prod without naming a property (no input dump), keeps only names and checksums", async () => {
-    const { db } = await seeded();
+    const { db, cl } = await seeded();
+    // No session of ours on the database, so the dev rehearsal can take the full TEMPLATE copy.
+    await cl.end();
     const batch = [all[0]!, migration("0004_drop_unused")];
     logs.length = 0;
     const prod = await safety.check(undefined, inputs(db, batch, "prod"));
@@ -342,8 +347,16 @@ describe("the MigrationSafety provider", () => {
     expect(logs.join("\n")).toContain(`safety ${db.database}, prod policy: 1 pending migration(s) → REFUSE`);
     expect(prod.inputs).toEqual({ database: db.database, profile: "prod", migrations: batch.map((m) => `${m.name}@${m.checksum.slice(0, 12)}`) });
     expect(JSON.stringify(prod.inputs)).not.toContain(adminConnection().password ?? "\u0000");
+    logs.length = 0;
     const dev = await safety.check(undefined, inputs(db, batch, "dev"));
     expect(dev.failures).toEqual([]);
+    // dev rehearses on a copy: the drop runs there, per migration, and the copy is dropped.
+    const printed = logs.join("\n");
+    expect(printed).toContain("rehearsal of 1 pending migration(s) on a full copy (CREATE DATABASE … TEMPLATE)");
+    expect(printed).toMatch(/ok +0004_drop_unused +\(\d+ ms, 0 rows\)/);
+    expect(printed).toContain('- table public."bazaar-vid_component_error"');
+    expect(printed).toContain("the copy was dropped");
+    expect(await query(db, "SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'pgstack_rehearsal_%'")).toEqual([{ n: 0 }]);
     expect(await query(db, 'SELECT count(*)::int AS n FROM "bazaar-vid_component_error"')).toEqual([{ n: 621 }]);
   });
 

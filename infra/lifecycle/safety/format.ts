@@ -1,6 +1,8 @@
 /** The compact, secret-free report `pulumi preview` prints per database. */
 import { acknowledgementFor } from "./acknowledgements.js";
 import { atRisk } from "./policy.js";
+import { formatRehearsal } from "../rehearsal-format.js";
+import type { RehearsalReport } from "../rehearsal.js";
 import type { Finding, SafetyReport } from "./types.js";
 
 const LABEL = { refuse: "REFUSE", warn: "warn", safe: "safe" } as const;
@@ -34,7 +36,10 @@ export function formatSafetyReport(report: SafetyReport): string {
     } else if (status === "warn" && f.class !== "lint") lines.push(`           → ${f.safeAlternative}`);
   }
   for (const u of report.unusedAcknowledgements ?? []) lines.push(`  note     ${u}: this acknowledgement matches no finding`);
-  lines.push(`  rehearsal: ${describeRehearsal(report.rehearsal)}`);
+  const r = report.rehearsal;
+  // A rehearsal that ran: one line per migration with its time, rows and schema change.
+  if (r && typeof r === "object" && "steps" in r) lines.push(...formatRehearsal(r as RehearsalReport).split("\n").map((l) => `  ${l}`));
+  else lines.push(`  rehearsal: ${describeRehearsal(r)}`);
   return lines.join("\n");
 }
 

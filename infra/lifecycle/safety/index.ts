@@ -20,7 +20,6 @@ export { parseAcknowledgements, acknowledgementFor, type Acknowledgement } from 
 export { formatSafetyReport, formatRefusal } from "./format.js";
 export { pendingMigrations, type PendingMigrations } from "./pending.js";
 export { lintWithSquawk, squawkBinary } from "./squawk.js";
-export { loadRehearse, type RehearseFn } from "./rehearsal-hook.js";
 
 /** Options of {@link analyzeSafety}. */
 export interface AnalyzeOptions {
