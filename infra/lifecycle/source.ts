@@ -6,7 +6,8 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { MigrationSourceError, errorMessage } from "./errors.js";
-import { splitStatements, type Statement } from "./sql.js";
+import type { ParseCache } from "./parse-cache.js";
+import { loadSqlParser, splitStatements, type Statement } from "./sql.js";
 import { lineColumnAt } from "./text.js";
 
 /** One versioned migration, ready to apply. */
@@ -58,11 +59,21 @@ const MAX_VERSION = 2_147_483_647;
 /** The UTF-8 byte order mark some Windows editors write; it is not SQL, so it is dropped. */
 const BOM = "\uFEFF";
 
+/** Options of {@link loadMigrations}. */
+export interface LoadOptions {
+  /**
+   * Answers of earlier parses by checksum: a file parsed before (on this machine) is not parsed
+   * again. Without one every file is parsed.
+   */
+  cache?: ParseCache;
+}
+
 /**
  * Loads and validates every migration in `dir`. All problems are collected and thrown
- * together, so a user fixes them in one pass; nothing is applied when any exists.
+ * together, so a user fixes them in one pass; nothing is applied when any exists. The SQL
+ * parser is loaded on the first file that needs a parse.
  */
-export async function loadMigrations(dir: string, reader: MigrationFileReader = nodeFileReader): Promise<Migration[]> {
+export async function loadMigrations(dir: string, reader: MigrationFileReader = nodeFileReader, options: LoadOptions = {}): Promise<Migration[]> {
   let names: string[];
   try {
     names = await reader.listSqlFiles(dir);
@@ -114,11 +125,24 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
   problems.push(...gaps(parsed));
 
   const migrations: Migration[] = [];
+  const cache = options.cache;
   for (const { id, base, file } of parsed) {
     const bytes = await reader.read(file);
     try {
       // The checksum is over the bytes as read (BOM and line endings included).
-      migrations.push(fromText({ id, name: base.replace(/\.sql$/, ""), file, sql: decodeUtf8(bytes, file), checksum: sha256(bytes) }));
+      const checksum = sha256(bytes);
+      const name = base.replace(/\.sql$/, "");
+      const sql = decodeUtf8(bytes, file);
+      // Every check of fromText depends only on the bytes: a cached success stays a success.
+      const known = cache?.get(checksum);
+      if (known) {
+        migrations.push({ id, name, file, checksum, sql: sql.startsWith(BOM) ? sql.slice(BOM.length) : sql, inTransaction: known.inTransaction });
+        continue;
+      }
+      await loadSqlParser();
+      const m = fromText({ id, name, file, sql, checksum });
+      cache?.set(checksum, { inTransaction: m.inTransaction });
+      migrations.push(m);
     } catch (err) {
       if (err instanceof MigrationSourceError) problems.push(err);
       else throw err;

@@ -1,16 +1,39 @@
-/** MigrationSet's provider: pending migrations as a diff, applied under the advisory lock. */
-import { applyMigrations, checkHistory, loadSqlParser, readHistory, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+/**
+ * MigrationSet's provider: pending migrations as a diff, applied under the advisory lock.
+ *
+ * The state stays small as the history grows: `check` keeps the SQL of pending migrations only,
+ * and records every migration applied by an earlier `up` as `file@sha256` in
+ * `appliedChecksums`. So `pulumi preview --diff` shows the pending files and their SQL, and
+ * nothing of the history. When an apply needs the SQL of a migration it was not given (the
+ * database lost history rows the state knew of), it reads the file from the project and refuses
+ * it unless its sha256 is the recorded one.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import {
+  applyMigrations,
+  checkHistory,
+  decodeUtf8,
+  fromText,
+  loadSqlParser,
+  MigrationSourceError,
+  readHistory,
+  sha256,
+  withMigrationLock,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  type ConnectionOptions,
+  type Migration,
+} from "../lifecycle/index.js";
 import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
-
-/** A migration as a resource input: everything preview shows, including its SQL. */
+/** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
 export interface MigrationInput {
   id: number;
   name: string;
   file: string;
   checksum: string;
   inTransaction: boolean;
-  sql: string;
+  sql?: string;
 }
 
 /** Inputs of a MigrationSet. */
@@ -18,7 +41,14 @@ export interface MigrationSetInputs {
   connection: ConnectionOptions;
   /** Run the migrations as this role, so the tables belong to it. */
   role: string;
+  /**
+   * The migrations still to apply, with their SQL. The program passes every migration; `check`
+   * moves the ones an earlier `up` applied to {@link appliedChecksums}. (States written before
+   * that split hold every migration here.)
+   */
   migrations: MigrationInput[];
+  /** `file@sha256` of every migration an earlier `up` applied, in order (absent in older states). */
+  appliedChecksums?: string[];
   /** The reset generation: a new one means the history was cleared, so everything re-applies. */
   resetGeneration: number;
   /** `lock_timeout` and `statement_timeout` for each migration (absent in states written before). */
@@ -37,28 +67,75 @@ function appliedKeys(history: { name: string; checksum: string }[]): string[] {
   return history.map((h) => `${h.name}@${h.checksum.slice(0, 12)}`);
 }
 
+/** `migrations/x/0003_y.sql@<sha256>` → the migration it names (without SQL). */
+export function fromAppliedKey(key: string): MigrationInput {
+  const at = key.lastIndexOf("@");
+  const file = key.slice(0, at);
+  const name = path.basename(file).replace(/\.sql$/, "");
+  return { id: Number(/^\d+/.exec(name)?.[0] ?? Number.NaN), name, file, checksum: key.slice(at + 1), inTransaction: true };
+}
+
+/** The key a migration is recorded under in {@link MigrationSetInputs.appliedChecksums}. */
+export function appliedKey(m: { file: string; checksum: string }): string {
+  return `${m.file}@${m.checksum}`;
+}
+
+/** Every migration the inputs name, applied ones (without SQL) first, in version order. */
+export function allMigrations(inputs: Partial<Pick<MigrationSetInputs, "migrations" | "appliedChecksums">>): MigrationInput[] {
+  const byName = new Map<string, MigrationInput>();
+  for (const key of inputs.appliedChecksums ?? []) {
+    const m = fromAppliedKey(key);
+    byName.set(m.name, m);
+  }
+  for (const m of inputs.migrations ?? []) byName.set(m.name, m);
+  return [...byName.values()].sort((a, b) => a.id - b.id);
+}
+
+/** What the diff compares: each migration's identity, not where its SQL is kept. */
+function identities(inputs: Partial<Pick<MigrationSetInputs, "migrations" | "appliedChecksums">>): string[] {
+  return allMigrations(inputs).map((m) => `${m.id}:${m.name}:${m.file}:${m.checksum}`);
+}
+
 export const migrations = {
+  /**
+   * Splits the migrations into applied ones (names and checksums only) and pending ones (with
+   * SQL), and refuses an edited or removed applied migration, naming the file. Applied means
+   * "in the inputs of the last successful `up`", which applied them all, in this generation.
+   */
   async check(olds: Partial<MigrationSetInputs> | undefined, news: MigrationSetInputs): Promise<{ inputs: MigrationSetInputs; failures: Failure[] }> {
     const failures: Failure[] = [];
+    const all = allMigrations(news);
     // After a reset the history starts again from zero, so edits to old files are allowed.
-    if (olds?.migrations && olds.resetGeneration === news.resetGeneration) {
-      const applied = olds.migrations.map((m) => ({ ...m, appliedAt: new Date(0), durationMs: 0 }));
-      for (const problem of checkHistory(applied, news.migrations.map(toMigration))) {
-        failures.push({ property: "migrations", reason: `${problem}. Applied migrations are immutable: restore the file and add a new migration instead` });
+    const sameGeneration = olds?.migrations !== undefined && olds.resetGeneration === news.resetGeneration;
+    const known = sameGeneration ? allMigrations(olds) : [];
+    if (known.length > 0) {
+      const applied = known.map((m) => ({ ...m, appliedAt: new Date(0), durationMs: 0 }));
+      for (const problem of checkHistory(applied, all.map(toMigration))) {
+        // No property: the engine would print the whole (long) property value with the reason.
+        failures.push({ property: "", reason: `${problem}. Applied migrations are immutable: restore the file and add a new migration instead` });
       }
     }
-    return { inputs: news, failures };
+    if (failures.length > 0) return { inputs: news, failures };
+    const done = new Set(known.map((m) => `${m.name}@${m.checksum}`));
+    const { session, ...rest } = news;
+    const inputs: MigrationSetInputs = {
+      ...rest,
+      migrations: all.filter((m) => !done.has(`${m.name}@${m.checksum}`)),
+      appliedChecksums: all.filter((m) => done.has(`${m.name}@${m.checksum}`)).map(appliedKey),
+      ...(session ? { session } : {}),
+    };
+    return { inputs, failures };
   },
 
   async diff(_id: string, olds: MigrationSetOutputs, news: MigrationSetInputs) {
     const applied = new Set(olds.applied ?? []);
-    const pending = news.migrations.filter((m) => !applied.has(`${m.name}@${m.checksum.slice(0, 12)}`));
+    const pending = allMigrations(news).filter((m) => !applied.has(`${m.name}@${m.checksum.slice(0, 12)}`));
     const changes =
       pending.length > 0 ||
       olds.resetGeneration !== news.resetGeneration ||
       olds.role !== news.role ||
       !same(olds.session, news.session) ||
-      !same(olds.migrations, news.migrations) ||
+      !same(identities(olds), identities(news)) ||
       !same(olds.connection, news.connection) ||
       providerChanged(olds, news);
     return { changes, replaces: [], deleteBeforeReplace: false };
@@ -87,24 +164,70 @@ export const migrations = {
   /** Deleting the MigrationSet leaves tables and history in place; only the Database's deletion drops them. */
   async delete(): Promise<void> {},
 };
-const MIGRATION_INPUT_KEYS = ["connection", "role", "migrations", "resetGeneration", "session"] as const;
+const MIGRATION_INPUT_KEYS = ["connection", "role", "migrations", "appliedChecksums", "resetGeneration", "session"] as const;
 
 function toMigration(m: MigrationInput): Migration {
-  return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql, inTransaction: m.inTransaction };
+  return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql ?? "", inTransaction: m.inTransaction };
+}
+
+/**
+ * The SQL of a migration the inputs name without it, read from the project (the provider runs in
+ * the project folder) and accepted only with the recorded sha256.
+ */
+export async function readRecorded(m: MigrationInput, root: string = projectRoot()): Promise<Migration> {
+  const file = path.resolve(root, m.file);
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (err) {
+    throw new MigrationSourceError(`${m.name} must be applied again, but its file cannot be read: ${(err as Error).message}`, {
+      location: { file: m.file, line: 1, column: 1 },
+      hint: "restore the file as it was applied, or run `pulumi refresh` so the state matches the database",
+      cause: err,
+    });
+  }
+  const checksum = sha256(bytes);
+  if (checksum !== m.checksum) {
+    throw new MigrationSourceError(
+      `${m.name} must be applied again, but its file changed since it was applied (recorded sha256 ${m.checksum.slice(0, 12)}…, file now ${checksum.slice(0, 12)}…)`,
+      { location: { file: m.file, line: 1, column: 1 }, hint: "restore the file as it was applied; nothing was applied" },
+    );
+  }
+  await loadSqlParser();
+  return fromText({ id: m.id, name: m.name, file: m.file, sql: decodeUtf8(bytes, m.file), checksum });
+}
+
+/** The project folder: two levels above this file (`infra/providers/`). */
+function projectRoot(): string {
+  return path.resolve(__dirname, "..", "..");
 }
 
 async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs> {
-  await loadSqlParser();
-  return withConnection(inputs.connection, async (client) => {
-    const result = await applyMigrations(client, inputs.migrations.map(toMigration), {
-      database: inputs.connection.database,
-      role: inputs.role,
-      ...(inputs.session ? { session: inputs.session } : {}),
-      logger,
-    });
-    if (result.error) throw result.error;
-    const history = await readHistory(client);
-    return { ...inputs, applied: appliedKeys(history), head: history.at(-1)?.name ?? null };
-  });
+  const all = allMigrations(inputs);
+  const database = inputs.connection.database;
+  const outs = await withConnection(inputs.connection, (client) =>
+    // The lock is held from the history read to the end of the apply (applyMigrations takes it
+    // again: session advisory locks nest), so the SQL loaded below is all the apply can need.
+    withMigrationLock(client, database, DEFAULT_LOCK_TIMEOUT_MS, async () => {
+      const recorded = new Set((await readHistory(client)).map((h) => h.name));
+      const needsSql = all.filter((m) => m.sql === undefined && !recorded.has(m.name));
+      if (needsSql.length > 0) logger.info(`${database}: reading ${needsSql.length} applied migration file(s) the database has no record of`);
+      const loaded = new Map<string, Migration>();
+      for (const m of needsSql) loaded.set(m.name, await readRecorded(m));
+      const list = all.map((m) => loaded.get(m.name) ?? toMigration(m));
+      if (list.some((m) => !m.inTransaction)) await loadSqlParser();
+      const result = await applyMigrations(client, list, { database, role: inputs.role, ...(inputs.session ? { session: inputs.session } : {}), logger });
+      if (result.error) throw result.error;
+      return readHistory(client);
+    }),
+  );
+  // The outputs keep no SQL: the state must not grow with the history.
+  const { session, ...rest } = inputs;
+  return {
+    ...rest,
+    migrations: inputs.migrations.map(({ sql: _sql, ...m }) => m),
+    ...(session ? { session } : {}),
+    applied: appliedKeys(outs),
+    head: outs.at(-1)?.name ?? null,
+  };
 }
-
