@@ -29,6 +29,8 @@ export interface BenchProject {
   initStack(stack: string, server: ConnectionOptions, databases: unknown[]): Promise<void>;
   /** The bytes of the stack's state file in the local backend. */
   stateBytes(stack: string): number;
+  /** The stack's state file in the local backend. */
+  statePath(stack: string): string;
 }
 
 /** A stack database with `n` applied-or-pending generated migrations in `migrations/<name>`. */
@@ -99,6 +101,9 @@ export function benchProject(tmp: string, name: string): BenchProject {
     },
     stateBytes(stack) {
       return fs.statSync(path.join(backendDir, ".pulumi", "stacks", "pgstack", `${stack}.json`)).size;
+    },
+    statePath(stack) {
+      return path.join(backendDir, ".pulumi", "stacks", "pgstack", `${stack}.json`);
     },
   };
 }

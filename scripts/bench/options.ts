@@ -12,21 +12,23 @@ export interface BenchOptions {
   previewMigrations: number;
   /** Databases in the no-op preview stack (4). */
   previewDatabases: number;
-  /** Only these measures (`apply`, `introspect`, `engine`, `preview` (also state size and RSS), `extra`); all when empty. */
+  /** Applied migrations in the state-size measure (2,000). */
+  stateMigrations: number;
+  /** Only these measures (`apply`, `introspect`, `engine`, `preview` (also RSS), `state`, `extra`); all when empty. */
   only: string[];
   /** `--quick`: smaller N and one round, to check the bench runs (figures are not the issue's). */
   quick: boolean;
 }
 
-const DEFAULTS: BenchOptions = { rounds: 3, migrations: 500, tables: 2000, previewMigrations: 500, previewDatabases: 4, only: [], quick: false };
-const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100 };
+const DEFAULTS: BenchOptions = { rounds: 3, migrations: 500, tables: 2000, previewMigrations: 500, previewDatabases: 4, stateMigrations: 2000, only: [], quick: false };
+const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300 };
 
 /** The measures, in the order they run. */
-export const MEASURES = ["apply", "introspect", "engine", "preview", "extra"] as const;
+export const MEASURES = ["apply", "introspect", "engine", "preview", "state", "extra"] as const;
 
 /**
  * Parses `--rounds N`, `--migrations N`, `--tables N`, `--preview-migrations N`,
- * `--preview-databases N`, `--only a,b` and `--quick` (also `--flag=N`).
+ * `--preview-databases N`, `--state-migrations N`, `--only a,b` and `--quick` (also `--flag=N`).
  * `--quick` sets small defaults first; explicit flags still win.
  */
 export function parseArgs(argv: readonly string[]): BenchOptions {
@@ -38,6 +40,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     "--tables": "tables",
     "--preview-migrations": "previewMigrations",
     "--preview-databases": "previewDatabases",
+    "--state-migrations": "stateMigrations",
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
