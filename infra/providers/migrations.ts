@@ -47,15 +47,24 @@ export interface MigrationSetInputs {
    * that split hold every migration here.)
    */
   migrations: MigrationInput[];
-  /** `file@sha256` of every migration an earlier `up` applied, in order (absent in older states). */
+  /**
+   * `name@sha256` of every migration an earlier `up` applied, in order (absent in older states);
+   * the file is `<migrationsDir>/<name>.sql`. (`path@sha256` when the files share no folder.)
+   */
   appliedChecksums?: string[];
+  /** The folder of the migration files, relative to the project (set by `check`). */
+  migrationsDir?: string;
   /** The reset generation: a new one means the history was cleared, so everything re-applies. */
   resetGeneration: number;
   /** `lock_timeout` and `statement_timeout` for each migration (absent in states written before). */
   session?: { lockTimeout: string; statementTimeout: string };
 }
 
-/** Outputs: inputs plus the history read back from the database. */
+/**
+ * Outputs: the inputs without the migration lists (`migrations` is empty, `appliedChecksums`
+ * absent: the state holds the history once, in the inputs; states written before the split have
+ * every migration here), and the history read back from the database.
+ */
 export interface MigrationSetOutputs extends MigrationSetInputs {
   /** `name@checksum12` of every recorded migration, oldest first. */
   applied: string[];
@@ -67,33 +76,35 @@ function appliedKeys(history: { name: string; checksum: string }[]): string[] {
   return history.map((h) => `${h.name}@${h.checksum.slice(0, 12)}`);
 }
 
-/** `migrations/x/0003_y.sql@<sha256>` → the migration it names (without SQL). */
-export function fromAppliedKey(key: string): MigrationInput {
+/** `0003_y@<sha256>` (in `dir`) or `migrations/x/0003_y.sql@<sha256>` → the migration it names, without SQL. */
+export function fromAppliedKey(key: string, dir: string | undefined): MigrationInput {
   const at = key.lastIndexOf("@");
-  const file = key.slice(0, at);
-  const name = path.basename(file).replace(/\.sql$/, "");
+  const left = key.slice(0, at);
+  const file = left.includes("/") || dir === undefined ? left : `${dir}/${left}.sql`;
+  const name = path.posix.basename(file).replace(/\.sql$/, "");
   return { id: Number(/^\d+/.exec(name)?.[0] ?? Number.NaN), name, file, checksum: key.slice(at + 1), inTransaction: true };
 }
 
 /** The key a migration is recorded under in {@link MigrationSetInputs.appliedChecksums}. */
-export function appliedKey(m: { file: string; checksum: string }): string {
-  return `${m.file}@${m.checksum}`;
+export function appliedKey(m: { name: string; file: string; checksum: string }, dir: string | undefined): string {
+  return dir !== undefined && m.file === `${dir}/${m.name}.sql` ? `${m.name}@${m.checksum}` : `${m.file}@${m.checksum}`;
 }
 
-/** Every migration the inputs name, applied ones (without SQL) first, in version order. */
-export function allMigrations(inputs: Partial<Pick<MigrationSetInputs, "migrations" | "appliedChecksums">>): MigrationInput[] {
+/** The folder all the files are in, if they share one. */
+function commonDir(ms: readonly { file: string }[]): string | undefined {
+  const dirs = new Set(ms.map((m) => path.posix.dirname(m.file)));
+  return dirs.size === 1 ? [...dirs][0] : undefined;
+}
+
+/** Every migration the inputs name, applied ones without SQL, in version order. */
+export function allMigrations(inputs: Partial<Pick<MigrationSetInputs, "migrations" | "appliedChecksums" | "migrationsDir">>): MigrationInput[] {
   const byName = new Map<string, MigrationInput>();
   for (const key of inputs.appliedChecksums ?? []) {
-    const m = fromAppliedKey(key);
+    const m = fromAppliedKey(key, inputs.migrationsDir);
     byName.set(m.name, m);
   }
   for (const m of inputs.migrations ?? []) byName.set(m.name, m);
   return [...byName.values()].sort((a, b) => a.id - b.id);
-}
-
-/** What the diff compares: each migration's identity, not where its SQL is kept. */
-function identities(inputs: Partial<Pick<MigrationSetInputs, "migrations" | "appliedChecksums">>): string[] {
-  return allMigrations(inputs).map((m) => `${m.id}:${m.name}:${m.file}:${m.checksum}`);
 }
 
 export const migrations = {
@@ -117,25 +128,33 @@ export const migrations = {
     }
     if (failures.length > 0) return { inputs: news, failures };
     const done = new Set(known.map((m) => `${m.name}@${m.checksum}`));
-    const { session, ...rest } = news;
+    const { session, migrationsDir: _dir, ...rest } = news;
+    const dir = commonDir(all);
     const inputs: MigrationSetInputs = {
       ...rest,
       migrations: all.filter((m) => !done.has(`${m.name}@${m.checksum}`)),
-      appliedChecksums: all.filter((m) => done.has(`${m.name}@${m.checksum}`)).map(appliedKey),
+      appliedChecksums: all.filter((m) => done.has(`${m.name}@${m.checksum}`)).map((m) => appliedKey(m, dir)),
+      ...(dir !== undefined ? { migrationsDir: dir } : {}),
       ...(session ? { session } : {}),
     };
     return { inputs, failures };
   },
 
+  /**
+   * Compares the migrations with the history the last `up` or `refresh` read back: a change when
+   * one is not recorded (pending, or edited), or one recorded has no file any more.
+   */
   async diff(_id: string, olds: MigrationSetOutputs, news: MigrationSetInputs) {
-    const applied = new Set(olds.applied ?? []);
-    const pending = allMigrations(news).filter((m) => !applied.has(`${m.name}@${m.checksum.slice(0, 12)}`));
+    const applied = olds.applied ?? [];
+    const recorded = new Set(applied);
+    const all = allMigrations(news);
+    const pending = all.filter((m) => !recorded.has(`${m.name}@${m.checksum.slice(0, 12)}`));
     const changes =
       pending.length > 0 ||
+      all.length !== applied.length ||
       olds.resetGeneration !== news.resetGeneration ||
       olds.role !== news.role ||
       !same(olds.session, news.session) ||
-      !same(identities(olds), identities(news)) ||
       !same(olds.connection, news.connection) ||
       providerChanged(olds, news);
     return { changes, replaces: [], deleteBeforeReplace: false };
@@ -150,21 +169,28 @@ export const migrations = {
     return { outs: await applyAll(news) };
   },
 
-  /** Refresh: the history read back, so a migration applied or removed by hand shows as drift. */
+  /**
+   * Refresh: the history read back, so a migration applied or removed by hand shows as drift.
+   * The inputs become the history's migrations (names and checksums), with no SQL.
+   */
   async read(id: string, props: MigrationSetOutputs) {
     const history = await readOrGone(props.connection, (client) => readHistory(client));
     if (!history) return {};
-    return {
-      id,
-      props: { ...props, applied: appliedKeys(history), head: history.at(-1)?.name ?? null },
-      inputs: inputsOf(props, MIGRATION_INPUT_KEYS),
+    const dir = props.migrationsDir ?? commonDir(props.migrations ?? []);
+    const { migrations: _m, appliedChecksums: _a, ...outs } = props;
+    const inputs: MigrationSetInputs = {
+      ...inputsOf(outs, MIGRATION_INPUT_KEYS),
+      migrations: [],
+      appliedChecksums: history.map((h) => appliedKey({ name: h.name, file: dir === undefined ? `${h.name}.sql` : `${dir}/${h.name}.sql`, checksum: h.checksum }, dir)),
+      ...(dir !== undefined ? { migrationsDir: dir } : {}),
     };
+    return { id, props: { ...outs, migrations: [], ...(dir !== undefined ? { migrationsDir: dir } : {}), applied: appliedKeys(history), head: history.at(-1)?.name ?? null }, inputs };
   },
 
   /** Deleting the MigrationSet leaves tables and history in place; only the Database's deletion drops them. */
   async delete(): Promise<void> {},
 };
-const MIGRATION_INPUT_KEYS = ["connection", "role", "migrations", "appliedChecksums", "resetGeneration", "session"] as const;
+const MIGRATION_INPUT_KEYS = ["connection", "role", "resetGeneration", "session"] as const;
 
 function toMigration(m: MigrationInput): Migration {
   return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql ?? "", inTransaction: m.inTransaction };
@@ -221,13 +247,8 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
       return readHistory(client);
     }),
   );
-  // The outputs keep no SQL: the state must not grow with the history.
-  const { session, ...rest } = inputs;
-  return {
-    ...rest,
-    migrations: inputs.migrations.map(({ sql: _sql, ...m }) => m),
-    ...(session ? { session } : {}),
-    applied: appliedKeys(outs),
-    head: outs.at(-1)?.name ?? null,
-  };
+  // The outputs keep neither SQL nor the lists (the inputs have them): the state holds the
+  // history once, as names and checksums.
+  const { session, migrations: _m, appliedChecksums: _a, ...rest } = inputs;
+  return { ...rest, migrations: [], ...(session ? { session } : {}), applied: appliedKeys(outs), head: outs.at(-1)?.name ?? null };
 }

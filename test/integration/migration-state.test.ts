@@ -62,7 +62,8 @@ describe("MigrationSet state with a long history", () => {
     const noop = await migrations.check(first.inputs, program(2000));
     expect(noop.inputs.migrations).toEqual([]);
     expect(noop.inputs.appliedChecksums).toHaveLength(2000);
-    expect(noop.inputs.appliedChecksums?.[0]).toBe(`migrations/app/${all[0]!.name}.sql@${all[0]!.checksum}`);
+    expect(noop.inputs.migrationsDir).toBe("migrations/app");
+    expect(noop.inputs.appliedChecksums?.[0]).toBe(`${all[0]!.name}@${all[0]!.checksum}`);
     expect((await migrations.diff("id", created, noop.inputs)).changes).toBe(false);
 
     // One more file: only it is pending, with its SQL.
@@ -81,6 +82,17 @@ describe("MigrationSet state with a long history", () => {
     // The measure is meaningful: before the split, the same history stored its SQL twice.
     expect(oldShape).toBeGreaterThan(bytes * 2);
     expect(JSON.stringify(after.inputs)).not.toContain("CREATE TABLE");
+    // The outputs hold the history once, as `applied` (name@checksum12), and no list of migrations.
+    expect(updated.migrations).toEqual([]);
+    expect(updated.appliedChecksums).toBeUndefined();
+
+    // A refresh rebuilds the inputs from the database's history: names and checksums, no SQL.
+    const read = await migrations.read("id", updated);
+    expect(read.inputs?.migrations).toEqual([]);
+    expect(read.inputs?.appliedChecksums).toEqual(after.inputs.appliedChecksums);
+    const afterRefresh = await migrations.check(read.inputs, program(2001));
+    expect(afterRefresh.inputs).toEqual(after.inputs);
+    expect((await migrations.diff("id", read.props!, afterRefresh.inputs)).changes).toBe(false);
   }, 120_000);
 
   it("a state written before the split (every migration with its SQL) previews with no change and shrinks", async () => {
@@ -94,7 +106,8 @@ describe("MigrationSet state with a long history", () => {
     const checked = await migrations.check(old, { ...old });
     expect(checked.failures).toEqual([]);
     expect(checked.inputs.migrations).toEqual([]);
-    expect(checked.inputs.appliedChecksums).toEqual(ms.map((m) => `${m.file}@${m.checksum}`));
+    expect(checked.inputs.appliedChecksums).toEqual(ms.map((m) => `${m.name}@${m.checksum}`));
+    expect(checked.inputs.migrationsDir).toBe("migrations/fltr_auth");
     expect((await migrations.diff("id", oldOutputs, checked.inputs)).changes).toBe(false);
     // An update (e.g. for new provider code) runs nothing and stores no SQL.
     logs.length = 0;
