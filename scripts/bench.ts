@@ -5,7 +5,8 @@
  *   - apply.ts: applyRatio (core, N migrations, vs psql; node-pg-migrate, postgres-migrations);
  *   - introspect.ts: introspectRatio (vs pg_dump --schema-only);
  *   - engine-up.ts: engineUpRatio (real `pulumi up` applying N, vs psql + a no-op preview);
- *   - noop-preview.ts: noopPreviewRatio, providerPeakRssMb, stateBytes (real CLI, 4 databases).
+ *   - noop-preview.ts: noopPreviewRatio, providerPeakRssMb (real CLI, 4 databases);
+ *   - state-size.ts: stateBytes (real CLI, 2,000 applied migrations).
  * Other modules (see {@link EXTRA_BENCH_MODULES}) add their own keys.
  *
  * Method: every database is created before any timing; a CHECKPOINT (and a V8 garbage
@@ -14,8 +15,8 @@
  * medians are reported, with, where useful, the median of per-round ratios ("paired").
  *
  * Flags: `--quick` (small N, one round: checks the bench works; its figures are not the
- * issue's), `--only apply,introspect,engine,preview,extra`, `--rounds N`, `--migrations N`,
- * `--tables N`, `--preview-migrations N`, `--preview-databases N`. The last line printed is
+ * issue's), `--only apply,introspect,engine,preview,state,extra`, `--rounds N`, `--migrations N`,
+ * `--tables N`, `--preview-migrations N`, `--preview-databases N`, `--state-migrations N`. The last line printed is
  * one JSON object.
  */
 import * as fs from "node:fs";
@@ -30,6 +31,7 @@ import { benchIntrospect } from "./bench/introspect.js";
 import { benchNoopPreview } from "./bench/noop-preview.js";
 import { parseArgs, selected, type BenchOptions } from "./bench/options.js";
 import { PG_DUMP, PSQL } from "./bench/processes.js";
+import { benchStateSize } from "./bench/state-size.js";
 import { progress } from "./bench/stats.js";
 
 export { parseArgs, type BenchOptions } from "./bench/options.js";
@@ -118,7 +120,8 @@ async function main(): Promise<void> {
       ["apply", "apply", benchApply],
       ["introspect", "introspect", introspectMeasure],
       ["engine", "engine up", benchEngineUp],
-      ["preview", "no-op preview, state size, provider RSS", benchNoopPreview],
+      ["preview", "no-op preview and provider RSS", benchNoopPreview],
+      ["state", "state size", benchStateSize],
     ];
     for (const [key, title, measure] of measures) {
       if (!selected(opts, key)) continue;
