@@ -241,7 +241,8 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
       const loaded = new Map<string, Migration>();
       for (const m of needsSql) loaded.set(m.name, await readRecorded(m));
       const list = all.map((m) => loaded.get(m.name) ?? toMigration(m));
-      if (list.some((m) => !m.inTransaction)) await loadSqlParser();
+      // The parser splits no-transaction migrations, and places a failing statement at file:line.
+      if (recorded.size < list.length) await loadSqlParser();
       const result = await applyMigrations(client, list, { database, role: inputs.role, ...(inputs.session ? { session: inputs.session } : {}), logger });
       if (result.error) throw result.error;
       return readHistory(client);
