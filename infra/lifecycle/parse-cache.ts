@@ -18,6 +18,8 @@ export interface ParseFacts {
 export interface ParseCache {
   get(checksum: string): ParseFacts | undefined;
   set(checksum: string, facts: ParseFacts): void;
+  /** Saves what `set` added, if the cache is stored somewhere. Called once per load. */
+  flush?(): void;
 }
 
 /**
@@ -31,37 +33,57 @@ export function projectParseCacheDir(projectRoot: string): string {
   return path.join(projectRoot, ".pgstack", "cache", "parse");
 }
 
+/** The file in the cache folder: one JSON object, checksum → `[inTransaction]`. */
+export const PARSE_CACHE_FILE = "parses.json";
+
 /**
- * A cache of one small JSON file per checksum in `dir`. Failures to read or write only cost a
- * parse: a cache must never stop a run (read-only checkouts, full disks).
+ * A cache kept as one JSON file in `dir`: read once on the first lookup, written once by
+ * `flush` (to a temporary file, then renamed, so a concurrent reader sees the old or the new
+ * file, never half of one). Two runs writing at once can only lose each other's new entries,
+ * which costs a parse later. Failures to read or write only cost a parse: a cache must never
+ * stop a run (read-only checkouts, full disks).
  */
 export function fileParseCache(dir: string): ParseCache & { hits: number; misses: number } {
-  let made = false;
+  const file = path.join(dir, PARSE_CACHE_FILE);
+  let entries: Map<string, boolean> | undefined;
+  let dirty = false;
+  const load = (): Map<string, boolean> => {
+    if (entries) return entries;
+    entries = new Map();
+    try {
+      const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { rules?: unknown; parses?: Record<string, unknown> };
+      if (doc.rules === PARSE_RULES && doc.parses && typeof doc.parses === "object") {
+        for (const [k, v] of Object.entries(doc.parses)) if (typeof v === "boolean") entries.set(k, v);
+      }
+    } catch {
+      // missing or damaged: start empty
+    }
+    return entries;
+  };
   const cache = {
     hits: 0,
     misses: 0,
     get(checksum: string): ParseFacts | undefined {
-      try {
-        const v = JSON.parse(fs.readFileSync(path.join(dir, `${checksum}.json`), "utf8")) as { rules?: unknown; inTransaction?: unknown };
-        if (v.rules === PARSE_RULES && typeof v.inTransaction === "boolean") {
-          cache.hits++;
-          return { inTransaction: v.inTransaction };
-        }
-      } catch {
-        // missing or unreadable: parse
+      const inTransaction = load().get(checksum);
+      if (inTransaction === undefined) {
+        cache.misses++;
+        return undefined;
       }
-      cache.misses++;
-      return undefined;
+      cache.hits++;
+      return { inTransaction };
     },
     set(checksum: string, facts: ParseFacts): void {
+      load().set(checksum, facts.inTransaction);
+      dirty = true;
+    },
+    flush(): void {
+      if (!dirty || !entries) return;
       try {
-        if (!made) fs.mkdirSync(dir, { recursive: true });
-        made = true;
-        // Write then rename: a concurrent reader never sees half a file.
-        const file = path.join(dir, `${checksum}.json`);
+        fs.mkdirSync(dir, { recursive: true });
         const tmp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, JSON.stringify({ rules: PARSE_RULES, inTransaction: facts.inTransaction }));
+        fs.writeFileSync(tmp, JSON.stringify({ rules: PARSE_RULES, parses: Object.fromEntries(entries) }));
         fs.renameSync(tmp, file);
+        dirty = false;
       } catch {
         // best effort
       }

@@ -151,6 +151,8 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
       else throw err;
     }
   }
+  // Saved even when some file failed: the good ones need no parse next time.
+  cache?.flush?.();
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1) {
     throw new MigrationSourceError(

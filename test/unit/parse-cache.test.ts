@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MigrationSourceError } from "../../infra/lifecycle/errors.js";
-import { fileParseCache, PARSE_RULES } from "../../infra/lifecycle/parse-cache.js";
+import { fileParseCache, PARSE_CACHE_FILE, PARSE_RULES } from "../../infra/lifecycle/parse-cache.js";
 import { loadMigrations, sha256 } from "../../infra/lifecycle/source.js";
 import { memoryReader } from "../support/migrations.js";
 
@@ -29,7 +29,10 @@ describe("the parse cache (by sha256, in .pgstack/cache/parse)", () => {
     const first = fileParseCache(dir);
     const cold = await loadMigrations("mem", memoryReader(FILES), { cache: first });
     expect([first.hits, first.misses]).toEqual([0, 3]);
-    expect(fs.readdirSync(dir).sort()).toEqual(Object.values(FILES).map((t) => `${sha256(Buffer.from(t, "utf8"))}.json`).sort());
+    const stored = JSON.parse(fs.readFileSync(path.join(dir, PARSE_CACHE_FILE), "utf8")) as { rules: string; parses: Record<string, boolean> };
+    expect(stored.rules).toBe(PARSE_RULES);
+    expect(Object.keys(stored.parses).sort()).toEqual(Object.values(FILES).map((t) => sha256(Buffer.from(t, "utf8"))).sort());
+    expect(fs.readdirSync(dir)).toEqual([PARSE_CACHE_FILE]); // one file, no temporary left
 
     const second = fileParseCache(dir);
     const warm = await loadMigrations("mem", memoryReader(FILES), { cache: second });
@@ -60,21 +63,26 @@ describe("the parse cache (by sha256, in .pgstack/cache/parse)", () => {
       expect(err.message).toContain("SQL syntax error");
       expect(cache.misses).toBe(run === 0 ? 4 : 1);
     }
-    expect(fs.readdirSync(dir)).toHaveLength(3);
+    const stored = JSON.parse(fs.readFileSync(path.join(dir, PARSE_CACHE_FILE), "utf8")) as { parses: Record<string, boolean> };
+    expect(Object.keys(stored.parses)).toHaveLength(3); // the good files are cached even though the load failed
   });
 
-  it("entries written under other rules, damaged entries and an unwritable folder only cost a parse", async () => {
+  it("a cache written under other rules, a damaged cache and an unwritable folder only cost a parse", async () => {
     const dir = tmpCache();
     fs.mkdirSync(dir, { recursive: true });
-    const [a, b] = [FILES["0001_a.sql"], FILES["0002_b.sql"]].map((t) => sha256(Buffer.from(t, "utf8")));
+    const a = sha256(Buffer.from(FILES["0001_a.sql"], "utf8"));
     // A stale answer that would be wrong: it must not be believed.
-    fs.writeFileSync(path.join(dir, `${a}.json`), JSON.stringify({ rules: "pgstack-parse-0", inTransaction: false }));
-    fs.writeFileSync(path.join(dir, `${b}.json`), "{ not json");
+    fs.writeFileSync(path.join(dir, PARSE_CACHE_FILE), JSON.stringify({ rules: "pgstack-parse-0", parses: { [a]: false } }));
     const cache = fileParseCache(dir);
     const ms = await loadMigrations("mem", memoryReader(FILES), { cache });
     expect([cache.hits, cache.misses]).toEqual([0, 3]);
     expect(ms[0]?.inTransaction).toBe(true);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, `${a}.json`), "utf8"))).toEqual({ rules: PARSE_RULES, inTransaction: true });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, PARSE_CACHE_FILE), "utf8")).parses[a]).toBe(true);
+
+    fs.writeFileSync(path.join(dir, PARSE_CACHE_FILE), "{ not json");
+    const damaged = fileParseCache(dir);
+    expect(await loadMigrations("mem", memoryReader(FILES), { cache: damaged })).toEqual(ms);
+    expect([damaged.hits, damaged.misses]).toEqual([0, 3]);
 
     const file = path.join(tmpCache(), "not-a-folder");
     fs.mkdirSync(path.dirname(file), { recursive: true });
