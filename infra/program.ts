@@ -7,7 +7,8 @@
 import * as path from "node:path";
 import { migrationsDir, safetyPolicyOf } from "./config.js";
 import { PostgresDatabase, type DatabaseOutputs } from "./components/database.js";
-import { loadMigrations, loadSqlParser, type Migration } from "./lifecycle/index.js";
+import { loadMigrations, nodeFileReader, type Migration } from "./lifecycle/index.js";
+import { fileParseCache, projectParseCacheDir } from "./lifecycle/parse-cache.js";
 import { loadStack } from "./stack.js";
 
 /** Options of {@link pgstackProgram}. */
@@ -20,10 +21,12 @@ export interface ProgramOptions {
 export async function pgstackProgram(options: ProgramOptions): Promise<Record<string, DatabaseOutputs>> {
   const { projectRoot } = options;
   const { stack, config, adminPassword, rolePasswords } = loadStack(projectRoot);
-  await loadSqlParser();
   // Load every migration folder before declaring anything: a bad file stops the whole run.
+  // Parses are cached by checksum, so only files never parsed on this machine are parsed (and
+  // the SQL parser is not even loaded when there are none).
+  const cache = fileParseCache(projectParseCacheDir(projectRoot));
   const sources = await Promise.all(
-    config.databases.map((db) => loadMigrations(path.join(projectRoot, migrationsDir(db)))),
+    config.databases.map((db) => loadMigrations(path.join(projectRoot, migrationsDir(db)), nodeFileReader, { cache })),
   );
   // File paths relative to the project, so messages and state read the same on every machine.
   const relative = (ms: Migration[]) => ms.map((m) => ({ ...m, file: path.relative(projectRoot, m.file) }));

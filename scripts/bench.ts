@@ -1,494 +1,88 @@
 /**
- * `npm run bench`: pgstack measured against the floor and its peers on a real PostgreSQL.
- *
- * Part 1, apply: N generated migration files (default 500) applied by
- *   - the floor: one `psql` session running every file in its own BEGIN/COMMIT,
- *   - pgstack: `applyMigrations` (connection included; loading/parsing is timed apart, as info),
- *   - node-pg-migrate (programmatic `runner`, `singleTransaction: false`),
- *   - postgres-migrations (`migrate({ client }, dir)`).
- * Part 2, introspection: pgstack's `introspect()` against `pg_dump --schema-only` on one
- * database of T tables (default 2,000).
+ * `npm run bench`: pgstack measured against floors and peers on a real PostgreSQL it starts.
+ * Every figure is a ratio to a floor measured in the same run, and counts everything pgstack
+ * does (read, parse, checksum, plan, apply). One file per measure in `scripts/bench/`:
+ *   - apply.ts: applyRatio (core, N migrations, vs psql; node-pg-migrate, postgres-migrations);
+ *   - introspect.ts: introspectRatio (vs pg_dump --schema-only);
+ *   - engine-up.ts: engineUpRatio (real `pulumi up` applying N, vs psql + a no-op preview);
+ *   - noop-preview.ts: noopPreviewRatio, providerPeakRssMb (real CLI, 4 databases);
+ *   - state-size.ts: stateBytes (real CLI, 2,000 applied migrations).
+ * Other modules (see {@link EXTRA_BENCH_MODULES}) add their own keys.
  *
  * Method: every database is created before any timing; a CHECKPOINT (and a V8 garbage
- * collection) precedes every run; one warm-up round is not counted; contenders run round-robin
- * within a round (the starting contender rotates per round, so drift on a noisy machine hits
- * all of them alike); each run is verified afterwards; the median of the timed rounds is
- * reported, with the ratio of medians and, as a noise check, the median of per-round ratios
- * ("paired").
+ * collection) precedes every timed run; warm-up rounds are not counted; contenders run
+ * round-robin within a round (the starting one rotates); each run is verified afterwards;
+ * medians are reported, with, where useful, the median of per-round ratios ("paired").
  *
- * Flags: `--rounds N` (timed rounds, default 3), `--migrations N` (default 500), `--tables N`
- * (introspection tables, default 2000). The last line printed is one JSON object.
+ * Flags: `--quick` (small N, one round: checks the bench works; its figures are not the
+ * issue's), `--only apply,introspect,engine,preview,state,extra`, `--rounds N`, `--migrations N`,
+ * `--tables N`, `--preview-migrations N`, `--preview-databases N`, `--state-migrations N`. The last line printed is
+ * one JSON object.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as v8 from "node:v8";
-import * as vm from "node:vm";
 import type pg from "pg";
-import { migrate as postgresMigrate } from "postgres-migrations";
-import { applyMigrations } from "../infra/lifecycle/apply.js";
-import { connect, type ConnectionOptions } from "../infra/lifecycle/connection.js";
-import { quoteIdent } from "../infra/lifecycle/identifiers.js";
-import { introspect } from "../infra/lifecycle/introspect.js";
-import { loadMigrations, type Migration } from "../infra/lifecycle/source.js";
-import { loadSqlParser } from "../infra/lifecycle/sql.js";
-import { DEBIAN_BIN, startTestServer, type TestServer } from "../test/support/postgres.js";
+import { connect } from "../infra/lifecycle/connection.js";
+import { startTestServer, type TestServer } from "../test/support/postgres.js";
+import { benchApply } from "./bench/apply.js";
+import { benchEngineUp } from "./bench/engine-up.js";
+import { benchIntrospect } from "./bench/introspect.js";
+import { benchNoopPreview } from "./bench/noop-preview.js";
+import { parseArgs, selected, type BenchOptions } from "./bench/options.js";
+import { PG_DUMP, PSQL } from "./bench/processes.js";
+import { benchStateSize } from "./bench/state-size.js";
+import { progress } from "./bench/stats.js";
 
-/** Command-line settings of a bench run. */
-export interface BenchOptions {
-  /** Timed rounds per part (a warm-up round comes on top). */
-  rounds: number;
-  /** Migration files in the apply part. */
-  migrations: number;
-  /** Tables in the introspection database. */
-  tables: number;
-}
+export { parseArgs, type BenchOptions } from "./bench/options.js";
+export { median, pairedRatio } from "./bench/stats.js";
+export { migrationSql, writeMigrations } from "./bench/generate.js";
 
-/** Targets, printed next to the results; the bench does not fail on them. */
-const TARGETS = { applyRatioMax: 1.15, introspectRatioMax: 0.4 } as const;
-
-/** The real binaries: /usr/bin/psql on Debian is a Perl wrapper whose start-up would be timed. */
-const PSQL = path.join(DEBIAN_BIN, "psql");
-const PG_DUMP = path.join(DEBIAN_BIN, "pg_dump");
-
-/** Prefix of every generated table, so verification counts only what the migrations made. */
-const TABLE_PREFIX = "bench_t";
-
-// ---------------------------------------------------------------------------------------------
-// Command line
-
-/** Parses `--rounds N`, `--migrations N`, `--tables N` (also `--flag=N`). */
-export function parseArgs(argv: readonly string[]): BenchOptions {
-  const opts: BenchOptions = { rounds: 3, migrations: 500, tables: 2000 };
-  const keys: Record<string, keyof BenchOptions> = { "--rounds": "rounds", "--migrations": "migrations", "--tables": "tables" };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    const [flag, inline] = arg.includes("=") ? (arg.split("=", 2) as [string, string]) : [arg, undefined];
-    const key = keys[flag];
-    if (!key) throw new Error(`unknown argument "${arg}" (expected --rounds N, --migrations N, --tables N)`);
-    const raw = inline ?? argv[++i];
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${flag} needs a positive integer, got "${raw ?? ""}"`);
-    opts[key] = value;
-  }
-  return opts;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Migration generator
-
-/** Zero-padded number, at least 4 digits (pgstack's `NNNN_name.sql`). */
-function pad(i: number, width: number): string {
-  return String(i).padStart(width, "0");
-}
-
-/** Even tables get a bigint ALWAYS identity, odd ones an integer BY DEFAULT identity. */
-function idType(i: number): "bigint" | "integer" {
-  return i % 2 === 0 ? "bigint" : "integer";
-}
-
-/** The earlier table migration `i` references, or undefined: a foreign key every third file. */
-function parentOf(i: number): number | undefined {
-  if (i % 3 !== 0 || i < 2) return undefined;
-  return 1 + ((i * 7919) % (i - 1)); // spread over all earlier tables, deterministic
+/** What a standalone bench module exports: its figures, merged into the final JSON line. */
+export interface BenchModule {
+  run(): Promise<Record<string, number | string | boolean>>;
 }
 
 /**
- * The SQL of migration `i` (1-based): one table with mixed column types, one index (kind
- * varies), a foreign key every third file, and three rows.
+ * Standalone bench modules, relative to `scripts/`, run after the built-in measures when the
+ * file exists (e.g. "./bench-safety.ts"). Each exports {@link BenchModule.run}; its keys are
+ * added to the JSON line as they are (a key clash is an error).
  */
-export function migrationSql(i: number, width: number): string {
-  const t = `${TABLE_PREFIX}${pad(i, width)}`;
-  const identity = i % 2 === 0 ? "GENERATED ALWAYS AS IDENTITY" : "GENERATED BY DEFAULT AS IDENTITY";
-  const cols = [
-    `id ${idType(i)} ${identity} PRIMARY KEY`,
-    `name text NOT NULL`,
-    `amount numeric(12,2) NOT NULL DEFAULT 0`,
-    `created_at timestamptz NOT NULL DEFAULT now()`,
-    `payload jsonb NOT NULL DEFAULT '{}'::jsonb`,
-    `active boolean NOT NULL DEFAULT true`,
-    `ext_id uuid NOT NULL DEFAULT gen_random_uuid()`,
-  ];
-  // A few extra columns so the tables are not all alike.
-  const extras = ["note varchar(200)", "qty smallint NOT NULL DEFAULT 1", "score double precision", "tags text[]", "due date"];
-  for (let k = 0; k < i % 4; k++) cols.push(extras[(i + k) % extras.length] ?? "note2 text");
-  const parent = parentOf(i);
-  if (parent !== undefined) {
-    const onDelete = i % 2 === 0 ? "CASCADE" : "SET NULL";
-    cols.push(`parent_id ${idType(parent)} REFERENCES ${TABLE_PREFIX}${pad(parent, width)} (id) ON DELETE ${onDelete}`);
-  }
-  const index = [
-    `CREATE INDEX ${t}_created_at_idx ON ${t} (created_at);`,
-    `CREATE INDEX ${t}_name_active_idx ON ${t} (name, active);`,
-    `CREATE UNIQUE INDEX ${t}_ext_id_key ON ${t} (ext_id);`,
-    `CREATE INDEX ${t}_payload_idx ON ${t} USING gin (payload);`,
-  ][i % 4];
-  const rows = [1, 2, 3].map((r) => {
-    const values = [`'row ${r} of ${t}'`, `${r * 10}.25`, `'{"n": ${r}, "tags": ["a", "b"]}'`, r % 2 === 1 ? "true" : "false"];
-    if (parent !== undefined) values.push(String(r)); // the parent's first three ids exist
-    return `  (${values.join(", ")})`;
-  });
-  const insertCols = ["name", "amount", "payload", "active", ...(parent !== undefined ? ["parent_id"] : [])];
-  return (
-    `-- generated by scripts/bench.ts: migration ${i}\n` +
-    `CREATE TABLE ${t} (\n  ${cols.join(",\n  ")}\n);\n` +
-    `${index}\n` +
-    `INSERT INTO ${t} (${insertCols.join(", ")}) VALUES\n${rows.join(",\n")};\n`
-  );
-}
+export const EXTRA_BENCH_MODULES: string[] = [];
 
-/**
- * Writes `count` migration files into `<dir>/migrations` and a psql driver script (each file
- * in its own BEGIN/COMMIT) beside it — outside the folder, or the peers would load it too.
- * File names `0001_bench_t0001.sql` suit all three tools (postgres-migrations parses the id
- * with parseInt, so ids are 1..N, consecutive, as it requires).
- */
-export function writeMigrations(dir: string, count: number): { migrationsDir: string; driver: string } {
-  const migrationsDir = path.join(dir, "migrations");
-  fs.mkdirSync(migrationsDir, { recursive: true });
-  const width = Math.max(4, String(count).length);
-  const driver: string[] = [];
-  for (let i = 1; i <= count; i++) {
-    const file = path.join(migrationsDir, `${pad(i, width)}_${TABLE_PREFIX}${pad(i, width)}.sql`);
-    fs.writeFileSync(file, migrationSql(i, width));
-    driver.push("BEGIN;", `\\i '${file}'`, "COMMIT;");
-  }
-  const driverFile = path.join(dir, "driver.sql");
-  fs.writeFileSync(driverFile, driver.join("\n") + "\n");
-  return { migrationsDir, driver: driverFile };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes, databases, statistics
-
-/** Runs a binary; rejects with its stderr on a non-zero exit. Returns stdout when captured. */
-function runBinary(cmd: string, args: string[], env: NodeJS.ProcessEnv, captureStdout = false): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ["ignore", captureStdout ? "pipe" : "ignore", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on("data", (b: Buffer) => out.push(b));
-    child.stderr?.on("data", (b: Buffer) => err.push(b));
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      if (code === 0) resolve(Buffer.concat(out).toString("utf8"));
-      else reject(new Error(`${path.basename(cmd)} exited with ${code ?? signal}: ${Buffer.concat(err).toString("utf8").trim().slice(0, 2000)}`));
-    });
-  });
-}
-
-/** Environment for libpq binaries: the password goes through PGPASSWORD, never argv. */
-function libpqEnv(c: ConnectionOptions): NodeJS.ProcessEnv {
-  return { ...process.env, PGPASSWORD: c.password ?? "", PGSSLMODE: c.sslmode ?? "disable", PGAPPNAME: "pgstack-bench" };
-}
-
-/** `-h -p -U -d` for a libpq binary. */
-function libpqArgs(c: ConnectionOptions): string[] {
-  return ["-h", c.host, "-p", String(c.port), "-U", c.user, "-d", c.database];
-}
-
-/** Runs a psql driver script in one session, stopping at the first error. */
-function runPsqlDriver(c: ConnectionOptions, driver: string): Promise<string> {
-  return runBinary(PSQL, ["-X", "-q", "-v", "ON_ERROR_STOP=1", ...libpqArgs(c), "-f", driver], libpqEnv(c));
-}
-
-/** Seconds since `started` (a performance.now() reading). */
-function since(started: number): number {
-  return (performance.now() - started) / 1000;
-}
-
-/** Median; the mean of the middle two for an even count. */
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
-/**
- * Median of per-round ratios `a[i] / b[i]`. Runs of one round sit next to each other in time,
- * so a noisy neighbour that slows a whole round cancels out; shown beside the ratio of medians.
- */
-export function pairedRatio(a: readonly number[], b: readonly number[]): number {
-  return median(a.map((x, i) => x / (b[i] ?? Number.NaN)));
-}
-
-/** Rotates `xs` left by `by`: round r starts with a different contender. */
-function rotate<T>(xs: readonly T[], by: number): T[] {
-  const k = by % xs.length;
-  return [...xs.slice(k), ...xs.slice(0, k)];
-}
-
-/**
- * A full garbage collection before each timed run, so one contender's garbage is not
- * collected on the next one's clock (three of them run inside this process). `npm run bench`
- * cannot pass --expose-gc, so it is switched on at run time.
- */
-function collectGarbage(): void {
-  if (!gc) {
-    v8.setFlagsFromString("--expose-gc");
-    gc = vm.runInNewContext("gc") as () => void;
-  }
-  gc();
-}
-let gc: (() => void) | undefined;
-
-/** Quiets the machine before a timed run: garbage collected, dirty buffers flushed. */
-async function settle(admin: pg.Client): Promise<void> {
-  collectGarbage();
-  await admin.query("CHECKPOINT");
-}
-
-/** Progress goes to stderr, so stdout stays results only. */
-function progress(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
-}
-
-/** One count from a one-row, one-column query. */
-async function count(client: pg.Client, sql: string): Promise<number> {
-  const { rows } = await client.query<{ n: string }>(sql);
-  return Number(rows[0]?.n ?? Number.NaN);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Part 1: apply
-
-/** One tool that applies the migration folder to a database. */
-interface ApplyContender {
-  key: "floor" | "pgstack" | "nodePgMigrate" | "postgresMigrations";
-  label: string;
-  /** Applies every migration to `db`. This is what is timed. */
-  run(db: ConnectionOptions): Promise<void>;
-  /** The history rows the tool must have written, or undefined when it keeps none. */
-  historySql?: string;
-}
-
-/** Fails loudly unless `db` holds every generated table, its rows, and the tool's history. */
-async function verifyApply(db: ConnectionOptions, contender: ApplyContender, n: number): Promise<void> {
-  const client = await connect(db);
-  try {
-    const tables = await count(
-      client,
-      `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
-        WHERE ns.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE '${TABLE_PREFIX}%'`,
-    );
-    if (tables !== n) throw new Error(`${contender.label} left ${tables} tables in ${db.database}, expected ${n}`);
-    const width = Math.max(4, String(n).length);
-    const rows = await count(client, `SELECT count(*) AS n FROM ${quoteIdent(`${TABLE_PREFIX}${pad(n, width)}`)}`);
-    if (rows !== 3) throw new Error(`${contender.label}: the last table in ${db.database} has ${rows} rows, expected 3`);
-    if (contender.historySql) {
-      const history = await count(client, contender.historySql);
-      if (history !== n) throw new Error(`${contender.label} recorded ${history} migrations in ${db.database}, expected ${n}`);
+/** Runs the modules of `paths` that exist; their keys, and a report line each. */
+export async function runExtraModules(paths: readonly string[]): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
+  const summary: Record<string, unknown> = {};
+  const lines: string[] = [];
+  for (const rel of paths) {
+    const file = path.resolve(__dirname, rel);
+    if (!fs.existsSync(file)) {
+      progress(`extra module ${rel}: not present, skipped`);
+      continue;
     }
-  } finally {
-    await client.end();
-  }
-}
-
-/** The four apply contenders. `current()` yields pgstack's parsed migrations for this round. */
-async function applyContenders(migrationsDir: string, driver: string, current: () => Migration[]): Promise<ApplyContender[]> {
-  // Dynamic import: node-pg-migrate 9 is ESM-only and this script compiles as CommonJS.
-  const { runner } = await import("node-pg-migrate");
-  const quiet = () => undefined;
-  return [
-    {
-      key: "floor",
-      label: "psql (floor)",
-      run: async (db) => {
-        await runPsqlDriver(db, driver);
-      },
-    },
-    {
-      key: "pgstack",
-      label: "pgstack",
-      historySql: "SELECT count(*) AS n FROM pgstack.migrations",
-      run: async (db) => {
-        const client = await connect(db);
-        try {
-          const { error, results } = await applyMigrations(client, current(), { database: db.database });
-          if (error) throw error;
-          if (results.length !== current().length) throw new Error(`pgstack applied ${results.length} migrations`);
-        } finally {
-          await client.end();
-        }
-      },
-    },
-    {
-      key: "nodePgMigrate",
-      label: "node-pg-migrate 9",
-      historySql: "SELECT count(*) AS n FROM public.pgmigrations",
-      run: async (db) => {
-        // Same driver and connection path as pgstack: a pg client we connect and pass in.
-        const client = await connect({ ...db, applicationName: "node-pg-migrate" });
-        try {
-          await runner({
-            dbClient: client,
-            dir: migrationsDir,
-            migrationsTable: "pgmigrations",
-            direction: "up",
-            singleTransaction: false, // = --no-single-transaction: each migration its own transaction
-            log: quiet,
-          });
-        } finally {
-          await client.end();
-        }
-      },
-    },
-    {
-      key: "postgresMigrations",
-      label: "postgres-migrations 5.3",
-      historySql: "SELECT count(*) AS n FROM public.migrations WHERE id > 0", // id 0 is its own table
-      run: async (db) => {
-        const client = await connect({ ...db, applicationName: "postgres-migrations" });
-        try {
-          await postgresMigrate({ client }, migrationsDir, { logger: quiet });
-        } finally {
-          await client.end();
-        }
-      },
-    },
-  ];
-}
-
-/** Medians of the apply part, in seconds. */
-interface ApplyResult {
-  medians: Record<ApplyContender["key"], number>;
-  samples: Record<ApplyContender["key"], number[]>;
-  parseSeconds: number;
-}
-
-async function benchApply(admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions): Promise<ApplyResult> {
-  const n = opts.migrations;
-  const { migrationsDir, driver } = writeMigrations(path.join(tmp, "apply"), n);
-  progress(`apply: generated ${n} migration files in ${migrationsDir}`);
-
-  await loadSqlParser();
-  let migrations: Migration[] = [];
-  const contenders = await applyContenders(migrationsDir, driver, () => migrations);
-
-  // Every database exists before the first timing: round 0 is the warm-up.
-  const dbName = (round: number, key: string) => `bench_apply_r${round}_${key.toLowerCase()}`;
-  const totalRounds = opts.rounds + 1;
-  let started = performance.now();
-  for (let r = 0; r < totalRounds; r++) {
-    for (const c of contenders) await admin.query(`CREATE DATABASE ${quoteIdent(dbName(r, c.key))}`);
-  }
-  progress(`apply: created ${totalRounds * contenders.length} databases in ${since(started).toFixed(1)} s`);
-
-  const samples = { floor: [], pgstack: [], nodePgMigrate: [], postgresMigrations: [] } as Record<ApplyContender["key"], number[]>;
-  const parseSamples: number[] = [];
-  for (let r = 0; r < totalRounds; r++) {
-    const warmUp = r === 0;
-    // Loading and parsing is pgstack's separate phase: timed here, reported as info.
-    started = performance.now();
-    migrations = await loadMigrations(migrationsDir);
-    const parse = since(started);
-    if (migrations.length !== n) throw new Error(`loadMigrations found ${migrations.length} files, expected ${n}`);
-    if (!warmUp) parseSamples.push(parse);
-
-    const line: string[] = [];
-    for (const c of rotate(contenders, r)) {
-      const db: ConnectionOptions = { ...server.admin, database: dbName(r, c.key) };
-      await settle(admin);
-      started = performance.now();
-      await c.run(db);
-      const seconds = since(started);
-      await verifyApply(db, c, n);
-      if (!warmUp) samples[c.key].push(seconds);
-      line.push(`${c.label} ${seconds.toFixed(2)} s`);
+    progress(`extra module ${rel}: running`);
+    const started = performance.now();
+    const mod = (await import(file)) as Partial<BenchModule>;
+    if (typeof mod.run !== "function") throw new Error(`${rel} does not export \`async function run()\``);
+    const figures = await mod.run();
+    for (const [k, v] of Object.entries(figures)) {
+      if (k in summary) throw new Error(`${rel}: key "${k}" is already reported by another module`);
+      summary[k] = v;
     }
-    progress(`apply ${warmUp ? "warm-up" : `round ${r}/${opts.rounds}`}: ${line.join(", ")} (parse ${parse.toFixed(2)} s)`);
+    lines.push(`${rel} (${((performance.now() - started) / 1000).toFixed(1)} s): ${JSON.stringify(figures)}`);
   }
-  const medians = {
-    floor: median(samples.floor),
-    pgstack: median(samples.pgstack),
-    nodePgMigrate: median(samples.nodePgMigrate),
-    postgresMigrations: median(samples.postgresMigrations),
-  };
-  return { medians, samples, parseSeconds: median(parseSamples) };
+  return { lines, summary };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Part 2: introspection
-
-/** Medians of the introspection part, in seconds. */
-interface IntrospectResult {
-  pgstack: number;
-  pgDump: number;
-  samples: { pgstack: number[]; pgDump: number[] };
-  setupSeconds: number;
-}
-
-async function benchIntrospect(admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions): Promise<IntrospectResult> {
-  const n = opts.tables;
-  const { driver } = writeMigrations(path.join(tmp, "introspect"), n);
-  const db: ConnectionOptions = { ...server.admin, database: "bench_introspect" };
-  await admin.query(`CREATE DATABASE ${quoteIdent(db.database)}`);
-  // Set-up, not timed: the same generator, applied by psql.
-  let started = performance.now();
-  await runPsqlDriver(db, driver);
-  const setupSeconds = since(started);
-  progress(`introspect: built ${n} tables in ${setupSeconds.toFixed(1)} s`);
-
-  // pg_dump must really dump the tables it is timed on: check once, untimed.
-  const dump = await runBinary(PG_DUMP, ["--schema-only", ...libpqArgs(db)], libpqEnv(db), true);
-  const dumped = dump.match(/^CREATE TABLE /gm)?.length ?? 0;
-  if (dumped !== n) throw new Error(`pg_dump --schema-only printed ${dumped} CREATE TABLE statements, expected ${n}`);
-
-  const contenders: { key: "pgstack" | "pgDump"; label: string; run(): Promise<void> }[] = [
-    {
-      key: "pgstack",
-      label: "pgstack introspect()",
-      run: async () => {
-        const client = await connect(db); // a fresh connection each run, as a refresh would open
-        try {
-          const inventory = await introspect(client);
-          if (inventory.tables.length !== n) throw new Error(`introspect() found ${inventory.tables.length} tables, expected ${n}`);
-          const indexed = inventory.tables.filter((t) => t.indexes.length >= 2).length;
-          if (indexed !== n) throw new Error(`introspect() found a secondary index on ${indexed} of ${n} tables`);
-        } finally {
-          await client.end();
-        }
-      },
-    },
-    {
-      key: "pgDump",
-      label: "pg_dump --schema-only",
-      run: async () => {
-        await runBinary(PG_DUMP, ["--schema-only", "-f", "/dev/null", ...libpqArgs(db)], libpqEnv(db));
-      },
-    },
-  ];
-  const samples = { pgstack: [] as number[], pgDump: [] as number[] };
-  for (let r = 0; r <= opts.rounds; r++) {
-    const line: string[] = [];
-    for (const c of rotate(contenders, r)) {
-      await settle(admin);
-      started = performance.now();
-      await c.run();
-      const seconds = since(started);
-      if (r > 0) samples[c.key].push(seconds);
-      line.push(`${c.label} ${seconds.toFixed(3)} s`);
-    }
-    progress(`introspect ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: ${line.join(", ")}`);
-  }
-  return { pgstack: median(samples.pgstack), pgDump: median(samples.pgDump), samples, setupSeconds };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Main
-
-/** Rounds to 4 decimals for the JSON line. */
-function r4(x: number): number {
-  return Math.round(x * 10_000) / 10_000;
-}
+/** One measure: a title for progress, and the function that runs it. */
+type Measure = (admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions) => Promise<{ lines: string[]; summary: Record<string, unknown> }>;
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  if (opts.rounds < 3) progress(`warning: --rounds ${opts.rounds} is below 3; the median is not robust`);
+  if (opts.quick) progress("--quick: small N and one round, to check that the bench runs; the figures are not the issue's");
+  else if (opts.rounds < 3) progress(`warning: --rounds ${opts.rounds} is below 3; the median is not robust`);
   for (const bin of [PSQL, PG_DUMP]) {
-    if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: the bench needs Debian's PostgreSQL 15 client binaries`);
+    if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: the bench needs Debian's PostgreSQL 15 client binaries (see README, "Benchmarks")`);
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-bench-"));
   let server: TestServer | undefined;
@@ -501,7 +95,9 @@ async function main(): Promise<void> {
       await server?.stop();
     } finally {
       server = undefined;
-      fs.rmSync(tmp, { recursive: true, force: true });
+      // PGSTACK_BENCH_KEEP=1 keeps the projects and their states, to look into a figure.
+      if (process.env["PGSTACK_BENCH_KEEP"] === "1") progress(`kept ${tmp}`);
+      else fs.rmSync(tmp, { recursive: true, force: true });
     }
   };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -511,85 +107,37 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
-  let summary: Record<string, unknown>;
-  let report: string[];
+  const report: string[] = [];
+  const summary: Record<string, unknown> = {};
   try {
     server = await startTestServer();
     progress(`PostgreSQL (${server.kind}) on ${server.admin.host}:${server.admin.port}; ${JSON.stringify(opts)}`);
     admin = await connect(server.admin);
     const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
-
-    const apply = await benchApply(admin, server, tmp, opts);
-    const intro = await benchIntrospect(admin, server, tmp, opts);
-
-    const m = apply.medians;
-    const applyRatio = m.pgstack / m.floor;
-    const introspectRatio = intro.pgstack / intro.pgDump;
-    const sa = apply.samples;
-    const paired = {
-      apply: pairedRatio(sa.pgstack, sa.floor),
-      nodePgMigrate: pairedRatio(sa.nodePgMigrate, sa.floor),
-      postgresMigrations: pairedRatio(sa.postgresMigrations, sa.floor),
-      introspect: pairedRatio(intro.samples.pgstack, intro.samples.pgDump),
-    };
-    const beatsPeers = m.pgstack < m.nodePgMigrate && m.pgstack < m.postgresMigrations;
-    const ok = (b: boolean) => (b ? "met" : "MISSED");
-    const row = (label: string, s: number, ratio: number, pairedRatio = 1) =>
-      `  ${label.padEnd(26)} ${s.toFixed(3).padStart(8)} s  ${ratio.toFixed(2).padStart(6)}×  ${pairedRatio.toFixed(2).padStart(6)}×`;
-    const head = `  ${"".padEnd(26)} ${"median".padStart(10)}  ${"ratio".padStart(7)}  ${"paired".padStart(7)}`;
-    report = [
-      ``,
-      `PostgreSQL ${version} (${server.kind}), fsync=off for every contender; medians of ${opts.rounds} timed rounds after 1 warm-up`,
-      ``,
-      `Apply ${opts.migrations} migrations (each in its own transaction; ratio of medians to the psql floor,`,
-      `and "paired": the median of per-round ratios):`,
-      head,
-      row("psql (floor)", m.floor, 1),
-      row("pgstack", m.pgstack, applyRatio, paired.apply),
-      row("node-pg-migrate 9", m.nodePgMigrate, m.nodePgMigrate / m.floor, paired.nodePgMigrate),
-      row("postgres-migrations 5.3", m.postgresMigrations, m.postgresMigrations / m.floor, paired.postgresMigrations),
-      `  info: pgstack loadMigrations (read + parse ${opts.migrations} files) ${apply.parseSeconds.toFixed(3)} s, not in its apply time`,
-      `  target: pgstack ≤ ${TARGETS.applyRatioMax}× floor: ${ok(applyRatio <= TARGETS.applyRatioMax)} (${applyRatio.toFixed(2)}×); ` +
-        `faster than both peers: ${ok(beatsPeers)}`,
-      ``,
-      `Introspect ${opts.tables} tables (fresh connection each run; ratio to pg_dump):`,
-      head,
-      row("pg_dump --schema-only", intro.pgDump, 1),
-      row("pgstack introspect()", intro.pgstack, introspectRatio, paired.introspect),
-      `  target: ≤ ${TARGETS.introspectRatioMax}× pg_dump: ${ok(introspectRatio <= TARGETS.introspectRatioMax)} (${introspectRatio.toFixed(2)}×)`,
-      ``,
+    Object.assign(summary, { serverKind: server.kind, serverVersion: version, quick: opts.quick, rounds: opts.rounds });
+    report.push("", `PostgreSQL ${version} (${server.kind}), fsync=off for every contender${opts.quick ? "; --quick: small N, one round" : ""}`, "");
+    const measures: [Parameters<typeof selected>[1], string, Measure][] = [
+      ["apply", "apply", benchApply],
+      ["introspect", "introspect", introspectMeasure],
+      ["engine", "engine up", benchEngineUp],
+      ["preview", "no-op preview and provider RSS", benchNoopPreview],
+      ["state", "state size", benchStateSize],
     ];
-    summary = {
-      serverKind: server.kind,
-      serverVersion: version,
-      rounds: opts.rounds,
-      migrations: opts.migrations,
-      tables: opts.tables,
-      applyRatio: r4(applyRatio),
-      introspectRatio: r4(introspectRatio),
-      applyRatioPaired: r4(paired.apply),
-      introspectRatioPaired: r4(paired.introspect),
-      nodePgMigrateRatioPaired: r4(paired.nodePgMigrate),
-      postgresMigrationsRatioPaired: r4(paired.postgresMigrations),
-      floorSeconds: r4(m.floor),
-      pgstackApplySeconds: r4(m.pgstack),
-      nodePgMigrateSeconds: r4(m.nodePgMigrate),
-      postgresMigrationsSeconds: r4(m.postgresMigrations),
-      nodePgMigrateRatio: r4(m.nodePgMigrate / m.floor),
-      postgresMigrationsRatio: r4(m.postgresMigrations / m.floor),
-      pgstackParseSeconds: r4(apply.parseSeconds),
-      pgstackIntrospectSeconds: r4(intro.pgstack),
-      pgDumpSeconds: r4(intro.pgDump),
-      applySamples: Object.fromEntries(Object.entries(apply.samples).map(([k, v]) => [k, v.map(r4)])),
-      introspectSamples: { pgstack: intro.samples.pgstack.map(r4), pgDump: intro.samples.pgDump.map(r4) },
-      targets: {
-        applyRatioMax: TARGETS.applyRatioMax,
-        introspectRatioMax: TARGETS.introspectRatioMax,
-        applyMet: applyRatio <= TARGETS.applyRatioMax,
-        beatsPeers,
-        introspectMet: introspectRatio <= TARGETS.introspectRatioMax,
-      },
-    };
+    for (const [key, title, measure] of measures) {
+      if (!selected(opts, key)) continue;
+      const started = performance.now();
+      progress(`${title}: starting`);
+      const { lines, summary: s } = await measure(admin, server, tmp, opts);
+      report.push(...lines, "");
+      Object.assign(summary, s);
+      progress(`${title}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+    if (selected(opts, "extra") && EXTRA_BENCH_MODULES.length > 0) {
+      const extra = await runExtraModules(EXTRA_BENCH_MODULES);
+      for (const k of Object.keys(extra.summary)) if (k in summary) throw new Error(`an extra bench module reports "${k}", which the bench reports already`);
+      report.push(...extra.lines, "");
+      Object.assign(summary, extra.summary);
+    }
   } finally {
     await cleanup();
     process.off("SIGINT", onSignal);
@@ -600,7 +148,32 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(summary) + "\n");
 }
 
-// Only when run as a script: the generator and helpers above may be imported elsewhere.
+/** The introspection measure, as report lines and keys. */
+const introspectMeasure: Measure = async (admin, server, tmp, opts) => {
+  const { INTROSPECT_GOAL } = await import("./bench/introspect.js");
+  const { pairedRatio, r4, verdict } = await import("./bench/stats.js");
+  const intro = await benchIntrospect(admin, server, tmp, opts);
+  const ratio = intro.pgstack / intro.pgDump;
+  const paired = pairedRatio(intro.samples.pgstack, intro.samples.pgDump);
+  return {
+    lines: [
+      `introspectRatio — introspect ${opts.tables} tables (fresh connection each run) vs pg_dump --schema-only:`,
+      `  pg_dump ${intro.pgDump.toFixed(3)} s, pgstack introspect() ${intro.pgstack.toFixed(3)} s: ${ratio.toFixed(2)}× (paired ${paired.toFixed(2)}×)`,
+      `  goal ≤ ${INTROSPECT_GOAL}× pg_dump: ${verdict(ratio <= INTROSPECT_GOAL)}`,
+    ],
+    summary: {
+      tables: opts.tables,
+      introspectRatio: r4(ratio),
+      introspectRatioPaired: r4(paired),
+      pgstackIntrospectSeconds: r4(intro.pgstack),
+      pgDumpSeconds: r4(intro.pgDump),
+      introspectSamples: { pgstack: intro.samples.pgstack.map(r4), pgDump: intro.samples.pgDump.map(r4) },
+      introspectMet: ratio <= INTROSPECT_GOAL,
+    },
+  };
+};
+
+// Only when run as a script: the helpers above may be imported elsewhere.
 if (require.main === module) {
   main().catch((err: unknown) => {
     process.stderr.write(`[bench] FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

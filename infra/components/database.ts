@@ -161,7 +161,9 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       drift: this.verification.drift,
       inventory,
     };
-    this.registerOutputs(this.outputs);
+    // Nothing stored on the component: the stack outputs carry these already, and a second copy
+    // of the inventory in the state would grow it with every table.
+    this.registerOutputs({});
   }
 
   /**

@@ -4,9 +4,11 @@
  * migrations inline.
  */
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { MigrationSourceError, errorMessage } from "./errors.js";
-import { splitStatements, type Statement } from "./sql.js";
+import type { ParseCache } from "./parse-cache.js";
+import { loadSqlParser, splitStatements, type Statement } from "./sql.js";
 import { lineColumnAt } from "./text.js";
 import { parseAcknowledgements } from "./safety/acknowledgements.js";
 
@@ -32,16 +34,18 @@ export interface MigrationFileReader {
   read(file: string): Promise<Buffer>;
 }
 
-/** The reader for the real file system. */
+/**
+ * The reader for the real file system. Synchronous reads behind the async interface: a
+ * migration is a small file, and `fs.promises.readFile` costs several thread-pool round trips
+ * per file (a `dynamic import()` per call cost more still under a loader such as tsx).
+ */
 export const nodeFileReader: MigrationFileReader = {
   async listSqlFiles(dir) {
-    const fs = await import("node:fs/promises");
-    const entries = await fs.readdir(dir, { withFileTypes: true });
+    const entries = fs.readdirSync(dir, { withFileTypes: true });
     return entries.filter((e) => e.isFile() && e.name.endsWith(".sql")).map((e) => e.name);
   },
   async read(file) {
-    const fs = await import("node:fs/promises");
-    return fs.readFile(file);
+    return fs.readFileSync(file);
   },
 };
 
@@ -67,11 +71,21 @@ export const TIMESTAMP_VERSION_MIN = 100_000_000_000;
 /** The UTF-8 byte order mark some Windows editors write; it is not SQL, so it is dropped. */
 const BOM = "\uFEFF";
 
+/** Options of {@link loadMigrations}. */
+export interface LoadOptions {
+  /**
+   * Answers of earlier parses by checksum: a file parsed before (on this machine) is not parsed
+   * again. Without one every file is parsed.
+   */
+  cache?: ParseCache;
+}
+
 /**
  * Loads and validates every migration in `dir`. All problems are collected and thrown
- * together, so a user fixes them in one pass; nothing is applied when any exists.
+ * together, so a user fixes them in one pass; nothing is applied when any exists. The SQL
+ * parser is loaded on the first file that needs a parse.
  */
-export async function loadMigrations(dir: string, reader: MigrationFileReader = nodeFileReader): Promise<Migration[]> {
+export async function loadMigrations(dir: string, reader: MigrationFileReader = nodeFileReader, options: LoadOptions = {}): Promise<Migration[]> {
   let names: string[];
   try {
     names = await reader.listSqlFiles(dir);
@@ -124,16 +138,31 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
   problems.push(...gaps(parsed));
 
   const migrations: Migration[] = [];
+  const cache = options.cache;
   for (const { id, base, file } of parsed) {
     const bytes = await reader.read(file);
     try {
       // The checksum is over the bytes as read (BOM and line endings included).
-      migrations.push(fromText({ id, name: base.replace(/\.sql$/, ""), file, sql: decodeUtf8(bytes, file), checksum: sha256(bytes) }));
+      const checksum = sha256(bytes);
+      const name = base.replace(/\.sql$/, "");
+      const sql = decodeUtf8(bytes, file);
+      // Every check of fromText depends only on the bytes: a cached success stays a success.
+      const known = cache?.get(checksum);
+      if (known) {
+        migrations.push({ id, name, file, checksum, sql: sql.startsWith(BOM) ? sql.slice(BOM.length) : sql, inTransaction: known.inTransaction });
+        continue;
+      }
+      await loadSqlParser();
+      const m = fromText({ id, name, file, sql, checksum });
+      cache?.set(checksum, { inTransaction: m.inTransaction });
+      migrations.push(m);
     } catch (err) {
       if (err instanceof MigrationSourceError) problems.push(err);
       else throw err;
     }
   }
+  // Saved even when some file failed: the good ones need no parse next time.
+  cache?.flush?.();
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1) {
     throw new MigrationSourceError(

@@ -2,6 +2,7 @@
  * What every pgstack provider shares: the progress logger, connections, value comparison and the
  * "provider code changed" check. No Pulumi import beyond its `unknownValue` marker type.
  */
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import { connect, type ConnectionOptions, type Logger } from "../lifecycle/index.js";
 
@@ -32,14 +33,82 @@ export function setLogger(l: Logger): void {
 /** pgstack's own queries (catalog reads, locks, the reset) give up after this; migrations set their own. */
 export const STATEMENT_TIMEOUT_MS = 10 * 60_000;
 
-/** Runs `fn` with a fresh admin connection that shows as `pgstack (pulumi)` in pg_stat_activity. */
-export async function withConnection<T>(c: ConnectionOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connect({ ...c, applicationName: "pgstack (pulumi)", statementTimeoutMs: c.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS });
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
+/**
+ * How long an idle connection is kept for the next call. Short on purpose: calls of one
+ * `up` on one database follow each other within milliseconds (reset → migrations →
+ * verification), and an idle session held any longer could be in the way of a
+ * `DROP DATABASE` or a reset.
+ */
+export const IDLE_CONNECTION_MS = 1_000;
+
+/** Idle connections by target (host, port, user, database, password digest), at most one each. */
+const idle = new Map<string, { client: pg.Client; timer: NodeJS.Timeout }>();
+/** Connections opened by this process, for tests and the bench. */
+export const connectionStats = { opened: 0, reused: 0 };
+
+function targetKey(c: ConnectionOptions): string {
+  return JSON.stringify([c.host, c.port, c.user, c.database, c.sslmode ?? "", c.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS, createHash("sha256").update(c.password ?? "").digest("hex")]);
+}
+
+/** A healthy idle client for `key`, taken out of the idle set, or undefined. */
+function takeIdle(key: string): pg.Client | undefined {
+  const entry = idle.get(key);
+  if (!entry) return undefined;
+  idle.delete(key);
+  clearTimeout(entry.timer);
+  const state = entry.client as unknown as { _ending?: boolean; _connected?: boolean; _queryable?: boolean };
+  if (state._ending || state._queryable === false) {
+    void entry.client.end().catch(() => undefined);
+    return undefined;
   }
+  return entry.client;
+}
+
+/** Keeps `client` for the next call on the same target for {@link IDLE_CONNECTION_MS}. */
+function keepIdle(key: string, client: pg.Client): void {
+  const previous = idle.get(key);
+  if (previous) {
+    clearTimeout(previous.timer);
+    void previous.client.end().catch(() => undefined);
+  }
+  // unref: an idle connection never keeps the provider process alive.
+  const timer = setTimeout(() => {
+    if (idle.get(key)?.client === client) idle.delete(key);
+    void client.end().catch(() => undefined);
+  }, IDLE_CONNECTION_MS).unref();
+  idle.set(key, { client, timer });
+}
+
+/**
+ * Runs `fn` with an admin connection that shows as `pgstack (pulumi)` in pg_stat_activity. A
+ * connection the previous call on the same target left idle (within {@link IDLE_CONNECTION_MS})
+ * is reused; one whose call failed is closed, since its session state is unknown.
+ */
+export async function withConnection<T>(c: ConnectionOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const key = targetKey(c);
+  let client = takeIdle(key);
+  if (client) connectionStats.reused++;
+  else {
+    client = await connect({ ...c, applicationName: "pgstack (pulumi)", statementTimeoutMs: c.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS });
+    connectionStats.opened++;
+  }
+  let result: T;
+  try {
+    result = await fn(client);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  keepIdle(key, client);
+  return result;
+}
+
+/** Closes every idle connection (tests; a host that wants to exit at once). */
+export async function closeIdleConnections(): Promise<void> {
+  const entries = [...idle.values()];
+  idle.clear();
+  for (const e of entries) clearTimeout(e.timer);
+  await Promise.all(entries.map((e) => e.client.end().catch(() => undefined)));
 }
 
 /**

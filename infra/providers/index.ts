@@ -17,6 +17,10 @@ import type { GuardedObject, HandlerKind, MigrationInput } from "./handlers.js";
  */
 function providerFor(kind: HandlerKind): pulumi.dynamic.ResourceProvider {
   const load = () => {
+    // Resolved once per provider process: the engine calls check/diff/create/read for every
+    // resource, and each call used to walk the folders and go through require again.
+    const g = globalThis as { __pgstackHandlers?: Record<string, pulumi.dynamic.ResourceProvider> };
+    if (g.__pgstackHandlers) return g.__pgstackHandlers[kind] as Required<pulumi.dynamic.ResourceProvider>;
     // The host runs in the program's folder (`infra/`, Pulumi.yaml's main) or the project root:
     // the project is the nearest folder at or above it that holds pgstack's handlers.
     const path = require("node:path");
@@ -35,12 +39,13 @@ function providerFor(kind: HandlerKind): pulumi.dynamic.ResourceProvider {
     const fromProject = require("node:module").createRequire(path.join(root, "package.json"));
     const handlersFile = path.join(root, "infra", "providers", "handlers.ts");
     // Register tsx once per provider process, so the TypeScript handlers load as they are.
-    const g = globalThis as { __pgstackTsx?: boolean };
-    if (!g.__pgstackTsx) {
+    const t = globalThis as { __pgstackTsx?: boolean };
+    if (!t.__pgstackTsx) {
       fromProject("tsx/cjs/api").register();
-      g.__pgstackTsx = true;
+      t.__pgstackTsx = true;
     }
-    return fromProject(handlersFile).handlers[kind];
+    g.__pgstackHandlers = fromProject(handlersFile).handlers;
+    return (g.__pgstackHandlers as Record<string, pulumi.dynamic.ResourceProvider>)[kind] as Required<pulumi.dynamic.ResourceProvider>;
   };
   return {
     check: (olds, news) => load().check(olds, news),

@@ -1,18 +1,41 @@
-/** MigrationSet's provider: pending migrations as a diff, applied under the advisory lock. */
-import { applyMigrations, checkHistory, loadSqlParser, readHistory, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+/**
+ * MigrationSet's provider: pending migrations as a diff, applied under the advisory lock.
+ *
+ * The state stays small as the history grows: `check` keeps the SQL of pending migrations only,
+ * and records every migration applied by an earlier `up` as `file@sha256` in
+ * `appliedChecksums`. So `pulumi preview --diff` shows the pending files and their SQL, and
+ * nothing of the history. When an apply needs the SQL of a migration it was not given (the
+ * database lost history rows the state knew of), it reads the file from the project and refuses
+ * it unless its sha256 is the recorded one.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import {
+  applyMigrations,
+  checkHistory,
+  decodeUtf8,
+  fromText,
+  loadSqlParser,
+  MigrationSourceError,
+  readHistory,
+  sha256,
+  withMigrationLock,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  type ConnectionOptions,
+  type Migration,
+} from "../lifecycle/index.js";
 import { previewBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
 import { foreignAppliedVersions } from "../importers/foreign-history.js";
 import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
-
-/** A migration as a resource input: everything preview shows, including its SQL. */
+/** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
 export interface MigrationInput {
   id: number;
   name: string;
   file: string;
   checksum: string;
   inTransaction: boolean;
-  sql: string;
+  sql?: string;
 }
 
 /** Inputs of a MigrationSet. */
@@ -20,7 +43,19 @@ export interface MigrationSetInputs {
   connection: ConnectionOptions;
   /** Run the migrations as this role, so the tables belong to it. */
   role: string;
+  /**
+   * The migrations still to apply, with their SQL. The program passes every migration; `check`
+   * moves the ones an earlier `up` applied to {@link appliedChecksums}. (States written before
+   * that split hold every migration here.)
+   */
   migrations: MigrationInput[];
+  /**
+   * `name@sha256` of every migration an earlier `up` applied, in order (absent in older states);
+   * the file is `<migrationsDir>/<name>.sql`. (`path@sha256` when the files share no folder.)
+   */
+  appliedChecksums?: string[];
+  /** The folder of the migration files, relative to the project (set by `check`). */
+  migrationsDir?: string;
   /** The reset generation: a new one means the history was cleared, so everything re-applies. */
   resetGeneration: number;
   /** `lock_timeout` and `statement_timeout` for each migration (absent in states written before). */
@@ -33,7 +68,11 @@ export interface MigrationSetInputs {
   configPath?: string;
 }
 
-/** Outputs: inputs plus the history read back from the database. */
+/**
+ * Outputs: the inputs without the migration lists (`migrations` is empty, `appliedChecksums`
+ * absent: the state holds the history once, in the inputs; states written before the split have
+ * every migration here), and the history read back from the database.
+ */
 export interface MigrationSetOutputs extends MigrationSetInputs {
   /** `name@checksum12` of every recorded migration, oldest first. */
   applied: string[];
@@ -45,35 +84,93 @@ function appliedKeys(history: { name: string; checksum: string }[]): string[] {
   return history.map((h) => `${h.name}@${h.checksum.slice(0, 12)}`);
 }
 
+/** `0003_y@<sha256>` (in `dir`) or `migrations/x/0003_y.sql@<sha256>` → the migration it names, without SQL. */
+export function fromAppliedKey(key: string, dir: string | undefined): MigrationInput {
+  const at = key.lastIndexOf("@");
+  const left = key.slice(0, at);
+  const file = left.includes("/") || dir === undefined ? left : `${dir}/${left}.sql`;
+  const name = path.posix.basename(file).replace(/\.sql$/, "");
+  return { id: Number(/^\d+/.exec(name)?.[0] ?? Number.NaN), name, file, checksum: key.slice(at + 1), inTransaction: true };
+}
+
+/** The key a migration is recorded under in {@link MigrationSetInputs.appliedChecksums}. */
+export function appliedKey(m: { name: string; file: string; checksum: string }, dir: string | undefined): string {
+  return dir !== undefined && m.file === `${dir}/${m.name}.sql` ? `${m.name}@${m.checksum}` : `${m.file}@${m.checksum}`;
+}
+
+/** The folder all the files are in, if they share one. */
+function commonDir(ms: readonly { file: string }[]): string | undefined {
+  const dirs = new Set(ms.map((m) => path.posix.dirname(m.file)));
+  return dirs.size === 1 ? [...dirs][0] : undefined;
+}
+
+/** Every migration the inputs name, applied ones without SQL, in version order. */
+export function allMigrations(inputs: Partial<Pick<MigrationSetInputs, "migrations" | "appliedChecksums" | "migrationsDir">>): MigrationInput[] {
+  const byName = new Map<string, MigrationInput>();
+  for (const key of inputs.appliedChecksums ?? []) {
+    const m = fromAppliedKey(key, inputs.migrationsDir);
+    byName.set(m.name, m);
+  }
+  for (const m of inputs.migrations ?? []) byName.set(m.name, m);
+  return [...byName.values()].sort((a, b) => a.id - b.id);
+}
+
 export const migrations = {
+  /**
+   * Splits the migrations into applied ones (names and checksums only) and pending ones (with
+   * SQL), and refuses an edited or removed applied migration, naming the file. Applied means
+   * "in the inputs of the last successful `up`", which applied them all, in this generation.
+   */
   async check(olds: Partial<MigrationSetInputs> | undefined, news: MigrationSetInputs): Promise<{ inputs: MigrationSetInputs; failures: Failure[] }> {
     const failures: Failure[] = [];
+    const all = allMigrations(news);
     // After a reset the history starts again from zero, so edits to old files are allowed.
-    if (olds?.migrations && olds.resetGeneration === news.resetGeneration) {
-      const applied = olds.migrations.map((m) => ({ ...m, appliedAt: new Date(0), durationMs: 0 }));
-      for (const problem of checkHistory(applied, news.migrations.map(toMigration))) {
-        failures.push({ property: "migrations", reason: `${problem}. Applied migrations are immutable: restore the file and add a new migration instead` });
+    const sameGeneration = olds?.migrations !== undefined && olds.resetGeneration === news.resetGeneration;
+    const known = sameGeneration ? allMigrations(olds) : [];
+    if (known.length > 0) {
+      const applied = known.map((m) => ({ ...m, appliedAt: new Date(0), durationMs: 0 }));
+      for (const problem of checkHistory(applied, all.map(toMigration))) {
+        // No property: the engine would print the whole (long) property value with the reason.
+        failures.push({ property: "", reason: `${problem}. Applied migrations are immutable: restore the file and add a new migration instead` });
       }
     }
-    // Adoption shows in preview: N is named, or the refusal (with the difference) fails it.
-    if (failures.length === 0 && news.schemas) {
+    if (failures.length > 0) return { inputs: news, failures };
+    // Adoption shows in preview: N is named, or the refusal (with the difference) fails it. Only
+    // before any up of this generation: afterwards the history exists and there is nothing to adopt.
+    if (news.schemas && known.length === 0) {
       await loadSqlParser();
-      const adoption = await previewBaseline(news.migrations.map(toMigration), news.connection.database, baselineOptions(news));
+      const adoption = await previewBaseline(all.map(toMigration), news.connection.database, baselineOptions(news));
       if (adoption.message) logger.info(adoption.message);
-      if (adoption.refusal) failures.push({ property: "migrations", reason: adoption.refusal });
+      if (adoption.refusal) return { inputs: news, failures: [{ property: "", reason: adoption.refusal }] };
     }
-    return { inputs: news, failures };
+    const done = new Set(known.map((m) => `${m.name}@${m.checksum}`));
+    const { session, migrationsDir: _dir, ...rest } = news;
+    const dir = commonDir(all);
+    const inputs: MigrationSetInputs = {
+      ...rest,
+      migrations: all.filter((m) => !done.has(`${m.name}@${m.checksum}`)),
+      appliedChecksums: all.filter((m) => done.has(`${m.name}@${m.checksum}`)).map((m) => appliedKey(m, dir)),
+      ...(dir !== undefined ? { migrationsDir: dir } : {}),
+      ...(session ? { session } : {}),
+    };
+    return { inputs, failures };
   },
 
+  /**
+   * Compares the migrations with the history the last `up` or `refresh` read back: a change when
+   * one is not recorded (pending, or edited), or one recorded has no file any more.
+   */
   async diff(_id: string, olds: MigrationSetOutputs, news: MigrationSetInputs) {
-    const applied = new Set(olds.applied ?? []);
-    const pending = news.migrations.filter((m) => !applied.has(`${m.name}@${m.checksum.slice(0, 12)}`));
+    const applied = olds.applied ?? [];
+    const recorded = new Set(applied);
+    const all = allMigrations(news);
+    const pending = all.filter((m) => !recorded.has(`${m.name}@${m.checksum.slice(0, 12)}`));
     const changes =
       pending.length > 0 ||
+      all.length !== applied.length ||
       olds.resetGeneration !== news.resetGeneration ||
       olds.role !== news.role ||
       !same(olds.session, news.session) ||
-      !same(olds.migrations, news.migrations) ||
       !same(olds.connection, news.connection) ||
       providerChanged(olds, news);
     return { changes, replaces: [], deleteBeforeReplace: false };
@@ -88,23 +185,30 @@ export const migrations = {
     return { outs: await applyAll(news) };
   },
 
-  /** Refresh: the history read back, so a migration applied or removed by hand shows as drift. */
+  /**
+   * Refresh: the history read back, so a migration applied or removed by hand shows as drift.
+   * The inputs become the history's migrations (names and checksums), with no SQL.
+   */
   async read(id: string, props: MigrationSetOutputs) {
     const history = await readOrGone(props.connection, (client) => readHistory(client));
     if (!history) return {};
-    return {
-      id,
-      props: { ...props, applied: appliedKeys(history), head: history.at(-1)?.name ?? null },
-      inputs: inputsOf(props, MIGRATION_INPUT_KEYS),
+    const dir = props.migrationsDir ?? commonDir(props.migrations ?? []);
+    const { migrations: _m, appliedChecksums: _a, ...outs } = props;
+    const inputs: MigrationSetInputs = {
+      ...inputsOf(outs, MIGRATION_INPUT_KEYS),
+      migrations: [],
+      appliedChecksums: history.map((h) => appliedKey({ name: h.name, file: dir === undefined ? `${h.name}.sql` : `${dir}/${h.name}.sql`, checksum: h.checksum }, dir)),
+      ...(dir !== undefined ? { migrationsDir: dir } : {}),
     };
+    return { id, props: { ...outs, migrations: [], ...(dir !== undefined ? { migrationsDir: dir } : {}), applied: appliedKeys(history), head: history.at(-1)?.name ?? null }, inputs };
   },
 
   /** Deleting the MigrationSet leaves tables and history in place; only the Database's deletion drops them. */
   async delete(): Promise<void> {},
 };
-const MIGRATION_INPUT_KEYS = ["connection", "role", "migrations", "resetGeneration", "session", "schemas", "baseline", "configPath"] as const;
+const MIGRATION_INPUT_KEYS = ["connection", "role", "resetGeneration", "session", "schemas", "baseline", "configPath"] as const;
 
-/** Adoption settings from the inputs. The integrator adds `foreignApplied` (other tools' histories) here. */
+/** Adoption settings from the inputs. */
 function baselineOptions(inputs: MigrationSetInputs): BaselineOptions {
   return {
     connection: inputs.connection,
@@ -112,28 +216,76 @@ function baselineOptions(inputs: MigrationSetInputs): BaselineOptions {
     ...(inputs.baseline !== undefined ? { stated: inputs.baseline } : {}),
     ...(inputs.configPath ? { configPath: `${inputs.configPath}.baseline` } : {}),
     // Another tool's history (Drizzle, Prisma, Flyway, …) names the candidate version, still verified.
-    foreignApplied: foreignAppliedVersions(inputs.migrations.map(toMigration)),
+    // Only migrations given with their SQL carry the provenance comments it maps by.
+    foreignApplied: foreignAppliedVersions(inputs.migrations.filter((m) => m.sql !== undefined).map(toMigration)),
     logger,
   };
 }
 
 function toMigration(m: MigrationInput): Migration {
-  return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql, inTransaction: m.inTransaction };
+  return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql ?? "", inTransaction: m.inTransaction };
+}
+
+/**
+ * The SQL of a migration the inputs name without it, read from the project (the provider runs in
+ * the project folder) and accepted only with the recorded sha256.
+ */
+export async function readRecorded(m: MigrationInput, root: string = projectRoot()): Promise<Migration> {
+  const file = path.resolve(root, m.file);
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (err) {
+    throw new MigrationSourceError(`${m.name} must be applied again, but its file cannot be read: ${(err as Error).message}`, {
+      location: { file: m.file, line: 1, column: 1 },
+      hint: "restore the file as it was applied, or run `pulumi refresh` so the state matches the database",
+      cause: err,
+    });
+  }
+  const checksum = sha256(bytes);
+  if (checksum !== m.checksum) {
+    throw new MigrationSourceError(
+      `${m.name} must be applied again, but its file changed since it was applied (recorded sha256 ${m.checksum.slice(0, 12)}…, file now ${checksum.slice(0, 12)}…)`,
+      { location: { file: m.file, line: 1, column: 1 }, hint: "restore the file as it was applied; nothing was applied" },
+    );
+  }
+  await loadSqlParser();
+  return fromText({ id: m.id, name: m.name, file: m.file, sql: decodeUtf8(bytes, m.file), checksum });
+}
+
+/** The project folder: two levels above this file (`infra/providers/`). */
+function projectRoot(): string {
+  return path.resolve(__dirname, "..", "..");
 }
 
 async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs> {
-  await loadSqlParser();
-  return withConnection(inputs.connection, async (client) => {
-    const result = await applyMigrations(client, inputs.migrations.map(toMigration), {
-      database: inputs.connection.database,
-      role: inputs.role,
-      ...(inputs.session ? { session: inputs.session } : {}),
-      logger,
-      ...(inputs.schemas ? { baseline: baselineOptions(inputs) } : {}),
-    });
-    if (result.error) throw result.error;
-    const history = await readHistory(client);
-    return { ...inputs, applied: appliedKeys(history), head: history.at(-1)?.name ?? null };
-  });
+  const all = allMigrations(inputs);
+  const database = inputs.connection.database;
+  const outs = await withConnection(inputs.connection, (client) =>
+    // The lock is held from the history read to the end of the apply (applyMigrations takes it
+    // again: session advisory locks nest), so the SQL loaded below is all the apply can need.
+    withMigrationLock(client, database, DEFAULT_LOCK_TIMEOUT_MS, async () => {
+      const recorded = new Set((await readHistory(client)).map((h) => h.name));
+      const needsSql = all.filter((m) => m.sql === undefined && !recorded.has(m.name));
+      if (needsSql.length > 0) logger.info(`${database}: reading ${needsSql.length} applied migration file(s) the database has no record of`);
+      const loaded = new Map<string, Migration>();
+      for (const m of needsSql) loaded.set(m.name, await readRecorded(m));
+      const list = all.map((m) => loaded.get(m.name) ?? toMigration(m));
+      // The parser splits no-transaction migrations, and places a failing statement at file:line.
+      if (recorded.size < list.length) await loadSqlParser();
+      const result = await applyMigrations(client, list, {
+        database,
+        role: inputs.role,
+        ...(inputs.session ? { session: inputs.session } : {}),
+        logger,
+        ...(inputs.schemas ? { baseline: baselineOptions(inputs) } : {}),
+      });
+      if (result.error) throw result.error;
+      return readHistory(client);
+    }),
+  );
+  // The outputs keep neither SQL nor the lists (the inputs have them): the state holds the
+  // history once, as names and checksums.
+  const { session, migrations: _m, appliedChecksums: _a, ...rest } = inputs;
+  return { ...rest, migrations: [], ...(session ? { session } : {}), applied: appliedKeys(outs), head: outs.at(-1)?.name ?? null };
 }
-

@@ -114,5 +114,5 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
 }
 
 function toMigration(m: MigrationInput): Migration {
-  return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql, inTransaction: m.inTransaction };
+  return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql ?? "", inTransaction: m.inTransaction };
 }
