@@ -2,14 +2,15 @@
  * `npm run review -- -s <stack> [--out report.md] [--html report.html] [--json report.json]`:
  * what a pull request will do to each database of a stack. Runs `pulumi preview --json` (the
  * real CLI, the local file backend unless PULUMI_BACKEND_URL says otherwise) together with
- * pgstack's own plan (pending migrations, reset, drift, the schema after the PR) and writes a
+ * pgstack's own plan (pending migrations, their data-safety analysis and rehearsal under the
+ * stack's policy, reset, drift, the schema after the PR) and writes a
  * report: Markdown for a PR comment, a self-contained HTML page, or the JSON model.
  * Exit code: 0 safe, 1 needs review, 2 refused by policy, 3 the review itself failed.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yaml from "js-yaml";
-import { migrationsDir, parseStackConfig } from "../infra/config.js";
+import { migrationsDir, parseStackConfig, safetyPolicyOf } from "../infra/config.js";
 import { readDevPassword } from "../infra/devserver.js";
 import { loadMigrations, loadSqlParser, type ConnectionOptions } from "../infra/lifecycle/index.js";
 import { loadMermaidBundle, renderHtml } from "../infra/review/html.js";
@@ -22,7 +23,6 @@ import { start } from "./devdb.js";
 import { projectRoot, workingStackFile } from "./pulumi-env.js";
 import { parseReviewArgs } from "./review/args.js";
 import { pulumiRunner, configSecret, runPreview, verifiedStates } from "./review/pulumi.js";
-import { loadAnalyzeSafety } from "./review/safety.js";
 
 const log = (m: string) => process.stderr.write(`[review] ${m}\n`);
 const logger = { info: (m: string) => log(m), warn: (m: string) => log(`warning: ${m}`) };
@@ -36,7 +36,7 @@ export async function review(stack: string, options: { maxDiagramTables?: number
   }
   const configFile = workingStackFile(stack);
   const doc = (yaml.load(fs.readFileSync(configFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-  const config = parseStackConfig({ server: doc.config?.["pgstack:server"], databases: doc.config?.["pgstack:databases"] }, stack);
+  const config = parseStackConfig({ server: doc.config?.["pgstack:server"], databases: doc.config?.["pgstack:databases"], safety: doc.config?.["pgstack:safety"] }, stack);
   const p = pulumiRunner(stack, configFile);
   const names = config.databases.map((d) => d.name);
 
@@ -52,8 +52,6 @@ export async function review(stack: string, options: { maxDiagramTables?: number
 
   log("4/5 pgstack's plan per database");
   await loadSqlParser();
-  const analyzeSafety = await loadAnalyzeSafety(projectRoot);
-  if (!analyzeSafety) log("the data-safety analysis (infra/lifecycle/safety) is not installed: lint, data at risk and rehearsal are reported as not available");
   const access = accessChanges(preview, names);
   const databases: DatabaseReview[] = [];
   for (const [index, db] of config.databases.entries()) {
@@ -65,7 +63,7 @@ export async function review(stack: string, options: { maxDiagramTables?: number
       admin,
       migrations,
       verified: verified.get(db.name),
-      analyzeSafety,
+      policy: safetyPolicyOf(config, db),
       maxDiagramTables: options.maxDiagramTables,
       logger,
     });

@@ -7,7 +7,23 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import type { DatabaseReview, Finding, ReviewReport } from "./model.js";
-import { accessCells, changeSummaryText, diagramLegend, driftLine, migrationsLine, NOT_AVAILABLE, resetLine, title } from "./text.js";
+import { rehearsalRan } from "./safety-types.js";
+import {
+  accessCells,
+  changeSummaryText,
+  diagramLegend,
+  driftLine,
+  findingExtra,
+  findingMark,
+  migrationsLine,
+  rehearsalLine,
+  resetLine,
+  safetyLine,
+  safetySkippedLine,
+  stepRows,
+  stepStatus,
+  title,
+} from "./text.js";
 import { verdictLine } from "./verdict.js";
 
 /** The pinned Mermaid bundle (`node_modules/mermaid/dist/mermaid.min.js`). */
@@ -25,9 +41,9 @@ const code = (s: string) => `<code>${esc(s)}</code>`;
 /** The shared sentences mark code with backticks, as Markdown does. */
 const inline = (s: string) => esc(s).replace(/`([^`]+)`/g, "<code>$1</code>");
 
-function finding(f: Finding): string {
-  const rows = f.rows ? ` (${f.rows.exact ? "" : "~"}${f.rows.count} row(s))` : "";
-  return `<li>${f.acknowledged ? "☑️" : "⚠️"} ${code(`${f.file}:${f.line}:${f.column}`)} <b>${esc(f.rule)}</b> (${esc(f.class)}${f.table ? `, ${code(f.table)}` : ""})${rows}: ${esc(f.message)}${f.safeAlternative ? ` — safer: ${esc(f.safeAlternative)}` : ""}${f.acknowledged ? ` — acknowledged: ${esc(f.acknowledged.reason)}` : ""}</li>`;
+function finding(db: DatabaseReview, f: Finding): string {
+  const extra = findingExtra(f);
+  return `<li>${findingMark(db, f)} ${code(`${f.file}:${f.line}:${f.column}`)} <b>${esc(f.rule)}</b> (${esc(f.class)}${f.table ? `, ${code(f.table)}` : ""}): ${esc(f.message)}${extra ? ` (${esc(extra)})` : ""}${f.safeAlternative ? ` — safer: ${esc(f.safeAlternative)}` : ""}${f.acknowledged ? ` — acknowledged: ${esc(f.acknowledged.reason)}` : ""}</li>`;
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -40,22 +56,21 @@ function database(db: DatabaseReview): string {
   if (db.historyProblems.length) out.push(`<ul>${db.historyProblems.map((p) => `<li>⛔ history: ${esc(p)}</li>`).join("")}</ul>`);
   for (const m of db.pending) {
     const findings = db.safety?.findings.filter((f) => f.file === m.file) ?? [];
-    const lint = db.safety ? (findings.length ? `<ul>${findings.map(finding).join("")}</ul>` : "<p>No findings.</p>") : `<p class="na">${esc(NOT_AVAILABLE.lint)}</p>`;
+    const lint = db.safety ? (findings.length ? `<ul>${findings.map((f) => finding(db, f)).join("")}</ul>` : "<p>No findings.</p>") : `<p class="na">Lint: ${inline(safetySkippedLine(db))}.</p>`;
     out.push(
       `<div class="migration"><p><b>${code(m.name)}</b> — ${code(m.file)}${m.inTransaction ? "" : " (runs outside a transaction)"}</p>${lint}` +
         `<details><summary>SQL of ${esc(m.name)} (${m.sql.replace(/\s+$/, "").split("\n").length} line(s))</summary><pre><code class="sql">${esc(m.sql)}</code></pre></details></div>`,
     );
   }
-  if (!db.safety) out.push(`<p class="na"><b>Data at risk:</b> ${esc(NOT_AVAILABLE.safety)}</p>`);
-  else {
-    const atRisk = db.safety.findings.filter((f) => f.class !== "lint");
-    out.push(`<p><b>Data at risk:</b> ${atRisk.length ? "" : "none found."}</p>${atRisk.length ? `<ul>${atRisk.map(finding).join("")}</ul>` : ""}`);
-  }
+  const atRisk = db.safety?.findings.filter((f) => f.class !== "lint") ?? [];
+  const unused = (db.safety?.unusedAcknowledgements ?? []).map((u) => `<li>ℹ️ ${code(u)}: this acknowledgement matches no finding</li>`);
+  const items = [...atRisk.map((f) => finding(db, f)), ...unused];
+  out.push(`<p${db.safety ? "" : ' class="na"'}><b>Data at risk:</b> ${inline(safetyLine(db))}.</p>${items.length ? `<ul>${items.join("")}</ul>` : ""}`);
   const r = db.rehearsal;
-  if (!r) out.push(`<p class="na"><b>Rehearsal:</b> ${esc(NOT_AVAILABLE.rehearsal)}</p>`);
+  if (!r || !rehearsalRan(r)) out.push(`<p class="na"><b>Rehearsal:</b> ${esc(r?.skipped ?? "not run")}.</p>`);
   else {
-    out.push(`<p><b>Rehearsal</b> (${esc(r.method)}, ${Math.round(r.durationMs)} ms, copy ${r.cloneDropped ? "dropped" : "NOT dropped"}):</p>`);
-    out.push(table(["Migration", "Status", "Time", "Rows", "Schema change"], r.steps.map((s) => [s.name, `${s.status}${s.error ? `: ${s.error}` : ""}`, `${Math.round(s.durationMs)} ms`, String(s.rowsAffected), s.schemaChange.join("; ")])));
+    out.push(`<p><b>Rehearsal:</b> ${esc(rehearsalLine(r))}.</p>`);
+    out.push(table(["Migration", "Status", "Time", "Rows", "Schema change"], r.steps.map((s) => [s.name, stepStatus(s), `${Math.round(s.durationMs)} ms`, stepRows(s), s.schemaChange.join("; ") || "none"])));
   }
   const reset = resetLine(db);
   out.push(`<p><b>Reset:</b> ${reset ? `${db.reset?.guard === "refused" ? "⛔" : "⚠️"} ${esc(reset)}` : "none pending."}</p>`);

@@ -4,7 +4,23 @@
  * characters (long SQL is cut first, then whole sections, always with a notice).
  */
 import type { DatabaseReview, Finding, PendingMigration, ReviewReport } from "./model.js";
-import { accessCells, changeSummaryText, diagramLegend, driftLine, migrationsLine, NOT_AVAILABLE, resetLine, title } from "./text.js";
+import { rehearsalRan } from "./safety-types.js";
+import {
+  accessCells,
+  changeSummaryText,
+  diagramLegend,
+  driftLine,
+  findingExtra,
+  findingMark,
+  migrationsLine,
+  rehearsalLine,
+  resetLine,
+  safetyLine,
+  safetySkippedLine,
+  stepRows,
+  stepStatus,
+  title,
+} from "./text.js";
 import { verdictLine } from "./verdict.js";
 
 /** GitHub refuses a comment body above 65,536 characters. */
@@ -46,10 +62,10 @@ function details(summary: string, body: string): string {
   return `<details><summary>${mdText(summary)}</summary>\n\n${body}\n\n</details>`;
 }
 
-function findingLine(f: Finding): string {
-  const rows = f.rows ? ` (${f.rows.exact ? "" : "~"}${f.rows.count} row(s))` : "";
+function findingLine(db: DatabaseReview, f: Finding): string {
   const ack = f.acknowledged ? ` — acknowledged: ${mdText(f.acknowledged.reason)}` : "";
-  return `- ${f.acknowledged ? "☑️" : "⚠️"} ${code(`${f.file}:${f.line}:${f.column}`)} **${mdText(f.rule)}** (${f.class}${f.table ? `, ${code(f.table)}` : ""})${rows}: ${mdText(f.message)}${f.safeAlternative ? ` — safer: ${mdText(f.safeAlternative)}` : ""}${ack}`;
+  const extra = findingExtra(f);
+  return `- ${findingMark(db, f)} ${code(`${f.file}:${f.line}:${f.column}`)} **${mdText(f.rule)}** (${f.class}${f.table ? `, ${code(f.table)}` : ""}): ${mdText(f.message)}${extra ? ` (${mdText(extra)})` : ""}${f.safeAlternative ? ` — safer: ${mdText(f.safeAlternative)}` : ""}${ack}`;
 }
 
 function migrationBlock(db: DatabaseReview, m: PendingMigration, sqlLines: number | undefined): string {
@@ -57,23 +73,24 @@ function migrationBlock(db: DatabaseReview, m: PendingMigration, sqlLines: numbe
   const cut = sqlLines !== undefined && lines.length > sqlLines;
   const body = cut ? `${lines.slice(0, sqlLines).join("\n")}\n-- … ${lines.length - sqlLines} more line(s): see ${m.file}` : lines.join("\n");
   const findings = db.safety?.findings.filter((f) => f.file === m.file) ?? [];
-  const lint = db.safety ? (findings.length ? findings.map(findingLine).join("\n") : "No findings.") : `_${NOT_AVAILABLE.lint}_`;
+  const lint = db.safety ? (findings.length ? findings.map((f) => findingLine(db, f)).join("\n") : "No findings.") : `_Lint: ${mdText(safetySkippedLine(db))}._`;
   const head = `**${code(m.name)}** — ${code(m.file)}${m.inTransaction ? "" : " (runs outside a transaction)"}`;
   return `${head}\n\n${lint}\n\n${details(`SQL of ${m.name} (${lines.length} line(s)${cut ? ", cut for the comment size" : ""})`, fence("sql", body))}`;
 }
 
 function safetyBlock(db: DatabaseReview): string {
-  if (!db.safety) return `**Data at risk:** _${NOT_AVAILABLE.safety}_`;
-  const atRisk = db.safety.findings.filter((f) => f.class !== "lint");
-  return `**Data at risk:** ${atRisk.length === 0 ? "none found." : `\n\n${atRisk.map(findingLine).join("\n")}`}`;
+  const atRisk = db.safety?.findings.filter((f) => f.class !== "lint") ?? [];
+  const unused = db.safety?.unusedAcknowledgements?.map((u) => `- ℹ️ ${code(u)}: this acknowledgement matches no finding`) ?? [];
+  const list = [...atRisk.map((f) => findingLine(db, f)), ...unused];
+  return `**Data at risk:** ${mdText(safetyLine(db))}.${list.length ? `\n\n${list.join("\n")}` : ""}`;
 }
 
 function rehearsalBlock(db: DatabaseReview): string {
   const r = db.rehearsal;
-  if (!r) return `**Rehearsal:** _${NOT_AVAILABLE.rehearsal}_`;
-  const rows = r.steps.map((s) => `| ${cell(s.name)} | ${cell(s.status)}${s.error ? `: ${cell(s.error)}` : ""} | ${Math.round(s.durationMs)} ms | ${s.rowsAffected} | ${cell(s.schemaChange.join("; "))} |`);
+  if (!r || !rehearsalRan(r)) return `**Rehearsal:** _${mdText(r?.skipped ?? "not run")}._`;
+  const rows = r.steps.map((s) => `| ${cell(s.name)} | ${cell(stepStatus(s))} | ${Math.round(s.durationMs)} ms | ${stepRows(s)} | ${cell(s.schemaChange.join("; ") || "none")} |`);
   return [
-    `**Rehearsal** (${mdText(r.method)}, ${Math.round(r.durationMs)} ms, copy ${r.cloneDropped ? "dropped" : "**not dropped**"}):`,
+    `**Rehearsal:** ${mdText(rehearsalLine(r))}.`,
     "",
     "| Migration | Status | Time | Rows | Schema change |",
     "|---|---|---|---|---|",

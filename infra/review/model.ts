@@ -3,12 +3,9 @@
  * it is rendered as Markdown (a PR comment) or HTML (a page). Plain data, no I/O.
  */
 
-/**
- * A finding of the data-safety analysis. Restated here until `infra/lifecycle/safety` exists;
- * then `safety-types.ts` re-exports that module's types instead (one line).
- */
-export type { Finding, FindingClass, RehearsalReport, RehearsalStep, SafetyReport } from "./safety-types.js";
-import type { RehearsalReport, SafetyReport } from "./safety-types.js";
+/** The data-safety analysis' and the rehearsal's types, from the core (see `safety-types.ts`). */
+export type { Finding, FindingClass, RehearsalReport, RehearsalStep, ReviewRehearsal, RowCount, SafetyReport } from "./safety-types.js";
+import type { ReviewRehearsal, SafetyReport } from "./safety-types.js";
 
 /** The report's overall answer. */
 export type VerdictLevel = "safe" | "warn" | "refuse";
@@ -100,10 +97,16 @@ export interface DatabaseReview {
   pending: PendingMigration[];
   /** History problems (edited or missing files): up refuses to migrate. */
   historyProblems: string[];
-  /** From the data-safety analysis; undefined when it is not available. */
+  /**
+   * The data-safety analysis of the pending migrations (lint, data at risk, the stack's policy);
+   * its `rehearsal` slot is left out (see `rehearsal`). Undefined when it did not run: see
+   * `safetySkipped`.
+   */
   safety?: SafetyReport;
-  /** From the rehearsal; undefined when it is not available. */
-  rehearsal?: RehearsalReport;
+  /** Why the analysis did not run (nothing pending, history problems). */
+  safetySkipped?: string;
+  /** The rehearsal on a copy of the database: its report per migration, or why it did not run. */
+  rehearsal?: ReviewRehearsal;
   /** Set when the stack asks for a new reset generation. */
   reset?: ResetPlan;
   /** `undefined`: no verified state to compare with (a new stack or database). Empty: in sync. */

@@ -1,8 +1,10 @@
 /**
  * pgstack's own plan for one database, read from the database and the migration files: the
- * pending migrations, a pending reset with the guard's verdict and the rows it would drop, drift
- * against the last verified state, and the schema after the PR (built in a throwaway database on
- * the same server, introspected, and always dropped). Plain core code: no Pulumi import.
+ * pending migrations, the data-safety analysis of them under the stack's policy (lint, data at
+ * risk, and the rehearsal on a copy when the policy asks for it), a pending reset with the
+ * guard's verdict and the rows it would drop, drift against the last verified state, and the
+ * schema after the PR (built in a throwaway database on the same server, introspected, and always
+ * dropped). Plain core code: no Pulumi import.
  */
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
@@ -23,13 +25,13 @@ import {
   type Migration,
   type TableInfo,
 } from "../lifecycle/index.js";
+import { rehearse } from "../lifecycle/rehearsal.js";
+import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { resetGuard } from "../providers/reset.js";
 import { describeDrift, describeGrantDrift, inventoryOf, type InventoryTable } from "../providers/verification.js";
 import { buildDiagram } from "./mermaid.js";
-import type { DatabaseReview, PendingMigration, ResetPlan, SafetyReport } from "./model.js";
-
-/** The data-safety analysis' entry point (`infra/lifecycle/safety`), when it is installed. */
-export type AnalyzeSafety = (client: pg.Client, database: string, pending: readonly Migration[], policy: unknown) => Promise<SafetyReport>;
+import type { DatabaseReview, PendingMigration, ResetPlan } from "./model.js";
+import { reviewRehearsalOf } from "./safety-types.js";
 
 /** What the last `pulumi up` recorded for this database's SchemaVerification (from the stack state). */
 export interface VerifiedState {
@@ -50,9 +52,8 @@ export interface PlanInput {
   migrations: Migration[];
   /** The verification's outputs in the stack state; undefined for a new stack or database. */
   verified?: VerifiedState;
-  analyzeSafety?: AnalyzeSafety;
-  /** Passed to `analyzeSafety` as it is. */
-  policy?: unknown;
+  /** The stack's data-safety policy for this database (`safetyPolicyOf(config, db)`). */
+  policy: SafetyPolicy;
   /** Above this many tables the diagram shows only touched tables and their neighbours. */
   maxDiagramTables?: number;
   logger?: Logger;
@@ -70,8 +71,11 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   );
   const plan: DatabasePlan = { database: db.name, exists, applied: 0, pending: [], historyProblems: [] };
   let live: TableInfo[] = [];
+  let pending: Migration[] = input.migrations;
+  /** Set when the pending migrations run on empty schemas (a new database, or after the reset). */
+  let empty: string | undefined = "the database does not exist yet: `pulumi up` creates it";
   if (exists) {
-    await withClient({ ...admin, database: db.name }, async (client) => {
+    empty = await withClient({ ...admin, database: db.name }, async (client) => {
       const applied = await readHistory(client);
       plan.applied = applied.length;
       plan.historyProblems = checkHistory(applied, input.migrations);
@@ -79,17 +83,27 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
       const recorded = await readGeneration(client);
       plan.reset = resetPlan(input, recorded, live);
       const rebuilds = plan.reset?.guard === "allowed";
-      const pending = rebuilds ? input.migrations : plan.historyProblems.length ? [] : input.migrations.slice(applied.length);
-      plan.pending = pending.map(toPending);
+      pending = rebuilds ? input.migrations : plan.historyProblems.length ? [] : input.migrations.slice(applied.length);
       plan.drift = input.verified ? await driftOf(client, db, input.verified) : undefined;
-      if (input.analyzeSafety && pending.length > 0) {
-        log.info(`${db.name}: data-safety analysis of ${pending.length} pending migration(s)`);
-        plan.safety = await input.analyzeSafety(client, db.name, pending, input.policy);
-        plan.rehearsal = plan.safety.rehearsal;
-      }
+      // On the live database, unless the reset empties it first (then, as on a new database, all tables start empty).
+      if (rebuilds) return "the reset empties the database first, so every migration runs on empty schemas";
+      if (pending.length > 0) plan.safety = await analyse(input, client, pending, "runs after the analysis");
+      return undefined;
     });
-  } else {
-    plan.pending = input.migrations.map(toPending);
+  }
+  plan.pending = pending.map(toPending);
+  if (pending.length === 0) {
+    plan.safetySkipped = plan.historyProblems.length ? "not run: `pulumi up` refuses to migrate until the history problems above are fixed" : "nothing pending";
+    plan.rehearsal = { skipped: plan.safetySkipped };
+  } else if (empty !== undefined) {
+    plan.safety = await analyse(input, null, pending, `not run: ${empty} (the schema after the PR below is that run)`);
+  }
+  if (plan.safety) {
+    const { rehearsal, ...report } = plan.safety;
+    plan.safety = report;
+    // On the live database, after the analysis' connection is closed: any session on the
+    // database rules out the full TEMPLATE copy.
+    plan.rehearsal = input.policy.rehearsal && empty === undefined ? await rehearseCopy(input, pending) : reviewRehearsalOf(rehearsal);
   }
   log.info(`${db.name}: building the schema after the PR in a throwaway database`);
   try {
@@ -99,6 +113,28 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
     plan.schemaError = errorMessage(err);
   }
   return plan;
+}
+
+/** The analysis under the stack's policy; `rehearsal` is the skip text when the policy wants one. */
+function analyse(input: PlanInput, client: pg.Client | null, pending: Migration[], rehearsal: string) {
+  const log = input.logger ?? silentLogger;
+  log.info(`${input.db.name}: data-safety analysis of ${pending.length} pending migration(s) (${input.policy.profile} policy)`);
+  return analyzeSafety(client, input.db.name, pending, input.policy, { logger: (m) => log.info(m), rehearsalUnavailable: rehearsal });
+}
+
+/** The rehearsal on a copy of the live database, as the owner, as the MigrationSafety provider runs it. */
+async function rehearseCopy(input: PlanInput, pending: Migration[]): Promise<DatabasePlan["rehearsal"]> {
+  const log = input.logger ?? silentLogger;
+  log.info(`${input.db.name}: rehearsal of ${pending.length} pending migration(s) on a copy of the database`);
+  try {
+    return await rehearse({ ...input.admin, database: "postgres" }, input.db.name, pending, {
+      role: input.db.owner,
+      session: input.db.session,
+      logger: (m) => log.info(m),
+    });
+  } catch (err) {
+    return { skipped: `could not run: ${errorMessage(err).split("\n")[0]}` };
+  }
 }
 
 function toPending(m: Migration): PendingMigration {

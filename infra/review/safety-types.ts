@@ -1,52 +1,29 @@
 /**
- * The data-safety analysis' and the rehearsal's result types, as the "data safety" issue defines
- * them. A local copy until `infra/lifecycle/safety/index.ts` lands; then this whole file becomes
- * `export type { Finding, FindingClass, SafetyReport, RehearsalReport, RehearsalStep } from "../lifecycle/safety/index.js";`
+ * The data-safety analysis' and the rehearsal's result types, from the core
+ * (`infra/lifecycle/safety`, `infra/lifecycle/rehearsal.ts`), and the review's view of the
+ * rehearsal: the core keeps it as `unknown` in its report, the review as a real report or the
+ * reason it did not run.
  */
+import type { RehearsalReport } from "../lifecycle/rehearsal.js";
 
-/** What kind of risk a finding is about. */
-export type FindingClass = "data-loss" | "cast-failure" | "fk-orphans" | "not-null" | "duplicates" | "rename" | "lint";
+export type { Finding, FindingClass, RowCount, SafetyReport } from "../lifecycle/safety/types.js";
+export type { RehearsalReport, RehearsalStep } from "../lifecycle/rehearsal.js";
 
-/** One finding about a pending migration, located in its file. */
-export interface Finding {
-  rule: string;
-  class: FindingClass;
-  file: string;
-  line: number;
-  column: number;
-  message: string;
-  safeAlternative: string;
-  table?: string;
-  rows?: { count: number; exact: boolean };
-  acknowledged?: { reason: string };
+/** The rehearsal as the review shows it: the report per migration, or why it did not run. */
+export type ReviewRehearsal = RehearsalReport | { skipped: string };
+
+/** True when the rehearsal ran (it has steps), false when it carries a skip reason. */
+export function rehearsalRan(r: ReviewRehearsal): r is RehearsalReport {
+  return "steps" in r && Array.isArray(r.steps);
 }
 
-/** One migration run in the rehearsal. */
-export interface RehearsalStep {
-  name: string;
-  file: string;
-  status: string;
-  error?: string;
-  durationMs: number;
-  rowsAffected: number;
-  schemaChange: string[];
-}
-
-/** The pending migrations run against a copy of the database. */
-export interface RehearsalReport {
-  database: string;
-  method: string;
-  steps: RehearsalStep[];
-  durationMs: number;
-  cloneDropped: boolean;
-}
-
-/** The safety analysis of one database's pending migrations. */
-export interface SafetyReport {
-  database: string;
-  pending: { name: string; file: string }[];
-  findings: Finding[];
-  verdict: "safe" | "warn" | "refuse";
-  refusals: Finding[];
-  rehearsal?: RehearsalReport;
+/**
+ * The core report's `rehearsal` slot (`unknown`) as the review's type: a report with steps, a
+ * skip reason, or undefined for anything else.
+ */
+export function reviewRehearsalOf(r: unknown): ReviewRehearsal | undefined {
+  if (!r || typeof r !== "object") return undefined;
+  if ("steps" in r && Array.isArray((r as { steps: unknown }).steps)) return r as RehearsalReport;
+  if ("skipped" in r) return { skipped: String((r as { skipped: unknown }).skipped) };
+  return undefined;
 }

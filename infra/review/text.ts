@@ -1,12 +1,53 @@
 /** Wording both renderers share, so the Markdown comment and the HTML page say the same things. */
-import type { AccessChange, DatabaseReview, ReviewReport } from "./model.js";
+import { atRisk } from "../lifecycle/safety/policy.js";
+import type { AccessChange, DatabaseReview, Finding, RehearsalReport, RehearsalStep, ReviewReport } from "./model.js";
 
-/** The sentence for a section whose data comes from the "data safety" work when it is absent. */
-export const NOT_AVAILABLE = {
-  lint: "Lint findings: not available (pgstack's data-safety analysis is not installed in this checkout).",
-  safety: "not available (pgstack's data-safety analysis is not installed in this checkout).",
-  rehearsal: "not available (pgstack's rehearsal is not installed in this checkout).",
-} as const;
+/** Why a database's pending migrations have no analysis (only when none ran). */
+export function safetySkippedLine(db: DatabaseReview): string {
+  return db.safetySkipped ?? "not run";
+}
+
+/** The data-at-risk headline: the policy, and what "none" means on an empty database. */
+export function safetyLine(db: DatabaseReview): string {
+  const s = db.safety;
+  if (!s) return safetySkippedLine(db);
+  const n = s.findings.filter((f) => f.class !== "lint").length;
+  const empty = s.target === "empty" ? "; counted on empty tables: the database does not exist yet or the reset empties it first" : "";
+  const verdict = s.verdict === "refuse" ? "refused" : s.verdict === "warn" ? "warn" : "safe";
+  return `${n === 0 ? "none found" : `${n} finding(s)`} (${s.profile ?? "stack"} policy: ${verdict}${empty})`;
+}
+
+/** The marker of a finding: refused by the policy, acknowledged, a warning, or nothing at risk. */
+export function findingMark(db: DatabaseReview, f: Finding): string {
+  if (f.acknowledged) return "☑️";
+  const refused = db.safety?.refusals.some((r) => r.rule === f.rule && r.file === f.file && r.line === f.line && r.column === f.column && r.table === f.table);
+  if (refused) return "⛔";
+  return atRisk(f) ? "⚠️" : "ℹ️";
+}
+
+/** What a finding adds after its message: the note, and that the count is only a guide. */
+export function findingExtra(f: Finding): string {
+  return [f.note, f.stale ? "counted before an earlier statement of the batch changes the table: a guide only" : undefined].filter(Boolean).join("; ");
+}
+
+/** How the rehearsal's copy was made, and whether it was dropped. */
+export function rehearsalLine(r: RehearsalReport): string {
+  const how = r.method === "template" ? "a full copy (CREATE DATABASE … TEMPLATE)" : `a copy with at most ${r.rowLimit ?? "?"} rows per table (dump and restore${r.fallbackReason ? `: ${r.fallbackReason}` : ""})`;
+  const dropped = r.cloneDropped ? "the copy was dropped" : `the copy ${r.clone ?? ""} could NOT be dropped: drop it by hand`;
+  return `${r.steps.length} pending migration(s) on ${how}, ${Math.round(r.durationMs)} ms; ${dropped}`;
+}
+
+/** One rehearsal step's status cell: ok, FAILED with the error at file:line:col, or not run. */
+export function stepStatus(s: RehearsalStep): string {
+  if (s.status === "ok") return "✅ ok";
+  if (s.status === "skipped") return "not run (an earlier migration failed)";
+  return `⛔ failed: ${s.error ?? "no error message"}`;
+}
+
+/** A step's rows: written, or written then rolled back for a failed one. */
+export function stepRows(s: RehearsalStep): string {
+  return s.status === "failed" && s.rowsAffected > 0 ? `${s.rowsAffected} (rolled back)` : String(s.rowsAffected);
+}
 
 /** `2 to update, 35 unchanged` from Pulumi's change summary. */
 export function changeSummaryText(summary: Record<string, number>): string {

@@ -81,18 +81,19 @@ describe("npm run review on a fixture PR, through the real CLI", () => {
     expect(r.stderr).toContain("[review] 3/5 pulumi preview --json --stack dev");
   });
 
-  it("1. verdict: needs review, one finding per reason, exit code 1", () => {
+  it("1. verdict: needs review (the dev policy warns), one finding per reason, exit code 1", () => {
     expect(r.report.verdict.level).toBe("warn");
     expect(r.status).toBe(1);
     const n = r.report.verdict.reasons.length;
     expect(r.md.split("\n")[0]).toBe(`## ⚠️ needs review (${n} findings) — pgstack review of stack \`dev\``);
     expect(r.report.verdict.reasons).toEqual(
       expect.arrayContaining([
-        `${FLTR}: 1 pending migration(s) not checked: the data-safety analysis is not available`,
+        expect.stringMatching(new RegExp(`^${FLTR}: migrations/fltr/0005_add_tags\\.sql:14:\\d+ .* \\[squawk/require-concurrent-index-creation\\]$`)),
         `${AUTH}: the reset drops 3 row(s) in 1 table(s)`,
         `${FLTR}: drift: table public.scratch_notes appeared`,
       ]),
     );
+    expect(r.report.verdict.reasons.filter((x) => x.includes("not checked"))).toEqual([]);
   });
 
   it("2. pending migrations equal the files not in pgstack's history, with their full SQL", async () => {
@@ -109,17 +110,39 @@ describe("npm run review on a fixture PR, through the real CLI", () => {
     expect(r.md).toContain(sql.trimEnd());
   });
 
-  it("3. lint and data at risk: not available until the data-safety analysis is installed", () => {
+  it("3. lint, data at risk and the rehearsal, from the real analysis under the dev policy", async () => {
     const fltr = r.report.databases.find((d) => d.database === FLTR)!;
-    const hasSafety = fs.existsSync(path.join(p.dir, "infra", "lifecycle", "safety", "index.ts"));
-    // Integrator: when infra/lifecycle/safety lands, assert the CREATE INDEX finding on
-    // migrations/fltr/0005_add_tags.sql:14 here (fltr.safety.findings) and in the Markdown.
-    expect(fltr.safety === undefined).toBe(!hasSafety);
-    if (!hasSafety) {
-      expect(r.md).toContain("_Lint findings: not available");
-      expect(r.md).toContain("**Data at risk:** _not available (pgstack's data-safety analysis");
-      expect(r.md).toContain("**Rehearsal:** _not available (pgstack's rehearsal");
-    }
+    const file = "migrations/fltr/0005_add_tags.sql";
+    expect(fltr.safety).toMatchObject({ database: FLTR, profile: "dev", target: "live", pending: [{ name: "0005_add_tags", file }], refusals: [] });
+    // Lint: the CREATE INDEX without CONCURRENTLY on line 14, with squawk's rule id, inline under its migration.
+    const index = fltr.safety!.findings.find((f) => f.class === "lint" && f.line === 14);
+    expect(index).toMatchObject({ rule: "squawk/require-concurrent-index-creation", file, line: 14 });
+    expect(fs.readFileSync(path.join(p.dir, file), "utf8").split("\n")[13]).toMatch(/^CREATE INDEX documents_created_at_idx /);
+    expect(r.md).toContain(`\`${file}:14:${index!.column}\` **squawk/require-concurrent-index-creation** (lint)`);
+    // Data at risk: the fixture only adds tables and an index, so nothing the database holds is at risk.
+    const rows = await query<{ n: string }>(conn(FLTR), "SELECT count(*) AS n FROM datasets");
+    expect(fltr.safety!.findings.filter((f) => f.class !== "lint")).toEqual([]);
+    expect(fltr.safety!.verdict).toBe("warn");
+    expect(r.md).toContain("**Data at risk:** none found (dev policy: warn).");
+    // The rehearsal (on in dev) ran 0005 on a copy: ok, no rows written, and the schema change the diagram also shows.
+    const rh = fltr.rehearsal!;
+    expect("steps" in rh).toBe(true);
+    if (!("steps" in rh)) return;
+    expect(rh).toMatchObject({ database: FLTR, cloneDropped: true });
+    expect(rh.steps.map((s) => [s.name, s.file, s.status, s.rowsAffected])).toEqual([["0005_add_tags", file, "ok", 0]]);
+    const added = fltr.diagram!.tables.filter((t) => t.status === "added").map((t) => t.id).sort();
+    expect(rh.steps[0]!.schemaChange.filter((c) => c.startsWith("+ table ")).map((c) => /^\+ table (\S+)/.exec(c)![1]).sort()).toEqual(added);
+    if (rh.method === "dump-restore") expect(rh.copied?.find((c) => /(^|\.)datasets$/.test(c.table))?.rows).toBe(Math.min(Number(rows[0]?.n), rh.rowLimit ?? Infinity));
+    expect(r.md).toContain(`| 0005_add_tags | ✅ ok | ${Math.round(rh.steps[0]!.durationMs)} ms | 0 | `);
+    // The copy is gone, and the live database did not get the PR's tables.
+    expect(await query(conn("postgres"), "SELECT datname FROM pg_database WHERE datname LIKE 'pgstack\\_rehearsal\\_%'")).toEqual([]);
+    expect(await query(conn(FLTR), "SELECT to_regclass('public.tags') AS t")).toEqual([{ t: null }]);
+    // fltr_auth is rebuilt by its reset: the analysis counts on empty tables and there is no copy to rehearse on.
+    const auth = r.report.databases.find((d) => d.database === AUTH)!;
+    expect(auth.safety?.target).toBe("empty");
+    expect(auth.safety?.refusals).toEqual([]);
+    expect(auth.rehearsal).toEqual({ skipped: "not run: the reset empties the database first, so every migration runs on empty schemas (the schema after the PR below is that run)" });
+    expect(r.md).not.toContain("not available");
   });
 
   it("4. the pending reset: generation from the database, the guard's verdict, exact rows per table", async () => {

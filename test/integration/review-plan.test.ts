@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseStackConfig, type DatabaseConfig } from "../../infra/config.js";
+import { parseStackConfig, safetyPolicyOf, type DatabaseConfig } from "../../infra/config.js";
+import type { SafetyPolicy } from "../../infra/lifecycle/safety/index.js";
 import { writeMeta } from "../../infra/lifecycle/history.js";
 import { introspect } from "../../infra/lifecycle/introspect.js";
 import { loadMigrations, type Migration } from "../../infra/lifecycle/source.js";
@@ -34,16 +35,27 @@ async function prMigrations(extra: Record<string, string> = {}): Promise<Migrati
   return loadMigrations(dir);
 }
 
-function config(f: FltrDatabase, reset: { generation: number; allowed: boolean; acceptDataLoss?: number }): DatabaseConfig {
+type Reset = { generation: number; allowed: boolean; acceptDataLoss?: number };
+
+/** The database's config and its safety policy as the stack gives them (`allowed` resets: the dev profile, else prod). */
+function stackOf(f: FltrDatabase, reset: Reset): { db: DatabaseConfig; policy: SafetyPolicy } {
   const parsed = parseStackConfig(
     { server: { host: "127.0.0.1" }, databases: [{ name: f.db.database, owner: f.owner, roles: [{ name: f.owner }, { name: f.app }], schemas: ["public"], reset }] },
     "test",
   );
-  return parsed.databases[0]!;
+  return { db: parsed.databases[0]!, policy: safetyPolicyOf(parsed, parsed.databases[0]!) };
 }
 
-async function plan(f: FltrDatabase, extra: Partial<PlanInput> & { reset?: { generation: number; allowed: boolean; acceptDataLoss?: number } } = {}) {
-  return planDatabase({ stack: "test", index: 0, db: config(f, extra.reset ?? { generation: 1, allowed: true }), admin: adminConnection(), migrations: await prMigrations(), ...extra });
+function config(f: FltrDatabase, reset: Reset): DatabaseConfig {
+  return stackOf(f, reset).db;
+}
+
+async function plan(f: FltrDatabase, extra: Partial<PlanInput> & { reset?: Reset } = {}) {
+  return planDatabase({ stack: "test", index: 0, ...stackOf(f, extra.reset ?? { generation: 1, allowed: true }), admin: adminConnection(), migrations: await prMigrations(), ...extra });
+}
+
+async function rehearsalLeftovers(): Promise<string[]> {
+  return (await query<{ datname: string }>({ ...adminConnection(), database: "postgres" }, "SELECT datname FROM pg_database WHERE datname LIKE 'pgstack\\_rehearsal\\_%'")).map((r) => r.datname);
 }
 
 async function leftovers(): Promise<string[]> {
@@ -51,7 +63,7 @@ async function leftovers(): Promise<string[]> {
 }
 
 describe("the review's plan", () => {
-  it("pending migrations are the files after the history; the diagram is the schema after them", async () => {
+  it("pending migrations are the files after the history, analysed and rehearsed under the dev policy; the diagram is the schema after them", async () => {
     const f = await fltrDatabase("rv");
     await writeMeta(f.cl, "reset_generation", "1");
     const p = await plan(f);
@@ -63,7 +75,20 @@ describe("the review's plan", () => {
     expect(p.reset).toBeUndefined();
     expect(p.historyProblems).toEqual([]);
     expect(p.drift).toBeUndefined();
-    expect(p.safety).toBeUndefined();
+    // The data-safety analysis on the live database: squawk's lint of line 14, nothing at risk.
+    expect(p.safety).toMatchObject({ database: f.db.database, profile: "dev", target: "live", verdict: "warn", refusals: [], pending: [{ name: "0005_add_tags" }] });
+    expect(p.safety!.findings.filter((x) => x.class !== "lint")).toEqual([]);
+    expect(p.safety!.findings.find((x) => x.line === 14)).toMatchObject({ rule: "squawk/require-concurrent-index-creation", class: "lint" });
+    expect(p.safety).not.toHaveProperty("rehearsal");
+    expect(p.safetySkipped).toBeUndefined();
+    // The rehearsal (on in dev) ran 0005 on a copy, as the owner.
+    const r = p.rehearsal!;
+    expect("steps" in r && r.steps.map((s) => [s.name, s.status, s.rowsAffected])).toEqual([["0005_add_tags", "ok", 0]]);
+    if (!("steps" in r)) return;
+    expect(r.cloneDropped).toBe(true);
+    expect(r.steps[0]!.schemaChange.filter((c) => c.startsWith("+ table ")).map((c) => c.split(" ")[2]).sort()).toEqual(["public.document_tags", "public.tags"]);
+    expect(computeVerdict([{ ...p, access: [] }]).level).toBe("warn");
+    expect(await rehearsalLeftovers()).toEqual([]);
     const status = Object.fromEntries(p.diagram!.tables.map((t) => [t.id, t.status]));
     expect(status).toEqual({
       "public.datasets": "unchanged",
@@ -91,6 +116,11 @@ describe("the review's plan", () => {
     // A rebuild runs every migration again.
     expect(accepted.pending.map((m) => m.name)).toEqual(["0001_create_datasets", "0002_create_documents", "0003_create_processing_jobs", "0004_index_jobs_by_status", "0005_add_tags"]);
     expect(computeVerdict([{ ...accepted, access: [] }]).reasons).toContain(`${f.db.database}: the reset drops 2 row(s) in 1 table(s)`);
+    // The reset empties the database first: the analysis counts on empty tables, and there is nothing to copy.
+    expect(accepted.safety?.target).toBe("empty");
+    expect(accepted.safety?.pending).toHaveLength(5);
+    expect(accepted.safety?.refusals).toEqual([]);
+    expect(accepted.rehearsal).toEqual({ skipped: "not run: the reset empties the database first, so every migration runs on empty schemas (the schema after the PR below is that run)" });
 
     const notAccepted = await plan(f, { reset: { generation: 2, allowed: true } });
     expect(notAccepted.reset?.guard).toBe("refused");
@@ -122,7 +152,7 @@ describe("the review's plan", () => {
   it("a migration that fails in the throwaway build: the error is reported, the copy is still dropped", async () => {
     const f = await fltrDatabase("rv");
     const migrations = await prMigrations({ "0006_broken.sql": "CREATE TABLE oops (id int REFERENCES no_such_table (id));\n" });
-    const p = await planDatabase({ stack: "test", index: 0, db: config(f, { generation: 1, allowed: true }), admin: adminConnection(), migrations });
+    const p = await planDatabase({ stack: "test", index: 0, ...stackOf(f, { generation: 1, allowed: true }), admin: adminConnection(), migrations });
     expect(p.diagram).toBeUndefined();
     expect(p.schemaError).toContain("0006_broken");
     expect(p.schemaError).toContain('relation "no_such_table" does not exist');
@@ -131,11 +161,40 @@ describe("the review's plan", () => {
 
   it("a database that does not exist yet: every migration is pending, all tables are added", async () => {
     const f = await fltrDatabase("rv");
-    const db = { ...config(f, { generation: 1, allowed: true }), name: `${f.db.database}_new` };
-    const p = await planDatabase({ stack: "test", index: 0, db, admin: adminConnection(), migrations: await prMigrations() });
+    const { db: base, policy } = stackOf(f, { generation: 1, allowed: true });
+    const db = { ...base, name: `${f.db.database}_new` };
+    const p = await planDatabase({ stack: "test", index: 0, db, policy, admin: adminConnection(), migrations: await prMigrations() });
     expect(p.exists).toBe(false);
     expect(p.pending).toHaveLength(5);
+    expect(p.safety).toMatchObject({ target: "empty", profile: "dev", refusals: [] });
+    expect(p.safety!.findings.filter((x) => x.rows && x.rows.count > 0)).toEqual([]);
+    expect(p.rehearsal).toEqual({ skipped: "not run: the database does not exist yet: `pulumi up` creates it (the schema after the PR below is that run)" });
     expect(p.diagram?.tables.every((t) => t.status === "added")).toBe(true);
     expect(p.diagram?.tables).toHaveLength(5);
+  });
+
+  it("the prod policy refuses a pending DROP TABLE of a table with rows: the verdict is refused, with the row count", async () => {
+    const f = await fltrDatabase("rv");
+    await writeMeta(f.cl, "reset_generation", "1");
+    await query(f.db, "INSERT INTO datasets (name, created_by) VALUES ('a', 'u')");
+    await query(f.db, "INSERT INTO documents (dataset_id, filename, size_bytes, sha256) SELECT id, 'd.pdf', 1, repeat('0', 64) FROM datasets");
+    await query(f.db, "INSERT INTO processing_jobs (document_id, kind) SELECT id, k FROM documents, unnest(ARRAY['ocr', 'embed', 'index']) AS k");
+    const migrations = await prMigrations({ "0006_drop_jobs.sql": "-- Jobs move to the queue service.\nDROP TABLE processing_jobs;\n" });
+    const { db, policy } = stackOf(f, { generation: 1, allowed: false });
+    expect(policy.profile).toBe("prod");
+    const p = await planDatabase({ stack: "test", index: 0, db, policy, admin: adminConnection(), migrations });
+    expect(p.pending.map((m) => m.name)).toEqual(["0005_add_tags", "0006_drop_jobs"]);
+    expect(p.safety?.verdict).toBe("refuse");
+    expect(p.safety?.refusals).toEqual([
+      expect.objectContaining({ class: "data-loss", file: migrations[5]!.file, line: 2, column: 1, table: "processing_jobs", rows: { count: 3, exact: true } }),
+    ]);
+    // prod does not rehearse unless the stack turns it on.
+    expect(p.rehearsal).toEqual({ skipped: "off (pgstack:safety.rehearsal)" });
+    const v = computeVerdict([{ ...p, access: [] }]);
+    expect(v.level).toBe("refuse");
+    const refusal = v.reasons.find((x) => x.includes("0006_drop_jobs.sql:2:1"));
+    expect(refusal).toMatch(/^rv\S*: \S*0006_drop_jobs\.sql:2:1 .*\b3 rows\b.* \(prod policy: refuse\)$/);
+    // Read-only: the rows are still there.
+    expect(await query(f.db, "SELECT count(*)::int AS n FROM processing_jobs")).toEqual([{ n: 3 }]);
   });
 });

@@ -103,7 +103,7 @@ describe("the HTML report in headless Chromium", () => {
 
   it("shows the same sections as the Markdown, SQL collapsed, and writes the screenshot", async () => {
     const text = (await page.evaluate("document.body.innerText")) as string;
-    for (const s of ["Database fltr", "Migrations: 4 applied, 1 pending", "Lint findings: not available", "Data at risk: not available", "Rehearsal: not available", "Reset: ⚠️ generation 1 → 2", "Drift:", "Roles and grants:", "Schema after the PR:"]) {
+    for (const s of ["Database fltr", "Migrations: 4 applied, 1 pending", "squawk/require-concurrent-index-creation", "Data at risk: none found (dev policy: warn).", "Rehearsal: 1 pending migration(s) on a full copy", "✅ ok", "Reset: ⚠️ generation 1 → 2", "Drift:", "Roles and grants:", "Schema after the PR:"]) {
       expect(text).toContain(s);
     }
     expect(await page.evaluate('document.querySelector("details").open')).toBe(false);

@@ -2,10 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { renderMarkdown, GITHUB_COMMENT_LIMIT } from "../../infra/review/markdown.js";
 import { buildDiagram } from "../../infra/review/mermaid.js";
-import type { Finding, SafetyReport } from "../../infra/review/model.js";
+import type { Finding } from "../../infra/review/model.js";
 import { accessChanges, changeSummary, previewErrors, type PreviewJson } from "../../infra/review/preview.js";
 import { computeVerdict, EXIT_CODES, verdictLine } from "../../infra/review/verdict.js";
-import { AFTER, BEFORE, SQL, sampleDatabase, sampleReport, table } from "../fixtures/review/sample.js";
+import { AFTER, BEFORE, SAMPLE_REHEARSAL, SQL, sampleDatabase, sampleReport, sampleSafety as safety, table } from "../fixtures/review/sample.js";
 
 /** The Markdown with fenced blocks removed (what GitHub could read as HTML). */
 function outsideFences(md: string): string {
@@ -21,9 +21,7 @@ function finding(over: Partial<Finding> = {}): Finding {
   return { rule: "require-concurrent-index-creation", class: "lint", file: "migrations/fltr/0005_add_tags.sql", line: 4, column: 1, message: "CREATE INDEX blocks writes", safeAlternative: "CREATE INDEX CONCURRENTLY", ...over };
 }
 
-function safety(findings: Finding[], refusals: Finding[] = []): SafetyReport {
-  return { database: "fltr", pending: [{ name: "0005_add_tags", file: "migrations/fltr/0005_add_tags.sql" }], findings, refusals, verdict: refusals.length ? "refuse" : findings.length ? "warn" : "safe" };
-}
+const LINT_REASON = "fltr: migrations/fltr/0005_add_tags.sql:4:1 During normal index creation, table updates are blocked, but reads are still allowed. [squawk/require-concurrent-index-creation]";
 
 describe("the ER diagram", () => {
   const d = buildDiagram(BEFORE, AFTER);
@@ -82,42 +80,53 @@ describe("the ER diagram", () => {
 
 describe("the verdict", () => {
   it("is safe when nothing needs a look, and the exit code follows", () => {
-    const v = computeVerdict([sampleDatabase({ pending: [], reset: undefined, drift: [], access: [] })]);
+    const v = computeVerdict([sampleDatabase({ pending: [], safety: undefined, safetySkipped: "nothing pending", rehearsal: { skipped: "nothing pending" }, reset: undefined, drift: [], access: [] })]);
     expect(v).toEqual({ level: "safe", reasons: [] });
     expect(verdictLine(v)).toBe("✅ safe");
     expect(EXIT_CODES[v.level]).toBe(0);
   });
 
-  it("counts one finding per reason: unchecked migrations, rows a reset drops, drift, removed grants", () => {
+  it("counts one finding per reason: the analysis' warnings, rows a reset drops, drift, removed grants", () => {
     const v = computeVerdict([sampleDatabase({ access: [{ op: "delete", kind: "Grant", resource: "g", summary: "" }, { op: "create", kind: "Role", resource: "r", summary: "" }] })]);
-    expect(v.reasons).toEqual([
-      "fltr: 1 pending migration(s) not checked: the data-safety analysis is not available",
-      "fltr: the reset drops 2 row(s) in 1 table(s)",
-      "fltr: drift: table public.scratch appeared",
-      "fltr: Grant g is removed",
-    ]);
+    expect(v.reasons).toEqual([LINT_REASON, "fltr: the reset drops 2 row(s) in 1 table(s)", "fltr: drift: table public.scratch appeared", "fltr: Grant g is removed"]);
     expect(verdictLine(v)).toBe("⚠️ needs review (4 findings)");
     expect(EXIT_CODES[v.level]).toBe(1);
+    // Pending migrations without an analysis are never taken as safe.
+    const unchecked = computeVerdict([sampleDatabase({ safety: undefined, safetySkipped: "not run: why", reset: undefined, drift: [], access: [] })]);
+    expect(unchecked).toEqual({ level: "warn", reasons: ["fltr: 1 pending migration(s) not checked: not run: why"] });
   });
 
   it("uses the safety findings when present; acknowledged ones do not count; refusals refuse", () => {
     const clean = { reset: undefined, drift: [], access: [] };
     expect(computeVerdict([sampleDatabase({ ...clean, safety: safety([]) })]).level).toBe("safe");
     expect(computeVerdict([sampleDatabase({ ...clean, safety: safety([finding({ acknowledged: { reason: "small table" } })]) })]).level).toBe("safe");
-    expect(computeVerdict([sampleDatabase({ ...clean, safety: safety([finding()]) })]).reasons).toEqual(["fltr: migrations/fltr/0005_add_tags.sql:4:1 CREATE INDEX blocks writes"]);
-    const bad = finding({ class: "data-loss", message: "drops column with 10 rows" });
-    const v = computeVerdict([sampleDatabase({ ...clean, safety: safety([bad], [bad]) })]);
-    expect(v).toEqual({ level: "refuse", reasons: ["fltr: migrations/fltr/0005_add_tags.sql:4:1 drops column with 10 rows"] });
+    expect(computeVerdict([sampleDatabase({ ...clean, safety: safety([finding()]) })]).reasons).toEqual(["fltr: migrations/fltr/0005_add_tags.sql:4:1 CREATE INDEX blocks writes [require-concurrent-index-creation]"]);
+    // As the analysis judges it: a DROP of an empty table puts nothing at risk.
+    const empty = finding({ rule: "pgstack/drop-table", class: "data-loss", message: "DROP TABLE old loses 0 rows", rows: { count: 0, exact: true } });
+    expect(computeVerdict([sampleDatabase({ ...clean, safety: safety([empty]) })]).level).toBe("safe");
+    const bad = finding({ rule: "pgstack/drop-column", class: "data-loss", message: "DROP COLUMN loses 10 rows", rows: { count: 10, exact: true } });
+    // The refusal may come back from JSON (other objects): it is matched by rule and place.
+    const v = computeVerdict([sampleDatabase({ ...clean, safety: safety([bad], [{ ...bad }]) })]);
+    expect(v).toEqual({ level: "refuse", reasons: ["fltr: migrations/fltr/0005_add_tags.sql:4:1 DROP COLUMN loses 10 rows (prod policy: refuse)"] });
     expect(verdictLine(v)).toBe("⛔ refused by policy");
     expect(EXIT_CODES[v.level]).toBe(2);
   });
 
-  it("refuses a reset the guard refuses, history problems, a failed rehearsal and a failed preview", () => {
+  it("refuses a reset the guard refuses, history problems and a failed preview; a failed rehearsal needs review", () => {
     const reset = { ...sampleDatabase().reset!, guard: "refused" as const, reason: "stack does not allow it" };
     expect(computeVerdict([sampleDatabase({ reset })]).reasons).toEqual(["fltr: reset refused: stack does not allow it"]);
     expect(computeVerdict([sampleDatabase({ historyProblems: ["0002 was edited"] })]).reasons).toEqual(["fltr: history: 0002 was edited"]);
-    const rehearsal = { database: "fltr", method: "clone", durationMs: 5, cloneDropped: true, steps: [{ name: "0005", file: "f.sql", status: "Error", error: "boom", durationMs: 1, rowsAffected: 0, schemaChange: [] }] };
-    expect(computeVerdict([sampleDatabase({ rehearsal })]).level).toBe("refuse");
+    const failed = { ...SAMPLE_REHEARSAL.steps[0]!, status: "failed" as const, error: "migrations/fltr/0005_add_tags.sql:3:1: boom (SQLSTATE 42P01)", schemaChange: [] };
+    const clean = { safety: safety([]), reset: undefined, drift: [], access: [] };
+    // Not a policy class: pulumi up would stop at that migration, so a reviewer must look.
+    expect(computeVerdict([sampleDatabase({ ...clean, rehearsal: { ...SAMPLE_REHEARSAL, steps: [failed] } })])).toEqual({
+      level: "warn",
+      reasons: ["fltr: rehearsal: 0005_add_tags failed: migrations/fltr/0005_add_tags.sql:3:1: boom (SQLSTATE 42P01)"],
+    });
+    expect(computeVerdict([sampleDatabase({ ...clean, rehearsal: { ...SAMPLE_REHEARSAL, cloneDropped: false } })]).reasons).toEqual([
+      "fltr: the rehearsal copy pgstack_rehearsal_fltr_1 could not be dropped: drop it by hand",
+    ]);
+    expect(computeVerdict([sampleDatabase({ ...clean, rehearsal: { skipped: "off (pgstack:safety.rehearsal)" } })]).level).toBe("safe");
     expect(computeVerdict([], "\n  error: the guard said no\nmore").reasons).toEqual(["pulumi preview failed:   error: the guard said no"]);
   });
 });
@@ -179,27 +188,55 @@ describe("the Markdown comment", () => {
     expect(md).toContain("Removed: `public.old_notes`.");
   });
 
-  it("puts the full SQL in a details block with a fence longer than any inside, and says what is not available", () => {
+  it("puts the full SQL in a details block with a fence longer than any inside, with its findings before it", () => {
     expect(md).toContain("<details><summary>SQL of 0005_add_tags (4 line(s))</summary>\n\n````sql\n" + SQL.trimEnd() + "\n````\n\n</details>");
-    expect(md).toContain("_Lint findings: not available (pgstack's data-safety analysis is not installed in this checkout)._");
-    expect(md).toContain("**Data at risk:** _not available (pgstack's data-safety analysis");
-    expect(md).toContain("**Rehearsal:** _not available (pgstack's rehearsal");
+    const sqlAt = md.indexOf("<details><summary>SQL of 0005_add_tags");
+    const findingAt = md.indexOf(
+      "- ⚠️ `migrations/fltr/0005_add_tags.sql:4:1` **squawk/require-concurrent-index-creation** (lint): During normal index creation, table updates are blocked, but reads are still allowed. — safer: Use `CONCURRENTLY` to avoid blocking writes.",
+    );
+    expect(findingAt).toBeGreaterThan(0);
+    expect(findingAt).toBeLessThan(sqlAt);
+    expect(md).toContain("**Data at risk:** none found (dev policy: warn).");
     expect(md).toContain("```mermaid\nerDiagram\n");
     expect(md).toContain('  tags["tags (added)"] {');
     expect(md).not.toMatch(/^\s+class(Def)? /m);
+    expect(md).not.toContain("not available");
     expect(rawHtml(md)).toEqual([]);
   });
 
-  it("shows lint findings inline under their migration, and the rehearsal, when they exist", () => {
-    const rehearsal = { database: "fltr", method: "template clone", durationMs: 1234, cloneDropped: true, steps: [{ name: "0005_add_tags", file: "migrations/fltr/0005_add_tags.sql", status: "Success", durationMs: 12.4, rowsAffected: 0, schemaChange: ["+ table public.tags"] }] };
-    const withSafety = renderMarkdown(sampleReport([sampleDatabase({ safety: safety([finding({ rows: { count: 1200, exact: false }, table: "public.documents" })]), rehearsal })]));
-    const sqlAt = withSafety.indexOf("<details><summary>SQL of 0005_add_tags");
-    const findingAt = withSafety.indexOf("- ⚠️ `migrations/fltr/0005_add_tags.sql:4:1` **require-concurrent-index-creation** (lint, `public.documents`) (~1200 row(s)): CREATE INDEX blocks writes — safer: CREATE INDEX CONCURRENTLY");
-    expect(findingAt).toBeGreaterThan(0);
-    expect(findingAt).toBeLessThan(sqlAt);
-    expect(withSafety).toContain("**Data at risk:** none found.");
-    expect(withSafety).toContain("| 0005_add_tags | Success | 12 ms | 0 | + table public.tags |");
-    expect(withSafety).not.toContain("not available");
+  it("shows the rehearsal per migration: status, time, rows, schema change; or why it did not run", () => {
+    expect(md).toContain("**Rehearsal:** 1 pending migration(s) on a full copy (CREATE DATABASE … TEMPLATE), 1234 ms; the copy was dropped.\n\n| Migration | Status | Time | Rows | Schema change |\n|---|---|---|---|---|\n");
+    expect(md).toContain("| 0005_add_tags | ✅ ok | 12 ms | 0 | + table public.tags (id bigint, name character varying(64)); + table public.document_tags (document_id bigint, tag_id bigint) |");
+    const failed = { ...SAMPLE_REHEARSAL.steps[0]!, status: "failed" as const, error: "migrations/fltr/0005_add_tags.sql:3:1: relation \"documents\" does not exist (SQLSTATE 42P01)", rowsAffected: 3, schemaChange: [] };
+    const skipped = { ...SAMPLE_REHEARSAL.steps[0]!, name: "0006_more", status: "skipped" as const, schemaChange: [] };
+    const sample = { ...SAMPLE_REHEARSAL, method: "dump-restore" as const, rowLimit: 10_000, fallbackReason: "other sessions are connected", steps: [failed, skipped] };
+    const out = renderMarkdown(sampleReport([sampleDatabase({ rehearsal: sample })]));
+    expect(out).toContain("**Rehearsal:** 2 pending migration(s) on a copy with at most 10000 rows per table (dump and restore: other sessions are connected), 1234 ms; the copy was dropped.");
+    expect(out).toContain('| 0005_add_tags | ⛔ failed: migrations/fltr/0005_add_tags.sql:3:1: relation "documents" does not exist (SQLSTATE 42P01) | 12 ms | 3 (rolled back) | none |');
+    expect(out).toContain("| 0006_more | not run (an earlier migration failed) | 12 ms | 0 | none |");
+    const off = renderMarkdown(sampleReport([sampleDatabase({ rehearsal: { skipped: "off (pgstack:safety.rehearsal)" } })]));
+    expect(off).toContain("**Rehearsal:** _off (pgstack:safety.rehearsal)._");
+  });
+
+  it("marks refused, acknowledged and harmless findings, and says why an analysis did not run", () => {
+    const drop = { rule: "pgstack/drop-table", class: "data-loss" as const, file: "migrations/fltr/0005_add_tags.sql", line: 2, column: 1, message: "DROP TABLE old_notes loses 621 rows", safeAlternative: "rename it first", table: "old_notes", rows: { count: 621, exact: true } };
+    const empty = { ...drop, line: 3, message: "DROP TABLE gone loses 0 rows", table: "gone", rows: { count: 0, exact: true } };
+    const acked = { ...drop, line: 4, table: "kept", acknowledged: { reason: "unused since 2024" } };
+    const stale = { ...drop, rule: "pgstack/set-not-null", class: "not-null" as const, line: 5, message: "SET NOT NULL blocked by ~1,200 rows", rows: { count: 1200, exact: false }, stale: true, note: "measured before 0004 wrote to it" };
+    const out = renderMarkdown(sampleReport([sampleDatabase({ safety: { ...safety([drop, empty, acked, stale], [drop]), unusedAcknowledgements: ["migrations/fltr/0005_add_tags.sql:9"] } })]));
+    expect(out.split("\n")[0]).toBe("## ⛔ refused by policy — pgstack review of stack `dev`");
+    expect(out).toContain("- fltr: migrations/fltr/0005_add_tags.sql:2:1 DROP TABLE old_notes loses 621 rows (prod policy: refuse)");
+    expect(out).toContain("**Data at risk:** 4 finding(s) (prod policy: refused).");
+    expect(out).toContain("- ⛔ `migrations/fltr/0005_add_tags.sql:2:1` **pgstack/drop-table** (data-loss, `old_notes`): DROP TABLE old_notes loses 621 rows — safer: rename it first");
+    expect(out).toContain("- ℹ️ `migrations/fltr/0005_add_tags.sql:3:1` **pgstack/drop-table** (data-loss, `gone`): DROP TABLE gone loses 0 rows");
+    expect(out).toContain("- ☑️ `migrations/fltr/0005_add_tags.sql:4:1` **pgstack/drop-table** (data-loss, `kept`): DROP TABLE old_notes loses 621 rows — safer: rename it first — acknowledged: unused since 2024");
+    expect(out).toContain("- ⚠️ `migrations/fltr/0005_add_tags.sql:5:1` **pgstack/set-not-null** (not-null, `old_notes`): SET NOT NULL blocked by ~1,200 rows (measured before 0004 wrote to it; counted before an earlier statement of the batch changes the table: a guide only)");
+    expect(out).toContain("- ℹ️ `migrations/fltr/0005_add_tags.sql:9`: this acknowledgement matches no finding");
+    const none = renderMarkdown(sampleReport([sampleDatabase({ pending: [], safety: undefined, safetySkipped: "nothing pending", rehearsal: { skipped: "nothing pending" } })]));
+    expect(none).toContain("**Data at risk:** nothing pending.");
+    expect(none).toContain("**Rehearsal:** _nothing pending._");
+    const empty2 = renderMarkdown(sampleReport([sampleDatabase({ safety: { ...safety([]), target: "empty" } })]));
+    expect(empty2).toContain("**Data at risk:** none found (dev policy: safe; counted on empty tables: the database does not exist yet or the reset empties it first).");
   });
 
   it("escapes text that GitHub would read as HTML or as a table cell break", () => {
