@@ -48,7 +48,7 @@ export interface BenchModule {
  * file exists (e.g. "./bench-safety.ts"). Each exports {@link BenchModule.run}; its keys are
  * added to the JSON line as they are (a key clash is an error).
  */
-export const EXTRA_BENCH_MODULES: string[] = [];
+export const EXTRA_BENCH_MODULES: string[] = ["./bench-safety.ts", "./bench-drift.ts"];
 
 /** Runs the modules of `paths` that exist; their keys, and a report line each. */
 export async function runExtraModules(paths: readonly string[]): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
