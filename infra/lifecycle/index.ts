@@ -13,3 +13,6 @@ export * from "./apply.js";
 export * from "./introspect.js";
 export * from "./reset.js";
 export * from "./verify.js";
+export * from "./introspect-structure.js";
+export * from "./schema-diff.js";
+export * from "./declared.js";
