@@ -102,6 +102,24 @@ const sessionSchema = z
   })
   .default({ lockTimeout: "10s", statementTimeout: "0" });
 
+/**
+ * Drift: the live schema against the declared one (the migrations applied to a shadow database).
+ * `refuse` makes `up` fail while unaccepted drift exists; `warn` only reports it.
+ */
+const driftSchema = z
+  .strictObject({
+    /** Default: `refuse` where resets are not allowed (prod), `warn` elsewhere. */
+    policy: z.enum(["refuse", "warn"]).optional(),
+    /**
+     * Known drift this stack accepts: report lines exactly as `pulumi refresh` shows them in the
+     * `driftReport` output, e.g. `+ table public.api_usage_metric (not in migrations)`.
+     */
+    accept: z
+      .array(z.string().regex(/^[+~-] \S/, 'must be a line of the drift report, starting with "+ ", "- " or "~ " (copy it from the driftReport output)'))
+      .default([]),
+  })
+  .default({ accept: [] });
+
 const tableRef = z.string().regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, "must be table or schema.table");
 const fkRef = z
   .string()
@@ -130,6 +148,7 @@ const databaseSchema = z.strictObject({
     .optional(),
   reset: resetSchema,
   session: sessionSchema,
+  drift: driftSchema,
   expect: z
     .strictObject({
       tables: z.array(tableRef).default([]),
@@ -262,4 +281,9 @@ export function expectationsOf(db: DatabaseConfig): Expectations {
       return { from: ref(from), to: ref(to) };
     }),
   };
+}
+
+/** Whether `up` refuses on unaccepted drift (`refuse`) or only warns: by default prod-like stacks refuse. */
+export function driftPolicy(db: DatabaseConfig): "refuse" | "warn" {
+  return db.drift.policy ?? (db.reset.allowed ? "warn" : "refuse");
 }

@@ -15,6 +15,8 @@ export { migrations, type MigrationInput, type MigrationSetInputs, type Migratio
 export { password } from "./password.js";
 export { reset, resetGuard, type ResetInputs, type ResetOutputs } from "./reset.js";
 export { verification, describeDrift, describeGrantDrift, inventoryOf, type InventoryTable, type VerificationInputs, type VerificationOutputs } from "./verification.js";
+export { inventoryByTable, type InventoryEntry } from "./verification.js";
+export { driftBeforeUp, measureDrift, migrationsDigest, DriftRefusedError, type DeclaredInput } from "./drift.js";
 
 /** The handlers by resource kind, as the provider closures look them up. */
 export const handlers = { reset, migrations, verification, password, guard };

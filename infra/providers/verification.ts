@@ -1,6 +1,8 @@
 /** SchemaVerification's provider: expectations checked, inventory and fingerprint reported, drift on refresh. */
 import { introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
-import { acceptInputs, inputsOf, logger, providerChanged, readOrGone, same, withConnection } from "./common.js";
+import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
+import { judgeDrift } from "../lifecycle/schema-diff.js";
+import { driftBeforeUp, driftStatus, DriftRefusedError, measureDrift, type DeclaredInput } from "./drift.js";
 
 
 /** Inputs of a SchemaVerification. */
@@ -15,6 +17,11 @@ export interface VerificationInputs {
    * inventory records the grants pgstack itself made instead of reporting them as drift.
    */
   grants?: ManagedSchema[];
+  /**
+   * The migration files and the drift policy. Drift is the live schema against the declared one
+   * (the files applied to a shadow database), so no `up` blesses it. Absent in older states.
+   */
+  declared?: DeclaredInput;
 }
 
 /** One table in the stack outputs. */
@@ -31,13 +38,24 @@ export interface InventoryTable {
 
 /** Outputs: inputs plus the inventory and fingerprints. */
 export interface VerificationOutputs extends VerificationInputs {
-  inventory: InventoryTable[];
+  /** Keyed by `schema.table`, so a refresh diff names exactly the table that changed (arrays in older states). */
+  inventory: Record<string, InventoryEntry> | InventoryTable[];
   /** Fingerprint of the live structure (refreshed by `read`). */
   fingerprint: string;
   /** Fingerprint when pgstack last applied and verified. Differs from `fingerprint` after drift. */
   verifiedFingerprint: string;
-  /** `in sync`, or what drifted since the last `pulumi up`. */
+  /** `in sync`, or `drifted: ` and the drift report's lines. */
   drift: string;
+  /** Every difference from the declared schema, one line per object (empty when in sync). */
+  driftReport?: string[];
+}
+
+/** One table of the keyed inventory: {@link InventoryTable} without its name (the key). */
+export type InventoryEntry = Omit<InventoryTable, "table">;
+
+/** The inventory keyed by `schema.table`, in table order. */
+export function inventoryByTable(tables: readonly InventoryTable[]): Record<string, InventoryEntry> {
+  return Object.fromEntries(tables.map(({ table, ...rest }) => [table, rest]));
 }
 
 /** The compact, sorted inventory the stack outputs show. */
@@ -63,7 +81,15 @@ async function verifyAll(inputs: VerificationInputs): Promise<VerificationOutput
   if (unmet.length > 0) throw new VerificationError(inputs.connection.database, unmet);
   const n = inputs.expectations.tables.length + inputs.expectations.foreignKeys.length;
   logger.info(`${inputs.connection.database}: verified ${n} expectation(s) over ${inv.tables.length} table(s)`);
-  return { ...inputs, inventory: inventoryOf(inv), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift: "in sync" };
+  // Drift against the files, not against what this run saw: an `up` never clears it.
+  const report = inputs.declared ? ((await measureDrift({ ...inputs, declared: inputs.declared }, { requireDigest: true })) ?? []) : [];
+  if (inputs.declared && report.length > 0) {
+    const { unaccepted } = judgeDrift(report, inputs.declared.accept);
+    if (unaccepted.length > 0 && inputs.declared.policy === "refuse") throw new DriftRefusedError(inputs.connection.database, unaccepted, inputs.declared.configPath);
+    logger.warn(`${inputs.connection.database}: drifted from its migrations:\n${report.map((l) => `    ${l}`).join("\n")}`);
+  }
+  const drift = inputs.declared ? driftStatus(report) : "in sync";
+  return { ...inputs, inventory: inventoryByTable(inventoryOf(inv)), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift, driftReport: report };
 }
 
 /** A table's structure (grants aside) as a string; key order is fixed (the state stores objects key-sorted). */
@@ -108,13 +134,24 @@ export function describeGrantDrift(inventory: InventoryTable[], declared: readon
   return out;
 }
 
-/** The drift status output: `in sync`, or `drifted: …` listing each difference. */
-function driftStatus(parts: string[]): string {
+/** The drift status of states without a declared schema: `in sync`, or `drifted: …` listing each difference. */
+function legacyDriftStatus(parts: string[]): string {
   return parts.length ? `drifted: ${parts.join("; ")}` : "in sync";
 }
 
 export const verification = {
-  check: acceptInputs,
+  /**
+   * Where the policy refuses drift, the live database is compared with the declared schema at
+   * the version it has reached, before anything runs: the refusal shows in `pulumi preview`.
+   */
+  async check(_olds: unknown, news: VerificationInputs): Promise<{ inputs: VerificationInputs; failures: Failure[] }> {
+    const failures: Failure[] = [];
+    if (news.declared && typeof news.connection?.database === "string") {
+      const refusal = await driftBeforeUp({ ...news, declared: news.declared });
+      if (refusal) failures.push({ property: "declared", reason: refusal });
+    }
+    return { inputs: news, failures };
+  },
 
   async diff(_id: string, olds: VerificationOutputs, news: VerificationInputs) {
     // In a preview the head is unknown (a marker value, so unequal) exactly when the
@@ -123,7 +160,8 @@ export const verification = {
       olds.migrationHead !== news.migrationHead ||
       !same(olds.grants, news.grants) ||
       olds.fingerprint !== olds.verifiedFingerprint ||
-      (olds.drift !== undefined && olds.drift !== "in sync") ||
+      // Drift alone is no change: `up` cannot clear it (only a migration or undoing it can).
+      !same(olds.declared, news.declared) ||
       !same(olds.expectations, news.expectations) ||
       !same(olds.schemas, news.schemas) ||
       !same(olds.connection, news.connection) ||
@@ -140,24 +178,29 @@ export const verification = {
   },
 
   /**
-   * Refresh: introspect again, so drift shows as a diff of the inventory and fingerprint, and
-   * the grants are compared with the config.
+   * Refresh: introspect again, so drift shows as a diff of the keyed inventory, and measure drift
+   * against the declared schema (states from before it compare grants with the config).
    */
   async read(id: string, props: VerificationOutputs) {
     const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas }));
     if (!inv) return {};
     const inventory = inventoryOf(inv);
-    const structure = inv.fingerprint === props.verifiedFingerprint ? [] : describeDrift(props.inventory, inventory);
-    // States written before the declared grants were an input have none to compare with.
-    const drift = driftStatus([...structure, ...(props.grants ? describeGrantDrift(inventory, props.grants) : [])]);
+    const driftReport = props.declared ? ((await measureDrift({ ...props, declared: props.declared })) ?? []) : undefined;
+    const before = Array.isArray(props.inventory) ? props.inventory : Object.entries(props.inventory).map(([table, t]) => ({ table, ...t }));
+    const structure = inv.fingerprint === props.verifiedFingerprint ? [] : describeDrift(before, inventory);
+    // States written before the declared schema was an input compare with the last up, and
+    // those from before the declared grants have none to compare with.
+    const drift = driftReport
+      ? driftStatus(driftReport)
+      : legacyDriftStatus([...structure, ...(props.grants ? describeGrantDrift(inventory, props.grants) : [])]);
     return {
       id,
-      props: { ...props, inventory, fingerprint: inv.fingerprint, drift },
+      props: { ...props, inventory: inventoryByTable(inventory), fingerprint: inv.fingerprint, drift, ...(driftReport ? { driftReport } : {}) },
       inputs: inputsOf(props, VERIFICATION_INPUT_KEYS),
     };
   },
 
   async delete(): Promise<void> {},
 };
-const VERIFICATION_INPUT_KEYS = ["connection", "schemas", "expectations", "migrationHead", "grants"] as const;
+const VERIFICATION_INPUT_KEYS = ["connection", "schemas", "expectations", "migrationHead", "grants", "declared"] as const;
 
