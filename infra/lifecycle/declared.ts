@@ -14,14 +14,14 @@ import { errorMessage, PgstackError } from "./errors.js";
 import { quoteIdent } from "./identifiers.js";
 import { introspectStructure, type SchemaSnapshot } from "./introspect-structure.js";
 import { schemaDdl, type ManagedSchema } from "./reset.js";
-import { sha256, type Migration } from "./source.js";
+import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
 /** Every shadow database's name starts with this; leftovers of crashed runs are found by it. */
 export const SHADOW_PREFIX = "pgstack_shadow_";
 
 /** Bumped whenever the snapshot's shape or the introspection changes, so old cache entries miss. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 /** A shadow older than this with no session in it is a crashed run's leftover. */
 const LEFTOVER_AGE_MS = 5 * 60_000;
@@ -113,16 +113,41 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
   return snapshot;
 }
 
+/** What identifies a migration file for the cache: its checksum covers its text and directives. */
+export type MigrationIdentity = Pick<Migration, "id" | "name" | "checksum">;
+
 /** The cache key: every input that shapes the declared schema, and nothing else. */
-export function declaredCacheKey(migrations: readonly Migration[], role: string, schemas: readonly ManagedSchema[]): string {
-  return sha256(
-    JSON.stringify({
-      format: CACHE_FORMAT,
-      role,
-      schemas,
-      migrations: migrations.map((m) => [m.id, m.name, m.checksum, m.inTransaction]),
-    }),
-  );
+export function declaredCacheKey(migrations: readonly MigrationIdentity[], role: string, schemas: readonly ManagedSchema[]): string {
+  return sha256(JSON.stringify({ format: CACHE_FORMAT, role, schemas, migrations: migrations.map((m) => [m.id, m.name, m.checksum]) }));
+}
+
+/**
+ * The files of a migrations folder with their checksums (the same sha256 over the bytes that
+ * {@link loadMigrations} computes), without parsing any SQL: enough to look the declared schema
+ * up in the cache. Files that do not look like `NNNN_name.sql` are left to `loadMigrations` to refuse.
+ */
+export async function scanMigrationFiles(dir: string, reader: MigrationFileReader = nodeFileReader): Promise<MigrationIdentity[]> {
+  const out: MigrationIdentity[] = [];
+  for (const base of await reader.listSqlFiles(dir)) {
+    const match = /^(\d+)_[a-z0-9_]+\.sql$/.exec(base);
+    if (!match) continue;
+    out.push({ id: Number(match[1]), name: base.slice(0, -4), checksum: sha256(await reader.read(path.join(dir, base))) });
+  }
+  return out.sort((a, b) => a.id - b.id);
+}
+
+/** Options of {@link cachedDeclaredSchema}: those of {@link buildDeclaredSchema} that make the key. */
+export type CachedOptions = Pick<DeclaredOptions, "role" | "upTo" | "cacheDir" | "schemas">;
+
+/**
+ * The declared schema from the cache alone, or undefined on a miss. No database work and no SQL
+ * parsing: a drift check of an unchanged folder costs reading the files and one JSON file.
+ */
+export function cachedDeclaredSchema(files: readonly MigrationIdentity[], opts: CachedOptions): SchemaSnapshot | undefined {
+  if (opts.cacheDir === false) return undefined;
+  const selected = files.filter((m) => opts.upTo === undefined || m.id <= opts.upTo);
+  const schemas = opts.schemas ?? [{ name: "public", owner: opts.role, grants: [] }];
+  return readCache(path.join(opts.cacheDir ?? defaultCacheDir(), `${declaredCacheKey(selected, opts.role, schemas)}.json`));
 }
 
 /** `.pgstack/cache/declared` under the working directory (git-ignored with `.pgstack/`). */
@@ -152,6 +177,8 @@ async function inShadow<T>(admin: ConnectionOptions, role: string, log: Logger, 
     try {
       const shadow = await connect({ ...admin, database: name, applicationName: "pgstack (shadow)" });
       try {
+        // A throwaway database needs no durability: no commit waits for a WAL flush.
+        await shadow.query("SET synchronous_commit = off");
         return await fn(shadow, name);
       } finally {
         await shadow.end().catch(() => undefined);

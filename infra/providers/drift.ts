@@ -6,16 +6,20 @@
 import * as path from "node:path";
 import {
   buildDeclaredSchema,
-  checkHistory,
+  cachedDeclaredSchema,
   compareSchemas,
   introspectStructure,
   judgeDrift,
   loadMigrations,
+  loadSqlParser,
   PgstackError,
+  scanMigrationFiles,
   sha256,
   type ConnectionOptions,
   type ManagedSchema,
   type Migration,
+  type MigrationIdentity,
+  type SchemaSnapshot,
 } from "../lifecycle/index.js";
 import { logger, readOrGone } from "./common.js";
 
@@ -36,7 +40,7 @@ export interface DeclaredInput {
 }
 
 /** sha256 over the files' versions, names and checksums, in order. */
-export function migrationsDigest(migrations: readonly Pick<Migration, "id" | "name" | "checksum">[]): string {
+export function migrationsDigest(migrations: readonly MigrationIdentity[]): string {
   return sha256(JSON.stringify(migrations.map((m) => [m.id, m.name, m.checksum])));
 }
 
@@ -66,6 +70,7 @@ function projectRoot(): string {
 /** Loads the migrations the declared input names, from the project. */
 async function loadDeclared(declared: DeclaredInput): Promise<Migration[]> {
   const root = projectRoot();
+  await loadSqlParser();
   const migrations = await loadMigrations(path.resolve(root, declared.dir));
   // Relative paths, as the program passes them, so messages read the same everywhere.
   return migrations.map((m) => ({ ...m, file: path.relative(root, m.file) }));
@@ -74,6 +79,17 @@ async function loadDeclared(declared: DeclaredInput): Promise<Migration[]> {
 /** The managed schemas the shadow gets: the declared ones with their grants, or bare ones owned by the role. */
 function shadowSchemas(schemas: readonly string[], role: string, grants: readonly ManagedSchema[] | undefined): ManagedSchema[] {
   return schemas.map((s) => grants?.find((g) => g.name === s) ?? { name: s, owner: role, grants: [] });
+}
+
+/**
+ * The declared schema of the subject's files (up to `upTo`): from the cache when the files are
+ * unchanged (no SQL parsed, no database work), else built in a shadow database.
+ */
+async function declaredSchema(subject: DriftSubject, files: readonly MigrationIdentity[], upTo?: number): Promise<SchemaSnapshot> {
+  const opts = { role: subject.declared.role, schemas: shadowSchemas(subject.schemas, subject.declared.role, subject.grants), ...(upTo !== undefined ? { upTo } : {}) };
+  const hit = cachedDeclaredSchema(files, opts);
+  if (hit) return hit;
+  return buildDeclaredSchema(subject.connection, await loadDeclared(subject.declared), { ...opts, logger });
 }
 
 /** What a drift measurement needs from the verification's inputs. */
@@ -89,20 +105,15 @@ export interface DriftSubject {
  * live database, one line per object. Undefined when the database is gone.
  */
 export async function measureDrift(subject: DriftSubject, options: { requireDigest?: boolean } = {}): Promise<string[] | undefined> {
-  const migrations = await loadDeclared(subject.declared);
-  if (options.requireDigest && migrationsDigest(migrations) !== subject.declared.digest) {
+  const files = await scanMigrationFiles(path.resolve(projectRoot(), subject.declared.dir));
+  if (options.requireDigest && migrationsDigest(files) !== subject.declared.digest) {
     throw new PgstackError("MIGRATIONS_CHANGED", `the migration files in ${subject.declared.dir} changed while pulumi ran`, {
       hint: "run `pulumi up` again",
     });
   }
   const live = await readOrGone(subject.connection, (client) => introspectStructure(client, { schemas: subject.schemas }));
   if (!live) return undefined;
-  const declared = await buildDeclaredSchema(subject.connection, migrations, {
-    role: subject.declared.role,
-    schemas: shadowSchemas(subject.schemas, subject.declared.role, subject.grants),
-    logger,
-  });
-  return compareSchemas(declared, live);
+  return compareSchemas(await declaredSchema(subject, files), live);
 }
 
 /**
@@ -114,16 +125,10 @@ export async function measureDrift(subject: DriftSubject, options: { requireDige
 export async function driftBeforeUp(subject: DriftSubject): Promise<string | undefined> {
   const live = await readOrGone(subject.connection, (client) => introspectStructure(client, { schemas: subject.schemas }));
   if (!live || live.history.length === 0) return undefined;
-  const migrations = await loadDeclared(subject.declared);
-  const applied = live.history.map((h) => ({ ...h, appliedAt: new Date(0), durationMs: 0, inTransaction: true }));
-  if (checkHistory(applied, migrations).length > 0) return undefined;
-  const declared = await buildDeclaredSchema(subject.connection, migrations, {
-    role: subject.declared.role,
-    upTo: live.history.at(-1)?.id,
-    schemas: shadowSchemas(subject.schemas, subject.declared.role, subject.grants),
-    logger,
-  });
-  return policyVerdict(subject, compareSchemas(declared, live));
+  const files = await scanMigrationFiles(path.resolve(projectRoot(), subject.declared.dir));
+  const prefix = live.history.every((h, i) => files[i]?.id === h.id && files[i]?.name === h.name && files[i]?.checksum === h.checksum);
+  if (!prefix) return undefined;
+  return policyVerdict(subject, compareSchemas(await declaredSchema(subject, files, live.history.at(-1)?.id), live));
 }
 
 /**

@@ -8,11 +8,13 @@ import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   buildDeclaredSchema,
+  cachedDeclaredSchema,
   compareSchemas,
   DeclaredSchemaError,
   introspectStructure,
   loadMigrations,
   loadSqlParser,
+  scanMigrationFiles,
   SHADOW_PREFIX,
   type Migration,
   type SchemaSnapshot,
@@ -80,6 +82,12 @@ describe("the declared schema", () => {
     const second = await buildDeclaredSchema(unreachable, fltr, { role: owner, cacheDir, logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } });
     expect(second).toEqual(first);
     expect(logs).toEqual([expect.stringMatching(/^declared schema: 4 migration\(s\) unchanged, from the cache \([0-9a-f]{12}…\)$/)]);
+    // Without parsing any SQL: the files' checksums find the same entry; other inputs miss.
+    const files = await scanMigrationFiles("migrations/fltr");
+    expect(files.map((f) => [f.id, f.name, f.checksum])).toEqual(fltr.map((m) => [m.id, m.name, m.checksum]));
+    expect(cachedDeclaredSchema(files, { role: owner, cacheDir })).toEqual(first);
+    expect(cachedDeclaredSchema(files, { role: "someone_else", cacheDir })).toBeUndefined();
+    expect(cachedDeclaredSchema(files, { role: owner, cacheDir, upTo: 3 })).toBeUndefined();
     // An edited file is a different key: it is built again (and here the server is unreachable).
     const edited = fltr.map((m, i) => (i === 3 ? { ...m, checksum: "0".repeat(64) } : m));
     await expect(buildDeclaredSchema(unreachable, edited, { role: owner, cacheDir })).rejects.toThrow(/cannot connect to/);
