@@ -144,10 +144,14 @@ export const verification = {
    * Where the policy refuses drift, the live database is compared with the declared schema at
    * the version it has reached, before anything runs: the refusal shows in `pulumi preview`.
    */
-  async check(_olds: unknown, news: VerificationInputs): Promise<{ inputs: VerificationInputs; failures: Failure[] }> {
+  async check(olds: Partial<VerificationInputs> | undefined, news: VerificationInputs): Promise<{ inputs: VerificationInputs; failures: Failure[] }> {
     const failures: Failure[] = [];
-    if (news.declared && typeof news.connection?.database === "string") {
-      const refusal = await driftBeforeUp({ ...news, declared: news.declared });
+    // Only where drift refuses: elsewhere `up` warns after the migrations, and previews stay cheap.
+    if (news.declared?.policy === "refuse" && typeof news.connection?.database === "string") {
+      // The database holds what the last `up` made: the grants it declared then, not the new
+      // ones (whose roles may not exist before this `up` creates them).
+      const grants = olds?.grants ?? news.grants;
+      const refusal = await driftBeforeUp({ ...news, ...(grants ? { grants } : {}), declared: news.declared });
       if (refusal) failures.push({ property: "declared", reason: refusal });
     }
     return { inputs: news, failures };
