@@ -134,6 +134,12 @@ export function describeGrantDrift(inventory: InventoryTable[], declared: readon
   return out;
 }
 
+/** Whether the last measurement found drift that the new inputs do not accept. */
+function unacceptedDrift(olds: VerificationOutputs, news: VerificationInputs): boolean {
+  if (!olds.driftReport) return olds.drift !== undefined && olds.drift !== "in sync"; // states from before the declared schema
+  return judgeDrift(olds.driftReport, news.declared?.accept ?? []).unaccepted.length > 0;
+}
+
 /** The drift status of states without a declared schema: `in sync`, or `drifted: …` listing each difference. */
 function legacyDriftStatus(parts: string[]): string {
   return parts.length ? `drifted: ${parts.join("; ")}` : "in sync";
@@ -164,8 +170,10 @@ export const verification = {
       olds.migrationHead !== news.migrationHead ||
       !same(olds.grants, news.grants) ||
       olds.fingerprint !== olds.verifiedFingerprint ||
-      // Drift alone is no change: `up` cannot clear it (only a migration or undoing it can).
       !same(olds.declared, news.declared) ||
+      // Unaccepted drift is a difference from what is declared: `refresh` shows the resource as
+      // changed, and each `up` measures it again (without ever blessing it).
+      unacceptedDrift(olds, news) ||
       !same(olds.expectations, news.expectations) ||
       !same(olds.schemas, news.schemas) ||
       !same(olds.connection, news.connection) ||

@@ -94,8 +94,11 @@ describe("drift against the declared schema, through the providers", () => {
     const upped = (await verification.update("id", refreshed.props, refreshed.inputs)).outs;
     expect(upped.driftReport).toEqual(HAND_MADE);
     expect(logs.some((l) => l.startsWith("warn: ") && l.includes("drifted from its migrations") && l.includes(HAND_MADE[1]!))).toBe(true);
-    // …and the stack settles: drift alone is no change that `up` could make.
-    expect((await verification.diff("id", upped, refreshed.inputs)).changes).toBe(false);
+    // …and it stays a difference (refresh shows it, each up measures again) until the config accepts it.
+    expect((await verification.diff("id", upped, refreshed.inputs)).changes).toBe(true);
+    expect((await verification.diff("id", upped, { ...refreshed.inputs, declared: { ...refreshed.inputs.declared!, accept: HAND_MADE } })).changes).toBe(true);
+    const acceptedUp = (await verification.update("id", upped, { ...refreshed.inputs, declared: { ...refreshed.inputs.declared!, accept: HAND_MADE } })).outs;
+    expect((await verification.diff("id", acceptedUp, acceptedUp)).changes).toBe(false);
     expect((await refresh(upped)).props.driftReport).toEqual(HAND_MADE);
 
     // A migration that makes the hand-made change real clears it.
