@@ -75,14 +75,15 @@ async function inspect(inputs: VerificationInputs): Promise<Inventory> {
   return withConnection(inputs.connection, (client) => introspect(client, { schemas: inputs.schemas }));
 }
 
-async function verifyAll(inputs: VerificationInputs): Promise<VerificationOutputs> {
+async function verifyAll(inputs: VerificationInputs, olds?: VerificationInputs): Promise<VerificationOutputs> {
   const inv = await inspect(inputs);
   const unmet = verify(inv, inputs.expectations);
   if (unmet.length > 0) throw new VerificationError(inputs.connection.database, unmet);
   const n = inputs.expectations.tables.length + inputs.expectations.foreignKeys.length;
   logger.info(`${inputs.connection.database}: verified ${n} expectation(s) over ${inv.tables.length} table(s)`);
   // Drift against the files, not against what this run saw: an `up` never clears it.
-  const report = inputs.declared ? ((await measureDrift({ ...inputs, declared: inputs.declared }, { requireDigest: true })) ?? []) : [];
+  const measured = inputs.declared ? ((await measureDrift({ ...inputs, declared: inputs.declared }, { requireDigest: true })) ?? []) : [];
+  const report = withoutPendingRevokes(measured, olds?.grants, inputs.grants);
   if (inputs.declared && report.length > 0) {
     const { unaccepted } = judgeDrift(report, inputs.declared.accept);
     if (unaccepted.length > 0 && inputs.declared.policy === "refuse") throw new DriftRefusedError(inputs.connection.database, unaccepted, inputs.declared.configPath);
@@ -132,6 +133,19 @@ export function describeGrantDrift(inventory: InventoryTable[], declared: readon
     if (changes.length > 0) out.push(`grants on ${t.table} differ from the config (${changes.join(", ")})`);
   }
   return out;
+}
+
+/**
+ * Drops the grant lines of roles whose whole grant this `up` removes from the config: Pulumi
+ * deletes the removed Grant resources (revoking them) only after every update, so after this
+ * verification. What only narrows a grant is an update, and has run by now.
+ */
+export function withoutPendingRevokes(report: string[], before: readonly ManagedSchema[] | undefined, after: readonly ManagedSchema[] | undefined): string[] {
+  const roles = (ms: readonly ManagedSchema[] | undefined) => new Set((ms ?? []).flatMap((m) => m.grants.filter((g) => g.tables.length > 0).map((g) => g.role)));
+  const kept = roles(after);
+  const leaving = [...roles(before)].filter((r) => !kept.has(r));
+  if (leaving.length === 0) return report;
+  return report.filter((line) => !leaving.some((r) => new RegExp(`^~ .+: [+~] grant ${r.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `).test(line)));
 }
 
 /** Whether the last measurement found drift that the new inputs do not accept. */
@@ -186,7 +200,7 @@ export const verification = {
   },
 
   async update(_id: string, _olds: VerificationOutputs, news: VerificationInputs) {
-    return { outs: await verifyAll(news) };
+    return { outs: await verifyAll(news, _olds) };
   },
 
   /**

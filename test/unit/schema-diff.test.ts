@@ -98,3 +98,19 @@ describe("the drift config", () => {
     );
   });
 });
+
+describe("grant lines of a grant this up removes", () => {
+  it("are left out (Pulumi revokes them after the verification); other lines stay", async () => {
+    const { withoutPendingRevokes } = await import("../../infra/providers/verification.js");
+    const g = (role: string) => ({ role, schema: ["USAGE" as const], tables: ["SELECT" as const], sequences: [] });
+    const before = [{ name: "public", owner: "o", grants: [g("app"), g("reader")] }];
+    const after = [{ name: "public", owner: "o", grants: [g("app")] }];
+    const report = [
+      "~ public.datasets: + grant reader: SELECT (not declared)",
+      "~ public.datasets: + grant PUBLIC: SELECT (not declared)",
+      "~ public.datasets: + column x text (not in migrations)",
+    ];
+    expect(withoutPendingRevokes(report, before, after)).toEqual(report.slice(1));
+    expect(withoutPendingRevokes(report, after, after)).toEqual(report);
+  });
+});
