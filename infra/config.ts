@@ -111,6 +111,24 @@ const sessionSchema = z
   })
   .default({ lockTimeout: "10s", statementTimeout: "0" });
 
+/**
+ * Drift: the live schema against the declared one (the migrations applied to a shadow database).
+ * `refuse` makes `up` fail while unaccepted drift exists; `warn` only reports it.
+ */
+const driftSchema = z
+  .strictObject({
+    /** Default: `refuse` where resets are not allowed (prod), `warn` elsewhere. */
+    policy: z.enum(["refuse", "warn"]).optional(),
+    /**
+     * Known drift this stack accepts: report lines exactly as `pulumi refresh` shows them in the
+     * `driftReport` output, e.g. `+ table public.api_usage_metric (not in migrations)`.
+     */
+    accept: z
+      .array(z.string().regex(/^[+~-] \S/, 'must be a line of the drift report, starting with "+ ", "- " or "~ " (copy it from the driftReport output)'))
+      .default([]),
+  })
+  .default({ accept: [] });
+
 /** A string the core's parser must accept; its problem (with what to write) is the message. */
 const parsedBy = (parse: (s: string) => Parsed<unknown>) =>
   z.string().superRefine((value, ctx) => {
@@ -154,6 +172,7 @@ const databaseSchema = z.strictObject({
    */
   baseline: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   session: sessionSchema,
+  drift: driftSchema,
   expect: z
     .strictObject({
       tables: z.array(tableRef).default([]),
@@ -355,4 +374,9 @@ export function safetyPolicyOf(config: StackConfig, db: DatabaseConfig): SafetyP
     exactCountBelow: set(safety.exactCountBelow, base.exactCountBelow),
     statementTimeout: set(safety.statementTimeout, base.statementTimeout),
   };
+}
+
+/** Whether `up` refuses on unaccepted drift (`refuse`) or only warns: by default prod-like stacks refuse. */
+export function driftPolicy(db: DatabaseConfig): "refuse" | "warn" {
+  return db.drift.policy ?? (db.reset.allowed ? "warn" : "refuse");
 }

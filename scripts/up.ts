@@ -53,10 +53,13 @@ function printInventory(outputs: Record<string, Record<string, unknown>>): void 
       process.stdout.write(`  tables (${schema}): ${tables.join(", ")}\n`);
     }
     for (const fk of (o["foreignKeys"] ?? []) as string[]) process.stdout.write(`  fk: ${fk}\n`);
-    for (const t of (o["inventory"] ?? []) as { table: string; rows: number; rowsExact: boolean; columns: string[]; owner: string; grants?: string[] }[]) {
+    // Keyed by table (older states: a list).
+    const inventory = (o["inventory"] ?? {}) as Record<string, { table?: string; rows: number; rowsExact: boolean; columns: string[]; owner: string; grants?: string[] }>;
+    for (const [key, t] of Object.entries(inventory)) {
       const grants = t.grants?.length ? `; grants ${t.grants.join("; ")}` : "";
-      process.stdout.write(`  ${t.table} (owner ${t.owner}, ${t.rowsExact ? "" : "~"}${t.rows} rows): ${t.columns.length} columns${grants}\n`);
+      process.stdout.write(`  ${t.table ?? key} (owner ${t.owner}, ${t.rowsExact ? "" : "~"}${t.rows} rows): ${t.columns.length} columns${grants}\n`);
     }
+    for (const line of (o["driftReport"] ?? []) as string[]) process.stdout.write(`  drift: ${line}\n`);
   }
 }
 

@@ -5,11 +5,13 @@
 import * as command from "@pulumi/command";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { acceptsDataLoss, CONFIG_NAMESPACE, expectationsOf, type DatabaseConfig, type ServerConfig } from "../config.js";
+import { acceptsDataLoss, CONFIG_NAMESPACE, driftPolicy, expectationsOf, migrationsDir, type DatabaseConfig, type ServerConfig } from "../config.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
+import { parseQualifiedName } from "../lifecycle/identifiers.js";
 import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
 import { PROFILES, type SafetyPolicy } from "../lifecycle/safety/index.js";
-import type { GuardedObject } from "../providers/handlers.js";
+import type { GuardedObject, InventoryEntry, InventoryTable } from "../providers/handlers.js";
+import { migrationsDigest } from "../providers/drift.js";
 
 /** Arguments of {@link PostgresDatabase}. */
 export interface PostgresDatabaseArgs {
@@ -40,6 +42,9 @@ export interface DatabaseOutputs {
   lastBackup: pulumi.Output<string>;
   fingerprint: pulumi.Output<string>;
   drift: pulumi.Output<string>;
+  /** Every difference from the declared schema (the migrations applied to a shadow), one line per object. */
+  driftReport: pulumi.Output<string[]>;
+  /** Keyed by `schema.table`. */
   inventory: pulumi.Output<unknown>;
 }
 
@@ -133,23 +138,40 @@ export class PostgresDatabase extends pulumi.ComponentResource {
 
     this.verification = new SchemaVerification(
       `${name}-verification`,
-      { connection, schemas: db.schemas, expectations: expectationsOf(db), migrationHead: this.migrations.head, grants: managed },
+      {
+        connection,
+        schemas: db.schemas,
+        expectations: expectationsOf(db),
+        migrationHead: this.migrations.head,
+        grants: managed,
+        declared: {
+          dir: migrationsDir(db),
+          digest: migrationsDigest(args.migrations),
+          role: db.owner,
+          policy: driftPolicy(db),
+          accept: db.drift.accept,
+          configPath: `${at}.drift`,
+        },
+      },
       // After the grants too: the inventory it records includes them.
       { parent: this, dependsOn: [this.migrations, ...grants], deletedWith: this.database },
     );
 
     const inventory = this.verification.inventory;
+    const tableList = inventory.apply(inventoryList);
     this.outputs = {
-      tables: inventory.apply((tables) => {
+      tables: tableList.apply((tables) => {
         const bySchema: Record<string, string[]> = {};
         for (const t of tables) {
-          const [schema = "", table = ""] = t.table.split(".");
+          // Names that need quotes are quoted in the inventory (`public."bazaar-vid_exports"`).
+          const name = parseQualifiedName(t.table);
+          const [schema = "", table = ""] = name.ok ? name.parts : t.table.split(".");
           (bySchema[schema] ??= []).push(table);
         }
         for (const list of Object.values(bySchema)) list.sort();
         return bySchema;
       }),
-      foreignKeys: inventory.apply((tables) =>
+      foreignKeys: tableList.apply((tables) =>
         tables
           .flatMap((t) => t.foreignKeys.map((fk) => `${t.table}.${fk.replace(/ on delete .*$/, "").replace(/ -> (\S+)\((.+)\)$/, " -> $1.$2")}`))
           .sort(),
@@ -159,6 +181,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       lastBackup,
       fingerprint: this.verification.fingerprint,
       drift: this.verification.drift,
+      driftReport: this.verification.driftReport.apply((r) => r ?? []),
       inventory,
     };
     // Nothing stored on the component: the stack outputs carry these already, and a second copy
@@ -299,4 +322,10 @@ export function backupScript(dir: string, database: string, generation: number):
     `"$PG_DUMP" -Fc --no-password -f "$f"`,
     'printf "%s" "$f"',
   ].join("\n");
+}
+
+/** The inventory as a list, from the keyed form (or the array of states written before it). */
+export function inventoryList(inv: Record<string, InventoryEntry> | InventoryTable[] | undefined): InventoryTable[] {
+  if (!inv) return [];
+  return Array.isArray(inv) ? inv : Object.entries(inv).map(([table, t]) => ({ table, ...t }));
 }

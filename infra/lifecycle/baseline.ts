@@ -16,8 +16,8 @@ import { quoteIdent } from "./identifiers.js";
 import { introspect, type TableInfo } from "./introspect.js";
 import type { Migration } from "./source.js";
 
-/** Shadow databases are named `pgstack_shadow_<unix seconds>_<random>`. */
-export const SHADOW_PREFIX = "pgstack_shadow_";
+/** Adoption's shadow databases are named `pgstack_baseline_<unix seconds>_<random>` (the declared schema's are `pgstack_shadow_…`). */
+export const BASELINE_PREFIX = "pgstack_baseline_";
 
 /** A shadow older than this with no session on it is a leftover of a crashed run and is dropped. */
 export const SHADOW_LEFTOVER_AGE_MS = 15 * 60_000;
@@ -223,7 +223,7 @@ export async function adoptBaseline(client: pg.Client, migrations: readonly Migr
  * shadow database that is always dropped. Leftover shadows of crashed runs are dropped first.
  */
 async function shadowStructures(client: pg.Client, options: BaselineOptions, migrations: readonly Migration[], log: Logger): Promise<TableInfo[][]> {
-  await dropLeftoverShadows(client, log);
+  await dropLeftoverBaselineShadows(client, log);
   return withShadowDatabase(client, options.connection, async (shadow, name) => {
     await shadow.query(options.schemas.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`).join(";\n"));
     const out = [(await introspect(shadow, { schemas: options.schemas })).tables];
@@ -250,7 +250,7 @@ export async function withShadowDatabase<T>(
   connection: ConnectionOptions,
   fn: (shadow: pg.Client, name: string) => Promise<T>,
 ): Promise<T> {
-  const name = `${SHADOW_PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString("hex")}`;
+  const name = `${BASELINE_PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString("hex")}`;
   try {
     await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
   } catch (err) {
@@ -274,17 +274,17 @@ export async function withShadowDatabase<T>(
 
 /**
  * Drops shadows that crashed runs left behind: this user's databases named with
- * {@link SHADOW_PREFIX}, older than {@link SHADOW_LEFTOVER_AGE_MS} and with no session (a shadow in
+ * {@link BASELINE_PREFIX}, older than {@link SHADOW_LEFTOVER_AGE_MS} and with no session (a shadow in
  * use belongs to a run in progress). Returns the names dropped; failures are logged, not thrown.
  */
-export async function dropLeftoverShadows(client: pg.Client, log: Logger = silentLogger, now = Date.now()): Promise<string[]> {
+export async function dropLeftoverBaselineShadows(client: pg.Client, log: Logger = silentLogger, now = Date.now()): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(
     `SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1) AND pg_get_userbyid(datdba) = current_user`,
-    [SHADOW_PREFIX],
+    [BASELINE_PREFIX],
   );
   const dropped: string[] = [];
   for (const { name } of rows) {
-    const seconds = Number(/^pgstack_shadow_(\d+)_/.exec(name)?.[1]);
+    const seconds = Number(/^pgstack_baseline_(\d+)_/.exec(name)?.[1]);
     if (!Number.isFinite(seconds) || now - seconds * 1000 < SHADOW_LEFTOVER_AGE_MS) continue;
     try {
       // No FORCE: a session on it means a run still uses it.

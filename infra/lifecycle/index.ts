@@ -17,3 +17,6 @@ export * from "./rehearsal.js";
 export * from "./baseline.js";
 export * from "./baseline-structure.js";
 export * from "./safety/index.js";
+export * from "./introspect-structure.js";
+export * from "./schema-diff.js";
+export * from "./declared.js";

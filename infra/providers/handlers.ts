@@ -17,6 +17,8 @@ export { password } from "./password.js";
 export { reset, resetGuard, everyDeploy, type ResetInputs, type ResetOutputs, type EveryDeployInputs } from "./reset.js";
 export { safety, type SafetyInputs, type SafetyState } from "./safety.js";
 export { verification, describeDrift, describeGrantDrift, inventoryOf, type InventoryTable, type VerificationInputs, type VerificationOutputs } from "./verification.js";
+export { inventoryByTable, type InventoryEntry } from "./verification.js";
+export { driftBeforeUp, measureDrift, migrationsDigest, DriftRefusedError, type DeclaredInput } from "./drift.js";
 
 /** The handlers by resource kind, as the provider closures look them up. */
 export const handlers = { reset, migrations, verification, password, guard, everyDeploy, safety };

@@ -159,20 +159,25 @@ export interface SchemaVerificationArgs {
   migrationHead: pulumi.Input<string | null>;
   /** The managed schemas with their declared grants: a change re-verifies. */
   grants?: pulumi.Input<ManagedSchema[]>;
+  /** The migration files and the drift policy: drift is measured against the declared schema. */
+  declared?: pulumi.Input<import("./drift.js").DeclaredInput>;
 }
 
 /** Checks the expected tables and foreign keys, and reports the inventory and fingerprint. */
 export class SchemaVerification extends pulumi.dynamic.Resource {
-  declare readonly inventory: pulumi.Output<import("./handlers.js").InventoryTable[]>;
+  /** Keyed by `schema.table` (an array in states written before). */
+  declare readonly inventory: pulumi.Output<Record<string, import("./handlers.js").InventoryEntry> | import("./handlers.js").InventoryTable[]>;
   declare readonly fingerprint: pulumi.Output<string>;
   declare readonly verifiedFingerprint: pulumi.Output<string>;
   declare readonly drift: pulumi.Output<string>;
+  /** Every difference from the declared schema, one line per object. */
+  declare readonly driftReport: pulumi.Output<string[] | undefined>;
 
   constructor(name: string, args: SchemaVerificationArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       providerFor("verification"),
       name,
-      { ...args, inventory: undefined, fingerprint: undefined, verifiedFingerprint: undefined, drift: undefined },
+      { ...args, inventory: undefined, fingerprint: undefined, verifiedFingerprint: undefined, drift: undefined, driftReport: undefined },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS },
       "pgstack",
       "SchemaVerification",

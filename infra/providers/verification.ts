@@ -1,6 +1,9 @@
 /** SchemaVerification's provider: expectations checked, inventory and fingerprint reported, drift on refresh. */
 import { DEFAULT_EXACT_COUNT_THRESHOLD, introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
-import { acceptInputs, inputsOf, logger, providerChanged, readOrGone, same, withConnection } from "./common.js";
+import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
+import { judgeDrift } from "../lifecycle/schema-diff.js";
+import { displayIdent, displayQualified } from "../lifecycle/identifiers.js";
+import { driftBeforeUp, driftStatus, DriftRefusedError, measureDrift, type DeclaredInput } from "./drift.js";
 
 
 /** Inputs of a SchemaVerification. */
@@ -15,6 +18,11 @@ export interface VerificationInputs {
    * inventory records the grants pgstack itself made instead of reporting them as drift.
    */
   grants?: ManagedSchema[];
+  /**
+   * The migration files and the drift policy. Drift is the live schema against the declared one
+   * (the files applied to a shadow database), so no `up` blesses it. Absent in older states.
+   */
+  declared?: DeclaredInput;
 }
 
 /** One table in the stack outputs. */
@@ -34,25 +42,38 @@ export interface InventoryTable {
 
 /** Outputs: inputs plus the inventory and fingerprints. */
 export interface VerificationOutputs extends VerificationInputs {
-  inventory: InventoryTable[];
+  /** Keyed by `schema.table`, so a refresh diff names exactly the table that changed (arrays in older states). */
+  inventory: Record<string, InventoryEntry> | InventoryTable[];
   /** Fingerprint of the live structure (refreshed by `read`). */
   fingerprint: string;
   /** Fingerprint when pgstack last applied and verified. Differs from `fingerprint` after drift. */
   verifiedFingerprint: string;
-  /** `in sync`, or what drifted since the last `pulumi up`. */
+  /** `in sync`, or `drifted: ` and the drift report's lines. */
   drift: string;
+  /** Every difference from the declared schema, one line per object (empty when in sync). */
+  driftReport?: string[];
+}
+
+/** One table of the keyed inventory: {@link InventoryTable} without its name (the key). */
+export type InventoryEntry = Omit<InventoryTable, "table">;
+
+/** The inventory keyed by `schema.table`, in table order. */
+export function inventoryByTable(tables: readonly InventoryTable[]): Record<string, InventoryEntry> {
+  return Object.fromEntries(tables.map(({ table, ...rest }) => [table, rest]));
 }
 
 /** The compact, sorted inventory the stack outputs show. */
 export function inventoryOf(inv: Inventory): InventoryTable[] {
   return inv.tables.map((t) => ({
-    table: `${t.schema}.${t.name}`,
+    table: displayQualified(t.schema, t.name),
     owner: t.owner,
     rows: t.exactRows ?? t.estimatedRows,
     rowsExact: t.exactRows !== undefined,
     columns: t.columns.map((c) => `${c.name} ${c.type}${c.nullable ? "" : " not null"}${c.default !== null ? ` default ${c.default}` : ""}`),
     primaryKey: t.primaryKey,
-    foreignKeys: t.foreignKeys.map((f) => `${f.columns.join(", ")} -> ${f.references.schema}.${f.references.table}(${f.references.columns.join(", ")}) on delete ${f.onDelete}`),
+    foreignKeys: t.foreignKeys.map(
+      (f) => `${f.columns.map(displayIdent).join(", ")} -> ${displayQualified(f.references.schema, f.references.table)}(${f.references.columns.map(displayIdent).join(", ")}) on delete ${f.onDelete}`,
+    ),
     grants: t.grants,
   }));
 }
@@ -61,13 +82,22 @@ async function inspect(inputs: VerificationInputs): Promise<Inventory> {
   return withConnection(inputs.connection, (client) => introspect(client, { schemas: inputs.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD }));
 }
 
-async function verifyAll(inputs: VerificationInputs): Promise<VerificationOutputs> {
+async function verifyAll(inputs: VerificationInputs, olds?: VerificationInputs): Promise<VerificationOutputs> {
   const inv = await inspect(inputs);
   const unmet = verify(inv, inputs.expectations);
   if (unmet.length > 0) throw new VerificationError(inputs.connection.database, unmet);
   const n = inputs.expectations.tables.length + inputs.expectations.foreignKeys.length;
   logger.info(`${inputs.connection.database}: verified ${n} expectation(s) over ${inv.tables.length} table(s)`);
-  return { ...inputs, inventory: inventoryOf(inv), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift: "in sync" };
+  // Drift against the files, not against what this run saw: an `up` never clears it.
+  const measured = inputs.declared ? ((await measureDrift({ ...inputs, declared: inputs.declared }, { requireDigest: true })) ?? []) : [];
+  const report = withoutPendingRevokes(measured, olds?.grants, inputs.grants);
+  if (inputs.declared && report.length > 0) {
+    const { unaccepted } = judgeDrift(report, inputs.declared.accept);
+    if (unaccepted.length > 0 && inputs.declared.policy === "refuse") throw new DriftRefusedError(inputs.connection.database, unaccepted, inputs.declared.configPath);
+    logger.warn(`${inputs.connection.database}: drifted from its migrations:\n${report.map((l) => `    ${l}`).join("\n")}`);
+  }
+  const drift = inputs.declared ? driftStatus(report) : "in sync";
+  return { ...inputs, inventory: inventoryByTable(inventoryOf(inv)), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift, driftReport: report };
 }
 
 /** A table's structure (grants aside) as a string; key order is fixed (the state stores objects key-sorted). */
@@ -112,13 +142,47 @@ export function describeGrantDrift(inventory: InventoryTable[], declared: readon
   return out;
 }
 
-/** The drift status output: `in sync`, or `drifted: …` listing each difference. */
-function driftStatus(parts: string[]): string {
+/**
+ * Drops the grant lines of roles whose whole grant this `up` removes from the config: Pulumi
+ * deletes the removed Grant resources (revoking them) only after every update, so after this
+ * verification. What only narrows a grant is an update, and has run by now.
+ */
+export function withoutPendingRevokes(report: string[], before: readonly ManagedSchema[] | undefined, after: readonly ManagedSchema[] | undefined): string[] {
+  const roles = (ms: readonly ManagedSchema[] | undefined) => new Set((ms ?? []).flatMap((m) => m.grants.filter((g) => g.tables.length > 0).map((g) => g.role)));
+  const kept = roles(after);
+  const leaving = [...roles(before)].filter((r) => !kept.has(r));
+  if (leaving.length === 0) return report;
+  return report.filter((line) => !leaving.some((r) => new RegExp(`^~ .+: [+~] grant ${r.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `).test(line)));
+}
+
+/** Whether the last measurement found drift that the new inputs do not accept. */
+function unacceptedDrift(olds: VerificationOutputs, news: VerificationInputs): boolean {
+  if (!olds.driftReport) return olds.drift !== undefined && olds.drift !== "in sync"; // states from before the declared schema
+  return judgeDrift(olds.driftReport, news.declared?.accept ?? []).unaccepted.length > 0;
+}
+
+/** The drift status of states without a declared schema: `in sync`, or `drifted: …` listing each difference. */
+function legacyDriftStatus(parts: string[]): string {
   return parts.length ? `drifted: ${parts.join("; ")}` : "in sync";
 }
 
 export const verification = {
-  check: acceptInputs,
+  /**
+   * Where the policy refuses drift, the live database is compared with the declared schema at
+   * the version it has reached, before anything runs: the refusal shows in `pulumi preview`.
+   */
+  async check(olds: Partial<VerificationInputs> | undefined, news: VerificationInputs): Promise<{ inputs: VerificationInputs; failures: Failure[] }> {
+    const failures: Failure[] = [];
+    // Only where drift refuses: elsewhere `up` warns after the migrations, and previews stay cheap.
+    if (news.declared?.policy === "refuse" && typeof news.connection?.database === "string") {
+      // The database holds what the last `up` made: the grants it declared then, not the new
+      // ones (whose roles may not exist before this `up` creates them).
+      const grants = olds?.grants ?? news.grants;
+      const refusal = await driftBeforeUp({ ...news, ...(grants ? { grants } : {}), declared: news.declared });
+      if (refusal) failures.push({ property: "declared", reason: refusal });
+    }
+    return { inputs: news, failures };
+  },
 
   async diff(_id: string, olds: VerificationOutputs, news: VerificationInputs) {
     // In a preview the head is unknown (a marker value, so unequal) exactly when the
@@ -127,7 +191,10 @@ export const verification = {
       olds.migrationHead !== news.migrationHead ||
       !same(olds.grants, news.grants) ||
       olds.fingerprint !== olds.verifiedFingerprint ||
-      (olds.drift !== undefined && olds.drift !== "in sync") ||
+      !same(olds.declared, news.declared) ||
+      // Unaccepted drift is a difference from what is declared: `refresh` shows the resource as
+      // changed, and each `up` measures it again (without ever blessing it).
+      unacceptedDrift(olds, news) ||
       !same(olds.expectations, news.expectations) ||
       !same(olds.schemas, news.schemas) ||
       !same(olds.connection, news.connection) ||
@@ -140,28 +207,33 @@ export const verification = {
   },
 
   async update(_id: string, _olds: VerificationOutputs, news: VerificationInputs) {
-    return { outs: await verifyAll(news) };
+    return { outs: await verifyAll(news, _olds) };
   },
 
   /**
-   * Refresh: introspect again, so drift shows as a diff of the inventory and fingerprint, and
-   * the grants are compared with the config.
+   * Refresh: introspect again, so drift shows as a diff of the keyed inventory, and measure drift
+   * against the declared schema (states from before it compare grants with the config).
    */
   async read(id: string, props: VerificationOutputs) {
     const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD }));
     if (!inv) return {};
     const inventory = inventoryOf(inv);
-    const structure = inv.fingerprint === props.verifiedFingerprint ? [] : describeDrift(props.inventory, inventory);
-    // States written before the declared grants were an input have none to compare with.
-    const drift = driftStatus([...structure, ...(props.grants ? describeGrantDrift(inventory, props.grants) : [])]);
+    const driftReport = props.declared ? ((await measureDrift({ ...props, declared: props.declared })) ?? []) : undefined;
+    const before = Array.isArray(props.inventory) ? props.inventory : Object.entries(props.inventory).map(([table, t]) => ({ table, ...t }));
+    const structure = inv.fingerprint === props.verifiedFingerprint ? [] : describeDrift(before, inventory);
+    // States written before the declared schema was an input compare with the last up, and
+    // those from before the declared grants have none to compare with.
+    const drift = driftReport
+      ? driftStatus(driftReport)
+      : legacyDriftStatus([...structure, ...(props.grants ? describeGrantDrift(inventory, props.grants) : [])]);
     return {
       id,
-      props: { ...props, inventory, fingerprint: inv.fingerprint, drift },
+      props: { ...props, inventory: inventoryByTable(inventory), fingerprint: inv.fingerprint, drift, ...(driftReport ? { driftReport } : {}) },
       inputs: inputsOf(props, VERIFICATION_INPUT_KEYS),
     };
   },
 
   async delete(): Promise<void> {},
 };
-const VERIFICATION_INPUT_KEYS = ["connection", "schemas", "expectations", "migrationHead", "grants"] as const;
+const VERIFICATION_INPUT_KEYS = ["connection", "schemas", "expectations", "migrationHead", "grants", "declared"] as const;
 

@@ -128,24 +128,49 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     setDatabases(p, "dev", dbs);
     expectHonest(previewThenUp(p, "dev"));
     expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_reader', 'public.datasets', 'SELECT') AS s")).toEqual([{ s: false }]);
+    // Its revoke runs after the verification (Pulumi deletes last): not recorded as drift.
+    expect(stackOutputs(p, "dev")["fltr"]?.["drift"]).toBe("in sync");
   });
 
-  it("5. drift: a hand-run GRANT TO PUBLIC and ALTER TABLE show in refresh; the next up re-verifies", async () => {
+  it("5. drift: a hand-run GRANT TO PUBLIC and ALTER TABLE show in refresh per object; up keeps reporting them; undoing clears them", async () => {
     await query(conn("fltr"), "GRANT SELECT ON datasets TO PUBLIC");
     const refresh = p.ok(["refresh", "--stack", "dev", "--yes", "--diff"]);
     expect(resourceSummary(refresh.stdout)["updated"]).toBeGreaterThanOrEqual(1);
     // Refresh updates the resources' state (stack outputs follow on the next up).
     const verificationOf = () => exportState(p, "dev").deployment.resources.find((r) => r.urn.endsWith("::fltr-verification"));
-    expect(verificationOf()?.outputs?.["drift"]).toBe("drifted: grants on public.datasets differ from the config (+ PUBLIC: SELECT)");
-    expect(refresh.stdout).toContain("PUBLIC: SELECT");
+    const grantLine = "~ public.datasets: + grant PUBLIC: SELECT (not declared)";
+    expect(verificationOf()?.outputs?.["drift"]).toBe(`drifted: ${grantLine}`);
+    expect(verificationOf()?.outputs?.["driftReport"]).toEqual([grantLine]);
+    expect(refresh.stdout).toContain(grantLine);
 
     await query(conn("fltr"), "REVOKE SELECT ON datasets FROM PUBLIC; ALTER TABLE datasets ADD COLUMN archived_at timestamptz");
-    p.ok(["refresh", "--stack", "dev", "--yes"]);
+    const columnLine = "~ public.datasets: + column archived_at timestamp with time zone (not in migrations)";
+    const second = p.ok(["refresh", "--stack", "dev", "--yes", "--diff"]);
+    expect(second.stdout).toContain(columnLine);
     const verification = verificationOf();
-    expect(verification?.outputs?.["drift"]).toBe("drifted: table public.datasets changed");
-    expect(JSON.stringify(verification?.outputs?.["inventory"])).toContain("archived_at timestamp with time zone");
+    expect(verification?.outputs?.["drift"]).toBe(`drifted: ${columnLine}`);
+    // The inventory is keyed by table: the refresh diff names public.datasets, not every entry after it.
+    const inventory = verification?.outputs?.["inventory"] as Record<string, { columns: string[] }>;
+    expect(inventory["public.datasets"]?.columns).toContain("archived_at timestamp with time zone");
+    expect(second.stdout).toMatch(/~ public\.datasets\s*: \{/);
+    expect(second.stdout).not.toMatch(/~ public\.(documents|processing_jobs)\s*: \{/);
+
+    // `up` re-verifies and does not bless the drift (dev's policy warns); refresh still shows it.
+    const honest = previewThenUp(p, "dev");
+    expectHonest(honest);
+    expect(honest.up.output).toContain("drifted from its migrations");
+    expect(stackOutputs(p, "dev")["fltr"]?.["drift"]).toBe(`drifted: ${columnLine}`);
+    expect(stackOutputs(p, "dev")["fltr"]?.["driftReport"]).toEqual([columnLine]);
+    p.ok(["refresh", "--stack", "dev", "--yes"]);
+    expect(verificationOf()?.outputs?.["driftReport"]).toEqual([columnLine]);
+
+    // Undone by hand: the next refresh is in sync, and so is the next up.
+    await query(conn("fltr"), "ALTER TABLE datasets DROP COLUMN archived_at");
+    p.ok(["refresh", "--stack", "dev", "--yes"]);
+    expect(verificationOf()?.outputs?.["drift"]).toBe("in sync");
     expectHonest(previewThenUp(p, "dev"));
     expect(stackOutputs(p, "dev")["fltr"]?.["drift"]).toBe("in sync");
+    expect(stackOutputs(p, "dev")["fltr"]?.["driftReport"]).toEqual([]);
   });
 
   it("6. a reset-generation bump on dev: refusal with rows, then backup, nuke, rebuild, re-grant and re-apply", async () => {

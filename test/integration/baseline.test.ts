@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
-import { BaselineRefusedError, dropLeftoverShadows, planBaseline, SHADOW_PREFIX, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
+import { BaselineRefusedError, dropLeftoverBaselineShadows, planBaseline, BASELINE_PREFIX, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
@@ -44,7 +44,7 @@ async function createAllDatabase(extra = "") {
 }
 
 async function shadowsLeft(): Promise<string[]> {
-  const rows = await query<{ d: string }>(adminConnection(), "SELECT datname AS d FROM pg_database WHERE starts_with(datname, $1)", [SHADOW_PREFIX]);
+  const rows = await query<{ d: string }>(adminConnection(), "SELECT datname AS d FROM pg_database WHERE starts_with(datname, $1)", [BASELINE_PREFIX]);
   return rows.map((r) => r.d);
 }
 
@@ -183,13 +183,13 @@ describe("adoption of an existing database (baseline)", () => {
 
   it("leftover shadows of crashed runs are found by prefix and dropped; a recent one (a run in progress) is kept", async () => {
     const admin = adminConnection();
-    const old = `${SHADOW_PREFIX}1000_deadbeef`;
-    const recent = `${SHADOW_PREFIX}${Math.floor(Date.now() / 1000)}_cafef00d`;
+    const old = `${BASELINE_PREFIX}1000_deadbeef`;
+    const recent = `${BASELINE_PREFIX}${Math.floor(Date.now() / 1000)}_cafef00d`;
     await query(admin, `CREATE DATABASE ${old}`);
     await query(admin, `CREATE DATABASE ${recent}`);
     const cl = await connectTo(admin);
     const logs: string[] = [];
-    expect(await dropLeftoverShadows(cl, { info: (m) => logs.push(m), warn: (m) => logs.push(m) })).toEqual([old]);
+    expect(await dropLeftoverBaselineShadows(cl, { info: (m) => logs.push(m), warn: (m) => logs.push(m) })).toEqual([old]);
     expect(logs).toEqual([`dropped the leftover shadow database ${old}`]);
     expect(await shadowsLeft()).toEqual([recent]);
     await query(admin, `DROP DATABASE ${recent}`);
@@ -204,7 +204,7 @@ describe("the shadow database needs CREATEDB", () => {
     const weak = { ...db, user: role, password: `pw-${role}` };
     const cl = await connectTo(weak);
     const err = await planBaseline(cl, await inline(FILES), db.database, { ...options, connection: weak }).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(new RegExp(`^cannot create the shadow database ${SHADOW_PREFIX}\\d+_[0-9a-f]{8} that the migrations are compared in: permission denied to create database; nothing was changed\\n  → give the admin "${role}" CREATEDB`));
+    expect((err as Error).message).toMatch(new RegExp(`^cannot create the shadow database ${BASELINE_PREFIX}\\d+_[0-9a-f]{8} that the migrations are compared in: permission denied to create database; nothing was changed\\n  → give the admin "${role}" CREATEDB`));
     expect(await shadowsLeft()).toEqual([]);
   });
 });

@@ -56,11 +56,11 @@ describe("the dynamic providers against a real PostgreSQL", () => {
 
     const v: VerificationInputs = { connection: conn, schemas: ["public"], expectations: authExpectations(), migrationHead: created.outs.head };
     const verified = (await verification.create(v)).outs;
-    expect(verified.inventory.map((t) => t.table)).toEqual([
+    expect(Object.keys(verified.inventory)).toEqual([
       "public.accounts", "public.api_key_credits", "public.credit_transactions", "public.sessions", "public.subscriptions",
       "public.teams", "public.user_credits", "public.users", "public.verifications",
     ]);
-    expect(verified.inventory.flatMap((t) => t.foreignKeys.map((f) => `${t.table}: ${f}`)).filter((f) => f.includes("public.users(id)"))).toHaveLength(3);
+    expect(Object.entries(verified.inventory).flatMap(([table, t]) => t.foreignKeys.map((f) => `${table}: ${f}`)).filter((f) => f.includes("public.users(id)"))).toHaveLength(3);
     expect(verified.drift).toBe("in sync");
 
     // A second create (e.g. after a lost state) applies nothing and the reset stays put.
@@ -81,7 +81,7 @@ describe("the dynamic providers against a real PostgreSQL", () => {
     expect(updated.outs.head).toBe("0004_add_team_members");
     expect((await verification.diff("id", verified, { ...v, migrationHead: updated.outs.head })).changes).toBe(true);
     const reverified = (await verification.update("id", verified, { ...v, migrationHead: updated.outs.head })).outs;
-    expect(reverified.inventory.map((t) => t.table)).toContain("public.team_members");
+    expect(Object.keys(reverified.inventory)).toContain("public.team_members");
     expect(reverified.fingerprint).not.toBe(verified.fingerprint);
 
     // Drift: a manual ALTER TABLE, then read (refresh) shows the inventory and fingerprint changed.
@@ -92,7 +92,7 @@ describe("the dynamic providers against a real PostgreSQL", () => {
     expect(read.props.fingerprint).not.toBe(reverified.fingerprint);
     expect(read.props.verifiedFingerprint).toBe(reverified.fingerprint);
     expect(read.props.drift).toBe("drifted: table public.users changed");
-    expect(read.props.inventory.find((t) => t.table === "public.users")?.columns).toContain("nickname text");
+    expect((read.props.inventory as Record<string, { columns: string[] }>)["public.users"]?.columns).toContain("nickname text");
     expect(read.inputs).toEqual({ connection: conn, schemas: ["public"], expectations: v.expectations, migrationHead: "0004_add_team_members" });
     // …and the next up re-verifies.
     expect((await verification.diff("id", read.props, read.inputs)).changes).toBe(true);

@@ -1,0 +1,239 @@
+/**
+ * The declared schema: what the migration files build, measured rather than guessed. Every file
+ * is applied, in order and through the real apply path, to a throwaway shadow database on the
+ * same server; the result is introspected and the shadow dropped (also on failure). The snapshot
+ * is cached by the files' checksums, so an unchanged folder costs no database work at all.
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type pg from "pg";
+import { applyMigrations } from "./apply.js";
+import { connect, silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
+import { errorMessage, PgstackError } from "./errors.js";
+import { quoteIdent } from "./identifiers.js";
+import { introspectStructure, type SchemaSnapshot } from "./introspect-structure.js";
+import { schemaDdl, type ManagedSchema } from "./reset.js";
+import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
+import { loadSqlParser } from "./sql.js";
+
+/** Every shadow database's name starts with this; leftovers of crashed runs are found by it. */
+export const SHADOW_PREFIX = "pgstack_shadow_";
+
+/** Bumped whenever the snapshot's shape or the introspection changes, so old cache entries miss. */
+const CACHE_FORMAT = 2;
+
+/** A shadow older than this with no session in it is a crashed run's leftover. */
+const LEFTOVER_AGE_MS = 5 * 60_000;
+
+/** Options of {@link buildDeclaredSchema}. */
+export interface DeclaredOptions {
+  /** The role migrations run as (`SET ROLE`), normally the database owner; it owns the shadow. */
+  role: string;
+  /** Only migrations with a version up to this one (the declared schema at version N). */
+  upTo?: number;
+  /**
+   * Where snapshots are cached, one `<sha256>.json` per distinct input. Default
+   * `.pgstack/cache/declared` under the working directory; `false` turns the cache off.
+   */
+  cacheDir?: string | false;
+  /** Progress: the shadow's name, every tenth of the migrations, and the drop. */
+  logger?: Logger;
+  /**
+   * Called after each migration with the schema at that version. The migrations are then
+   * introspected one by one (slower), and the cache is not read (it is still written).
+   */
+  onStep?: (version: number, snapshot: SchemaSnapshot) => void;
+  /**
+   * The managed schemas, created in the shadow with their owner, grants and default privileges
+   * before the migrations run, as the stack creates them in the real database. Default: `public`
+   * owned by `role`, no grants. Also limits the introspection to these schemas.
+   */
+  schemas?: readonly ManagedSchema[];
+}
+
+/** The migrations do not build on an empty database, or the shadow could not be made. */
+export class DeclaredSchemaError extends PgstackError {
+  constructor(message: string, options: { hint: string; cause?: unknown }) {
+    super("DECLARED_SCHEMA_FAILED", message, options);
+  }
+}
+
+/**
+ * The schema the migrations declare: applied to a fresh shadow database on `admin`'s server,
+ * introspected, dropped. `admin` is any database on that server the admin may connect to; the
+ * admin needs CREATEDB and membership in `opts.role` (what a stack's admin has). Call
+ * {@link loadSqlParser} first, or let this do it.
+ */
+export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: readonly Migration[], opts: DeclaredOptions): Promise<SchemaSnapshot> {
+  const log = opts.logger ?? silentLogger;
+  const selected = migrations.filter((m) => opts.upTo === undefined || m.id <= opts.upTo);
+  const schemas = opts.schemas ?? [{ name: "public", owner: opts.role, grants: [] }];
+  const key = declaredCacheKey(selected, opts.role, schemas);
+  const cacheFile = opts.cacheDir === false ? undefined : path.join(opts.cacheDir ?? defaultCacheDir(), `${key}.json`);
+  if (cacheFile && !opts.onStep) {
+    const cached = readCache(cacheFile);
+    if (cached) {
+      log.info(`declared schema: ${selected.length} migration(s) unchanged, from the cache (${path.basename(cacheFile).slice(0, 12)}…)`);
+      return cached;
+    }
+  }
+  await loadSqlParser();
+  const snapshot = await inShadow(admin, opts.role, log, async (shadow, name) => {
+    await shadow.query(schemas.flatMap(schemaDdl).join(";\n"));
+    const structure = { schemas: schemas.map((s) => s.name) };
+    const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
+    const apply = async (list: readonly Migration[]) => {
+      const result = await applyMigrations(shadow, list, { database: name, role: opts.role, logger: quiet });
+      if (result.error) {
+        throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
+          hint: "every migration must apply, in order, to a fresh database: fix the file named above",
+          cause: result.error,
+        });
+      }
+    };
+    if (opts.onStep) {
+      for (const [i, m] of selected.entries()) {
+        await apply(selected.slice(0, i + 1));
+        opts.onStep(m.id, await introspectStructure(shadow, structure));
+      }
+    } else {
+      // In slices, for progress on long folders; each slice is one applyMigrations run.
+      const step = Math.max(1, Math.ceil(selected.length / 10));
+      for (let done = 0; done < selected.length; ) {
+        done = Math.min(selected.length, done + step);
+        await apply(selected.slice(0, done));
+        if (selected.length >= 50) log.info(`declared schema: applied ${done}/${selected.length} migration(s) to the shadow`);
+      }
+      if (selected.length === 0) await apply([]);
+    }
+    return introspectStructure(shadow, structure);
+  });
+  if (cacheFile) writeCache(cacheFile, snapshot);
+  return snapshot;
+}
+
+/** What identifies a migration file for the cache: its checksum covers its text and directives. */
+export type MigrationIdentity = Pick<Migration, "id" | "name" | "checksum">;
+
+/** The cache key: every input that shapes the declared schema, and nothing else. */
+export function declaredCacheKey(migrations: readonly MigrationIdentity[], role: string, schemas: readonly ManagedSchema[]): string {
+  return sha256(JSON.stringify({ format: CACHE_FORMAT, role, schemas, migrations: migrations.map((m) => [m.id, m.name, m.checksum]) }));
+}
+
+/**
+ * The files of a migrations folder with their checksums (the same sha256 over the bytes that
+ * {@link loadMigrations} computes), without parsing any SQL: enough to look the declared schema
+ * up in the cache. Files that do not look like `NNNN_name.sql` are left to `loadMigrations` to refuse.
+ */
+export async function scanMigrationFiles(dir: string, reader: MigrationFileReader = nodeFileReader): Promise<MigrationIdentity[]> {
+  const names = (await reader.listSqlFiles(dir)).filter((base) => /^\d+_[a-z0-9_]+\.sql$/.test(base));
+  // Read concurrently: hundreds of small files are latency, not bandwidth.
+  const out = await Promise.all(
+    names.map(async (base): Promise<MigrationIdentity> => ({ id: Number(base.slice(0, base.indexOf("_"))), name: base.slice(0, -4), checksum: sha256(await reader.read(path.join(dir, base))) })),
+  );
+  return out.sort((a, b) => a.id - b.id);
+}
+
+/** Options of {@link cachedDeclaredSchema}: those of {@link buildDeclaredSchema} that make the key. */
+export type CachedOptions = Pick<DeclaredOptions, "role" | "upTo" | "cacheDir" | "schemas">;
+
+/**
+ * The declared schema from the cache alone, or undefined on a miss. No database work and no SQL
+ * parsing: a drift check of an unchanged folder costs reading the files and one JSON file.
+ */
+export function cachedDeclaredSchema(files: readonly MigrationIdentity[], opts: CachedOptions): SchemaSnapshot | undefined {
+  if (opts.cacheDir === false) return undefined;
+  const selected = files.filter((m) => opts.upTo === undefined || m.id <= opts.upTo);
+  const schemas = opts.schemas ?? [{ name: "public", owner: opts.role, grants: [] }];
+  return readCache(path.join(opts.cacheDir ?? defaultCacheDir(), `${declaredCacheKey(selected, opts.role, schemas)}.json`));
+}
+
+/** `.pgstack/cache/declared` under the working directory (git-ignored with `.pgstack/`). */
+export function defaultCacheDir(): string {
+  return path.join(process.cwd(), ".pgstack", "cache", "declared");
+}
+
+/**
+ * Creates a shadow database owned by `role`, runs `fn` connected to it, and drops it whatever
+ * happens. Leftovers of crashed runs (old, and with nobody connected) are dropped first.
+ */
+async function inShadow<T>(admin: ConnectionOptions, role: string, log: Logger, fn: (client: pg.Client, name: string) => Promise<T>): Promise<T> {
+  const name = `${SHADOW_PREFIX}${Date.now().toString(36)}_${process.pid.toString(36)}_${randomBytes(3).toString("hex")}`;
+  const control = await connect({ ...admin, applicationName: "pgstack (shadow)" });
+  try {
+    await dropLeftoverShadows(control, log);
+    try {
+      // template0: nothing a server's template1 holds leaks in, and no session blocks the copy.
+      await control.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(role)} TEMPLATE template0`);
+    } catch (err) {
+      throw new DeclaredSchemaError(`cannot create the shadow database ${name} for the declared schema: ${errorMessage(err)}`, {
+        hint: `the admin "${admin.user}" needs CREATEDB and membership in "${role}" (GRANT ${quoteIdent(role)} TO ${quoteIdent(admin.user)})`,
+        cause: err,
+      });
+    }
+    log.info(`declared schema: building in the shadow database ${name}`);
+    try {
+      const shadow = await connect({ ...admin, database: name, applicationName: "pgstack (shadow)" });
+      try {
+        // A throwaway database needs no durability: no commit waits for a WAL flush.
+        await shadow.query("SET synchronous_commit = off");
+        return await fn(shadow, name);
+      } finally {
+        await shadow.end().catch(() => undefined);
+      }
+    } finally {
+      await control.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).catch((err: unknown) => {
+        log.warn(`could not drop the shadow database ${name} (the next run drops it): ${errorMessage(err)}`);
+      });
+    }
+  } finally {
+    await control.end().catch(() => undefined);
+  }
+}
+
+/** Drops shadow databases that crashed runs left: older than a few minutes and with no session. */
+export async function dropLeftoverShadows(client: pg.Client, log: Logger = silentLogger, maxAgeMs = LEFTOVER_AGE_MS): Promise<string[]> {
+  const { rows } = await client.query<{ datname: string }>(
+    `SELECT d.datname FROM pg_database d
+      WHERE starts_with(d.datname, $1) AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)`,
+    [SHADOW_PREFIX],
+  );
+  const dropped: string[] = [];
+  for (const { datname } of rows) {
+    const born = parseInt(datname.slice(SHADOW_PREFIX.length).split("_")[0] ?? "", 36);
+    // A shadow being built right now has a session (or is seconds old): leave it to its run.
+    if (Number.isFinite(born) && Date.now() - born < maxAgeMs) continue;
+    try {
+      // No FORCE: if a session has connected since, the drop fails and the database stays.
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)}`);
+      dropped.push(datname);
+      log.info(`declared schema: dropped ${datname}, left over from an earlier run`);
+    } catch (err) {
+      log.warn(`could not drop the leftover shadow database ${datname}: ${errorMessage(err)}`);
+    }
+  }
+  return dropped;
+}
+
+function readCache(file: string): SchemaSnapshot | undefined {
+  try {
+    const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as SchemaSnapshot;
+    // A damaged entry is rebuilt, never trusted.
+    return parsed && typeof parsed.tables === "object" && Array.isArray(parsed.history) ? parsed : undefined;
+  } catch {
+    return undefined; // missing or unreadable: build it
+  }
+}
+
+function writeCache(file: string, snapshot: SchemaSnapshot): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Write then rename: a concurrent reader never sees half a file.
+    const tmp = `${file}.${process.pid}.${randomBytes(3).toString("hex")}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(snapshot));
+    fs.renameSync(tmp, file);
+  } catch {
+    // A read-only checkout still works; it only rebuilds each time.
+  }
+}

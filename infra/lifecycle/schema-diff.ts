@@ -1,0 +1,158 @@
+/**
+ * The structural comparison of two {@link SchemaSnapshot}s, by name and never by position: one
+ * readable line per differing object, e.g.
+ *
+ *     + table public.api_usage_metric (not in migrations)
+ *     ~ public."bazaar-vid_user": + column nickname text (not in migrations)
+ *     - index public.users_email_idx (missing)
+ *
+ * `+` is what only the live (or second) side has, `-` what only the declared (or first) side has,
+ * `~` what both have but differently. Pure, so it is unit-tested without a database.
+ */
+import type { ColumnStructure, HistoryEntry, SchemaSnapshot, TableStructure } from "./introspect-structure.js";
+
+/** How the two sides are named in the report's lines. */
+export interface DiffLabels {
+  /** Suffix for what only the second side has. Default `not in migrations`. */
+  onlySecond: string;
+  /** Suffix for what only the first side has. Default `missing`. */
+  onlyFirst: string;
+}
+
+/** Labels for drift: the first side is the declared schema, the second the live database. */
+export const DRIFT_LABELS: DiffLabels = { onlySecond: "not in migrations", onlyFirst: "missing" };
+
+/** Options for {@link compareSchemas}. */
+export interface CompareOptions {
+  labels?: DiffLabels;
+  /** Compare the histories too (default true). */
+  history?: boolean;
+}
+
+/**
+ * Every difference between `first` (declared) and `second` (live), one line per object, in a
+ * stable order: history first, then tables by name. Empty when they are structurally equal.
+ */
+export function compareSchemas(first: SchemaSnapshot, second: SchemaSnapshot, options: CompareOptions = {}): string[] {
+  const labels = options.labels ?? DRIFT_LABELS;
+  const out: string[] = options.history === false ? [] : compareHistory(first.history, second.history, labels);
+  const names = [...new Set([...Object.keys(first.tables), ...Object.keys(second.tables)])].sort(byName);
+  for (const name of names) {
+    const a = first.tables[name];
+    const b = second.tables[name];
+    if (!a && b) out.push(`+ table ${name} (${labels.onlySecond})`);
+    else if (a && !b) out.push(`- table ${name} (${labels.onlyFirst})`);
+    // Most tables are equal: one string comparison settles them (snapshots are key-sorted the same way).
+    else if (a && b && JSON.stringify(a) !== JSON.stringify(b)) out.push(...compareTable(name, a, b, labels));
+  }
+  return out;
+}
+
+function compareTable(name: string, a: TableStructure, b: TableStructure, labels: DiffLabels): string[] {
+  const out: string[] = [];
+  const at = (s: string) => `~ ${name}: ${s}`;
+  if (a.owner !== b.owner) out.push(at(`owner ${a.owner} → ${b.owner}`));
+  for (const [col, change] of keyed(a.columns, b.columns)) {
+    if (change.only === "second") out.push(at(`+ column ${col} ${columnText(change.second)} (${labels.onlySecond})`));
+    else if (change.only === "first") out.push(at(`- column ${col} ${columnText(change.first)} (${labels.onlyFirst})`));
+    else {
+      const parts = columnChanges(change.first, change.second);
+      if (parts.length) out.push(at(`~ column ${col}: ${parts.join(", ")}`));
+    }
+  }
+  for (const [con, change] of keyed(a.constraints, b.constraints)) {
+    if (change.only === "second") out.push(at(`+ constraint ${con} ${change.second} (${labels.onlySecond})`));
+    else if (change.only === "first") out.push(at(`- constraint ${con} ${change.first} (${labels.onlyFirst})`));
+    else if (change.first !== change.second) out.push(at(`~ constraint ${con}: ${change.first} → ${change.second}`));
+  }
+  for (const [grantee, change] of keyed(a.grants, b.grants)) {
+    if (change.only === "second") out.push(at(`+ grant ${grantee}: ${change.second} (${labels.onlySecond === DRIFT_LABELS.onlySecond ? "not declared" : labels.onlySecond})`));
+    else if (change.only === "first") out.push(at(`- grant ${grantee}: ${change.first} (${labels.onlyFirst})`));
+    else if (change.first !== change.second) out.push(at(`~ grant ${grantee}: ${change.first} → ${change.second}`));
+  }
+  // Indexes are schema objects of their own: one line each, not under the table.
+  for (const [index, change] of keyed(a.indexes, b.indexes)) {
+    if (change.only === "second") out.push(`+ index ${index} (${labels.onlySecond})`);
+    else if (change.only === "first") out.push(`- index ${index} (${labels.onlyFirst})`);
+    else if (change.first !== change.second) out.push(`~ index ${index}: ${change.first} → ${change.second}`);
+  }
+  return out;
+}
+
+/** `text`, `integer not null default 0`, `bigint not null identity`. */
+export function columnText(c: ColumnStructure): string {
+  const def = c.default === null ? "" : c.default === "identity" ? " identity" : ` default ${c.default}`;
+  return `${c.type}${c.nullable ? "" : " not null"}${def}`;
+}
+
+function columnChanges(a: ColumnStructure, b: ColumnStructure): string[] {
+  const out: string[] = [];
+  if (a.type !== b.type) out.push(`type ${a.type} → ${b.type}`);
+  if (a.nullable !== b.nullable) out.push(a.nullable ? "nullable → not null" : "not null → nullable");
+  if (a.default !== b.default) out.push(`default ${a.default ?? "none"} → ${b.default ?? "none"}`);
+  return out;
+}
+
+function compareHistory(a: readonly HistoryEntry[], b: readonly HistoryEntry[], labels: DiffLabels): string[] {
+  const out: string[] = [];
+  const first = new Map(a.map((h) => [h.id, h]));
+  const second = new Map(b.map((h) => [h.id, h]));
+  const ids = [...new Set([...first.keys(), ...second.keys()])].sort((x, y) => x - y);
+  const drift = labels === DRIFT_LABELS;
+  for (const id of ids) {
+    const x = first.get(id);
+    const y = second.get(id);
+    if (!x && y) out.push(`+ migration ${y.name} (${drift ? "applied, but no migration file has this version" : labels.onlySecond})`);
+    else if (x && !y) out.push(`- migration ${x.name} (${drift ? "not applied" : labels.onlyFirst})`);
+    else if (x && y) {
+      if (x.name !== y.name) out.push(`~ migration version ${id}: ${x.name} → ${y.name}`);
+      else if (x.checksum !== y.checksum) out.push(`~ migration ${x.name}: checksum ${x.checksum.slice(0, 12)}… → ${y.checksum.slice(0, 12)}…`);
+    }
+  }
+  return out;
+}
+
+type Change<T> = { only: "first"; first: T } | { only: "second"; second: T } | { only: "both"; first: T; second: T };
+
+/** The union of two records' keys (first's order, then second's new keys), with both values. */
+function keyed<T>(a: Record<string, T>, b: Record<string, T>): [string, Change<T>][] {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  return keys.map((k): [string, Change<T>] => {
+    const x = Object.hasOwn(a, k) ? a[k] : undefined;
+    const y = Object.hasOwn(b, k) ? b[k] : undefined;
+    if (x === undefined) return [k, { only: "second", second: y as T }];
+    if (y === undefined) return [k, { only: "first", first: x }];
+    return [k, { only: "both", first: x, second: y }];
+  });
+}
+
+/** By name as written without quotes (`public."b-x"` sorts under b), then by code unit: the same on every machine. */
+function byName(a: string, b: string): number {
+  return cmp(a.replaceAll('"', ""), b.replaceAll('"', "")) || cmp(a, b);
+}
+
+/** By code unit, so the order is the same on every machine. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A drift report split by what the stack config accepts. */
+export interface DriftVerdict {
+  /** Lines the config does not accept: these block a stack whose policy refuses drift. */
+  unaccepted: string[];
+  /** Lines the config accepts. */
+  accepted: string[];
+  /** Accepted lines that no longer occur: they can be removed from the config. */
+  stale: string[];
+}
+
+/** Splits `report` by the exact lines in `accept`. */
+export function judgeDrift(report: readonly string[], accept: readonly string[]): DriftVerdict {
+  const ok = new Set(accept.map((l) => l.trim()));
+  const seen = new Set(report);
+  return {
+    unaccepted: report.filter((l) => !ok.has(l)),
+    accepted: report.filter((l) => ok.has(l)),
+    stale: [...ok].filter((l) => !seen.has(l)),
+  };
+}

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { compareSchemas, judgeDrift, type SchemaSnapshot, type TableStructure } from "../../infra/lifecycle/index.js";
+import { driftPolicy, parseStackConfig } from "../../infra/config.js";
+import { rawStackConfig } from "../support/stack-config.js";
+
+const users = (over: Partial<TableStructure> = {}): TableStructure => ({
+  owner: "app_owner",
+  columns: { id: { type: "text", nullable: false, default: null }, email: { type: "text", nullable: false, default: null } },
+  constraints: { users_pkey: "PRIMARY KEY (id)", users_email_key: "UNIQUE (email)" },
+  indexes: { "public.users_created_idx": "CREATE INDEX users_created_idx ON public.users USING btree (id)" },
+  grants: { app: "INSERT, SELECT" },
+  ...over,
+});
+const snap = (tables: Record<string, TableStructure>, history: SchemaSnapshot["history"] = []): SchemaSnapshot => ({ tables, history });
+
+describe("compareSchemas", () => {
+  it("compares by name, never by position: an extra table shifts nothing else", () => {
+    const a = snap({ "public.b": users(), "public.users": users() });
+    const b = snap({ "public.a_first": users(), "public.b": users(), "public.users": users() });
+    expect(compareSchemas(a, b)).toEqual(["+ table public.a_first (not in migrations)"]);
+    expect(compareSchemas(b, a)).toEqual(["- table public.a_first (missing)"]);
+  });
+
+  it("names each changed column, constraint, index, owner and grant of a table", () => {
+    const live = users({
+      owner: "postgres",
+      columns: {
+        nickname: { type: "text", nullable: true, default: null },
+        id: { type: "text", nullable: false, default: null },
+        email: { type: "character varying(255)", nullable: true, default: "'x'::character varying" },
+      },
+      constraints: { users_pkey: "PRIMARY KEY (id)", users_email_check: "CHECK ((email <> ''::text))" },
+      indexes: { "public.users_created_idx": "CREATE INDEX users_created_idx ON public.users USING hash (id)" },
+      grants: { app: "SELECT", PUBLIC: "SELECT" },
+    });
+    expect(compareSchemas(snap({ 'public."bazaar-vid_user"': users() }), snap({ 'public."bazaar-vid_user"': live }))).toEqual([
+      '~ public."bazaar-vid_user": owner app_owner → postgres',
+      `~ public."bazaar-vid_user": ~ column email: type text → character varying(255), not null → nullable, default none → 'x'::character varying`,
+      '~ public."bazaar-vid_user": + column nickname text (not in migrations)',
+      '~ public."bazaar-vid_user": - constraint users_email_key UNIQUE (email) (missing)',
+      `~ public."bazaar-vid_user": + constraint users_email_check CHECK ((email <> ''::text)) (not in migrations)`,
+      '~ public."bazaar-vid_user": ~ grant app: INSERT, SELECT → SELECT',
+      '~ public."bazaar-vid_user": + grant PUBLIC: SELECT (not declared)',
+      "~ index public.users_created_idx: CREATE INDEX users_created_idx ON public.users USING btree (id) → CREATE INDEX users_created_idx ON public.users USING hash (id)",
+    ]);
+  });
+
+  it("reports a history that differs from the files", () => {
+    const files = [{ id: 1, name: "0001_a", checksum: "a".repeat(64) }, { id: 2, name: "0002_b", checksum: "b".repeat(64) }, { id: 3, name: "0003_c", checksum: "c".repeat(64) }];
+    const live = [{ id: 1, name: "0001_a", checksum: "f".repeat(64) }, { id: 2, name: "0002_renamed", checksum: "b".repeat(64) }, { id: 9, name: "0009_by_hand", checksum: "9".repeat(64) }];
+    expect(compareSchemas(snap({}, files), snap({}, live))).toEqual([
+      "~ migration 0001_a: checksum aaaaaaaaaaaa… → ffffffffffff…",
+      "~ migration version 2: 0002_b → 0002_renamed",
+      "- migration 0003_c (not applied)",
+      "+ migration 0009_by_hand (applied, but no migration file has this version)",
+    ]);
+    expect(compareSchemas(snap({}, files), snap({}, live), { history: false })).toEqual([]);
+  });
+
+  it("names the two sides with other labels (two stacks compared)", () => {
+    const labels = { onlySecond: "only in prod", onlyFirst: "only in dev" };
+    const dev = snap({ "public.users": users() });
+    const prod = snap({ "public.users": users({ columns: { ...users().columns, nickname: { type: "text", nullable: true, default: null } }, grants: { app: "INSERT, SELECT", PUBLIC: "SELECT" } }) });
+    expect(compareSchemas(dev, prod, { labels })).toEqual([
+      "~ public.users: + column nickname text (only in prod)",
+      "~ public.users: + grant PUBLIC: SELECT (only in prod)",
+    ]);
+  });
+});
+
+describe("judgeDrift", () => {
+  it("splits a report by the exact accepted lines and names accepted lines that no longer occur", () => {
+    const report = ["+ table public.x (not in migrations)", "~ public.users: + column n text (not in migrations)"];
+    expect(judgeDrift(report, [" + table public.x (not in migrations) ", "+ table public.gone (not in migrations)"])).toEqual({
+      unaccepted: ["~ public.users: + column n text (not in migrations)"],
+      accepted: ["+ table public.x (not in migrations)"],
+      stale: ["+ table public.gone (not in migrations)"],
+    });
+  });
+});
+
+describe("the drift config", () => {
+  const withDrift = (stack: string, drift: unknown) => {
+    const raw = rawStackConfig(stack) as { server: unknown; databases: Record<string, unknown>[] };
+    raw.databases[1]!["drift"] = drift;
+    return raw;
+  };
+  it("refuses drift by default where resets are not allowed (prod) and warns elsewhere; an explicit policy wins", () => {
+    expect(parseStackConfig(rawStackConfig("prod"), "prod").databases.map(driftPolicy)).toEqual(["refuse", "refuse"]);
+    expect(parseStackConfig(rawStackConfig("dev"), "dev").databases.map(driftPolicy)).toEqual(["warn", "warn"]);
+    const cfg = parseStackConfig(withDrift("prod", { policy: "warn", accept: ["+ table public.api_usage_metric (not in migrations)"] }), "prod");
+    expect(driftPolicy(cfg.databases[1]!)).toBe("warn");
+    expect(cfg.databases[1]!.drift.accept).toEqual(["+ table public.api_usage_metric (not in migrations)"]);
+  });
+  it("rejects an accepted line that is no report line, and an unknown policy, naming the config path", () => {
+    expect(() => parseStackConfig(withDrift("prod", { policy: "ignore", accept: ["table public.x"] }), "prod")).toThrow(
+      /pgstack:databases\[1\]\.drift\.policy: [\s\S]*pgstack:databases\[1\]\.drift\.accept\[0\]: must be a line of the drift report, starting with "\+ ", "- " or "~ "/,
+    );
+  });
+});
+
+describe("grant lines of a grant this up removes", () => {
+  it("are left out (Pulumi revokes them after the verification); other lines stay", async () => {
+    const { withoutPendingRevokes } = await import("../../infra/providers/verification.js");
+    const g = (role: string) => ({ role, schema: ["USAGE" as const], tables: ["SELECT" as const], sequences: [] });
+    const before = [{ name: "public", owner: "o", grants: [g("app"), g("reader")] }];
+    const after = [{ name: "public", owner: "o", grants: [g("app")] }];
+    const report = [
+      "~ public.datasets: + grant reader: SELECT (not declared)",
+      "~ public.datasets: + grant PUBLIC: SELECT (not declared)",
+      "~ public.datasets: + column x text (not in migrations)",
+    ];
+    expect(withoutPendingRevokes(report, before, after)).toEqual(report.slice(1));
+    expect(withoutPendingRevokes(report, after, after)).toEqual(report);
+  });
+});
