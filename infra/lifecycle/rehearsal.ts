@@ -260,7 +260,7 @@ async function runSteps(
       durationMs = performance.now() - t0;
       error = stepError(err);
     }
-    const rowsAffected = (await rowsWritten(client)) - writtenBefore;
+    const rowsAffected = rowsBetween(writtenBefore, await rowsWritten(client));
     const schemaChange = describeSchemaChange(before, await introspect(client));
     if (error) {
       failed = true;
@@ -274,22 +274,32 @@ async function runSteps(
 }
 
 /**
- * Rows inserted + updated + deleted so far in the copy's user tables (pgstack's own aside). The
- * session's pending statistics are flushed first, so the migration it just ran is included.
- * Tables dropped since lose their counts; that only lowers the total of a later difference when
- * a migration writes rows to a table and drops it.
+ * Rows inserted + updated + deleted so far in each of the copy's user tables (pgstack's own
+ * aside), by table oid. The session's pending statistics are flushed first, so the migration it
+ * just ran is included.
  */
-async function rowsWritten(client: pg.Client): Promise<number> {
+async function rowsWritten(client: pg.Client): Promise<Map<string, number>> {
   // Flushed when the session next goes idle, i.e. right after this statement. Before Postgres 15
   // there is no such function; the statistics then lag by up to half a second.
   await client.query("SELECT pg_stat_force_next_flush()").catch((err: { code?: string }) => {
     if (err.code !== "42883") throw err;
   });
-  const { rows } = await client.query<{ n: string | null }>(
-    `SELECT sum(n_tup_ins + n_tup_upd + n_tup_del)::int8 AS n FROM pg_stat_user_tables WHERE schemaname <> $1`,
+  const { rows } = await client.query<{ relid: string; n: string }>(
+    `SELECT relid::text, (n_tup_ins + n_tup_upd + n_tup_del)::int8 AS n FROM pg_stat_user_tables WHERE schemaname <> $1`,
     [PGSTACK_SCHEMA],
   );
-  return Number(rows[0]?.n ?? 0);
+  return new Map(rows.map((r) => [r.relid, Number(r.n)]));
+}
+
+/**
+ * The rows a migration wrote: per table, the growth of its counters. A table the migration
+ * dropped has no counters left, and the copy's own restore already counted rows, so a plain
+ * difference of totals would go negative; only tables that still exist count.
+ */
+function rowsBetween(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [relid, n] of after) total += Math.max(0, n - (before.get(relid) ?? 0));
+  return total;
 }
 
 /** `file:line:col: message (SQLSTATE x)` and Postgres' DETAIL, without the apply's advice (the copy is thrown away). */

@@ -14,7 +14,7 @@ import {
 } from "../lifecycle/safety/index.js";
 import { errorMessage, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
-import { logger, providerChanged, withConnection, type Failure } from "./common.js";
+import { closeIdleConnections, logger, providerChanged, withConnection, type Failure } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
 
 /** Inputs of a MigrationSafety, as the program passes them. */
@@ -100,6 +100,8 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
   }
   const { report, pending } = analysed;
   if (news.policy.rehearsal && pending.length > 0) {
+    // The analysis' connection stays idle for reuse; it would count as a session on the source.
+    await closeIdleConnections();
     try {
       report.rehearsal = await rehearse({ ...news.connection, database: "postgres" }, database, pending, {
         role: news.role,
