@@ -166,6 +166,7 @@ export async function acceptInputs<T>(_olds: unknown, news: T): Promise<{ inputs
 /** Picks a resource's input properties out of its outputs, for `ReadResult.inputs`. */
 export function inputsOf<T extends object, K extends readonly (keyof T)[]>(props: T, keys: K): Pick<T, K[number]> {
   const out = {} as Pick<T, K[number]>;
-  for (const k of keys) out[k] = props[k];
+  // An absent optional input stays absent: `undefined` cannot cross the provider's gRPC boundary.
+  for (const k of keys) if (props[k] !== undefined) out[k] = props[k];
   return out;
 }

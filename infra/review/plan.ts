@@ -29,6 +29,8 @@ import { rehearse } from "../lifecycle/rehearsal.js";
 import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { resetGuard } from "../providers/reset.js";
 import { describeDrift, describeGrantDrift, inventoryOf, type InventoryTable } from "../providers/verification.js";
+import { closeIdleConnections } from "../providers/common.js";
+import { measureDrift, type DeclaredInput } from "../providers/drift.js";
 import { buildDiagram } from "./mermaid.js";
 import type { DatabaseReview, PendingMigration, ResetPlan } from "./model.js";
 import { reviewRehearsalOf } from "./safety-types.js";
@@ -38,6 +40,8 @@ export interface VerifiedState {
   inventory: InventoryTable[];
   verifiedFingerprint: string;
   grants?: ManagedSchema[];
+  /** The declared-schema input (states since drift is measured against the migrations). */
+  declared?: DeclaredInput;
 }
 
 /** Inputs of {@link planDatabase}. */
@@ -84,7 +88,7 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
       plan.reset = resetPlan(input, recorded, live);
       const rebuilds = plan.reset?.guard === "allowed";
       pending = rebuilds ? input.migrations : plan.historyProblems.length ? [] : input.migrations.slice(applied.length);
-      plan.drift = input.verified ? await driftOf(client, db, input.verified) : undefined;
+      plan.drift = input.verified ? await driftOf(client, db, input.verified, admin) : undefined;
       // On the live database, unless the reset empties it first (then, as on a new database, all tables start empty).
       if (rebuilds) return "the reset empties the database first, so every migration runs on empty schemas";
       if (pending.length > 0) plan.safety = await analyse(input, client, pending, "runs after the analysis");
@@ -179,7 +183,15 @@ function resetPlan(input: PlanInput, recorded: number | undefined, live: readonl
 }
 
 /** Drift as `pulumi refresh` reports it: structure against the verified state, grants against the config. */
-async function driftOf(client: pg.Client, db: DatabaseConfig, verified: VerifiedState): Promise<string[]> {
+async function driftOf(client: pg.Client, db: DatabaseConfig, verified: VerifiedState, admin: ConnectionOptions): Promise<string[]> {
+  if (verified.declared) {
+    // The same measure as `pulumi refresh`: the live database against what the migrations declare.
+    const report = await measureDrift({ connection: { ...admin, database: db.name }, schemas: db.schemas, grants: verified.grants, declared: verified.declared });
+    // Its connection would otherwise stay idle on the database and rule out a TEMPLATE rehearsal.
+    await closeIdleConnections();
+    return report ?? [];
+  }
+  // States from before the declared schema: compared with what the last `pulumi up` verified.
   const inv = await introspect(client, { schemas: db.schemas });
   const now = inventoryOf(inv);
   const structure = inv.fingerprint === verified.verifiedFingerprint ? [] : describeDrift(verified.inventory, now);

@@ -81,11 +81,15 @@ export function verifiedStates(p: PulumiRunner, databases: readonly string[]): M
   for (const res of doc.deployment?.resources ?? []) {
     const db = databases.find((d) => res.urn.endsWith(`::${d}-verification`));
     const o = res.outputs;
-    if (!db || !o || !Array.isArray(o["inventory"]) || typeof o["verifiedFingerprint"] !== "string") continue;
+    if (!db || !o || typeof o["inventory"] !== "object" || o["inventory"] === null || typeof o["verifiedFingerprint"] !== "string") continue;
     out.set(db, {
-      inventory: o["inventory"] as VerifiedState["inventory"],
+      // Keyed by table since drift is measured by name (older states: a list).
+      inventory: Array.isArray(o["inventory"])
+        ? (o["inventory"] as VerifiedState["inventory"])
+        : Object.entries(o["inventory"] as Record<string, Omit<VerifiedState["inventory"][number], "table">>).map(([table, t]) => ({ table, ...t })),
       verifiedFingerprint: o["verifiedFingerprint"],
       grants: Array.isArray(o["grants"]) ? (o["grants"] as VerifiedState["grants"]) : undefined,
+      ...(o["declared"] && typeof o["declared"] === "object" ? { declared: o["declared"] as VerifiedState["declared"] } : {}),
     });
   }
   return out;

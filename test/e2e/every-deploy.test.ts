@@ -13,8 +13,8 @@ import { renamedDatabases } from "../support/stack-config.js";
 
 const admin = adminConnection();
 const conn = (database: string) => ({ ...admin, database });
-/** component, provider, guard, 2 roles, password, membership, database, schema, 5 grants, trigger, backup, reset, migrations, verification */
-const RESOURCES = 19 + 1;
+/** component, provider, safety, guard, 2 roles, password, membership, database, schema, 5 grants, trigger, backup, reset, migrations, verification */
+const RESOURCES = 20 + 1;
 
 type Db = { name: string; reset: Record<string, unknown>; backup?: boolean };
 let p: CliProject;

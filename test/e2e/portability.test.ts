@@ -88,7 +88,7 @@ describe("state that works from any checkout", () => {
         }
       }
     }
-    expect(dynamic).toBe(2 * 5); // guard, password, reset, migrations, verification per database
+    expect(dynamic).toBe(2 * 6); // safety, guard, password, reset, migrations, verification per database
     const file = path.join(p.dir, "old-state.json");
     fs.writeFileSync(file, JSON.stringify(exported));
     p.ok(["stack", "import", "--stack", "upgrade", "--file", file]);

@@ -85,7 +85,11 @@ describe("the safety check in preview and up (prod-like stack)", () => {
     show("dev-policy preview", preview.output);
     expect(preview.output).toContain(`safety ${DB}, dev policy: 1 pending migration(s) → warn`);
     expect(preview.output).toMatch(/warn\s+data-loss\s+migrations\/shop\/0002_drop_unused\.sql:2:1 DROP TABLE "bazaar-vid_component_error" deletes 621 rows/);
-    expect(preview.output).toContain("rehearsal: not available");
+    // The dev profile rehearses on a throwaway copy: the drop runs there, per migration, and the copy goes.
+    expect(preview.output).toContain("rehearsal of 1 pending migration(s) on a full copy (CREATE DATABASE … TEMPLATE)");
+    expect(preview.output).toMatch(/ok +0002_drop_unused +\(\d+ ms, 0 rows\)/);
+    expect(preview.output).toContain('- table public."bazaar-vid_component_error"');
+    expect(preview.output).toContain("the copy was dropped");
     fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("  pgstack:safety:\n    profile: dev\n", ""));
   });
 
