@@ -117,6 +117,18 @@ export async function measureDrift(subject: DriftSubject, options: { requireDige
 }
 
 /**
+ * Drift at the version the database has reached, so pending migrations are not drift (the
+ * review's measure: what is wrong now, apart from what the PR brings). Undefined when the
+ * database is gone.
+ */
+export async function measureDriftAtHead(subject: DriftSubject): Promise<string[] | undefined> {
+  const live = await readOrGone(subject.connection, (client) => introspectStructure(client, { schemas: subject.schemas }));
+  if (!live) return undefined;
+  const files = await scanMigrationFiles(path.resolve(projectRoot(), subject.declared.dir));
+  return compareSchemas(await declaredSchema(subject, files, live.history.at(-1)?.id ?? 0), live);
+}
+
+/**
  * The check before anything runs: drift of the live database against the declared schema *at
  * the version it has reached*, so pending migrations do not count. Returns the refusal, or
  * nothing. A database that does not exist yet, or that pgstack never migrated (adoption), has

@@ -30,7 +30,7 @@ import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { resetGuard } from "../providers/reset.js";
 import { describeDrift, describeGrantDrift, inventoryOf, type InventoryTable } from "../providers/verification.js";
 import { closeIdleConnections } from "../providers/common.js";
-import { measureDrift, type DeclaredInput } from "../providers/drift.js";
+import { measureDriftAtHead, type DeclaredInput } from "../providers/drift.js";
 import { buildDiagram } from "./mermaid.js";
 import type { DatabaseReview, PendingMigration, ResetPlan } from "./model.js";
 import { reviewRehearsalOf } from "./safety-types.js";
@@ -185,8 +185,9 @@ function resetPlan(input: PlanInput, recorded: number | undefined, live: readonl
 /** Drift as `pulumi refresh` reports it: structure against the verified state, grants against the config. */
 async function driftOf(client: pg.Client, db: DatabaseConfig, verified: VerifiedState, admin: ConnectionOptions): Promise<string[]> {
   if (verified.declared) {
-    // The same measure as `pulumi refresh`: the live database against what the migrations declare.
-    const report = await measureDrift({ connection: { ...admin, database: db.name }, schemas: db.schemas, grants: verified.grants, declared: verified.declared });
+    // As `pulumi refresh` measures it (live against what the migrations declare), at the version
+    // the database has reached: the PR's pending migrations are shown apart, not as drift.
+    const report = await measureDriftAtHead({ connection: { ...admin, database: db.name }, schemas: db.schemas, grants: verified.grants, declared: verified.declared });
     // Its connection would otherwise stay idle on the database and rule out a TEMPLATE rehearsal.
     await closeIdleConnections();
     return report ?? [];
