@@ -49,7 +49,7 @@ describe("state that works from any checkout", () => {
     // refresh runs the providers stored in the state: they must not need folder A.
     const refresh = b.ok(["refresh", "--stack", "move", "--yes"]);
     expect(refresh.output).not.toContain(a.dir);
-    expect(resourceSummary(b.ok(["preview", "--stack", "move", "--expect-no-changes"]).stdout)["unchanged"]).toBe(2 * 18 + 1);
+    expect(resourceSummary(b.ok(["preview", "--stack", "move", "--expect-no-changes"]).stdout)["unchanged"]).toBe(2 * 19 + 1);
 
     fs.writeFileSync(path.join(bDir, "migrations", "fltr", "0005_add_tags.sql"), "CREATE TABLE tags (id int PRIMARY KEY, name text NOT NULL);\n");
     b.ok(["up", "--stack", "move", "--yes"]);
@@ -65,7 +65,7 @@ describe("state that works from any checkout", () => {
     expect(fs.readdirSync(path.join(bDir, "backups", "move", "fltr_m")).filter((f) => f.includes("-g2-"))).toHaveLength(1);
 
     const destroy = b.ok(["destroy", "--stack", "move", "--yes"]);
-    expect(resourceSummary(destroy.stdout)["deleted"]).toBe(2 * 18 + 1);
+    expect(resourceSummary(destroy.stdout)["deleted"]).toBe(2 * 19 + 1);
     expect(await query(conn("postgres"), "SELECT datname FROM pg_database WHERE datname LIKE '%\\_m'")).toEqual([]);
     expect(await query(conn("postgres"), "SELECT rolname FROM pg_roles WHERE rolname LIKE 'fltr%\\_m'")).toEqual([]);
     expect(b.transcript.join("")).not.toContain(a.dir);
@@ -100,16 +100,16 @@ describe("state that works from any checkout", () => {
     // ...preview shows the provider change as an update of each dynamic resource...
     const preview = p.ok(["preview", "--stack", "upgrade", "--diff"]);
     const updated = [...preview.stdout.matchAll(/^\s*~ (\S+): \(update\)/gm)].map((m) => m[1]);
-    expect(updated.filter((t) => t?.startsWith("pulumi-nodejs:dynamic/pgstack:"))).toHaveLength(2 * 5);
+    expect(updated.filter((t) => t?.startsWith("pulumi-nodejs:dynamic/pgstack:"))).toHaveLength(2 * 6);
     // The login roles follow their GeneratedPassword, whose value preview cannot see (it stays the same).
     expect(updated.filter((t) => !t?.startsWith("pulumi-nodejs:dynamic/pgstack:"))).toEqual(["postgresql:index/role:Role", "postgresql:index/role:Role"]);
     // ...and up writes the new providers: refresh works again, nothing else changed.
     p.ok(["up", "--stack", "upgrade", "--yes"]);
     const after = exportState(p, "upgrade").deployment.resources.flatMap((r) => [r.inputs?.["__provider"], r.outputs?.["__provider"]]).filter((x) => typeof x === "string");
-    expect(after).toHaveLength(2 * 2 * 5);
+    expect(after).toHaveLength(2 * 2 * 6);
     for (const provider of after) expect(current.has(provider as string)).toBe(true);
     p.ok(["refresh", "--stack", "upgrade", "--yes"]);
-    expect(resourceSummary(p.ok(["preview", "--stack", "upgrade", "--expect-no-changes"]).stdout)["unchanged"]).toBe(2 * 18 + 1);
+    expect(resourceSummary(p.ok(["preview", "--stack", "upgrade", "--expect-no-changes"]).stdout)["unchanged"]).toBe(2 * 19 + 1);
     p.ok(["destroy", "--stack", "upgrade", "--yes"]);
   });
 });
