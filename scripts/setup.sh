@@ -20,7 +20,7 @@ if [[ ! -x $PG_BIN/postgres || ! -x $PG_BIN/pg_dump || ! -x $PG_BIN/pg_restore ]
     exit 1
   fi
 fi
-# Headless Chromium for the review report's browser test (test/integration/review-html.test.ts).
+# Headless Chromium for the review report's browser test (test/unit/review-html.test.ts).
 if ! command -v chromium >/dev/null; then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     log "installing Chromium (headless browser for the HTML review report test) from Debian"
@@ -29,6 +29,13 @@ if ! command -v chromium >/dev/null; then
   else
     log "warning: chromium is missing and this is not root: the HTML review test will fail (as root: apt-get install chromium)"
   fi
+fi
+# An emoji font, so the report's ✅/⚠️/⛔ marks show in that test's screenshot (cosmetic: never fatal).
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null && ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then
+  log "installing an emoji font for the review screenshot"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji >/dev/null 2>&1; } \
+    || log "warning: fonts-noto-color-emoji could not be installed; the screenshot shows boxes for emoji"
 fi
 command -v go >/dev/null || log "warning: no Go toolchain on PATH; the Pulumi engine is built from Go modules on first use (needs Go >= 1.24)"
 

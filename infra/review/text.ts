@@ -78,7 +78,7 @@ export function resetLine(db: DatabaseReview): string | undefined {
 /** The drift sentence: unknown, in sync, or the list. */
 export function driftLine(db: DatabaseReview): string {
   if (db.drift === undefined) return "unknown: no verified state to compare with yet (a new stack or database)";
-  return db.drift.length === 0 ? "in sync with the last `pulumi up`" : `${db.drift.length} difference(s) since the last \`pulumi up\``;
+  return db.drift.length === 0 ? "in sync with the migrations" : `${db.drift.length} difference(s) from what the migrations declare`;
 }
 
 /** Row of the roles-and-grants table. */
