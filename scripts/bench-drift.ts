@@ -27,8 +27,8 @@ import { applyMigrations } from "../infra/lifecycle/apply.js";
 import { connect, type ConnectionOptions } from "../infra/lifecycle/connection.js";
 import { buildDeclaredSchema, cachedDeclaredSchema, scanMigrationFiles } from "../infra/lifecycle/declared.js";
 import { quoteIdent } from "../infra/lifecycle/identifiers.js";
-import { introspectStructure } from "../infra/lifecycle/introspect-structure.js";
-import { compareSchemas } from "../infra/lifecycle/schema-diff.js";
+import { readSchema } from "../infra/lifecycle/schema/index.js";
+import { diffSchemas } from "../infra/lifecycle/schema/index.js";
 import { loadMigrations } from "../infra/lifecycle/source.js";
 import { loadSqlParser } from "../infra/lifecycle/sql.js";
 import { DEBIAN_BIN, startTestServer } from "../test/support/postgres.js";
@@ -165,7 +165,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
       const liveSide = (async () => {
         const c = await connect(live);
         try {
-          return await introspectStructure(c);
+          return await readSchema(c);
         } finally {
           await c.end();
         }
@@ -173,7 +173,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
       const files = await scanMigrationFiles(folder);
       const declared = cachedDeclaredSchema(files, { role: OWNER, cacheDir }) ?? (await buildDeclaredSchema(admin, await loadMigrations(folder), { role: OWNER, cacheDir }));
       const snapshot = await liveSide;
-      const report = compareSchemas(declared, snapshot);
+      const report = diffSchemas(declared, snapshot);
       const seconds = (performance.now() - started) / 1000;
       if (report.length !== 1 || report[0] !== DRIFT_LINE) throw new Error(`pgstack's report is wrong: ${JSON.stringify(report.slice(0, 5))}`);
       if (Object.keys(declared.tables).length !== opts.tables) throw new Error(`the declared schema has ${Object.keys(declared.tables).length} tables, expected ${opts.tables}`);

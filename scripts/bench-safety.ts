@@ -10,14 +10,15 @@
  * unique index, a foreign key, a type change with USING, or a DROP TABLE — each of which the
  * safety check counts on the live rows. All 500 apply cleanly.
  *
- * Timed, per round (median of `rounds` after one warm-up): `pendingMigrations` + `analyzeSafety`
+ * Timed, per round (median of `rounds` after one warm-up): `readDatabaseState` + `analyzeSafety`
  * (prod policy) on one copy, and `applyMigrations` of the same 500 on another. Run alone with
  * `tsx scripts/bench-safety.ts [--rounds N] [--migrations N]`; `run()` returns the figures.
  */
 import { applyMigrations } from "../infra/lifecycle/apply.js";
 import { connect, type ConnectionOptions } from "../infra/lifecycle/connection.js";
 import { quoteIdent } from "../infra/lifecycle/identifiers.js";
-import { analyzeSafety, pendingMigrations, PROFILES } from "../infra/lifecycle/safety/index.js";
+import { analyzeSafety, PROFILES } from "../infra/lifecycle/safety/index.js";
+import { readDatabaseState } from "../infra/lifecycle/state.js";
 import { fromText, type Migration } from "../infra/lifecycle/source.js";
 import { loadSqlParser } from "../infra/lifecycle/sql.js";
 import { startTestServer, type TestServer } from "../test/support/postgres.js";
@@ -127,7 +128,7 @@ export async function run(options: SafetyBenchOptions = {}): Promise<Record<stri
       try {
         await cl.query("CHECKPOINT");
         let started = performance.now();
-        const { pending } = await pendingMigrations(s, all);
+        const { pending } = await readDatabaseState(s, all);
         if (pending.length !== n) throw new Error(`expected ${n} pending, found ${pending.length}`);
         const report = await analyzeSafety(s, "bench", pending, PROFILES.prod, { logger: progress });
         const safetySeconds = (performance.now() - started) / 1000;

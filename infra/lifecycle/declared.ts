@@ -9,22 +9,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type pg from "pg";
 import { applyMigrations } from "./apply.js";
-import { connect, silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
-import { errorMessage, PgstackError } from "./errors.js";
-import { quoteIdent } from "./identifiers.js";
-import { introspectStructure, type SchemaSnapshot } from "./introspect-structure.js";
+import { silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
+import { PgstackError } from "./errors.js";
+import { readSchema, type SchemaSnapshot } from "./schema/index.js";
+import { withScratchDatabase } from "./scratch.js";
 import { schemaDdl, type ManagedSchema } from "./reset.js";
 import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
-/** Every shadow database's name starts with this; leftovers of crashed runs are found by it. */
-export const SHADOW_PREFIX = "pgstack_shadow_";
 
 /** Bumped whenever the snapshot's shape or the introspection changes, so old cache entries miss. */
 const CACHE_FORMAT = 2;
-
-/** A shadow older than this with no session in it is a crashed run's leftover. */
-const LEFTOVER_AGE_MS = 5 * 60_000;
 
 /** Options of {@link buildDeclaredSchema}. */
 export interface DeclaredOptions {
@@ -79,7 +74,7 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
     }
   }
   await loadSqlParser();
-  const snapshot = await inShadow(admin, opts.role, log, async (shadow, name) => {
+  const snapshot = await withScratchDatabase(admin, { purpose: "declared", owner: opts.role, logger: log }, async (shadow, name) => {
     await shadow.query(schemas.flatMap(schemaDdl).join(";\n"));
     const structure = { schemas: schemas.map((s) => s.name) };
     const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
@@ -95,7 +90,7 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
     if (opts.onStep) {
       for (const [i, m] of selected.entries()) {
         await apply(selected.slice(0, i + 1));
-        opts.onStep(m.id, await introspectStructure(shadow, structure));
+        opts.onStep(m.id, await readSchema(shadow, structure));
       }
     } else {
       // In slices, for progress on long folders; each slice is one applyMigrations run.
@@ -107,7 +102,7 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
       }
       if (selected.length === 0) await apply([]);
     }
-    return introspectStructure(shadow, structure);
+    return readSchema(shadow, structure);
   });
   if (cacheFile) writeCache(cacheFile, snapshot);
   return snapshot;
@@ -152,68 +147,6 @@ export function cachedDeclaredSchema(files: readonly MigrationIdentity[], opts: 
 /** `.pgstack/cache/declared` under the working directory (git-ignored with `.pgstack/`). */
 export function defaultCacheDir(): string {
   return path.join(process.cwd(), ".pgstack", "cache", "declared");
-}
-
-/**
- * Creates a shadow database owned by `role`, runs `fn` connected to it, and drops it whatever
- * happens. Leftovers of crashed runs (old, and with nobody connected) are dropped first.
- */
-async function inShadow<T>(admin: ConnectionOptions, role: string, log: Logger, fn: (client: pg.Client, name: string) => Promise<T>): Promise<T> {
-  const name = `${SHADOW_PREFIX}${Date.now().toString(36)}_${process.pid.toString(36)}_${randomBytes(3).toString("hex")}`;
-  const control = await connect({ ...admin, applicationName: "pgstack (shadow)" });
-  try {
-    await dropLeftoverShadows(control, log);
-    try {
-      // template0: nothing a server's template1 holds leaks in, and no session blocks the copy.
-      await control.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(role)} TEMPLATE template0`);
-    } catch (err) {
-      throw new DeclaredSchemaError(`cannot create the shadow database ${name} for the declared schema: ${errorMessage(err)}`, {
-        hint: `the admin "${admin.user}" needs CREATEDB and membership in "${role}" (GRANT ${quoteIdent(role)} TO ${quoteIdent(admin.user)})`,
-        cause: err,
-      });
-    }
-    log.info(`declared schema: building in the shadow database ${name}`);
-    try {
-      const shadow = await connect({ ...admin, database: name, applicationName: "pgstack (shadow)" });
-      try {
-        // A throwaway database needs no durability: no commit waits for a WAL flush.
-        await shadow.query("SET synchronous_commit = off");
-        return await fn(shadow, name);
-      } finally {
-        await shadow.end().catch(() => undefined);
-      }
-    } finally {
-      await control.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).catch((err: unknown) => {
-        log.warn(`could not drop the shadow database ${name} (the next run drops it): ${errorMessage(err)}`);
-      });
-    }
-  } finally {
-    await control.end().catch(() => undefined);
-  }
-}
-
-/** Drops shadow databases that crashed runs left: older than a few minutes and with no session. */
-export async function dropLeftoverShadows(client: pg.Client, log: Logger = silentLogger, maxAgeMs = LEFTOVER_AGE_MS): Promise<string[]> {
-  const { rows } = await client.query<{ datname: string }>(
-    `SELECT d.datname FROM pg_database d
-      WHERE starts_with(d.datname, $1) AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)`,
-    [SHADOW_PREFIX],
-  );
-  const dropped: string[] = [];
-  for (const { datname } of rows) {
-    const born = parseInt(datname.slice(SHADOW_PREFIX.length).split("_")[0] ?? "", 36);
-    // A shadow being built right now has a session (or is seconds old): leave it to its run.
-    if (Number.isFinite(born) && Date.now() - born < maxAgeMs) continue;
-    try {
-      // No FORCE: if a session has connected since, the drop fails and the database stays.
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)}`);
-      dropped.push(datname);
-      log.info(`declared schema: dropped ${datname}, left over from an earlier run`);
-    } catch (err) {
-      log.warn(`could not drop the leftover shadow database ${datname}: ${errorMessage(err)}`);
-    }
-  }
-  return dropped;
 }
 
 function readCache(file: string): SchemaSnapshot | undefined {

@@ -7,8 +7,8 @@ import * as path from "node:path";
 import {
   buildDeclaredSchema,
   cachedDeclaredSchema,
-  compareSchemas,
-  introspectStructure,
+  diffSchemas,
+  readSchema,
   judgeDrift,
   loadMigrations,
   loadSqlParser,
@@ -111,9 +111,9 @@ export async function measureDrift(subject: DriftSubject, options: { requireDige
       hint: "run `pulumi up` again",
     });
   }
-  const live = await readOrGone(subject.connection, (client) => introspectStructure(client, { schemas: subject.schemas }));
+  const live = await readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
   if (!live) return undefined;
-  return compareSchemas(await declaredSchema(subject, files), live);
+  return diffSchemas(await declaredSchema(subject, files), live);
 }
 
 /**
@@ -122,10 +122,10 @@ export async function measureDrift(subject: DriftSubject, options: { requireDige
  * database is gone.
  */
 export async function measureDriftAtHead(subject: DriftSubject): Promise<string[] | undefined> {
-  const live = await readOrGone(subject.connection, (client) => introspectStructure(client, { schemas: subject.schemas }));
+  const live = await readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
   if (!live) return undefined;
   const files = await scanMigrationFiles(path.resolve(projectRoot(), subject.declared.dir));
-  return compareSchemas(await declaredSchema(subject, files, live.history.at(-1)?.id ?? 0), live);
+  return diffSchemas(await declaredSchema(subject, files, live.history.at(-1)?.id ?? 0), live);
 }
 
 /**
@@ -135,12 +135,12 @@ export async function measureDriftAtHead(subject: DriftSubject): Promise<string[
  * nothing to compare; a history that is not a prefix of the files is the MigrationSet's error.
  */
 export async function driftBeforeUp(subject: DriftSubject): Promise<string | undefined> {
-  const live = await readOrGone(subject.connection, (client) => introspectStructure(client, { schemas: subject.schemas }));
+  const live = await readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
   if (!live || live.history.length === 0) return undefined;
   const files = await scanMigrationFiles(path.resolve(projectRoot(), subject.declared.dir));
   const prefix = live.history.every((h, i) => files[i]?.id === h.id && files[i]?.name === h.name && files[i]?.checksum === h.checksum);
   if (!prefix) return undefined;
-  return policyVerdict(subject, compareSchemas(await declaredSchema(subject, files, live.history.at(-1)?.id), live));
+  return policyVerdict(subject, diffSchemas(await declaredSchema(subject, files, live.history.at(-1)?.id), live));
 }
 
 /**

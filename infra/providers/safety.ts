@@ -9,10 +9,9 @@ import {
   analyzeSafety,
   formatRefusal,
   formatSafetyReport,
-  pendingMigrations,
   type SafetyPolicy,
 } from "../lifecycle/safety/index.js";
-import { errorMessage, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+import { errorMessage, loadSqlParser, readDatabaseState, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { closeIdleConnections, logger, providerChanged, withConnection, type Failure } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
@@ -90,7 +89,7 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
   let analysed: { report: Awaited<ReturnType<typeof analyzeSafety>>; pending: Migration[] };
   try {
     analysed = await withConnection({ ...news.connection, connectTimeoutMs: 15_000 }, async (client) => {
-      const { pending } = await pendingMigrations(client, migrations, news.resetGeneration);
+      const { pending } = await readDatabaseState(client, migrations, news.resetGeneration);
       return { report: await analyze(client, pending), pending };
     });
   } catch (err) {

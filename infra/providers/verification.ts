@@ -1,7 +1,7 @@
 /** SchemaVerification's provider: expectations checked, inventory and fingerprint reported, drift on refresh. */
 import { DEFAULT_EXACT_COUNT_THRESHOLD, introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
 import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
-import { judgeDrift } from "../lifecycle/schema-diff.js";
+import { judgeDrift } from "../lifecycle/schema/index.js";
 import { displayIdent, displayQualified } from "../lifecycle/identifiers.js";
 import { driftBeforeUp, driftStatus, DriftRefusedError, measureDrift, type DeclaredInput } from "./drift.js";
 

@@ -8,8 +8,8 @@ import * as path from "node:path";
 import { migrationsDir, type DatabaseConfig } from "../../infra/config.js";
 import {
   buildDeclaredSchema,
-  compareSchemas,
-  introspectStructure,
+  diffSchemas,
+  readSchema,
   loadMigrations,
   withClient,
   type Logger,
@@ -65,7 +65,7 @@ export async function comparePair(projectRoot: string, a: DiffStack, b: DiffStac
   const labels = { onlyFirst: `only in ${a.name}`, onlySecond: `only in ${b.name}` };
   const side = async (s: DiffStack, db: DatabaseConfig): Promise<{ declared: SchemaSnapshot; live: SchemaSnapshot | undefined }> => {
     const conn = s.connection(db.name);
-    const live = await withClient(conn, (c) => introspectStructure(c, { schemas: db.schemas })).catch((err: unknown) => {
+    const live = await withClient(conn, (c) => readSchema(c, { schemas: db.schemas })).catch((err: unknown) => {
       if ((err as { cause?: { code?: string } }).cause?.code === "3D000") return undefined; // not deployed
       throw err;
     });
@@ -75,7 +75,7 @@ export async function comparePair(projectRoot: string, a: DiffStack, b: DiffStac
   };
   const [x, y] = [await side(a, pair.a), await side(b, pair.b)];
   const lines: string[] = [];
-  const declared = compareSchemas(x.declared, y.declared, { labels });
+  const declared = diffSchemas(x.declared, y.declared, { labels });
   lines.push(declared.length ? `declared schemas: ${declared.length} difference(s)` : "declared schemas: equal", ...declared.map((l) => `  ${l}`));
   let liveDiffers = false;
   if (!x.live || !y.live) {
@@ -83,7 +83,7 @@ export async function comparePair(projectRoot: string, a: DiffStack, b: DiffStac
     const gone = [!x.live ? `${a.name} (${pair.a.name})` : "", !y.live ? `${b.name} (${pair.b.name})` : ""].filter(Boolean);
     lines.push(`live schemas: the database does not exist in ${gone.join(" and ")}`);
   } else {
-    const live = compareSchemas(x.live, y.live, { labels });
+    const live = diffSchemas(x.live, y.live, { labels });
     liveDiffers = live.length > 0;
     lines.push(live.length ? `live schemas: ${live.length} difference(s)` : "live schemas: equal", ...live.map((l) => `  ${l}`));
   }

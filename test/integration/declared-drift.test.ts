@@ -9,13 +9,13 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   buildDeclaredSchema,
   cachedDeclaredSchema,
-  compareSchemas,
+  diffSchemas,
   DeclaredSchemaError,
-  introspectStructure,
+  readSchema,
   loadMigrations,
   loadSqlParser,
   scanMigrationFiles,
-  SHADOW_PREFIX,
+  SCRATCH_PREFIX,
   type Migration,
   type SchemaSnapshot,
 } from "../../infra/lifecycle/index.js";
@@ -25,7 +25,7 @@ import { inline } from "../support/migrations.js";
 
 let fltr: Migration[];
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-declared-"));
-const shadows = async () => (await query<{ d: string }>(adminConnection(), `SELECT datname AS d FROM pg_database WHERE starts_with(datname, '${SHADOW_PREFIX}')`)).map((r) => r.d);
+const shadows = async () => (await query<{ d: string }>(adminConnection(), `SELECT datname AS d FROM pg_database WHERE starts_with(datname, '${SCRATCH_PREFIX}')`)).map((r) => r.d);
 
 beforeAll(async () => {
   await loadSqlParser();
@@ -38,14 +38,14 @@ describe("the declared schema", () => {
     const { db, cl, owner } = await fltrDatabase("decl");
     const logs: string[] = [];
     const declared = await buildDeclaredSchema(db, fltr, { role: owner, cacheDir: false, logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } });
-    expect(logs[0]).toMatch(new RegExp(`^declared schema: building in the shadow database ${SHADOW_PREFIX}`));
+    expect(logs[0]).toMatch(new RegExp(`^declared schema: building in the shadow database ${SCRATCH_PREFIX}`));
     expect(Object.keys(declared.tables)).toEqual(["public.datasets", "public.documents", "public.processing_jobs"]);
     expect(declared.tables["public.datasets"]?.columns["id"]).toEqual({ type: "bigint", nullable: false, default: "identity" });
     expect(declared.tables["public.processing_jobs"]?.indexes["public.processing_jobs_status_queued_at_idx"]).toContain("USING btree (status, queued_at)");
     expect(declared.history.map((h) => h.name)).toEqual(fltr.map((m) => m.name));
     expect(await shadows()).toEqual([]);
 
-    expect(compareSchemas(declared, await introspectStructure(cl))).toEqual([]);
+    expect(diffSchemas(declared, await readSchema(cl))).toEqual([]);
 
     await cl.query(`SET ROLE ${owner};
       CREATE TABLE api_usage_metric (id int PRIMARY KEY, hits int NOT NULL DEFAULT 0);
@@ -57,8 +57,8 @@ describe("the declared schema", () => {
       CREATE INDEX datasets_nickname_idx ON datasets (nickname);
       GRANT SELECT ON datasets TO PUBLIC;
       DELETE FROM pgstack.migrations WHERE id = 4;`);
-    const live = await introspectStructure(cl);
-    expect(compareSchemas(declared, live)).toEqual([
+    const live = await readSchema(cl);
+    expect(diffSchemas(declared, live)).toEqual([
       "- migration 0004_index_jobs_by_status (not applied)",
       "+ table public.api_usage_metric (not in migrations)",
       '+ table public."bazaar-vid_user" (not in migrations)',
@@ -111,7 +111,7 @@ describe("the declared schema", () => {
 
   it("drops the shadow when a migration fails, naming file:line, and drops a crashed run's leftover", async () => {
     const { db, owner } = await fltrDatabase("fail");
-    const leftover = `${SHADOW_PREFIX}${(Date.now() - 3_600_000).toString(36)}_1_abcdef`;
+    const leftover = `${SCRATCH_PREFIX}${(Date.now() - 3_600_000).toString(36)}_1_abcdef`;
     await query(adminConnection(), `CREATE DATABASE ${leftover}`);
     const broken = await inline({ "0001_a.sql": "CREATE TABLE a (id int);\n", "0002_b.sql": "CREATE TABLE b (\n  a_id int REFERENCES nope (id)\n);\n" });
     const err = (await buildDeclaredSchema(db, broken, { role: owner, cacheDir: false }).catch((e: unknown) => e)) as Error;

@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import type pg from "pg";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, fromText, loadMigrations, loadSqlParser, MigrationSourceError, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
-import { analyzeSafety, formatSafetyReport, pendingMigrations, PROFILES, type Finding, type SafetyReport } from "../../infra/lifecycle/safety/index.js";
+import { analyzeSafety, formatSafetyReport, PROFILES, type Finding, type SafetyReport } from "../../infra/lifecycle/safety/index.js";
+import { readDatabaseState } from "../../infra/lifecycle/state.js";
 import { safety, setLogger, type SafetyInputs } from "../../infra/providers/handlers.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 
@@ -50,7 +51,7 @@ describe("the pending batch, counted on the live database", () => {
     const s = await seeded();
     db = s.db;
     const cl = s.cl;
-    const { pending } = await pendingMigrations(cl, all);
+    const { pending } = await readDatabaseState(cl, all);
     expect(pending.map((m) => m.name)).toEqual(all.slice(1).map((m) => m.name));
     report = await analyzeSafety(cl, "safety", pending, PROFILES.prod);
     dev = await analyzeSafety(cl, "safety", pending, PROFILES.dev);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareSchemas, judgeDrift, type SchemaSnapshot, type TableStructure } from "../../infra/lifecycle/index.js";
+import { diffSchemas, judgeDrift, type SchemaSnapshot, type TableStructure } from "../../infra/lifecycle/index.js";
 import { driftPolicy, parseStackConfig } from "../../infra/config.js";
 import { rawStackConfig } from "../support/stack-config.js";
 
@@ -13,12 +13,12 @@ const users = (over: Partial<TableStructure> = {}): TableStructure => ({
 });
 const snap = (tables: Record<string, TableStructure>, history: SchemaSnapshot["history"] = []): SchemaSnapshot => ({ tables, history });
 
-describe("compareSchemas", () => {
+describe("diffSchemas", () => {
   it("compares by name, never by position: an extra table shifts nothing else", () => {
     const a = snap({ "public.b": users(), "public.users": users() });
     const b = snap({ "public.a_first": users(), "public.b": users(), "public.users": users() });
-    expect(compareSchemas(a, b)).toEqual(["+ table public.a_first (not in migrations)"]);
-    expect(compareSchemas(b, a)).toEqual(["- table public.a_first (missing)"]);
+    expect(diffSchemas(a, b)).toEqual(["+ table public.a_first (not in migrations)"]);
+    expect(diffSchemas(b, a)).toEqual(["- table public.a_first (missing)"]);
   });
 
   it("names each changed column, constraint, index, owner and grant of a table", () => {
@@ -33,7 +33,7 @@ describe("compareSchemas", () => {
       indexes: { "public.users_created_idx": "CREATE INDEX users_created_idx ON public.users USING hash (id)" },
       grants: { app: "SELECT", PUBLIC: "SELECT" },
     });
-    expect(compareSchemas(snap({ 'public."bazaar-vid_user"': users() }), snap({ 'public."bazaar-vid_user"': live }))).toEqual([
+    expect(diffSchemas(snap({ 'public."bazaar-vid_user"': users() }), snap({ 'public."bazaar-vid_user"': live }))).toEqual([
       '~ public."bazaar-vid_user": owner app_owner → postgres',
       `~ public."bazaar-vid_user": ~ column email: type text → character varying(255), not null → nullable, default none → 'x'::character varying`,
       '~ public."bazaar-vid_user": + column nickname text (not in migrations)',
@@ -48,20 +48,20 @@ describe("compareSchemas", () => {
   it("reports a history that differs from the files", () => {
     const files = [{ id: 1, name: "0001_a", checksum: "a".repeat(64) }, { id: 2, name: "0002_b", checksum: "b".repeat(64) }, { id: 3, name: "0003_c", checksum: "c".repeat(64) }];
     const live = [{ id: 1, name: "0001_a", checksum: "f".repeat(64) }, { id: 2, name: "0002_renamed", checksum: "b".repeat(64) }, { id: 9, name: "0009_by_hand", checksum: "9".repeat(64) }];
-    expect(compareSchemas(snap({}, files), snap({}, live))).toEqual([
+    expect(diffSchemas(snap({}, files), snap({}, live))).toEqual([
       "~ migration 0001_a: checksum aaaaaaaaaaaa… → ffffffffffff…",
       "~ migration version 2: 0002_b → 0002_renamed",
       "- migration 0003_c (not applied)",
       "+ migration 0009_by_hand (applied, but no migration file has this version)",
     ]);
-    expect(compareSchemas(snap({}, files), snap({}, live), { history: false })).toEqual([]);
+    expect(diffSchemas(snap({}, files), snap({}, live), { history: false })).toEqual([]);
   });
 
   it("names the two sides with other labels (two stacks compared)", () => {
     const labels = { onlySecond: "only in prod", onlyFirst: "only in dev" };
     const dev = snap({ "public.users": users() });
     const prod = snap({ "public.users": users({ columns: { ...users().columns, nickname: { type: "text", nullable: true, default: null } }, grants: { app: "INSERT, SELECT", PUBLIC: "SELECT" } }) });
-    expect(compareSchemas(dev, prod, { labels })).toEqual([
+    expect(diffSchemas(dev, prod, { labels })).toEqual([
       "~ public.users: + column nickname text (only in prod)",
       "~ public.users: + grant PUBLIC: SELECT (only in prod)",
     ]);

@@ -18,7 +18,6 @@ export * from "./types.js";
 export { PROFILES, judge, atRisk, modeOf } from "./policy.js";
 export { parseAcknowledgements, acknowledgementFor, type Acknowledgement } from "./acknowledgements.js";
 export { formatSafetyReport, formatRefusal } from "./format.js";
-export { pendingMigrations, type PendingMigrations } from "./pending.js";
 export { lintWithSquawk, squawkBinary } from "./squawk.js";
 
 /** Options of {@link analyzeSafety}. */

@@ -9,7 +9,7 @@
  * `+` is what only the live (or second) side has, `-` what only the declared (or first) side has,
  * `~` what both have but differently. Pure, so it is unit-tested without a database.
  */
-import type { ColumnStructure, HistoryEntry, SchemaSnapshot, TableStructure } from "./introspect-structure.js";
+import type { ColumnStructure, HistoryEntry, SchemaSnapshot, TableStructure } from "./model.js";
 
 /** How the two sides are named in the report's lines. */
 export interface DiffLabels {
@@ -22,7 +22,7 @@ export interface DiffLabels {
 /** Labels for drift: the first side is the declared schema, the second the live database. */
 export const DRIFT_LABELS: DiffLabels = { onlySecond: "not in migrations", onlyFirst: "missing" };
 
-/** Options for {@link compareSchemas}. */
+/** Options for {@link diffSchemas}. */
 export interface CompareOptions {
   labels?: DiffLabels;
   /** Compare the histories too (default true). */
@@ -33,7 +33,7 @@ export interface CompareOptions {
  * Every difference between `first` (declared) and `second` (live), one line per object, in a
  * stable order: history first, then tables by name. Empty when they are structurally equal.
  */
-export function compareSchemas(first: SchemaSnapshot, second: SchemaSnapshot, options: CompareOptions = {}): string[] {
+export function diffSchemas(first: SchemaSnapshot, second: SchemaSnapshot, options: CompareOptions = {}): string[] {
   const labels = options.labels ?? DRIFT_LABELS;
   const out: string[] = options.history === false ? [] : compareHistory(first.history, second.history, labels);
   const names = [...new Set([...Object.keys(first.tables), ...Object.keys(second.tables)])].sort(byName);

@@ -1,11 +1,16 @@
-/** Which migrations are pending on the live database, from pgstack's history (read-only). */
+/**
+ * The one state model of a database's migrations: what is applied (pgstack's history, baselined
+ * versions, another tool's history mapped onto the files), what is pending, what was interrupted.
+ * {@link readDatabaseState} computes it, read-only; the MigrationSet, the safety check, the
+ * verification, the review, the rehearsal and `npm run diff` all read it instead of their own copy.
+ */
 import type pg from "pg";
-import { checkHistory, readHistory } from "../history.js";
-import { readGeneration } from "../reset.js";
-import type { Migration } from "../source.js";
+import { checkHistory, readHistory } from "./history.js";
+import { readGeneration } from "./reset.js";
+import type { Migration } from "./source.js";
 
 /** The pending migrations and how they were found. */
-export interface PendingMigrations {
+export interface DatabaseState {
   pending: Migration[];
   /** History problems (an edited applied migration…): the MigrationSet refuses those itself. */
   mismatches: string[];
@@ -17,7 +22,7 @@ export interface PendingMigrations {
  * The migrations after the recorded history. When `generation` differs from the one recorded in
  * the database, the reset runs first and every migration is pending on an empty database.
  */
-export async function pendingMigrations(client: pg.ClientBase, migrations: readonly Migration[], generation?: number): Promise<PendingMigrations> {
+export async function readDatabaseState(client: pg.ClientBase, migrations: readonly Migration[], generation?: number): Promise<DatabaseState> {
   const recorded = await readGeneration(client as pg.Client);
   if (generation !== undefined && recorded !== undefined && recorded !== generation) {
     return { pending: [...migrations], mismatches: [], afterReset: true };

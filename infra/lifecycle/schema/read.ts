@@ -4,48 +4,11 @@
  * migration history is read too, so a history that differs from the files shows as well.
  */
 import type pg from "pg";
-import { historyExists, PGSTACK_SCHEMA } from "./history.js";
-import { quoteLiteral } from "./identifiers.js";
+import { historyExists, PGSTACK_SCHEMA } from "../history.js";
+import { quoteLiteral } from "../identifiers.js";
+import type { HistoryEntry, SchemaSnapshot, TableStructure } from "./model.js";
 
-/** A column: type as `format_type` prints it, nullability and default (`identity` for identity columns). */
-export interface ColumnStructure {
-  type: string;
-  nullable: boolean;
-  default: string | null;
-}
-
-/** A table, every part keyed by name so that a comparison never depends on position. */
-export interface TableStructure {
-  owner: string;
-  /** Column name → its definition. Keys are in the table's column order. */
-  columns: Record<string, ColumnStructure>;
-  /** Constraint name → `pg_get_constraintdef` (primary keys, foreign keys, unique, check, exclusion). */
-  constraints: Record<string, string>;
-  /** Index name → `pg_get_indexdef`, for indexes that no constraint owns (those show as constraints). */
-  indexes: Record<string, string>;
-  /** Grantee (`PUBLIC` for everyone) → its privileges, sorted and comma-separated; the owner left out. */
-  grants: Record<string, string>;
-}
-
-/** One applied migration, as the history records it. */
-export interface HistoryEntry {
-  id: number;
-  name: string;
-  checksum: string;
-}
-
-/** A database's structure, as {@link introspectStructure} reads it. Plain JSON, so it can be cached. */
-export interface SchemaSnapshot {
-  /**
-   * `schema.table` → its structure, sorted by key. Every name in a snapshot (tables, columns,
-   * constraints, indexes) is spelled as Postgres' `quote_ident` spells it: `public."bazaar-vid_user"`.
-   */
-  tables: Record<string, TableStructure>;
-  /** pgstack's history, oldest first (empty when pgstack never ran here). */
-  history: HistoryEntry[];
-}
-
-/** Options for {@link introspectStructure}. */
+/** Options for {@link readSchema}. */
 export interface StructureOptions {
   /** Only these schemas. Default: every user schema except pgstack's own. */
   schemas?: readonly string[];
@@ -55,7 +18,7 @@ export interface StructureOptions {
  * Reads tables, columns, constraints, indexes, owners and grants in one multi-statement message
  * (four result sets, one round trip), then the history.
  */
-export async function introspectStructure(client: pg.Client, options: StructureOptions = {}): Promise<SchemaSnapshot> {
+export async function readSchema(client: pg.Client, options: StructureOptions = {}): Promise<SchemaSnapshot> {
   const schemaFilter = options.schemas
     ? `n.nspname IN (${options.schemas.map(quoteLiteral).join(", ") || "NULL"})`
     : `n.nspname NOT IN ('pg_catalog', 'information_schema', ${quoteLiteral(PGSTACK_SCHEMA)}) AND n.nspname NOT LIKE 'pg\\_%'`;
