@@ -27,6 +27,11 @@ export interface CompareOptions {
   labels?: DiffLabels;
   /** Compare the histories too (default true). */
   history?: boolean;
+  /**
+   * Structure only: owners and grants are not compared (adoption: a hand-made or `create_all`
+   * schema differs in those without being a different schema).
+   */
+  structureOnly?: boolean;
 }
 
 /**
@@ -43,15 +48,15 @@ export function diffSchemas(first: SchemaSnapshot, second: SchemaSnapshot, optio
     if (!a && b) out.push(`+ table ${name} (${labels.onlySecond})`);
     else if (a && !b) out.push(`- table ${name} (${labels.onlyFirst})`);
     // Most tables are equal: one string comparison settles them (snapshots are key-sorted the same way).
-    else if (a && b && JSON.stringify(a) !== JSON.stringify(b)) out.push(...compareTable(name, a, b, labels));
+    else if (a && b && JSON.stringify(a) !== JSON.stringify(b)) out.push(...compareTable(name, a, b, labels, options.structureOnly === true));
   }
   return out;
 }
 
-function compareTable(name: string, a: TableStructure, b: TableStructure, labels: DiffLabels): string[] {
+function compareTable(name: string, a: TableStructure, b: TableStructure, labels: DiffLabels, structureOnly: boolean): string[] {
   const out: string[] = [];
   const at = (s: string) => `~ ${name}: ${s}`;
-  if (a.owner !== b.owner) out.push(at(`owner ${a.owner} → ${b.owner}`));
+  if (!structureOnly && a.owner !== b.owner) out.push(at(`owner ${a.owner} → ${b.owner}`));
   for (const [col, change] of keyed(a.columns, b.columns)) {
     if (change.only === "second") out.push(at(`+ column ${col} ${columnText(change.second)} (${labels.onlySecond})`));
     else if (change.only === "first") out.push(at(`- column ${col} ${columnText(change.first)} (${labels.onlyFirst})`));
@@ -65,7 +70,7 @@ function compareTable(name: string, a: TableStructure, b: TableStructure, labels
     else if (change.only === "first") out.push(at(`- constraint ${con} ${change.first} (${labels.onlyFirst})`));
     else if (change.first !== change.second) out.push(at(`~ constraint ${con}: ${change.first} → ${change.second}`));
   }
-  for (const [grantee, change] of keyed(a.grants, b.grants)) {
+  for (const [grantee, change] of structureOnly ? [] : keyed(a.grants, b.grants)) {
     if (change.only === "second") out.push(at(`+ grant ${grantee}: ${change.second} (${labels.onlySecond === DRIFT_LABELS.onlySecond ? "not declared" : labels.onlySecond})`));
     else if (change.only === "first") out.push(at(`- grant ${grantee}: ${change.first} (${labels.onlyFirst})`));
     else if (change.first !== change.second) out.push(at(`~ grant ${grantee}: ${change.first} → ${change.second}`));
