@@ -1,10 +1,12 @@
 /**
- * Introspection: what a database holds, read from pg_catalog in one round trip whatever the
- * table count, plus a stable fingerprint of its structure. pgstack's own schema is left out.
+ * The inventory: what a database holds, table by table, with row counts and a stable fingerprint
+ * of its structure, for the stack outputs, the reset, adoption and the review. A view of the one
+ * schema model ({@link readSchema}) plus its own size query; pgstack's own schema is left out.
  */
 import type pg from "pg";
-import { PGSTACK_SCHEMA } from "./history.js";
-import { quoteLiteral, qualified } from "./identifiers.js";
+import { parseQualifiedName, qualified } from "./identifiers.js";
+import { readSchema, schemaCondition } from "./schema/read.js";
+import type { SchemaSnapshot, TableStructure } from "./schema/model.js";
 import { sha256 } from "./source.js";
 
 /** A column as Postgres reports it. */
@@ -85,127 +87,107 @@ export interface IntrospectOptions {
  */
 export const DEFAULT_EXACT_COUNT_THRESHOLD = 100_000;
 
-const DELETE_ACTIONS: Record<string, string> = {
-  a: "no action",
-  r: "restrict",
-  c: "cascade",
-  n: "set null",
-  d: "set default",
-};
+/** What the size query says about one table. */
+interface TableSize {
+  facts: SizeFacts;
+  /** Whether this connection may `count(*)` it. */
+  readable: boolean;
+}
 
 /**
- * Reads tables, columns, keys, foreign keys, indexes and row estimates in a single
- * multi-statement message (four result sets, one round trip).
+ * The structure from {@link readSchema} (one round trip), the sizes (one more), and exact counts
+ * where asked (one more).
  */
 export async function introspect(client: pg.Client, options: IntrospectOptions = {}): Promise<Inventory> {
-  const schemaFilter = options.schemas
-    ? `n.nspname IN (${options.schemas.map(quoteLiteral).join(", ") || "NULL"})`
-    : `n.nspname NOT IN ('pg_catalog', 'information_schema', ${quoteLiteral(PGSTACK_SCHEMA)}) AND n.nspname NOT LIKE 'pg\\_%'`;
-  // The CTE is repeated per statement: simple-protocol statements cannot share one.
-  const rels = `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND ${schemaFilter}`;
-  const sql = `
-    SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
-           CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 ELSE pg_stat_get_live_tuples(c.oid) END AS rows,
-           c.reltuples::float8 AS reltuples, c.relpages AS relpages, pg_stat_get_live_tuples(c.oid) AS live,
-           -- The size now, in pages (a partitioned table's is its partitions'): reltuples/relpages
-           -- date from the last ANALYZE or VACUUM, the file size does not.
-           (CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) FROM pg_partition_tree(c.oid) p)
-                 ELSE pg_relation_size(c.oid) END / current_setting('block_size')::int)::int8 AS pages,
-           current_setting('block_size')::int AS block_size,
-           has_table_privilege(c.oid, 'SELECT') AS readable,
-           ARRAY(SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END || ': '
-                        || string_agg(x.privilege_type, ', ' ORDER BY x.privilege_type)
-                   FROM aclexplode(c.relacl) x WHERE x.grantee <> c.relowner GROUP BY x.grantee ORDER BY 1)::text[] AS grants
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND ${schemaFilter};
-    SELECT a.attrelid::int8 AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-           NOT a.attnotnull AS nullable,
-           -- A plain default cannot reference columns, so no relation is needed to deparse it (and
-           -- passing one makes Postgres open every table); a generated column's expression can.
-           CASE WHEN a.attidentity <> '' THEN 'identity'
-                WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid)
-                ELSE pg_get_expr(d.adbin, 0) END AS "default"
-      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-     WHERE a.attrelid IN (${rels}) AND a.attnum > 0 AND NOT a.attisdropped
-     ORDER BY a.attrelid, a.attnum;
-    SELECT co.conrelid::int8 AS oid, co.conname AS name, co.contype AS type, CASE WHEN co.contype IN ('u', 'c', 'x') THEN pg_get_constraintdef(co.oid) END AS definition,
-           ARRAY(SELECT a.attname FROM unnest(co.conkey) WITH ORDINALITY k(n, i)
-                   JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n ORDER BY k.i)::text[] AS columns,
-           fn.nspname AS ref_schema, fc.relname AS ref_table,
-           ARRAY(SELECT a.attname FROM unnest(co.confkey) WITH ORDINALITY k(n, i)
-                   JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n ORDER BY k.i)::text[] AS ref_columns,
-           co.confdeltype AS on_delete
-      FROM pg_constraint co
-      LEFT JOIN pg_class fc ON fc.oid = co.confrelid
-      LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-     WHERE co.conrelid IN (${rels}) AND co.contype IN ('p', 'f', 'u', 'c', 'x');
-    SELECT i.indrelid::int8 AS oid, ic.relname AS name, i.indisunique AS unique, i.indisprimary AS primary,
-           pg_get_indexdef(i.indexrelid) AS definition
-      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-     WHERE i.indrelid IN (${rels});`;
-  const results = (await client.query(sql)) as unknown as pg.QueryResult[];
-  const [tablesRes, columnsRes, constraintsRes, indexesRes] = results;
-  if (!tablesRes || !columnsRes || !constraintsRes || !indexesRes) throw new Error("internal: introspection returned too few result sets");
-
-  const byOid = new Map<string, TableInfo>();
-  /** Tables small enough to count exactly under `exactCountBelow`. */
-  const small = new Set<string>();
-  type TableRow = { oid: string; schema: string; name: string; owner: string; grants: string[]; reltuples: number; relpages: number; live: string; pages: string; block_size: number; readable: boolean };
-  for (const r of tablesRes.rows as TableRow[]) {
-    const estimate = estimateRows({ reltuples: r.reltuples, relpages: r.relpages, pages: Number(r.pages), live: Number(r.live), blockSize: r.block_size });
-    if (options.exactCountBelow !== undefined && r.readable && estimate.atMost <= options.exactCountBelow) small.add(r.oid);
-    byOid.set(r.oid, {
-      schema: r.schema,
-      name: r.name,
-      owner: r.owner,
-      estimatedRows: estimate.rows,
-      columns: [],
-      primaryKey: [],
-      foreignKeys: [],
-      constraints: [],
-      indexes: [],
-      grants: r.grants,
-    });
-  }
-  for (const r of columnsRes.rows as { oid: string; name: string; type: string; nullable: boolean; default: string | null }[]) {
-    byOid.get(r.oid)?.columns.push({ name: r.name, type: r.type, nullable: r.nullable, default: r.default });
-  }
-  for (const r of constraintsRes.rows as {
-    oid: string;
-    name: string;
-    type: string;
-    definition: string;
-    columns: string[];
-    ref_schema: string | null;
-    ref_table: string | null;
-    ref_columns: string[];
-    on_delete: string;
-  }[]) {
-    const t = byOid.get(r.oid);
-    if (!t) continue;
-    if (r.type === "p") t.primaryKey = r.columns;
-    else if (r.type === "f") {
-      t.foreignKeys.push({
-        name: r.name,
-        columns: r.columns,
-        references: { schema: r.ref_schema ?? "", table: r.ref_table ?? "", columns: r.ref_columns },
-        onDelete: DELETE_ACTIONS[r.on_delete] ?? r.on_delete,
-      });
-    } else t.constraints.push(`${r.name}: ${r.definition}`);
-  }
-  for (const r of indexesRes.rows as { oid: string; name: string; unique: boolean; primary: boolean; definition: string }[]) {
-    byOid.get(r.oid)?.indexes.push({ name: r.name, unique: r.unique, primary: r.primary, definition: r.definition });
-  }
-
-  const tables = [...byOid.values()].sort((a, b) => cmp(a.schema, b.schema) || cmp(a.name, b.name));
-  for (const t of tables) {
-    t.foreignKeys.sort((a, b) => cmp(a.name, b.name));
-    t.constraints.sort(cmp);
-    t.indexes.sort((a, b) => cmp(a.name, b.name));
+  const snapshot = await readSchema(client, { ...(options.schemas ? { schemas: options.schemas } : {}), history: false });
+  const sizes = await readSizes(client, options.schemas);
+  const tables = inventoryTables(snapshot);
+  const small: TableInfo[] = [];
+  for (const [i, key] of Object.keys(snapshot.tables).entries()) {
+    const t = tables[i]!;
+    const size = sizes.get(key);
+    const estimate = size ? estimateRows(size.facts) : { rows: 0, atMost: 0 };
+    t.estimatedRows = estimate.rows;
+    if (options.exactCountBelow !== undefined && size?.readable && estimate.atMost <= options.exactCountBelow) small.push(t);
   }
   if (options.exactCounts) await countRows(client, tables);
-  else if (small.size > 0) await countRows(client, [...byOid].filter(([oid]) => small.has(oid)).map(([, t]) => t));
+  else await countRows(client, small);
   return { tables, fingerprint: fingerprintOf(tables) };
+}
+
+/** Row statistics and sizes of the tables, keyed as the snapshot keys them. */
+async function readSizes(client: pg.Client, schemas: readonly string[] | undefined): Promise<Map<string, TableSize>> {
+  const { rows } = await client.query<{ key: string; reltuples: number; relpages: number; live: string; pages: string; block_size: number; readable: boolean }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS key,
+            c.reltuples::float8 AS reltuples, c.relpages AS relpages, pg_stat_get_live_tuples(c.oid) AS live,
+            -- The size now, in pages (a partitioned table's is its partitions'): reltuples/relpages
+            -- date from the last ANALYZE or VACUUM, the file size does not.
+            (CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) FROM pg_partition_tree(c.oid) p)
+                  ELSE pg_relation_size(c.oid) END / current_setting('block_size')::int)::int8 AS pages,
+            current_setting('block_size')::int AS block_size,
+            has_table_privilege(c.oid, 'SELECT') AS readable
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND ${schemaCondition(schemas)}`,
+  );
+  return new Map(
+    rows.map((r) => [
+      r.key,
+      { facts: { reltuples: r.reltuples, relpages: r.relpages, pages: Number(r.pages), live: Number(r.live), blockSize: r.block_size }, readable: r.readable },
+    ]),
+  );
+}
+
+/** The snapshot's tables as the inventory shows them (names as the catalogs spell them), rows not yet known. */
+export function inventoryTables(snapshot: SchemaSnapshot): TableInfo[] {
+  return Object.entries(snapshot.tables).map(([key, t]) => tableInfo(key, t));
+}
+
+function tableInfo(key: string, t: TableStructure): TableInfo {
+  const [schema, name] = nameParts(key);
+  const info: TableInfo = {
+    schema,
+    name,
+    owner: t.owner,
+    estimatedRows: 0,
+    columns: Object.entries(t.columns).map(([col, c]) => ({ name: unquote(col), type: c.type, nullable: c.nullable, default: c.default })),
+    primaryKey: [],
+    foreignKeys: [],
+    constraints: [],
+    grants: Object.entries(t.grants).map(([grantee, privileges]) => `${grantee}: ${privileges}`),
+    indexes: Object.entries(t.indexes).map(([index, definition]) => ({ name: nameParts(index)[1], unique: definition.startsWith("CREATE UNIQUE INDEX"), primary: false, definition })),
+  };
+  for (const [quoted, c] of Object.entries(t.constraints)) {
+    const conname = unquote(quoted);
+    if (c.index !== undefined) info.indexes.push({ name: conname, unique: c.kind !== "exclusion", primary: c.kind === "primary key", definition: c.index });
+    if (c.kind === "primary key") info.primaryKey = c.columns.map(unquote);
+    else if (c.kind === "foreign key" && c.references) {
+      const [refSchema, refTable] = nameParts(c.references.table);
+      info.foreignKeys.push({
+        name: conname,
+        columns: c.columns.map(unquote),
+        references: { schema: refSchema, table: refTable, columns: c.references.columns.map(unquote) },
+        onDelete: c.references.onDelete,
+      });
+    } else if (c.kind !== "foreign key") info.constraints.push(`${conname}: ${c.definition}`);
+  }
+  info.foreignKeys.sort((a, b) => cmp(a.name, b.name));
+  info.constraints.sort(cmp);
+  info.indexes.sort((a, b) => cmp(a.name, b.name));
+  return info;
+}
+
+/** A snapshot key's parts as the catalogs spell them: `public."b-x"` → `public`, `b-x`. */
+function nameParts(key: string): [string, string] {
+  const parsed = parseQualifiedName(key);
+  if (!parsed.ok || parsed.parts.length !== 2) throw new Error(`internal: the snapshot key ${key} is not schema.name`);
+  return parsed.parts as [string, string];
+}
+
+/** A `quote_ident` spelling back to the name: `"Email"` → `Email`. */
+function unquote(ident: string): string {
+  const parsed = parseQualifiedName(ident);
+  if (!parsed.ok || parsed.parts.length !== 1) throw new Error(`internal: ${ident} is not one identifier`);
+  return parsed.parts[0]!;
 }
 
 /** What Postgres' catalog and statistics say about a table's size. */

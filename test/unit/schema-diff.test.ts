@@ -1,12 +1,25 @@
 import { describe, expect, it } from "vitest";
-import { diffSchemas, judgeDrift, type SchemaSnapshot, type TableStructure } from "../../infra/lifecycle/index.js";
+import {
+  CHANGE_LABELS,
+  diffSchemas,
+  judgeDrift,
+  knownObject,
+  knownTable,
+  withoutUndeclaredKnown,
+  type ConstraintStructure,
+  type SchemaSnapshot,
+  type TableStructure,
+} from "../../infra/lifecycle/index.js";
 import { driftPolicy, parseStackConfig } from "../../infra/config.js";
 import { rawStackConfig } from "../support/stack-config.js";
 
+const check = (definition: string): ConstraintStructure => ({ kind: "check", definition, columns: [] });
+const pkey: ConstraintStructure = { kind: "primary key", definition: "PRIMARY KEY (id)", columns: ["id"], index: "CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)" };
+const emailKey: ConstraintStructure = { kind: "unique", definition: "UNIQUE (email)", columns: ["email"], index: "CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)" };
 const users = (over: Partial<TableStructure> = {}): TableStructure => ({
   owner: "app_owner",
   columns: { id: { type: "text", nullable: false, default: null }, email: { type: "text", nullable: false, default: null } },
-  constraints: { users_pkey: "PRIMARY KEY (id)", users_email_key: "UNIQUE (email)" },
+  constraints: { users_pkey: pkey, users_email_key: emailKey },
   indexes: { "public.users_created_idx": "CREATE INDEX users_created_idx ON public.users USING btree (id)" },
   grants: { app: "INSERT, SELECT" },
   ...over,
@@ -29,7 +42,7 @@ describe("diffSchemas", () => {
         id: { type: "text", nullable: false, default: null },
         email: { type: "character varying(255)", nullable: true, default: "'x'::character varying" },
       },
-      constraints: { users_pkey: "PRIMARY KEY (id)", users_email_check: "CHECK ((email <> ''::text))" },
+      constraints: { users_pkey: pkey, users_email_check: check("CHECK ((email <> ''::text))") },
       indexes: { "public.users_created_idx": "CREATE INDEX users_created_idx ON public.users USING hash (id)" },
       grants: { app: "SELECT", PUBLIC: "SELECT" },
     });
@@ -64,6 +77,90 @@ describe("diffSchemas", () => {
     expect(diffSchemas(dev, prod, { labels })).toEqual([
       "~ public.users: + column nickname text (only in prod)",
       "~ public.users: + grant PUBLIC: SELECT (only in prod)",
+    ]);
+  });
+});
+
+describe("diffSchemas as a change (before → after a migration, the rehearsal's lines)", () => {
+  it("names added and dropped tables, columns, types, nullability, defaults, keys and indexes, without labels", () => {
+    const col = (type: string, nullable = true, dflt: string | null = null) => ({ type, nullable, default: dflt });
+    const before = snap({
+      "public.users": users({ columns: { id: col("text", false), email: col("text"), legacy: col("text") }, constraints: { users_pkey: pkey }, indexes: {} }),
+      "public.component_error": users({ columns: { id: col("bigint", false) }, constraints: {}, indexes: {} }),
+    });
+    const fk: ConstraintStructure = {
+      kind: "foreign key",
+      definition: "FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE",
+      columns: ["user_id"],
+      references: { table: "public.users", columns: ["id"], onDelete: "cascade" },
+    };
+    const after = snap({
+      "public.users": users({
+        columns: { id: col("text", false), email: col("character varying(320)", false), created: col("timestamp with time zone", false, "now()") },
+        constraints: { users_pkey: pkey },
+        indexes: { "public.users_email_idx": "CREATE UNIQUE INDEX users_email_idx ON public.users USING btree (email)" },
+      }),
+      'public."bazaar-vid_exports"': users({ columns: { id: col("bigint", false), user_id: col("bigint") }, constraints: { exports_user_fk: fk }, indexes: {} }),
+    });
+    expect(diffSchemas(before, after, { labels: CHANGE_LABELS, history: false, known: "compare" })).toEqual([
+      '+ table public."bazaar-vid_exports"',
+      "- table public.component_error",
+      "~ public.users: ~ column email: type text → character varying(320), nullable → not null",
+      "~ public.users: - column legacy text",
+      "~ public.users: + column created timestamp with time zone not null default now()",
+      "+ index public.users_email_idx",
+    ]);
+    expect(diffSchemas(after, before, { labels: CHANGE_LABELS, history: false })).toContain("~ public.users: + column legacy text");
+    expect(diffSchemas(before, before, { labels: CHANGE_LABELS })).toEqual([]);
+    // A foreign key that changes its action is one constraint line.
+    const cascade = snap({ "public.x": users({ constraints: { x_fk: fk } }) });
+    const restrict = snap({ "public.x": users({ constraints: { x_fk: { ...fk, definition: fk.definition.replace("CASCADE", "RESTRICT"), references: { ...fk.references!, onDelete: "restrict" } } } }) });
+    expect(diffSchemas(cascade, restrict, { labels: CHANGE_LABELS })).toEqual([
+      "~ public.x: ~ constraint x_fk: FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE → FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE RESTRICT",
+    ]);
+  });
+
+  it("leaves owners and grants out with structureOnly", () => {
+    const live = users({ owner: "postgres", grants: { PUBLIC: "SELECT" } });
+    expect(diffSchemas(snap({ "public.users": users() }), snap({ "public.users": live }), { structureOnly: true })).toEqual([]);
+    expect(diffSchemas(snap({ "public.users": users() }), snap({ "public.users": live })).length).toBe(3);
+  });
+});
+
+describe("known objects (another tool's history table, pgstack's own schema)", () => {
+  const history = users({ columns: { version: { type: "bigint", nullable: false, default: null }, dirty: { type: "boolean", nullable: false, default: null } }, constraints: {}, indexes: {} });
+
+  it("are classified by kind and name, in any schema", () => {
+    expect(knownObject("table", "public.schema_migrations")).toBe("golang-migrate or dbmate's history table");
+    expect(knownObject("table", "drizzle.__drizzle_migrations")).toBe("drizzle's history table");
+    expect(knownObject("table", "app.goose_db_version")).toBe("goose's history table");
+    expect(knownObject("table", "public.flyway_schema_history")).toBeDefined();
+    expect(knownObject("table", "public._prisma_migrations")).toBeDefined();
+    expect(knownObject("table", "public.alembic_version")).toBeDefined();
+    expect(knownObject("table", "pgstack.migrations")).toBe("in pgstack's own schema");
+    expect(knownObject("table", "public.users")).toBeUndefined();
+    expect(knownObject("table", 'public."schema_migrations_v2"')).toBeUndefined();
+    expect(knownTable("public", "schema_migrations")).toBeDefined();
+    expect(knownTable("public", "Schema_migrations")).toBeUndefined();
+  });
+
+  it("in the live database only: no line; created by a migration: compared as usual", () => {
+    const declared = snap({ "public.users": users() });
+    const live = snap({ "public.users": users(), "public.schema_migrations": history, "drizzle.__drizzle_migrations": history, "public.extra": history });
+    expect(diffSchemas(declared, live)).toEqual(["+ table public.extra (not in migrations)"]);
+    expect(withoutUndeclaredKnown(live, declared).tables).toEqual({ "public.users": users(), "public.extra": history });
+
+    // A migration creates public.schema_migrations: a change to it is drift, its absence too.
+    const declaring = snap({ "public.users": users(), "public.schema_migrations": history });
+    const changed = snap({ "public.users": users(), "public.schema_migrations": { ...history, columns: { version: history.columns["version"]! } } });
+    expect(diffSchemas(declaring, changed)).toEqual(["~ public.schema_migrations: - column dirty boolean not null (missing)"]);
+    expect(diffSchemas(declaring, declared)).toEqual(["- table public.schema_migrations (missing)"]);
+
+    // Before/after a run, a new one is the migration's.
+    expect(diffSchemas(declared, live, { labels: CHANGE_LABELS, known: "compare" })).toEqual([
+      "+ table drizzle.__drizzle_migrations",
+      "+ table public.extra",
+      "+ table public.schema_migrations",
     ]);
   });
 });

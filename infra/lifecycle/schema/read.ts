@@ -1,36 +1,38 @@
 /**
- * Structural introspection: what a database's schema *is*, keyed by name, for comparing two
- * databases (live against declared, or one stack against another). Row counts are left out; the
- * migration history is read too, so a history that differs from the files shows as well.
+ * The one catalog reader: what a database's schema *is*, keyed by name, for comparing two
+ * databases (live against declared, before and after a migration, one stack against another)
+ * and for the inventory, which is a view of it. Row counts are left out (the inventory reads
+ * those itself); pgstack's migration history is read too, so a history that differs from the
+ * files shows as well.
  */
 import type pg from "pg";
-import { historyExists, PGSTACK_SCHEMA } from "../history.js";
+import { historyExists } from "../history.js";
 import { quoteLiteral } from "../identifiers.js";
-import type { HistoryEntry, SchemaSnapshot, TableStructure } from "./model.js";
+import { PGSTACK_SCHEMA } from "./known.js";
+import type { ConstraintKind, ConstraintStructure, HistoryEntry, SchemaSnapshot, TableStructure } from "./model.js";
 
 /** Options for {@link readSchema}. */
 export interface StructureOptions {
   /** Only these schemas. Default: every user schema except pgstack's own. */
   schemas?: readonly string[];
+  /** Also read pgstack's migration history (default true; one or two more round trips). */
+  history?: boolean;
 }
 
-/**
- * Reads tables, columns, constraints, indexes, owners and grants in one multi-statement message
- * (four result sets, one round trip), then the history.
- */
-export async function readSchema(client: pg.Client, options: StructureOptions = {}): Promise<SchemaSnapshot> {
-  const schemaFilter = options.schemas
-    ? `n.nspname IN (${options.schemas.map(quoteLiteral).join(", ") || "NULL"})`
-    : `n.nspname NOT IN ('pg_catalog', 'information_schema', ${quoteLiteral(PGSTACK_SCHEMA)}) AND n.nspname NOT LIKE 'pg\\_%'`;
+const KINDS: Record<string, ConstraintKind> = { p: "primary key", f: "foreign key", u: "unique", c: "check", x: "exclusion" };
+const ON_DELETE: Record<string, string> = { a: "no action", r: "restrict", c: "cascade", n: "set null", d: "set default" };
+
+/** The SQL of {@link readSchema}: one statement per result set, in this order. */
+function catalogQueries(schemaFilter: string): string {
   const rels = `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND ${schemaFilter}`;
-  // Catalog text (defaults, constraint and index definitions) is deparsed with an empty
-  // search_path, so it is schema-qualified the same way whatever the session's path.
-  const sql = `
-    SET LOCAL search_path = '';
+  const names = (arr: string, rel: string) =>
+    `ARRAY(SELECT quote_ident(a.attname) FROM unnest(${arr}) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attnum = k.n ORDER BY k.i)::text[]`;
+  return `
     SELECT c.oid::int8 AS oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS key, pg_get_userbyid(c.relowner) AS owner,
-           ARRAY(SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END || '=' ||
-                        string_agg(x.privilege_type, ', ' ORDER BY x.privilege_type)
-                   FROM aclexplode(c.relacl) x WHERE x.grantee <> c.relowner GROUP BY x.grantee ORDER BY 1)::text[] AS grants
+           (SELECT json_object_agg(g.grantee, g.privileges) FROM (
+              SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END AS grantee,
+                     string_agg(x.privilege_type, ', ' ORDER BY x.privilege_type) AS privileges
+                FROM aclexplode(c.relacl) x WHERE x.grantee <> c.relowner GROUP BY x.grantee) g) AS grants
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p') AND ${schemaFilter};
     SELECT a.attrelid::int8 AS oid, quote_ident(a.attname) AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
@@ -42,38 +44,64 @@ export async function readSchema(client: pg.Client, options: StructureOptions = 
       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE a.attrelid IN (${rels}) AND a.attnum > 0 AND NOT a.attisdropped
      ORDER BY a.attrelid, a.attnum;
-    SELECT co.conrelid::int8 AS oid, quote_ident(co.conname) AS name, pg_get_constraintdef(co.oid) AS definition
-      FROM pg_constraint co WHERE co.conrelid IN (${rels});
+    -- The five table constraint kinds: PostgreSQL 18's NOT NULL constraints ('n') are the
+    -- columns' nullability, and constraint triggers ('t') are triggers.
+    SELECT co.conrelid::int8 AS oid, quote_ident(co.conname) AS name, co.contype AS kind, pg_get_constraintdef(co.oid) AS definition,
+           ${names("co.conkey", "co.conrelid")} AS columns,
+           CASE WHEN co.contype = 'f' THEN quote_ident(fn.nspname) || '.' || quote_ident(fc.relname) END AS ref_table,
+           CASE WHEN co.contype = 'f' THEN ${names("co.confkey", "co.confrelid")} END AS ref_columns,
+           co.confdeltype AS on_delete,
+           CASE WHEN co.contype IN ('p', 'u', 'x') AND co.conindid <> 0 THEN pg_get_indexdef(co.conindid) END AS index
+      FROM pg_constraint co
+      LEFT JOIN pg_class fc ON fc.oid = co.confrelid
+      LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+     WHERE co.conrelid IN (${rels}) AND co.contype IN ('p', 'f', 'u', 'c', 'x');
     SELECT i.indrelid::int8 AS oid, quote_ident(n.nspname) || '.' || quote_ident(ic.relname) AS name, pg_get_indexdef(i.indexrelid) AS definition
       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
      WHERE i.indrelid IN (${rels}) AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid);`;
-  // SET LOCAL needs a transaction; a read-only one changes nothing.
-  let results: pg.QueryResult[];
-  try {
-    results = (await client.query(`BEGIN READ ONLY; ${sql} COMMIT;`)) as unknown as pg.QueryResult[];
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  }
-  const [tablesRes, columnsRes, constraintsRes, indexesRes] = results.filter((r) => r.command === "SELECT");
+}
+
+/** The SQL condition on `n.nspname` for {@link StructureOptions.schemas}. */
+export function schemaCondition(schemas: readonly string[] | undefined): string {
+  return schemas
+    ? `n.nspname IN (${schemas.map(quoteLiteral).join(", ") || "NULL"})`
+    : `n.nspname NOT IN ('pg_catalog', 'information_schema', ${quoteLiteral(PGSTACK_SCHEMA)}) AND n.nspname NOT LIKE 'pg\\_%'`;
+}
+
+/**
+ * Reads tables, columns, constraints, indexes, owners and grants in one multi-statement message
+ * (four result sets, one round trip), then the history.
+ */
+export async function readSchema(client: pg.Client, options: StructureOptions = {}): Promise<SchemaSnapshot> {
+  // Catalog text (defaults, constraint and index definitions) is deparsed with an empty
+  // search_path, so it is schema-qualified the same way whatever the session's path. The path is
+  // saved and restored in the same message, so this also runs inside a caller's transaction (the
+  // reset's) without ending it or changing its path; on an error the SET is rolled back.
+  const results = (await client.query(
+    `SELECT set_config('pgstack.saved_search_path', current_setting('search_path'), false);
+     SELECT set_config('search_path', '', false);
+     ${catalogQueries(schemaCondition(options.schemas))}
+     SELECT set_config('search_path', current_setting('pgstack.saved_search_path'), false);`,
+  )) as unknown as pg.QueryResult[];
+  const [tablesRes, columnsRes, constraintsRes, indexesRes] = results.slice(2, 6);
   if (!tablesRes || !columnsRes || !constraintsRes || !indexesRes) throw new Error("internal: structural introspection returned too few result sets");
 
   const byOid = new Map<string, { key: string; table: TableStructure }>();
-  for (const r of tablesRes.rows as { oid: string; key: string; owner: string; grants: string[] }[]) {
-    const grants: Record<string, string> = {};
-    for (const g of r.grants) {
-      const at = g.indexOf("=");
-      grants[g.slice(0, at)] = g.slice(at + 1);
-    }
-    byOid.set(r.oid, { key: r.key, table: { owner: r.owner, columns: {}, constraints: {}, indexes: {}, grants } });
+  for (const r of tablesRes.rows as { oid: string; key: string; owner: string; grants: Record<string, string> | null }[]) {
+    byOid.set(r.oid, { key: r.key, table: { owner: r.owner, columns: {}, constraints: {}, indexes: {}, grants: r.grants ?? {} } });
   }
   for (const r of columnsRes.rows as { oid: string; name: string; type: string; nullable: boolean; default: string | null }[]) {
     const t = byOid.get(r.oid)?.table;
     if (t) t.columns[r.name] = { type: r.type, nullable: r.nullable, default: r.default };
   }
-  for (const r of constraintsRes.rows as { oid: string; name: string; definition: string }[]) {
+  type ConstraintRow = { oid: string; name: string; kind: string; definition: string; columns: string[]; ref_table: string | null; ref_columns: string[] | null; on_delete: string; index: string | null };
+  for (const r of constraintsRes.rows as ConstraintRow[]) {
     const t = byOid.get(r.oid)?.table;
-    if (t) t.constraints[r.name] = r.definition;
+    if (!t) continue;
+    const c: ConstraintStructure = { kind: KINDS[r.kind] ?? "check", definition: r.definition, columns: r.columns };
+    if (r.ref_table !== null) c.references = { table: r.ref_table, columns: r.ref_columns ?? [], onDelete: ON_DELETE[r.on_delete] ?? r.on_delete };
+    if (r.index !== null) c.index = r.index;
+    t.constraints[r.name] = c;
   }
   for (const r of indexesRes.rows as { oid: string; name: string; definition: string }[]) {
     const t = byOid.get(r.oid)?.table;
@@ -83,7 +111,7 @@ export async function readSchema(client: pg.Client, options: StructureOptions = 
   for (const { key, table } of [...byOid.values()].sort((a, b) => cmp(a.key, b.key))) {
     tables[key] = { ...table, constraints: sortedRecord(table.constraints), indexes: sortedRecord(table.indexes), grants: sortedRecord(table.grants) };
   }
-  return { tables, history: await readHistoryEntries(client) };
+  return { tables, history: options.history === false ? [] : await readHistoryEntries(client) };
 }
 
 /** The history as `{id, name, checksum}`, oldest first; empty when the table does not exist. */
