@@ -19,7 +19,7 @@ import { loadSqlParser } from "./sql.js";
 
 
 /** Bumped whenever the snapshot's shape or the introspection changes, so old cache entries miss. */
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 3;
 
 /** Options of {@link buildDeclaredSchema}. */
 export interface DeclaredOptions {

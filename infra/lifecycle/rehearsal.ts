@@ -14,10 +14,9 @@ import { applyMigrations } from "./apply.js";
 import { connect, silentLogger, type ConnectionOptions } from "./connection.js";
 import { MigrationFailedError, PgstackError, errorMessage, formatLocation } from "./errors.js";
 import { PGSTACK_SCHEMA, readHistory } from "./history.js";
-import { introspect } from "./introspect.js";
 import { cloneByTemplate, cloneName, createEmptyClone, dropClone, dropLeftovers, REHEARSAL_PREFIX, sourceInfo } from "./rehearsal-clone.js";
 import { copyByDumpRestore, type ChildSet, type CopiedTable } from "./rehearsal-copy.js";
-import { describeSchemaChange } from "./rehearsal-schema.js";
+import { CHANGE_LABELS, diffSchemas, readSchema } from "./schema/index.js";
 import type { Migration } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
@@ -241,7 +240,7 @@ async function runSteps(
       continue;
     }
     log(`rehearsing ${m.name} (${i + 1}/${todo.length})`);
-    const before = await introspect(client);
+    const before = await readSchema(client, { history: false });
     const writtenBefore = await rowsWritten(client);
     const t0 = performance.now();
     let error: string | undefined;
@@ -261,7 +260,7 @@ async function runSteps(
       error = stepError(err);
     }
     const rowsAffected = rowsBetween(writtenBefore, await rowsWritten(client));
-    const schemaChange = describeSchemaChange(before, await introspect(client));
+    const schemaChange = diffSchemas(before, await readSchema(client, { history: false }), { labels: CHANGE_LABELS, known: "compare" });
     if (error) {
       failed = true;
       log(`${m.name} failed on the copy: ${error}`);

@@ -156,7 +156,12 @@ export function policyVerdict(subject: DriftSubject, report: readonly string[]):
   return undefined;
 }
 
-/** The `drift` output: `in sync`, or `drifted: ` and the report's lines. */
-export function driftStatus(report: readonly string[]): string {
-  return report.length ? `drifted: ${report.join("; ")}` : "in sync";
+/**
+ * The `drift` output: `in sync`, `in sync (N accepted difference(s): …)` when the config accepts
+ * every line, else `drifted: ` and the lines it does not accept.
+ */
+export function driftStatus(report: readonly string[], accept: readonly string[]): string {
+  const { unaccepted, accepted } = judgeDrift(report, accept);
+  if (unaccepted.length > 0) return `drifted: ${unaccepted.join("; ")}${accepted.length ? ` (and ${accepted.length} accepted)` : ""}`;
+  return accepted.length ? `in sync (${accepted.length} accepted difference(s): ${accepted.join("; ")})` : "in sync";
 }

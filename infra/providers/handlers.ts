@@ -16,7 +16,7 @@ export { migrations, type MigrationInput, type MigrationSetInputs, type Migratio
 export { password } from "./password.js";
 export { reset, resetGuard, everyDeploy, type ResetInputs, type ResetOutputs, type EveryDeployInputs } from "./reset.js";
 export { safety, type SafetyInputs, type SafetyState } from "./safety.js";
-export { verification, describeDrift, describeGrantDrift, inventoryOf, type InventoryTable, type VerificationInputs, type VerificationOutputs } from "./verification.js";
+export { verification, inventoryOf, legacyDriftStatus, type InventoryTable, type VerificationInputs, type VerificationOutputs } from "./verification.js";
 export { inventoryByTable, type InventoryEntry } from "./verification.js";
 export { driftBeforeUp, measureDrift, migrationsDigest, DriftRefusedError, type DeclaredInput } from "./drift.js";
 

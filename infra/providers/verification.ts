@@ -91,55 +91,14 @@ async function verifyAll(inputs: VerificationInputs, olds?: VerificationInputs):
   // Drift against the files, not against what this run saw: an `up` never clears it.
   const measured = inputs.declared ? ((await measureDrift({ ...inputs, declared: inputs.declared }, { requireDigest: true })) ?? []) : [];
   const report = withoutPendingRevokes(measured, olds?.grants, inputs.grants);
-  if (inputs.declared && report.length > 0) {
-    const { unaccepted } = judgeDrift(report, inputs.declared.accept);
-    if (unaccepted.length > 0 && inputs.declared.policy === "refuse") throw new DriftRefusedError(inputs.connection.database, unaccepted, inputs.declared.configPath);
-    logger.warn(`${inputs.connection.database}: drifted from its migrations:\n${report.map((l) => `    ${l}`).join("\n")}`);
+  const accept = inputs.declared?.accept ?? [];
+  const { unaccepted } = judgeDrift(report, accept);
+  if (inputs.declared && unaccepted.length > 0) {
+    if (inputs.declared.policy === "refuse") throw new DriftRefusedError(inputs.connection.database, unaccepted, inputs.declared.configPath);
+    logger.warn(`${inputs.connection.database}: drifted from its migrations:\n${unaccepted.map((l) => `    ${l}`).join("\n")}`);
   }
-  const drift = inputs.declared ? driftStatus(report) : "in sync";
+  const drift = inputs.declared ? driftStatus(report, accept) : "in sync";
   return { ...inputs, inventory: inventoryByTable(inventoryOf(inv)), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift, driftReport: report };
-}
-
-/** A table's structure (grants aside) as a string; key order is fixed (the state stores objects key-sorted). */
-function structureOf(t: InventoryTable): string {
-  return JSON.stringify([t.owner, t.columns, t.primaryKey, t.foreignKeys]);
-}
-
-/** `+ x` / `- x` for what was added to or removed from a list. */
-function listChanges(before: readonly string[], after: readonly string[]): string[] {
-  const b = new Set(before);
-  const a = new Set(after);
-  return [...after.filter((x) => !b.has(x)).map((x) => `+ ${x}`), ...before.filter((x) => !a.has(x)).map((x) => `- ${x}`)];
-}
-
-/** Describes structural drift between what was verified and what is live (grants aside). */
-export function describeDrift(before: InventoryTable[], after: InventoryTable[]): string[] {
-  const b = new Map(before.map((t) => [t.table, t]));
-  const a = new Map(after.map((t) => [t.table, t]));
-  const out: string[] = [];
-  for (const [name, t] of a) {
-    const old = b.get(name);
-    if (!old) out.push(`table ${name} appeared`);
-    else if (structureOf(old) !== structureOf(t)) out.push(`table ${name} changed`);
-  }
-  for (const name of b.keys()) if (!a.has(name)) out.push(`table ${name} disappeared`);
-  return out.length ? out : ["indexes or constraints changed"];
-}
-
-/**
- * Grants that differ from the config, per table: compared with what is declared (not with what
- * was last seen), so a hand-made `GRANT … TO PUBLIC` shows, and a grant pgstack revoked does not.
- */
-export function describeGrantDrift(inventory: InventoryTable[], declared: readonly ManagedSchema[]): string[] {
-  const out: string[] = [];
-  for (const t of inventory) {
-    const schema = declared.find((s) => t.table.startsWith(`${s.name}.`));
-    if (!schema) continue;
-    const expected = schema.grants.filter((g) => g.tables.length > 0).map((g) => `${g.role}: ${[...g.tables].sort().join(", ")}`);
-    const changes = listChanges(expected.sort(), t.grants ?? []);
-    if (changes.length > 0) out.push(`grants on ${t.table} differ from the config (${changes.join(", ")})`);
-  }
-  return out;
 }
 
 /**
@@ -161,9 +120,14 @@ function unacceptedDrift(olds: VerificationOutputs, news: VerificationInputs): b
   return judgeDrift(olds.driftReport, news.declared?.accept ?? []).unaccepted.length > 0;
 }
 
-/** The drift status of states without a declared schema: `in sync`, or `drifted: …` listing each difference. */
-function legacyDriftStatus(parts: string[]): string {
-  return parts.length ? `drifted: ${parts.join("; ")}` : "in sync";
+/**
+ * The drift status of a state from before drift was measured against the migrations: whether
+ * the structure is still what the last `up` verified. The next `up` measures it properly.
+ */
+export function legacyDriftStatus(fingerprint: string, verifiedFingerprint: string): string {
+  return fingerprint === verifiedFingerprint
+    ? "in sync"
+    : "drifted: the structure changed since the last up (this state predates the comparison with the migrations: run `pulumi up` to measure it)";
 }
 
 export const verification = {
@@ -179,7 +143,8 @@ export const verification = {
       // ones (whose roles may not exist before this `up` creates them).
       const grants = olds?.grants ?? news.grants;
       const refusal = await driftBeforeUp({ ...news, ...(grants ? { grants } : {}), declared: news.declared });
-      if (refusal) failures.push({ property: "declared", reason: refusal });
+      // No property: the message names the config path itself (a property would print the input's value first).
+      if (refusal) failures.push({ property: "", reason: refusal });
     }
     return { inputs: news, failures };
   },
@@ -212,20 +177,14 @@ export const verification = {
 
   /**
    * Refresh: introspect again, so drift shows as a diff of the keyed inventory, and measure drift
-   * against the declared schema (states from before it compare grants with the config).
+   * against the declared schema (states from before it compare the fingerprint with the last up).
    */
   async read(id: string, props: VerificationOutputs) {
     const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD }));
     if (!inv) return {};
     const inventory = inventoryOf(inv);
     const driftReport = props.declared ? ((await measureDrift({ ...props, declared: props.declared })) ?? []) : undefined;
-    const before = Array.isArray(props.inventory) ? props.inventory : Object.entries(props.inventory).map(([table, t]) => ({ table, ...t }));
-    const structure = inv.fingerprint === props.verifiedFingerprint ? [] : describeDrift(before, inventory);
-    // States written before the declared schema was an input compare with the last up, and
-    // those from before the declared grants have none to compare with.
-    const drift = driftReport
-      ? driftStatus(driftReport)
-      : legacyDriftStatus([...structure, ...(props.grants ? describeGrantDrift(inventory, props.grants) : [])]);
+    const drift = driftReport ? driftStatus(driftReport, props.declared?.accept ?? []) : legacyDriftStatus(inv.fingerprint, props.verifiedFingerprint);
     return {
       id,
       props: { ...props, inventory: inventoryByTable(inventory), fingerprint: inv.fingerprint, drift, ...(driftReport ? { driftReport } : {}) },

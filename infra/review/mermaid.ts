@@ -4,6 +4,7 @@
  * touches and their direct neighbours.
  */
 import type { TableInfo } from "../lifecycle/introspect.js";
+import { knownTable } from "../lifecycle/schema/known.js";
 import type { DiagramRelation, DiagramTable, SchemaDiagram } from "./model.js";
 
 /** Options of {@link buildDiagram}. */
@@ -58,7 +59,8 @@ export function buildDiagram(before: readonly TableInfo[], after: readonly Table
       required: f.columns.every((c) => notNull.get(key(t))?.has(c)),
     })),
   );
-  const removed = before.map(key).filter((k) => !afterKeys.has(k));
+  // What no migration creates and pgstack knows (another tool's history table) is not removed by the PR.
+  const removed = before.filter((t) => !afterKeys.has(key(t)) && knownTable(t.schema, t.name) === undefined).map(key);
 
   let tables = all;
   let partial: SchemaDiagram["partial"];

@@ -28,7 +28,7 @@ import {
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { resetGuard } from "../providers/reset.js";
-import { describeDrift, describeGrantDrift, inventoryOf, type InventoryTable } from "../providers/verification.js";
+import { legacyDriftStatus, type InventoryTable } from "../providers/verification.js";
 import { closeIdleConnections } from "../providers/common.js";
 import { measureDriftAtHead, type DeclaredInput } from "../providers/drift.js";
 import { buildDiagram } from "./mermaid.js";
@@ -192,11 +192,9 @@ async function driftOf(client: pg.Client, db: DatabaseConfig, verified: Verified
     await closeIdleConnections();
     return report ?? [];
   }
-  // States from before the declared schema: compared with what the last `pulumi up` verified.
-  const inv = await introspect(client, { schemas: db.schemas });
-  const now = inventoryOf(inv);
-  const structure = inv.fingerprint === verified.verifiedFingerprint ? [] : describeDrift(verified.inventory, now);
-  return [...structure, ...(verified.grants ? describeGrantDrift(now, verified.grants) : [])];
+  // States from before the declared schema: whether the structure is what the last `pulumi up` verified.
+  const status = legacyDriftStatus((await introspect(client, { schemas: db.schemas })).fingerprint, verified.verifiedFingerprint);
+  return status === "in sync" ? [] : [status.replace(/^drifted: /, "")];
 }
 
 /**

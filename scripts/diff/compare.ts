@@ -12,6 +12,7 @@ import {
   readSchema,
   loadMigrations,
   withClient,
+  withoutUndeclaredKnown,
   type Logger,
   type Migration,
   type SchemaSnapshot,
@@ -83,7 +84,8 @@ export async function comparePair(projectRoot: string, a: DiffStack, b: DiffStac
     const gone = [!x.live ? `${a.name} (${pair.a.name})` : "", !y.live ? `${b.name} (${pair.b.name})` : ""].filter(Boolean);
     lines.push(`live schemas: the database does not exist in ${gone.join(" and ")}`);
   } else {
-    const live = diffSchemas(x.live, y.live, { labels });
+    // What no migration of its own stack creates (another tool's history table) is no difference.
+    const live = diffSchemas(withoutUndeclaredKnown(x.live, x.declared), withoutUndeclaredKnown(y.live, y.declared), { labels, known: "compare" });
     liveDiffers = live.length > 0;
     lines.push(live.length ? `live schemas: ${live.length} difference(s)` : "live schemas: equal", ...live.map((l) => `  ${l}`));
   }

@@ -143,7 +143,7 @@ describe("drift against the declared schema, through the providers", () => {
     await query(conn, `SET ROLE ${owner}; CREATE TABLE api_usage_metric (id bigint PRIMARY KEY, hits int NOT NULL DEFAULT 0); RESET ROLE; ALTER TABLE users ADD COLUMN nickname text`);
     const { failures } = await verification.check(created, v);
     expect(failures).toHaveLength(1);
-    expect(failures[0]?.property).toBe("declared");
+    expect(failures[0]?.property).toBe(""); // no property: Pulumi would print the input's value before the message
     expect(failures[0]?.reason).toBe(
       `database "${conn.database}" has drifted from its migrations (2 difference(s) the stack does not accept):\n` +
         `    ${HAND_MADE[0]}\n    ${HAND_MADE[1]}\n` +

@@ -78,9 +78,7 @@ describe("rehearse", () => {
       ["0006_create_exports", "ok", 0],
     ]);
     expect(report.steps[0]!.schemaChange).toEqual(["~ public.datasets: + column archived boolean not null default false"]);
-    expect(report.steps[1]!.schemaChange).toEqual([
-      '+ table public."bazaar-vid_exports" (id bigint not null, dataset_id bigint)',
-    ]);
+    expect(report.steps[1]!.schemaChange).toEqual(['+ table public."bazaar-vid_exports"']);
     expect(report.steps.every((s) => s.durationMs >= 0 && s.durationMs < 30_000)).toBe(true);
     expect(report.cloneDropped).toBe(true);
     expect(await copies()).toEqual(before);
@@ -119,7 +117,7 @@ describe("rehearse", () => {
     // 33 of the first 100 ids are multiples of 3.
     expect(report.steps.map((s) => [s.status, s.rowsAffected])).toEqual([["ok", 33], ["ok", 0], ["ok", 0]]);
     // A no-transaction migration runs on the copy through the same path as in a real apply.
-    expect(report.steps[2]!.schemaChange).toEqual(["~ public.datasets: + index CREATE INDEX datasets_archived_idx ON public.datasets USING btree (archived)"]);
+    expect(report.steps[2]!.schemaChange).toEqual(["+ index public.datasets_archived_idx"]);
     expect(report.cloneDropped).toBe(true);
     expect(await copies()).toEqual(before);
     expect(await query(f.db, "SELECT count(*)::int AS n FROM datasets")).toEqual([{ n: 621 }]);

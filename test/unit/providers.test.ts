@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import { describeDrift, describeGrantDrift, existingObjectsError, guard, migrations, password, providerChanged, reset, same, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
+import { existingObjectsError, legacyDriftStatus, guard, migrations, password, providerChanged, reset, same, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
+import { driftStatus } from "../../infra/providers/drift.js";
 
 const resetInputs = (over: Partial<ResetInputs> = {}): ResetInputs => ({
   connection: { host: "h", port: 1, user: "u", password: "pw", database: "fltr" },
@@ -89,19 +90,17 @@ describe("refusing existing objects", () => {
   });
 });
 
-describe("drift descriptions", () => {
-  const table = (grants: string[]) => ({ table: "public.users", owner: "o", rows: 0, rowsExact: true, columns: ["id text not null"], primaryKey: ["id"], foreignKeys: [], grants });
-  const declared = [{ name: "public", owner: "o", grants: [{ role: "app", schema: ["USAGE" as const], tables: ["SELECT" as const, "DELETE" as const], sequences: [] }] }];
-  it("compares grants with the config: a hand-made grant to PUBLIC or a revoked privilege shows, the declared ones do not", () => {
-    expect(describeGrantDrift([table(["app: DELETE, SELECT"])], declared)).toEqual([]);
-    expect(describeGrantDrift([table(["PUBLIC: SELECT", "app: DELETE, SELECT"])], declared)).toEqual(["grants on public.users differ from the config (+ PUBLIC: SELECT)"]);
-    expect(describeGrantDrift([table(["app: SELECT"])], declared)).toEqual(["grants on public.users differ from the config (+ app: SELECT, - app: DELETE, SELECT)"]);
+describe("the drift status", () => {
+  const lines = ["+ table public.x (not in migrations)", "~ public.users: + grant PUBLIC: SELECT (not declared)"];
+  it("says in sync when the config accepts every line, and lists only the lines it does not accept", () => {
+    expect(driftStatus([], [])).toBe("in sync");
+    expect(driftStatus(lines, lines)).toBe(`in sync (2 accepted difference(s): ${lines.join("; ")})`);
+    expect(driftStatus(lines, [lines[0]!])).toBe(`drifted: ${lines[1]} (and 1 accepted)`);
+    expect(driftStatus(lines, [])).toBe(`drifted: ${lines.join("; ")}`);
   });
-  it("names tables that appeared, changed or disappeared", () => {
-    const other = { ...table([]), table: "public.extra" };
-    expect(describeDrift([table([])], [table([]), other])).toEqual(["table public.extra appeared"]);
-    expect(describeDrift([table([])], [{ ...table([]), columns: ["id text"] }])).toEqual(["table public.users changed"]);
-    expect(describeDrift([table([]), other], [table([])])).toEqual(["table public.extra disappeared"]);
+  it("of a state from before the comparison with the migrations: the fingerprint against the last up", () => {
+    expect(legacyDriftStatus("f", "f")).toBe("in sync");
+    expect(legacyDriftStatus("g", "f")).toMatch(/^drifted: the structure changed since the last up .*run `pulumi up` to measure it/);
   });
 });
 

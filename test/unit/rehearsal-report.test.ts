@@ -1,8 +1,7 @@
-/** Pure parts of the rehearsal and the inventory: schema-change lines, the report text, row estimates. */
+/** Pure parts of the rehearsal and the inventory: the report text, row estimates (the schema-change lines are the differ's: schema-diff.test.ts). */
 import { describe, expect, it } from "vitest";
 import { estimateRows, formatRowCount, type Inventory, type TableInfo } from "../../infra/lifecycle/introspect.js";
 import { cloneName, creatorPidOf, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal-clone.js";
-import { describeSchemaChange } from "../../infra/lifecycle/rehearsal-schema.js";
 import { formatRehearsal, type RehearsalReport } from "../../infra/lifecycle/rehearsal.js";
 
 const col = (name: string, type = "text", nullable = true, dflt: string | null = null) => ({ name, type, nullable, default: dflt });
@@ -10,35 +9,6 @@ function table(name: string, extra: Partial<TableInfo> = {}): TableInfo {
   return { schema: "public", name, owner: "o", estimatedRows: 0, columns: [col("id", "bigint", false)], primaryKey: ["id"], foreignKeys: [], constraints: [], grants: [], indexes: [], ...extra };
 }
 const inv = (...tables: TableInfo[]): Inventory => ({ tables, fingerprint: JSON.stringify(tables) });
-
-describe("describeSchemaChange", () => {
-  it("names added and dropped tables, columns, types, nullability, defaults, keys and indexes", () => {
-    const before = inv(
-      table("users", { columns: [col("id", "bigint", false), col("email"), col("legacy")] }),
-      table("component_error"),
-    );
-    const after = inv(
-      table("users", {
-        columns: [col("id", "bigint", false), col("email", "character varying(320)", false), col("created", "timestamp with time zone", false, "now()")],
-        indexes: [{ name: "users_email_key", unique: true, primary: false, definition: "CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)" }],
-      }),
-      table("bazaar-vid_exports", {
-        columns: [col("id", "bigint", false), col("user_id", "bigint")],
-        foreignKeys: [{ name: "exports_user_fk", columns: ["user_id"], references: { schema: "public", table: "users", columns: ["id"] }, onDelete: "cascade" }],
-      }),
-    );
-    expect(describeSchemaChange(before, after)).toEqual([
-      "~ public.users: column email type text -> character varying(320)",
-      "~ public.users: column email set not null",
-      "~ public.users: + column created timestamp with time zone not null default now()",
-      "~ public.users: - column legacy",
-      "~ public.users: + index CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)",
-      '+ table public."bazaar-vid_exports" (id bigint not null, user_id bigint)',
-      "- table public.component_error",
-    ]);
-    expect(describeSchemaChange(before, before)).toEqual([]);
-  });
-});
 
 describe("formatRehearsal", () => {
   it("shows each migration with its status, time, rows, error at file:line:col and schema change", () => {

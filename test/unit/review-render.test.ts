@@ -34,6 +34,10 @@ describe("the ER diagram", () => {
       "audit.audit log": "added",
     });
     expect(d.removed).toEqual(["public.old_notes"]);
+    // Another tool's history table that no migration creates is not removed by the PR.
+    const history = { ...BEFORE[2]!, name: "schema_migrations" };
+    expect(buildDiagram([...BEFORE, history], AFTER).removed).toEqual(["public.old_notes"]);
+    expect(buildDiagram([...BEFORE, history], [...AFTER, history]).tables.find((t) => t.id === "public.schema_migrations")?.status).toBe("unchanged");
     expect(d.tables.find((t) => t.id === "public.documents")?.columns).toEqual([
       { name: "id", type: "bigint", key: ["PK"] },
       { name: "dataset_id", type: "bigint", key: ["FK"] },
@@ -206,7 +210,7 @@ describe("the Markdown comment", () => {
 
   it("shows the rehearsal per migration: status, time, rows, schema change; or why it did not run", () => {
     expect(md).toContain("**Rehearsal:** 1 pending migration(s) on a full copy (CREATE DATABASE … TEMPLATE), 1234 ms; the copy was dropped.\n\n| Migration | Status | Time | Rows | Schema change |\n|---|---|---|---|---|\n");
-    expect(md).toContain("| 0005_add_tags | ✅ ok | 12 ms | 0 | + table public.tags (id bigint, name character varying(64)); + table public.document_tags (document_id bigint, tag_id bigint) |");
+    expect(md).toContain("| 0005_add_tags | ✅ ok | 12 ms | 0 | + table public.document_tags; + table public.tags |");
     const failed = { ...SAMPLE_REHEARSAL.steps[0]!, status: "failed" as const, error: "migrations/fltr/0005_add_tags.sql:3:1: relation \"documents\" does not exist (SQLSTATE 42P01)", rowsAffected: 3, schemaChange: [] };
     const skipped = { ...SAMPLE_REHEARSAL.steps[0]!, name: "0006_more", status: "skipped" as const, schemaChange: [] };
     const sample = { ...SAMPLE_REHEARSAL, method: "dump-restore" as const, rowLimit: 10_000, fallbackReason: "other sessions are connected", steps: [failed, skipped] };
