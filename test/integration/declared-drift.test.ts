@@ -71,6 +71,39 @@ describe("the declared schema", () => {
     ]);
   });
 
+  it("leaves out another tool's history table that no migration creates, and compares one that a migration creates", async () => {
+    const { db, cl, owner } = await fltrDatabase("known");
+    const declared = await buildDeclaredSchema(db, fltr, { role: owner, cacheDir: false });
+    await cl.query(`CREATE TABLE public.schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+      CREATE SCHEMA drizzle; CREATE TABLE drizzle.__drizzle_migrations (id serial PRIMARY KEY, hash text NOT NULL, created_at bigint);
+      CREATE TABLE public.goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now());`);
+    const live = await readSchema(cl); // every schema, drizzle's too
+    expect(Object.keys(live.tables)).toEqual(expect.arrayContaining(["drizzle.__drizzle_migrations", "public.schema_migrations", "public.goose_db_version"]));
+    expect(diffSchemas(declared, live)).toEqual([]);
+
+    // A migration of the project creates a table of that name: it is declared, and compared as usual.
+    const own = await inline({
+      ...Object.fromEntries(fltr.map((m) => [path.basename(m.file), m.sql])),
+      "0005_own_schema_migrations.sql": "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY);\n",
+    });
+    const declaring = await buildDeclaredSchema(db, own, { role: owner, cacheDir: false });
+    expect(diffSchemas(declaring, live, { history: false })).toEqual([
+      "~ public.schema_migrations: owner " + owner + " → " + String(live.tables["public.schema_migrations"]?.owner),
+      "~ public.schema_migrations: + column dirty boolean not null (not in migrations)",
+    ]);
+  });
+
+  it("reads inside a caller's transaction without ending it or changing its search_path", async () => {
+    const { cl } = await fltrDatabase("txn");
+    await cl.query("BEGIN; SET LOCAL search_path = pgstack, public; CREATE TABLE public.in_txn (id int)");
+    const inside = await readSchema(cl, { schemas: ["public"] });
+    expect(Object.keys(inside.tables)).toContain("public.in_txn");
+    expect((await cl.query<{ search_path: string }>("SHOW search_path")).rows[0]?.search_path).toBe("pgstack, public");
+    await cl.query("ROLLBACK");
+    expect((await cl.query<{ t: string | null }>("SELECT to_regclass('public.in_txn')::text AS t")).rows[0]?.t).toBeNull();
+    expect(Object.keys((await readSchema(cl, { schemas: ["public"] })).tables)).not.toContain("public.in_txn");
+  });
+
   it("is cached by the files' checksums: a second build does no database work at all", async () => {
     const { db, owner } = await fltrDatabase("cache");
     const cacheDir = tmp();

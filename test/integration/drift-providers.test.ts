@@ -163,4 +163,35 @@ describe("drift against the declared schema, through the providers", () => {
     const accepted = (await verification.update("id", created, both)).outs;
     expect(accepted.driftReport).toEqual(HAND_MADE);
   });
+
+  it("another tool's history table is never drift: golang-migrate's schema_migrations and drizzle's drizzle.__drizzle_migrations", async () => {
+    const { conn, owner, v: base } = await stackOn("refuse");
+    // drizzle-kit keeps its history in its own schema; the stack manages it here so that it is read at all.
+    await query(conn, `CREATE SCHEMA drizzle AUTHORIZATION ${owner}`);
+    const v = { ...base, schemas: ["public", "drizzle"] };
+    const created = (await verification.create(v)).outs;
+    expect(created.drift).toBe("in sync");
+    await query(
+      conn,
+      `SET ROLE ${owner};
+       CREATE TABLE public.schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+       INSERT INTO public.schema_migrations VALUES (3, false);
+       CREATE TABLE drizzle.__drizzle_migrations (id serial PRIMARY KEY, hash text NOT NULL, created_at bigint);
+       INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('abc', 1700000000000);
+       RESET ROLE;`,
+    );
+    // Both are there to be read: the live inventory lists them.
+    const refreshed = await refresh(created);
+    expect(Object.keys(refreshed.props.inventory)).toEqual(expect.arrayContaining(["public.schema_migrations", "drizzle.__drizzle_migrations"]));
+    expect(refreshed.props.driftReport).toEqual([]);
+    expect(refreshed.props.drift).toBe("in sync");
+    // The prod-like policy does not refuse, and `up` neither refuses nor warns.
+    expect((await verification.check(created, v)).failures).toEqual([]);
+    const upped = (await verification.update("id", created, v)).outs;
+    expect(upped.drift).toBe("in sync");
+    expect(logs.filter((l) => l.startsWith("warn: "))).toEqual([]);
+    // A hand-made table next to them still is drift.
+    await query(conn, `SET ROLE ${owner}; CREATE TABLE public.notes (id int); RESET ROLE;`);
+    expect((await refresh(upped)).props.driftReport).toEqual(["+ table public.notes (not in migrations)"]);
+  });
 });
