@@ -3,6 +3,7 @@ import {
   CHANGE_LABELS,
   diffSchemas,
   judgeDrift,
+  KNOWN_SCHEMAS,
   knownObject,
   knownTable,
   withoutUndeclaredKnown,
@@ -142,6 +143,8 @@ describe("known objects (another tool's history table, pgstack's own schema)", (
     expect(knownObject("table", 'public."schema_migrations_v2"')).toBeUndefined();
     expect(knownTable("public", "schema_migrations")).toBeDefined();
     expect(knownTable("public", "Schema_migrations")).toBeUndefined();
+    // Schemas are no kind of the snapshot yet (issue 18); pgstack's and drizzle's are known for then.
+    expect(KNOWN_SCHEMAS).toEqual({ pgstack: "pgstack's own schema", drizzle: "drizzle's schema" });
   });
 
   it("in the live database only: no line; created by a migration: compared as usual", () => {
