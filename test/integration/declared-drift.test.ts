@@ -19,6 +19,7 @@ import {
   type Migration,
   type SchemaSnapshot,
 } from "../../infra/lifecycle/index.js";
+import { introspect } from "../../infra/lifecycle/introspect.js";
 import { adminConnection, closeClients, query } from "../support/db.js";
 import { fltrDatabase } from "../support/fixtures.js";
 import { inline } from "../support/migrations.js";
@@ -102,6 +103,17 @@ describe("the declared schema", () => {
     await cl.query("ROLLBACK");
     expect((await cl.query<{ t: string | null }>("SELECT to_regclass('public.in_txn')::text AS t")).rows[0]?.t).toBeNull();
     expect(Object.keys((await readSchema(cl, { schemas: ["public"] })).tables)).not.toContain("public.in_txn");
+  });
+
+  it("keeps nullability the column's: a NOT NULL is never also a constraint (PostgreSQL 18 lists them in pg_constraint)", async () => {
+    const { cl } = await fltrDatabase("notnull");
+    await cl.query("CREATE TABLE public.nn (id int PRIMARY KEY, name text NOT NULL, n int CHECK (n > 0))");
+    const nn = (await readSchema(cl, { schemas: ["public"] })).tables["public.nn"]!;
+    expect(Object.keys(nn.constraints).sort()).toEqual(["nn_n_check", "nn_pkey"]);
+    expect(nn.columns["name"]).toEqual({ type: "text", nullable: false, default: null });
+    const [info] = (await introspect(cl, { schemas: ["public"] })).tables.filter((t) => t.name === "nn");
+    expect(info?.constraints).toEqual(["nn_n_check: CHECK ((n > 0))"]);
+    expect(info?.primaryKey).toEqual(["id"]);
   });
 
   it("is cached by the files' checksums: a second build does no database work at all", async () => {
