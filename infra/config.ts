@@ -3,6 +3,7 @@
  * with its config path (`pgstack:databases[0].roles[1].name`) and what to do.
  */
 import { z } from "zod";
+import { PgstackError } from "./lifecycle/errors.js";
 import { identifierProblem } from "./lifecycle/identifiers.js";
 import { parseForeignKeyRef, parseTableRef, type Expectations, type Parsed } from "./lifecycle/verify.js";
 import { PROFILES } from "./lifecycle/safety/policy.js";
@@ -285,15 +286,12 @@ export type DatabaseConfig = StackConfig["databases"][number];
 export type ServerConfig = StackConfig["server"];
 
 /** Raised for an invalid stack config; `issues` holds every problem, each with its path. */
-export class ConfigError extends Error {
+export class ConfigError extends PgstackError {
   readonly issues: readonly string[];
   constructor(stack: string, issues: readonly string[]) {
-    super(
-      `stack "${stack}": the config has ${issues.length} problem(s):\n` +
-        issues.map((i) => `  - ${i}`).join("\n") +
-        `\n  → fix them in Pulumi.${stack}.yaml (or with \`pulumi config set --path\`) and run again`,
-    );
-    this.name = "ConfigError";
+    super("CONFIG_INVALID", `stack "${stack}": the config has ${issues.length} problem(s):\n` + issues.map((i) => `  - ${i}`).join("\n"), {
+      hint: `fix them in Pulumi.${stack}.yaml (or with \`pulumi config set --path\`) and run again`,
+    });
     this.issues = issues;
   }
 }

@@ -24,7 +24,7 @@ import {
   type ConnectionOptions,
   type Migration,
 } from "../lifecycle/index.js";
-import { previewBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
+import { baselineAdopter, previewBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
 import { foreignAppliedVersions } from "../importers/foreign-history.js";
 import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
@@ -278,7 +278,7 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
         role: inputs.role,
         ...(inputs.session ? { session: inputs.session } : {}),
         logger,
-        ...(inputs.schemas ? { baseline: baselineOptions(inputs) } : {}),
+        ...(inputs.schemas ? { adopt: baselineAdopter(database, baselineOptions(inputs)) } : {}),
       });
       if (result.error) throw result.error;
       return readHistory(client);
