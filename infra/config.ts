@@ -327,15 +327,6 @@ export function migrationsDir(db: DatabaseConfig): string {
   return db.migrations ?? `migrations/${db.name}`;
 }
 
-/**
- * Whether the stack accepted data loss for the generation it asks for. An every-deploy database
- * is declared throwaway by its mode, so every reset of it is accepted.
- */
-export function acceptsDataLoss(db: DatabaseConfig): boolean {
-  if (db.reset.mode === "every-deploy") return true;
-  return db.reset.acceptDataLoss === db.reset.generation;
-}
-
 /** The config's expectations in the core's terms (plain names are in `public`). */
 export function expectationsOf(db: DatabaseConfig): Expectations {
   // The schema has validated every entry already; a failure here is a bug, not bad input.
@@ -372,9 +363,4 @@ export function safetyPolicyOf(config: StackConfig, db: DatabaseConfig): SafetyP
     exactCountBelow: set(safety.exactCountBelow, base.exactCountBelow),
     statementTimeout: set(safety.statementTimeout, base.statementTimeout),
   };
-}
-
-/** Whether `up` refuses on unaccepted drift (`refuse`) or only warns: by default prod-like stacks refuse. */
-export function driftPolicy(db: DatabaseConfig): "refuse" | "warn" {
-  return db.drift.policy ?? (db.reset.allowed ? "warn" : "refuse");
 }

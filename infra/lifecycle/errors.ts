@@ -10,12 +10,15 @@ export class PgstackError extends Error {
   readonly code: string;
   /** What the user should do about it. Already part of `message`. */
   readonly hint?: string;
+  /** What went wrong and where: `message` without the hint. */
+  readonly detail: string;
 
-  constructor(code: string, message: string, options?: { hint?: string; cause?: unknown }) {
+  constructor(code: string, message: string, options?: { hint?: string | undefined; cause?: unknown }) {
     super(options?.hint ? `${message}\n  → ${options.hint}` : message, { cause: options?.cause });
     this.name = new.target.name;
     this.code = code;
     this.hint = options?.hint;
+    this.detail = message;
   }
 }
 
@@ -227,4 +230,14 @@ export function toPgstackError(err: unknown, where: string): PgstackError {
   if (err instanceof PgstackError) return err;
   if (isServerError(err)) return new DatabaseQueryError(where, err.message, err.code, err);
   return new InternalError(where, errorMessage(err), err);
+}
+
+/**
+ * `err` (converted by {@link toPgstackError}) with `context` before its detail, e.g. `database
+ * "app": the safety check could not run: <detail>`. Code and hint are kept.
+ */
+export function inContext(context: string, err: unknown): PgstackError {
+  const e = toPgstackError(err, context);
+  if (e.code === "INTERNAL") return e;
+  return new PgstackError(e.code, `${context}: ${e.detail}`, { hint: e.hint, cause: e });
 }

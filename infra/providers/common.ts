@@ -15,7 +15,7 @@ export type Failure = pulumi.dynamic.CheckFailure;
 export type DiffResult = Required<Pick<pulumi.dynamic.DiffResult, "changes" | "replaces" | "deleteBeforeReplace">>;
 
 /** What `read` returns: the live properties and, so a refresh causes no spurious diff, the inputs. Empty when the object is gone. */
-export type ReadResult<Inputs, Outputs> = { id: string; props: Outputs; inputs: Partial<Inputs> } | Record<string, never>;
+export type ReadResult<Inputs, Outputs> = { id: string; props: Outputs; inputs: Inputs } | { id?: undefined; props?: undefined; inputs?: undefined };
 
 /**
  * One dynamic provider, typed: Pulumi's `dynamic.ResourceProvider<Inputs, Outputs>` with every
@@ -40,14 +40,14 @@ function databaseOf(value: unknown): string | undefined {
 }
 
 /**
- * The error the engine shows: a {@link PgstackError}'s message alone. Pulumi's provider host
- * prints `${err}: ${err.stack}` for check, diff, read and delete, so the stack is the message
- * and the name is empty.
+ * The error the engine shows: a {@link PgstackError}'s message alone, on the resource. Pulumi's
+ * provider host also prints `${err}: ${err.stack}` to its log for diff, read and delete: that
+ * line becomes `[pgstack] <where>: <the message's first line>`, not a stack trace.
  */
-function forEngine(err: PgstackError): Error {
+function forEngine(err: PgstackError, where: string): Error {
   const shown = new Error(err.message, { cause: err });
-  shown.name = "";
-  shown.stack = "";
+  shown.toString = () => `[pgstack] ${where}`;
+  shown.stack = err.message.split("\n")[0] ?? "";
   return shown;
 }
 
@@ -68,7 +68,8 @@ export function defineProvider<Args, Inputs, Outputs>(kind: string, p: Provider<
       try {
         return await fn(...args);
       } catch (err) {
-        throw forEngine(toPgstackError(err, where(method, subject(...args))));
+        const at = where(method, subject(...args));
+        throw forEngine(toPgstackError(err, at), at);
       }
     };
   return {
@@ -92,12 +93,13 @@ export function defineProvider<Args, Inputs, Outputs>(kind: string, p: Provider<
  * to nested objects and arrays (the program passes Outputs inside the connection, for example).
  */
 export type ArgsOf<T> = { [K in keyof T]: InputOf<T[K]> };
-type InputOf<T> = undefined extends T
+/** One value as a `pulumi.Input`, nested objects and arrays included. */
+export type InputOf<T> = undefined extends T
   ? InputOf<Exclude<T, undefined>> | undefined
   : [T] extends [string | number | boolean | null]
     ? pulumi.Input<T>
     : [T] extends [readonly (infer E)[]]
-      ? pulumi.Input<InputOf<E>[]>
+      ? pulumi.Input<readonly InputOf<E>[]>
       : [T] extends [object]
         ? pulumi.Input<{ [K in keyof T]: InputOf<T[K]> }>
         : pulumi.Input<T>;
