@@ -183,6 +183,13 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Bad input on a script's command line (or in the stack files it reads): its exit code is 2. */
+export class UsageError extends PgstackError {
+  constructor(message: string, hint?: string) {
+    super("USAGE", message, { hint });
+  }
+}
+
 /** Where pgstack's bugs are reported; named in every internal error's hint. */
 export const BUG_REPORT_HINT =
   "this is a bug in pgstack, not in your config or migrations: report it with this message and the command you ran";

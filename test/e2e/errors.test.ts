@@ -55,34 +55,37 @@ describe("errors as a user sees them (prod-like stack, plain pulumi CLI)", () =>
     dbs[0]!.reset.generation = 2;
     setDatabases(p, "prodlike", dbs);
     const preview = p.run(["preview", "--stack", "prodlike"]);
+    setDatabases(p, "prodlike", databases());
     show("refused reset", preview.output);
     expect(preview.status).not.toBe(0);
     expect(preview.output).toContain(`stack "prodlike" does not allow resetting database "${DB}" (generation 1 → 2)`);
     expect(preview.output).toContain("set pgstack:databases[0].reset.allowed: true");
     expectClean(preview.output);
-    setDatabases(p, "prodlike", databases());
   });
 
   it("3. refused drift: the report and what to do, no property dump, no stack trace", async () => {
     await query(conn, "ALTER TABLE items ADD COLUMN note text");
     const preview = p.run(["preview", "--stack", "prodlike"]);
+    await query(conn, "ALTER TABLE items DROP COLUMN note");
     show("refused drift", preview.output);
     expect(preview.status).not.toBe(0);
     expect(preview.output).toContain(`database "${DB}" has drifted from its migrations`);
     expect(preview.output).toContain("pgstack:databases[0].drift.accept");
     expectClean(preview.output);
-    await query(conn, "ALTER TABLE items DROP COLUMN note");
   });
 
   it("4. a server pgstack cannot log in to: the connection error and what to check, no stack trace", () => {
     setSecret(p, "prodlike", "pgstack:adminPassword", "not-the-password");
     const preview = p.run(["preview", "--stack", "prodlike"]);
+    setSecret(p, "prodlike", "pgstack:adminPassword", admin.password ?? "");
     show("wrong password", preview.output);
     expect(preview.status).not.toBe(0);
     expect(preview.output).toMatch(/password authentication failed/);
+    // The connection error's own hint survives the safety check's context.
+    expect(preview.output).toContain("check the secret named by pgstack:server.adminPasswordSecret");
+    expect(preview.output).not.toContain("internal error");
     expect(preview.output).not.toContain("not-the-password");
     expectClean(preview.output);
-    setSecret(p, "prodlike", "pgstack:adminPassword", admin.password ?? "");
   });
 
   it("5. afterwards the stack is settled: nothing was changed by the refused runs", async () => {
