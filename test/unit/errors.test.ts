@@ -58,26 +58,12 @@ describe("toPgstackError", () => {
 
 describe("defineProvider: the providers' one error boundary", () => {
   type In = { connection: { database: string }; n: number };
-  const failing = (err: unknown): Provider<In, In, In> => ({
-    check: async () => {
+  const failing = (err: unknown): Provider<In, In, In> => {
+    const fail = async (): Promise<never> => {
       throw err;
-    },
-    diff: async () => {
-      throw err;
-    },
-    create: async () => {
-      throw err;
-    },
-    read: async () => {
-      throw err;
-    },
-    update: async () => {
-      throw err;
-    },
-    delete: async () => {
-      throw err;
-    },
-  });
+    };
+    return { check: fail, diff: fail, create: fail, read: fail, update: fail, delete: fail };
+  };
   const inputs: In = { connection: { database: "app" }, n: 1 };
 
   it("check: a throw becomes a failure without a property name, carrying the PgstackError's message", async () => {
