@@ -40,15 +40,15 @@ function databaseOf(value: unknown): string | undefined {
 }
 
 /**
- * The error the engine shows: a {@link PgstackError}'s message alone, on the resource. Pulumi's
- * provider host also prints `${err}: ${err.stack}` to its log for diff, read and delete: that
- * line becomes `[pgstack] <where>: <the message's first line>`, not a stack trace.
+ * The error as the engine gets it: the {@link PgstackError} itself (its message is what the
+ * resource's error shows), made fit for the host's log. Pulumi's provider host also prints
+ * `${err}: ${err.stack}` for diff, read and delete: that line becomes `[pgstack] <where>: <the
+ * message's first line>`, not a stack trace. (An internal error keeps its cause's stack in `cause`.)
  */
-function forEngine(err: PgstackError, where: string): Error {
-  const shown = new Error(err.message, { cause: err });
-  shown.toString = () => `[pgstack] ${where}`;
-  shown.stack = err.message.split("\n")[0] ?? "";
-  return shown;
+function forEngine(err: PgstackError, where: string): PgstackError {
+  err.stack = err.message.split("\n")[0] ?? "";
+  err.toString = () => `[pgstack] ${where}`;
+  return err;
 }
 
 /**

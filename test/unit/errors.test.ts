@@ -86,7 +86,9 @@ describe("defineProvider: the providers' one error boundary", () => {
       const hostLine = `${err}: ${err.stack}`;
       expect(hostLine).toMatch(/^\[pgstack\] Thing\.\w+ on database "app": internal error in Thing\.\w+ on database "app": socket hang up$/);
       expect(hostLine).not.toMatch(/\n\s+at /);
-      expect(err.cause).toBeInstanceOf(PgstackError);
+      // The PgstackError itself (callers match on its class and code); the original error is its cause.
+      expect(err).toBeInstanceOf(PgstackError);
+      expect([(err as PgstackError).code, (err.cause as Error).message]).toEqual(["INTERNAL", "socket hang up"]);
     }
   });
 
