@@ -77,6 +77,7 @@ export function defineProvider<Args, Inputs, Outputs>(kind: string, p: Provider<
       try {
         return await p.check(olds, news);
       } catch (err) {
+        // With a failure the engine stops at this resource and keeps no inputs: the program's stand in.
         return { inputs: news as unknown as Inputs, failures: [{ property: "", reason: toPgstackError(err, where("check", news)).message }] };
       }
     },
