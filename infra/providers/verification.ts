@@ -1,9 +1,9 @@
 /** SchemaVerification's provider: expectations checked, inventory and fingerprint reported, drift on refresh. */
-import { DEFAULT_EXACT_COUNT_THRESHOLD, introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
-import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
+import { DEFAULT_EXACT_COUNT_THRESHOLD, introspect, judgeDriftPolicy, verify, VerificationError, type ConnectionOptions, type DeclaredInput, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
+import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 import { judgeDrift } from "../lifecycle/schema/index.js";
-import { displayIdent, displayQualified } from "../lifecycle/identifiers.js";
-import { driftBeforeUp, driftStatus, DriftRefusedError, measureDrift, type DeclaredInput } from "./drift.js";
+import { inventoryByTable, inventoryOf, legacyDriftStatus, type InventoryEntry, type InventoryTable } from "../lifecycle/inventory.js";
+import { driftBeforeUp, driftStatus, measureDrift } from "./drift.js";
 
 
 /** Inputs of a SchemaVerification. */
@@ -25,21 +25,6 @@ export interface VerificationInputs {
   declared?: DeclaredInput;
 }
 
-/** One table in the stack outputs. */
-export interface InventoryTable {
-  table: string;
-  owner: string;
-  /** Rows: an exact count for tables under the inventory's threshold, else Postgres' estimate. */
-  rows: number;
-  /** False when `rows` is an estimate (shown as `~620`). */
-  rowsExact: boolean;
-  columns: string[];
-  primaryKey: string[];
-  foreignKeys: string[];
-  /** Privileges held by roles other than the owner, `role: PRIV, PRIV` (`PUBLIC` for everyone). */
-  grants: string[];
-}
-
 /** Outputs: inputs plus the inventory and fingerprints. */
 export interface VerificationOutputs extends VerificationInputs {
   /** Keyed by `schema.table`, so a refresh diff names exactly the table that changed (arrays in older states). */
@@ -52,30 +37,6 @@ export interface VerificationOutputs extends VerificationInputs {
   drift: string;
   /** Every difference from the declared schema, one line per object (empty when in sync). */
   driftReport?: string[];
-}
-
-/** One table of the keyed inventory: {@link InventoryTable} without its name (the key). */
-export type InventoryEntry = Omit<InventoryTable, "table">;
-
-/** The inventory keyed by `schema.table`, in table order. */
-export function inventoryByTable(tables: readonly InventoryTable[]): Record<string, InventoryEntry> {
-  return Object.fromEntries(tables.map(({ table, ...rest }) => [table, rest]));
-}
-
-/** The compact, sorted inventory the stack outputs show. */
-export function inventoryOf(inv: Inventory): InventoryTable[] {
-  return inv.tables.map((t) => ({
-    table: displayQualified(t.schema, t.name),
-    owner: t.owner,
-    rows: t.exactRows ?? t.estimatedRows,
-    rowsExact: t.exactRows !== undefined,
-    columns: t.columns.map((c) => `${c.name} ${c.type}${c.nullable ? "" : " not null"}${c.default !== null ? ` default ${c.default}` : ""}`),
-    primaryKey: t.primaryKey,
-    foreignKeys: t.foreignKeys.map(
-      (f) => `${f.columns.map(displayIdent).join(", ")} -> ${displayQualified(f.references.schema, f.references.table)}(${f.references.columns.map(displayIdent).join(", ")}) on delete ${f.onDelete}`,
-    ),
-    grants: t.grants,
-  }));
 }
 
 async function inspect(inputs: VerificationInputs): Promise<Inventory> {
@@ -91,13 +52,13 @@ async function verifyAll(inputs: VerificationInputs, olds?: VerificationInputs):
   // Drift against the files, not against what this run saw: an `up` never clears it.
   const measured = inputs.declared ? ((await measureDrift({ ...inputs, declared: inputs.declared }, { requireDigest: true })) ?? []) : [];
   const report = withoutPendingRevokes(measured, olds?.grants, inputs.grants);
-  const accept = inputs.declared?.accept ?? [];
-  const { unaccepted } = judgeDrift(report, accept);
-  if (inputs.declared && unaccepted.length > 0) {
-    if (inputs.declared.policy === "refuse") throw new DriftRefusedError(inputs.connection.database, unaccepted, inputs.declared.configPath);
-    logger.warn(`${inputs.connection.database}: drifted from its migrations:\n${unaccepted.map((l) => `    ${l}`).join("\n")}`);
+  if (inputs.declared && report.length > 0) {
+    const { refusal, unaccepted } = judgeDriftPolicy(inputs.connection.database, report, inputs.declared);
+    if (refusal) throw refusal;
+    // Accepted lines are known and wanted: no warning on every `up`.
+    if (unaccepted.length > 0) logger.warn(`${inputs.connection.database}: drifted from its migrations:\n${unaccepted.map((l) => `    ${l}`).join("\n")}`);
   }
-  const drift = inputs.declared ? driftStatus(report, accept) : "in sync";
+  const drift = inputs.declared ? driftStatus(report, inputs.declared.accept) : "in sync";
   return { ...inputs, inventory: inventoryByTable(inventoryOf(inv)), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift, driftReport: report };
 }
 
@@ -120,22 +81,13 @@ function unacceptedDrift(olds: VerificationOutputs, news: VerificationInputs): b
   return judgeDrift(olds.driftReport, news.declared?.accept ?? []).unaccepted.length > 0;
 }
 
-/**
- * The drift status of a state from before drift was measured against the migrations: whether
- * the structure is still what the last `up` verified. The next `up` measures it properly.
- */
-export function legacyDriftStatus(fingerprint: string, verifiedFingerprint: string): string {
-  return fingerprint === verifiedFingerprint
-    ? "in sync"
-    : "drifted: the structure changed since the last up (this state predates the comparison with the migrations: run `pulumi up` to measure it)";
-}
-
-export const verification = {
+/** SchemaVerification's provider. */
+export const verification = defineProvider<VerificationInputs, VerificationInputs, VerificationOutputs>("SchemaVerification", {
   /**
    * Where the policy refuses drift, the live database is compared with the declared schema at
    * the version it has reached, before anything runs: the refusal shows in `pulumi preview`.
    */
-  async check(olds: Partial<VerificationInputs> | undefined, news: VerificationInputs): Promise<{ inputs: VerificationInputs; failures: Failure[] }> {
+  async check(olds, news) {
     const failures: Failure[] = [];
     // Only where drift refuses: elsewhere `up` warns after the migrations, and previews stay cheap.
     if (news.declared?.policy === "refuse" && typeof news.connection?.database === "string") {
@@ -143,13 +95,13 @@ export const verification = {
       // ones (whose roles may not exist before this `up` creates them).
       const grants = olds?.grants ?? news.grants;
       const refusal = await driftBeforeUp({ ...news, ...(grants ? { grants } : {}), declared: news.declared });
-      // No property: the message names the config path itself (a property would print the input's value first).
+      // No property name: the engine would print the property's whole value before the reason.
       if (refusal) failures.push({ property: "", reason: refusal });
     }
     return { inputs: news, failures };
   },
 
-  async diff(_id: string, olds: VerificationOutputs, news: VerificationInputs) {
+  async diff(_id, olds, news) {
     // In a preview the head is unknown (a marker value, so unequal) exactly when the
     // MigrationSet will change: then `up` re-verifies, and the preview says so.
     const changes =
@@ -167,11 +119,11 @@ export const verification = {
     return { changes, replaces: [], deleteBeforeReplace: false };
   },
 
-  async create(inputs: VerificationInputs) {
+  async create(inputs) {
     return { id: `${inputs.connection.database}/verification`, outs: await verifyAll(inputs) };
   },
 
-  async update(_id: string, _olds: VerificationOutputs, news: VerificationInputs) {
+  async update(_id, _olds, news) {
     return { outs: await verifyAll(news, _olds) };
   },
 
@@ -179,7 +131,7 @@ export const verification = {
    * Refresh: introspect again, so drift shows as a diff of the keyed inventory, and measure drift
    * against the declared schema (states from before it compare the fingerprint with the last up).
    */
-  async read(id: string, props: VerificationOutputs) {
+  async read(id, props) {
     const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD }));
     if (!inv) return {};
     const inventory = inventoryOf(inv);
@@ -192,7 +144,7 @@ export const verification = {
     };
   },
 
-  async delete(): Promise<void> {},
-};
+  async delete() {},
+});
 const VERIFICATION_INPUT_KEYS = ["connection", "schemas", "expectations", "migrationHead", "grants", "declared"] as const;
 

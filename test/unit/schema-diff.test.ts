@@ -11,7 +11,8 @@ import {
   type SchemaSnapshot,
   type TableStructure,
 } from "../../infra/lifecycle/index.js";
-import { driftPolicy, parseStackConfig } from "../../infra/config.js";
+import { parseStackConfig } from "../../infra/config.js";
+import { driftPolicy } from "../../infra/lifecycle/drift.js";
 import { rawStackConfig } from "../support/stack-config.js";
 
 const check = (definition: string): ConstraintStructure => ({ kind: "check", definition, columns: [] });
