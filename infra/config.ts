@@ -46,19 +46,63 @@ const serverSchema = z
     adminPasswordSecret: "adminPassword",
   });
 
+/**
+ * `validUntil`: `infinity`, a date (`2030-01-01`, midnight UTC) or a date and time with its zone
+ * (`2030-01-01T12:00:00Z`, `2030-01-01 12:00+02:00`). Normalized to the text Postgres prints for
+ * it in a UTC session (`2030-01-01 12:00:00+00`), which is what the postgresql provider reads
+ * back: any other spelling of the same instant would show as a change in every preview.
+ */
+const validUntil = z.string().transform((value, ctx) => {
+  const normalized = normalizeValidUntil(value);
+  if (normalized === undefined) {
+    ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not "infinity", a date (2030-01-01) or a date and time with its zone (2030-01-01T12:00:00Z)` });
+    return z.NEVER;
+  }
+  return normalized;
+});
+
+/**
+ * A role's attributes. Each one is optional: a role the stack creates gets Postgres' default for
+ * an attribute it leaves out (NOLOGIN, NOCREATEROLE, NOCREATEDB, INHERIT, NOBYPASSRLS, no
+ * connection limit, a password valid forever); an adopted role keeps what it has.
+ */
+const roleAttributes = {
+  /** LOGIN: the role can connect (an application's user). */
+  login: z.boolean().optional(),
+  /** CREATEROLE: the role can create, alter and drop roles (an owner whose migrations create roles). */
+  createRole: z.boolean().optional(),
+  /** CREATEDB: the role can create databases. */
+  createDb: z.boolean().optional(),
+  /** INHERIT: the role uses the privileges of the roles it is a member of without SET ROLE. */
+  inherit: z.boolean().optional(),
+  /** BYPASSRLS: row-level security policies do not apply to the role (only a superuser admin may set it). */
+  bypassRls: z.boolean().optional(),
+  /** CONNECTION LIMIT: at most this many concurrent connections; -1 means no limit. */
+  connectionLimit: z.number().int().min(-1, "must be -1 (no limit) or a number of connections").optional(),
+  /** VALID UNTIL: when the role's password stops working (see {@link validUntil}). */
+  validUntil: validUntil.optional(),
+};
+
+/** The role attributes the config can set, by their config names. */
+export const ROLE_ATTRIBUTES = ["login", "createRole", "createDb", "inherit", "bypassRls", "connectionLimit", "validUntil"] as const;
+/** One of {@link ROLE_ATTRIBUTES}. */
+export type RoleAttribute = (typeof ROLE_ATTRIBUTES)[number];
+
 const roleSchema = z.strictObject({
   name: identifier.refine((n) => !RESERVED_ROLE_NAMES.has(n), {
     error: (i) => `${JSON.stringify(i.input)} is reserved by Postgres as a role name; choose another name`,
   }),
-  login: z.boolean().default(false),
+  ...roleAttributes,
   /**
-   * The secret config key holding this role's password. When absent, a login role gets a
-   * generated password that lives only in the (encrypted) stack state.
+   * The secret config key holding this role's password. When absent, a login role the stack
+   * creates gets a generated password that lives only in the (encrypted) stack state, and an
+   * adopted role keeps the password it has.
    */
   passwordSecret: secretKey.optional(),
   /**
    * The role exists already and this stack takes it over: it is imported (as `pulumi import`
-   * does) and kept on destroy. Without it, an existing role is an error.
+   * does) and kept on destroy; the attributes the config leaves out are kept as they are.
+   * Without it, an existing role is an error.
    */
   adopt: z.boolean().default(false),
 });
@@ -240,7 +284,10 @@ export const stackConfigSchema = z
         }
         roleOwners.set(r.name, i);
         if (r.name === cfg.server.adminUser) issue(at("roles", j, "name"), `"${r.name}" is the admin user; pgstack does not manage it`);
-        if (r.passwordSecret && !r.login) issue(at("roles", j, "passwordSecret"), "only login roles have a password; set login: true or remove it");
+        // An adopted role that leaves `login` out keeps it; a created one without it cannot log in.
+        if (r.passwordSecret && (r.login === false || (r.login === undefined && !r.adopt))) {
+          issue(at("roles", j, "passwordSecret"), "only login roles have a password; set login: true or remove it");
+        }
       });
       if (!roles.has(db.owner)) issue(at("owner"), `owner "${db.owner}" is not declared in databases[${i}].roles; add it there`);
 
@@ -322,6 +369,26 @@ export function parseStackConfig(raw: unknown, stack: string): StackConfig {
       : [`${configPath(i.path)}: ${i.message}`],
   );
   throw new ConfigError(stack, issues);
+}
+
+/**
+ * `validUntil` as Postgres prints it in a UTC session, or undefined when it is not `infinity`, a
+ * date or a date and time with a zone. Exported for tests.
+ */
+export function normalizeValidUntil(value: string): string | undefined {
+  const v = value.trim();
+  if (/^infinity$/i.test(v)) return "infinity";
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?))?$/i.exec(v);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
+  // Date.UTC rolls 2030-02-31 over to March and 24:00 to the next day: such values are refused.
+  const local = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (local.getUTCFullYear() !== year || local.getUTCMonth() !== month - 1 || local.getUTCDate() !== day || local.getUTCHours() !== hour || local.getUTCMinutes() !== minute) return undefined;
+  const zone = m[8] ?? "Z";
+  const offsetMinutes = /^z$/i.test(zone) ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.replace(":", "").slice(3, 5) || 0));
+  const iso = new Date(local.getTime() - offsetMinutes * 60_000).toISOString(); // 2030-01-01T12:00:00.000Z
+  const fraction = (m[7] ?? "").replace(/0+$/, "");
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction ? `.${fraction}` : ""}+00`;
 }
 
 /** The database's migrations folder, relative to the project root. */

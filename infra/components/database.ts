@@ -5,7 +5,7 @@
 import * as command from "@pulumi/command";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { acceptsDataLoss, CONFIG_NAMESPACE, driftPolicy, expectationsOf, migrationsDir, type DatabaseConfig, type ServerConfig } from "../config.js";
+import { acceptsDataLoss, CONFIG_NAMESPACE, driftPolicy, expectationsOf, migrationsDir, ROLE_ATTRIBUTES, type DatabaseConfig, type RoleAttribute, type ServerConfig } from "../config.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
 import { parseQualifiedName } from "../lifecycle/identifiers.js";
 import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
@@ -75,10 +75,11 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const connectionTo = (database: string): ConnectionInput =>
       pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: args.adminPassword, database, sslmode: server.sslmode });
     const connection = connectionTo(db.name);
-    const passwordOf = (r: DatabaseConfig["roles"][number]): pulumi.Input<string> | undefined => {
+    const passwordOf = (r: RoleConfig): pulumi.Input<string> | undefined => {
       const configured = args.rolePasswords.get(r.name);
       if (configured) return configured;
-      return r.login ? new GeneratedPassword(`${name}-${r.name}-password`, {}, { parent: this }).value : undefined;
+      // An adopted role keeps the password it has: the application's own must keep working.
+      return r.login && !r.adopt ? new GeneratedPassword(`${name}-${r.name}-password`, {}, { parent: this }).value : undefined;
     };
 
     // Registered first, and the guard (which every other object follows) depends on it: a refusal
@@ -197,7 +198,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   private provision(
     name: string,
     args: PostgresDatabaseArgs,
-    passwordOf: (r: DatabaseConfig["roles"][number]) => pulumi.Input<string> | undefined,
+    passwordOf: (r: RoleConfig) => pulumi.Input<string> | undefined,
     connectionTo: (database: string) => ConnectionInput,
   ): ProvisionedObjects {
     const { db, server } = args;
@@ -232,12 +233,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     // kept on destroy: the stack did not create it, so it does not drop it.
     const adopted = (adopt: boolean, id: string): pulumi.CustomResourceOptions => (adopt ? { import: id, retainOnDelete: true } : {});
     const roles = db.roles.map((r) => {
-      const password = passwordOf(r);
-      return new postgresql.Role(
-        roleName(r),
-        { name: r.name, login: r.login, password: password ? pulumi.secret(password) : undefined },
-        { ...withProvider, dependsOn: [guard], ...adopted(r.adopt, r.name) },
-      );
+      const { args: roleArgs, ignoreChanges } = roleResourceArgs(r, passwordOf(r));
+      return new postgresql.Role(roleName(r), roleArgs, { ...withProvider, dependsOn: [guard], ...adopted(r.adopt, r.name), ...(ignoreChanges.length ? { ignoreChanges } : {}) });
     });
     // Migrations run as the owner (SET ROLE) and a reset drops the owner's tables, so the admin
     // must be a member of the owner role: a superuser is implicitly, a managed-Postgres admin is not.
@@ -292,6 +289,59 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     );
     return { database, grants: [...schemas, ...grants], backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()), trigger: trigger?.token };
   }
+}
+
+/** One role of the config. */
+type RoleConfig = DatabaseConfig["roles"][number];
+
+/** The postgresql provider's name for each role attribute of the config. */
+export const ROLE_ATTRIBUTE_INPUTS: Readonly<Record<RoleAttribute, keyof postgresql.RoleArgs>> = {
+  login: "login",
+  createRole: "createRole",
+  createDb: "createDatabase",
+  inherit: "inherit",
+  bypassRls: "bypassRowLevelSecurity",
+  connectionLimit: "connectionLimit",
+  validUntil: "validUntil",
+};
+
+/**
+ * Role attributes the config has no key for. A role the stack creates gets the provider's
+ * defaults for them; an adopted one keeps them.
+ */
+const UNMANAGED_ROLE_INPUTS: readonly (keyof postgresql.RoleArgs)[] = [
+  "superuser",
+  "replication",
+  "searchPaths",
+  "statementTimeout",
+  "idleInTransactionSessionTimeout",
+  "assumeRole",
+  "roles",
+  "encryptedPassword",
+];
+
+/**
+ * The `postgresql.Role` inputs of one configured role, and what the engine must leave alone.
+ * A role the stack creates gets exactly the config (Postgres' defaults for what it leaves out;
+ * `login` false). An adopted role is imported; every attribute the config does not set is in
+ * `ignoreChanges`, so the import takes the live value and no update ever touches it (an owner
+ * keeps the CREATEROLE its migrations need), and so is its password unless `passwordSecret`
+ * gives one (the application's own password keeps working).
+ */
+export function roleResourceArgs(r: RoleConfig, password: pulumi.Input<string> | undefined): { args: postgresql.RoleArgs; ignoreChanges: string[] } {
+  const args: postgresql.RoleArgs = { name: r.name };
+  const set = args as Record<string, unknown>;
+  const ignoreChanges: string[] = [];
+  for (const attribute of ROLE_ATTRIBUTES) {
+    const input = ROLE_ATTRIBUTE_INPUTS[attribute];
+    const value = attribute === "login" && !r.adopt ? (r.login ?? false) : r[attribute];
+    if (value !== undefined) set[input] = value;
+    else if (r.adopt) ignoreChanges.push(input);
+  }
+  if (password !== undefined) args.password = pulumi.secret(password);
+  else if (r.adopt) ignoreChanges.push("password");
+  if (r.adopt) ignoreChanges.push(...UNMANAGED_ROLE_INPUTS);
+  return { args, ignoreChanges };
 }
 
 /** What {@link PostgresDatabase} provisions before the reset and the migrations. */
