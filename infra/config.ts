@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { identifierProblem } from "./lifecycle/identifiers.js";
+import { normalizeValidUntil, type RoleAttribute } from "./lifecycle/roles.js";
 import { parseForeignKeyRef, parseTableRef, type Expectations, type Parsed } from "./lifecycle/verify.js";
 import { PROFILES } from "./lifecycle/safety/policy.js";
 import type { SafetyPolicy } from "./lifecycle/safety/types.js";
@@ -48,9 +49,8 @@ const serverSchema = z
 
 /**
  * `validUntil`: `infinity`, a date (`2030-01-01`, midnight UTC) or a date and time with its zone
- * (`2030-01-01T12:00:00Z`, `2030-01-01 12:00+02:00`). Normalized to the text Postgres prints for
- * it in a UTC session (`2030-01-01 12:00:00+00`), which is what the postgresql provider reads
- * back: any other spelling of the same instant would show as a change in every preview.
+ * (`2030-01-01T12:00:00Z`, `2030-01-01 12:00+02:00`), normalized to Postgres' UTC spelling
+ * ({@link normalizeValidUntil}).
  */
 const validUntil = z.string().transform((value, ctx) => {
   const normalized = normalizeValidUntil(value);
@@ -81,12 +81,7 @@ const roleAttributes = {
   connectionLimit: z.number().int().min(-1, "must be -1 (no limit) or a number of connections").optional(),
   /** VALID UNTIL: when the role's password stops working (see {@link validUntil}). */
   validUntil: validUntil.optional(),
-};
-
-/** The role attributes the config can set, by their config names. */
-export const ROLE_ATTRIBUTES = ["login", "createRole", "createDb", "inherit", "bypassRls", "connectionLimit", "validUntil"] as const;
-/** One of {@link ROLE_ATTRIBUTES}. */
-export type RoleAttribute = (typeof ROLE_ATTRIBUTES)[number];
+} satisfies Record<RoleAttribute, z.ZodType>;
 
 const roleSchema = z.strictObject({
   name: identifier.refine((n) => !RESERVED_ROLE_NAMES.has(n), {
@@ -369,26 +364,6 @@ export function parseStackConfig(raw: unknown, stack: string): StackConfig {
       : [`${configPath(i.path)}: ${i.message}`],
   );
   throw new ConfigError(stack, issues);
-}
-
-/**
- * `validUntil` as Postgres prints it in a UTC session, or undefined when it is not `infinity`, a
- * date or a date and time with a zone. Exported for tests.
- */
-export function normalizeValidUntil(value: string): string | undefined {
-  const v = value.trim();
-  if (/^infinity$/i.test(v)) return "infinity";
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?))?$/i.exec(v);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
-  // Date.UTC rolls 2030-02-31 over to March and 24:00 to the next day: such values are refused.
-  const local = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  if (local.getUTCFullYear() !== year || local.getUTCMonth() !== month - 1 || local.getUTCDate() !== day || local.getUTCHours() !== hour || local.getUTCMinutes() !== minute) return undefined;
-  const zone = m[8] ?? "Z";
-  const offsetMinutes = /^z$/i.test(zone) ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.replace(":", "").slice(3, 5) || 0));
-  const iso = new Date(local.getTime() - offsetMinutes * 60_000).toISOString(); // 2030-01-01T12:00:00.000Z
-  const fraction = (m[7] ?? "").replace(/0+$/, "");
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction ? `.${fraction}` : ""}+00`;
 }
 
 /** The database's migrations folder, relative to the project root. */

@@ -5,7 +5,8 @@
 import * as command from "@pulumi/command";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { acceptsDataLoss, CONFIG_NAMESPACE, driftPolicy, expectationsOf, migrationsDir, ROLE_ATTRIBUTES, type DatabaseConfig, type RoleAttribute, type ServerConfig } from "../config.js";
+import { acceptsDataLoss, CONFIG_NAMESPACE, driftPolicy, expectationsOf, migrationsDir, type DatabaseConfig, type ServerConfig } from "../config.js";
+import { ROLE_ATTRIBUTES, type AdoptedRole, type RoleAttribute, type RoleAttributes } from "../lifecycle/roles.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
 import { parseQualifiedName } from "../lifecycle/identifiers.js";
 import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
@@ -228,7 +229,12 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       ),
       ...(db.adopt ? [] : [{ kind: "database" as const, name: db.name, configPath: at, type: "postgresql:index/database:Database", resourceName: name }]),
     ];
-    const guard = new ExistingObjectsGuard(`${name}-guard`, { connection: connectionTo("postgres"), stack: args.stack, objects: guarded }, { parent: this, dependsOn: [this.safety] });
+    const adoptedRoles = db.roles.flatMap((r, j): AdoptedRole[] => (r.adopt ? [adoptedRole(r, `${at}.roles[${j}]`)] : []));
+    const guard = new ExistingObjectsGuard(
+      `${name}-guard`,
+      { connection: connectionTo("postgres"), stack: args.stack, objects: guarded, ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}) },
+      { parent: this, dependsOn: [this.safety] },
+    );
     // An adopted object is imported (Pulumi's `import` option, the in-code `pulumi import`) and
     // kept on destroy: the stack did not create it, so it does not drop it.
     const adopted = (adopt: boolean, id: string): pulumi.CustomResourceOptions => (adopt ? { import: id, retainOnDelete: true } : {});
@@ -342,6 +348,12 @@ export function roleResourceArgs(r: RoleConfig, password: pulumi.Input<string> |
   else if (r.adopt) ignoreChanges.push("password");
   if (r.adopt) ignoreChanges.push(...UNMANAGED_ROLE_INPUTS);
   return { args, ignoreChanges };
+}
+
+/** An adopted role as the guard's preview checks it: the attributes the config sets, and its password secret. */
+function adoptedRole(r: RoleConfig, configPath: string): AdoptedRole {
+  const set = Object.fromEntries(ROLE_ATTRIBUTES.flatMap((a) => (r[a] === undefined ? [] : [[a, r[a]]]))) as Partial<RoleAttributes>;
+  return { name: r.name, configPath, set, ...(r.passwordSecret ? { passwordSecret: `${CONFIG_NAMESPACE}:${r.passwordSecret}` } : {}) };
 }
 
 /** What {@link PostgresDatabase} provisions before the reset and the migrations. */

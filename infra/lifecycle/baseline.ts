@@ -10,7 +10,7 @@ import type pg from "pg";
 import { applyMigrations } from "./apply.js";
 import { compareStructures, type StructureDifference } from "./baseline-structure.js";
 import { connect, silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
-import { errorMessage, PgstackError } from "./errors.js";
+import { errorMessage, NotReadableYetError, PgstackError } from "./errors.js";
 import { historyExists, readHistory, recordBaselined } from "./history.js";
 import { quoteIdent } from "./identifiers.js";
 import { introspect, type TableInfo } from "./introspect.js";
@@ -318,6 +318,8 @@ export async function previewBaseline(
     const plan = await planBaseline(client, migrations, database, options);
     return plan ? { message: plan.message } : {};
   } catch (err) {
+    // What only `up` can read (another tool's history, once the admin is a member of its owner) is one line, not a refusal.
+    if (err instanceof NotReadableYetError) return { message: `${database}: ${err.line}` };
     if (err instanceof PgstackError) return { refusal: err.message };
     throw err;
   } finally {

@@ -21,3 +21,4 @@ export * from "./schema/index.js";
 export * from "./state.js";
 export * from "./declared.js";
 export * from "./scratch.js";
+export * from "./roles.js";

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionOptions, ManagedSchema, Expectations } from "../lifecycle/index.js";
 import type { SafetyPolicy } from "../lifecycle/safety/types.js";
 import type { GuardedObject, HandlerKind, MigrationInput } from "./handlers.js";
+import type { AdoptedRole } from "../lifecycle/roles.js";
 
 /**
  * Builds the provider object for one resource kind. Keep it tiny: Pulumi serializes it into the
@@ -200,6 +201,8 @@ export interface ExistingObjectsGuardArgs {
   stack: pulumi.Input<string>;
   /** The roles and the database this stack is about to create (adopted ones excluded). */
   objects: pulumi.Input<GuardedObject[]>;
+  /** The roles this stack takes over: the preview names what adopting each one changes. */
+  adopted?: pulumi.Input<AdoptedRole[]>;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Role attributes in the config: good values, bad values with their config paths, `validUntil`'s spelling. */
 import { describe, expect, it } from "vitest";
-import { ConfigError, normalizeValidUntil, parseStackConfig } from "../../infra/config.js";
+import { ConfigError, parseStackConfig } from "../../infra/config.js";
+import { normalizeValidUntil } from "../../infra/lifecycle/roles.js";
 
 function config(roles: Record<string, unknown>[]) {
   return { server: { embedded: true, port: 54329 }, databases: [{ name: "app", owner: "app_owner", roles: [{ name: "app_owner" }, ...roles] }] };
