@@ -49,6 +49,11 @@ export interface ForeignHistoryOptions {
    * it owns that the admin cannot read yet is {@link NotReadableYetError}, not a refusal.
    */
   owner?: string;
+  /**
+   * Only these tools' tables (those the migration files were imported from): another tool's
+   * table is not read, so a preview does not stop at one it cannot read and would not use.
+   */
+  tools?: ReadonlySet<string>;
 }
 
 /**
@@ -75,7 +80,7 @@ export async function readForeignHistory(client: pg.ClientBase, options: Foreign
   );
   const candidates = found
     .map((f) => ({ ...f, tool: toolOf(f.table, new Set(f.columns)), qualified: `${quoteIdent(f.schema)}.${quoteIdent(f.table)}` }))
-    .filter((f): f is typeof f & { tool: ToolName } => f.tool !== undefined);
+    .filter((f): f is typeof f & { tool: ToolName } => f.tool !== undefined && (options.tools === undefined || options.tools.has(f.tool)));
   if (candidates.length === 0) return null;
   if (candidates.length > 1) {
     throw new ForeignHistoryError(
@@ -319,10 +324,11 @@ export function foreignAppliedVersions(
   migrations: readonly Migration[],
   options: ForeignHistoryOptions = {},
 ): (client: pg.ClientBase) => Promise<{ tool: string; versions: number[] } | null> {
+  const tools = new Set(migrations.flatMap((m) => parseProvenance(m.sql)?.tool ?? []));
   return async (client) => {
-    const foreign = await readForeignHistory(client, options);
+    if (tools.size === 0) return null;
+    const foreign = await readForeignHistory(client, { ...options, tools });
     if (!foreign) return null;
-    if (!migrations.some((m) => parseProvenance(m.sql)?.tool === foreign.tool)) return null;
     const mapped = mapForeignHistory(foreign, migrations);
     const problems = [
       ...mapped.unmatched.map((u) => `${u} is recorded as applied, but no migration file was imported from it`),

@@ -115,6 +115,16 @@ describe("preview of an adoption by an admin that is not a member of the owner y
     ]);
   });
 
+  it("files not imported from that tool: its table is not read at all, the schema alone names the version", async () => {
+    const imported = await importFixture("golang-migrate");
+    // The same SQL without the provenance comments, as if written for pgstack by hand.
+    const ms = imported.map((m) => ({ ...m, sql: m.sql.split("\n").slice(2).join("\n") }));
+    const { conn, inputs } = await ownedByTool(ms, 3, GOLANG_MIGRATE_HISTORY);
+    expect((await migrations.check(undefined, inputs)).failures).toEqual([]);
+    expect(logs.some((l) => l.includes("cannot read"))).toBe(false);
+    expect(logs).toContain(`${conn.database}: adopting an existing schema at 0003_index_orders_by_state: 0001..0003 will be recorded as applied without running; 0004 will run`);
+  });
+
   it("a history table of another role, which up will not give access to, is refused with what to grant", async () => {
     const ms = await importFixture("golang-migrate");
     const { conn, owner, inputs } = await ownedByTool(ms, 3, GOLANG_MIGRATE_HISTORY);
