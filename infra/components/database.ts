@@ -249,7 +249,14 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const database = new postgresql.Database(
       name,
       { name: db.name, owner: db.owner },
-      { ...withProvider, dependsOn: [guard, membership, ...roles], protect: !db.reset.allowed, ...adopted(db.adopt, db.name) },
+      {
+        ...withProvider,
+        dependsOn: [guard, membership, ...roles],
+        protect: !db.reset.allowed,
+        ...adopted(db.adopt, db.name),
+        // An adopted database keeps its settings (connection limit, template, encoding…): the config sets only its owner.
+        ...(db.adopt ? { ignoreChanges: [...ADOPTED_DATABASE_KEEPS] } : {}),
+      },
     );
     // Everything inside the database goes with it: no drop of each schema or grant first. An
     // adopted database stays on destroy, so its grants must be revoked one by one (or the
@@ -355,6 +362,19 @@ function adoptedRole(r: RoleConfig, configPath: string): AdoptedRole {
   const set = Object.fromEntries(ROLE_ATTRIBUTES.flatMap((a) => (r[a] === undefined ? [] : [[a, r[a]]]))) as Partial<RoleAttributes>;
   return { name: r.name, configPath, set, ...(r.passwordSecret ? { passwordSecret: `${CONFIG_NAMESPACE}:${r.passwordSecret}` } : {}) };
 }
+
+/** The `postgresql.Database` inputs an adopted database keeps as they are (the config has no key for them). */
+export const ADOPTED_DATABASE_KEEPS: readonly (keyof postgresql.DatabaseArgs)[] = [
+  "allowConnections",
+  "alterObjectOwnership",
+  "connectionLimit",
+  "encoding",
+  "isTemplate",
+  "lcCollate",
+  "lcCtype",
+  "tablespaceName",
+  "template",
+];
 
 /** What {@link PostgresDatabase} provisions before the reset and the migrations. */
 interface ProvisionedObjects {

@@ -38,6 +38,15 @@ describe("adopted and created roles (mocked engine, prod stack)", () => {
     }
   });
 
+  it("imports the adopted database, keeps it on destroy and leaves its settings alone (only the owner is declared)", () => {
+    const database = run.byName("fltr", "postgresql:index/database:Database");
+    expect(database).toMatchObject({ importId: "fltr", retainOnDelete: true, protect: true });
+    expect([...database.ignoreChanges].sort()).toEqual(
+      ["allowConnections", "alterObjectOwnership", "connectionLimit", "encoding", "isTemplate", "lcCollate", "lcCtype", "tablespaceName", "template"].sort(),
+    );
+    expect(database.inputs).toMatchObject({ name: "fltr", owner: "fltr_owner" });
+  });
+
   it("an adopted owner with no attributes in the config sets none and ignores them all (CREATEROLE is kept)", () => {
     const owner = run.byName("fltr-role-fltr_owner", ROLE);
     expect(Object.keys(owner.inputs).filter((k) => !k.startsWith("__"))).toEqual(["name"]);
