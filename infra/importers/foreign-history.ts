@@ -39,8 +39,8 @@ export interface ForeignMapping {
   modified: string[];
 }
 
-/** The history tables of the tools pgstack adopts from, by their default names (in any schema). */
-export const FOREIGN_HISTORY_TABLES = ["__drizzle_migrations", "_prisma_migrations", "flyway_schema_history", "schema_migrations", "goose_db_version", "alembic_version"];
+/** The history tables of the tools pgstack adopts from, by their default names (in any schema); one list with the schema model's known objects once that lands (lifecycle/schema/known.ts). */
+const FOREIGN_HISTORY_TABLES = ["__drizzle_migrations", "_prisma_migrations", "flyway_schema_history", "schema_migrations", "goose_db_version", "alembic_version"];
 
 /** Options of {@link readForeignHistory}. */
 export interface ForeignHistoryOptions {
