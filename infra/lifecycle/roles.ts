@@ -133,12 +133,12 @@ export async function planAdoptedRoles(client: pg.ClientBase, roles: readonly Ad
   for (const r of roles) {
     const now = live.get(r.name);
     if (!now) {
-      problems.push(`role ${displayIdent(r.name)} (${r.configPath}) has adopt: true but does not exist on the server; → remove ${r.configPath}.adopt to let the stack create it, or correct the name`);
+      problems.push(`role ${displayIdent(r.name)} (${r.configPath}) has adopt: true but does not exist on the server\n  → remove ${r.configPath}.adopt to let the stack create it, or correct the name`);
       continue;
     }
     if (r.set.bypassRls !== undefined && r.set.bypassRls !== now.bypassRls && !admin?.superuser) {
       problems.push(
-        `role ${displayIdent(r.name)} (${r.configPath}.bypassRls): only a superuser may change BYPASSRLS, and the admin "${admin?.admin ?? "?"}" is not one; → remove bypassRls (the role keeps ${now.bypassRls ? "BYPASSRLS" : "NOBYPASSRLS"}), or change it by hand as a superuser`,
+        `role ${displayIdent(r.name)} (${r.configPath}.bypassRls): only a superuser may change BYPASSRLS, and the admin "${admin?.admin ?? "?"}" is not one\n  → remove bypassRls (the role keeps ${now.bypassRls ? "BYPASSRLS" : "NOBYPASSRLS"}), or change it by hand as a superuser`,
       );
       continue;
     }

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { planAdoptedRoles, readRoleAttributes } from "../../infra/lifecycle/roles.js";
+import { guard, setLogger } from "../../infra/providers/handlers.js";
 import { adminConnection, closeClients, connectTo, query } from "../support/db.js";
 
 afterEach(closeClients);
@@ -62,8 +63,30 @@ describe("adopted roles", () => {
     );
     expect(plan.lines).toEqual([]);
     expect(plan.problems).toEqual([
-      "role ar_missing_role (pgstack:databases[0].roles[2]) has adopt: true but does not exist on the server; → remove pgstack:databases[0].roles[2].adopt to let the stack create it, or correct the name",
-      `role ${reader} (pgstack:databases[0].roles[3].bypassRls): only a superuser may change BYPASSRLS, and the admin "${admin.user}" is not one; → remove bypassRls (the role keeps NOBYPASSRLS), or change it by hand as a superuser`,
+      "role ar_missing_role (pgstack:databases[0].roles[2]) has adopt: true but does not exist on the server\n  → remove pgstack:databases[0].roles[2].adopt to let the stack create it, or correct the name",
+      `role ${reader} (pgstack:databases[0].roles[3].bypassRls): only a superuser may change BYPASSRLS, and the admin "${admin.user}" is not one\n  → remove bypassRls (the role keeps NOBYPASSRLS), or change it by hand as a superuser`,
+    ]);
+  });
+});
+
+describe("the guard's preview of adopted roles (ExistingObjectsGuard.check, as the engine calls it)", () => {
+  it("logs the line for a role whose attributes change, and fails the preview for a role that does not exist", async () => {
+    const admin = adminConnection();
+    const app = unique("ar_guard_app");
+    await query(admin, `CREATE ROLE ${app} LOGIN CONNECTION LIMIT 3`);
+    const logs: string[] = [];
+    setLogger({ info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) });
+    const inputs = { connection: admin, stack: "staging", objects: [], adopted: [{ name: app, configPath: "pgstack:databases[0].roles[1]", set: { login: true, connectionLimit: 20 } }] };
+    expect((await guard.check(undefined, inputs)).failures).toEqual([]);
+    expect(logs).toEqual([`role ${app} (adopted, pgstack:databases[0].roles[1]): CONNECTION LIMIT: 3 → 20; every other attribute is kept`]);
+
+    const missing = { ...inputs, adopted: [{ name: "ar_guard_missing", configPath: "pgstack:databases[0].roles[2]", set: {} }] };
+    expect((await guard.check(undefined, missing)).failures).toEqual([
+      {
+        property: "",
+        reason:
+          "role ar_guard_missing (pgstack:databases[0].roles[2]) has adopt: true but does not exist on the server\n  → remove pgstack:databases[0].roles[2].adopt to let the stack create it, or correct the name",
+      },
     ]);
   });
 });
