@@ -26,9 +26,11 @@ const owner = (t: RealTool) => `${t.db}_owner`;
 const reporting = (t: RealTool) => `${t.db}_reporting`;
 const password = Object.fromEntries(tools.map((t) => [t.db, randomBytes(15).toString("base64url")]));
 const asOwner = (t: RealTool) => ({ ...admin, user: owner(t), password: password[t.db]!, database: t.db });
-const asAdmin = (t: RealTool) => ({ ...admin, database: t.db });
+/** The test's own reads (history tables, pgstack's records) go through the superuser: they must not depend on what pgstack granted. */
+const inspect = (t: RealTool) => ({ ...su, database: t.db });
 const TABLES = ["public.customers", "public.orders", "public.products", "public.settings", "billing.invoices"];
-const ARTIFACT = path.join("test", "artifacts", "adopt-real-tools.log");
+/** Every output a user would see, kept for people to read (git-ignored). */
+const ARTIFACT = path.join("test", "artifacts", `adopt-real-tools${process.env["PGSTACK_REAL_TOOLS"] ? `-${tools.map((t) => t.from).join("-")}` : ""}.log`);
 
 interface Before {
   applied: string;
@@ -43,7 +45,7 @@ let up1: CliResult;
 const log: string[] = [];
 
 /** The tool's whole history table, row by row, to compare before and after. */
-const history = async (t: RealTool) => (await query<{ r: unknown }>(asAdmin(t), `SELECT row_to_json(h)::text AS r FROM ${t.historyTable} h ORDER BY 1`)).map((x) => x.r);
+const history = async (t: RealTool) => (await query<{ r: unknown }>(inspect(t), `SELECT row_to_json(h)::text AS r FROM ${t.historyTable} h ORDER BY 1`)).map((x) => x.r);
 const rowCounts = async (t: RealTool) => {
   const out: Record<string, number> = {};
   for (const table of TABLES) out[table] = Number((await query<{ n: string }>(asOwner(t), `SELECT count(*) AS n FROM ${table}`))[0]?.n);
@@ -100,7 +102,7 @@ beforeAll(async () => {
   p.ok(["stack", "init", STACK]);
   setStackConfig(p, STACK, { server: testServerConfig(), databases: stackDatabases(), safety: { profile: "prod" } });
   setSecret(p, STACK, "pgstack:adminPassword", admin.password ?? "");
-  preview1 = p.run(["preview", "--stack", STACK, "--diff"]);
+  preview1 = p.run(["preview", "--stack", STACK]);
   up1 = p.run(["up", "--stack", STACK, "--yes"]);
   log.push(`=== first preview (exit ${preview1.status})\n${preview1.output}`, `=== first up (exit ${up1.status})\n${up1.output}`);
 });
@@ -143,7 +145,7 @@ describe.each(tools.map((t) => [t.from, t] as const))("%s: adopted by following 
   it("nothing re-ran: the tool's history is untouched and pgstack recorded each imported migration once, without running it", async () => {
     expect(await history(t), `${t.historyTable} changed`).toEqual(before[t.db]!.history);
     const names = fs.readdirSync(path.join(p.dir, "migrations", t.db)).filter((f) => f.endsWith(".sql")).sort().map((f) => f.replace(/\.sql$/, ""));
-    const recorded = await query<{ name: string; baselined: boolean }>(asAdmin(t), "SELECT name, baselined FROM pgstack.migrations ORDER BY id").catch((e: Error) => {
+    const recorded = await query<{ name: string; baselined: boolean }>(inspect(t), "SELECT name, baselined FROM pgstack.migrations ORDER BY id").catch((e: Error) => {
       throw new Error(`pgstack's history cannot be read in ${t.db}: ${e.message}`);
     });
     expect(recorded.map((r) => r.name), `pgstack.migrations in ${t.db}`).toEqual(names);
@@ -177,7 +179,7 @@ describe.each(tools.map((t) => [t.from, t] as const))("%s: adopted by following 
 describe("after the adoption", () => {
   let preview2: CliResult;
   beforeAll(() => {
-    preview2 = p.run(["preview", "--stack", STACK, "--diff"]);
+    preview2 = p.run(["preview", "--stack", STACK]);
     log.push(`=== second preview (exit ${preview2.status})\n${preview2.output}`);
   });
 
@@ -227,7 +229,7 @@ describe("a new migration after the adoption", () => {
 
   it.each(tools.map((t) => [t.from, t] as const))("%s: the new migration applies once, the tool's history still untouched", async (_name, t) => {
     expect(up2.status, `pulumi up failed (exit ${up2.status}); its lines about ${t.db}:\n${linesAbout(t, up2.output).join("\n") || "(none)"}\n--- tail:\n${up2.output.slice(-3000)}`).toBe(0);
-    const rows = await query<{ name: string; baselined: boolean }>(asAdmin(t), "SELECT name, baselined FROM pgstack.migrations WHERE name = $1", [added[t.db]]);
+    const rows = await query<{ name: string; baselined: boolean }>(inspect(t), "SELECT name, baselined FROM pgstack.migrations WHERE name = $1", [added[t.db]]);
     expect(rows, `${added[t.db]} in pgstack.migrations`).toEqual([{ name: added[t.db], baselined: false }]);
     expect(await query(asOwner(t), "SELECT to_regclass('public.coupons')::text AS t"), "the new table").toEqual([{ t: "coupons" }]);
     expect(await history(t), `${t.historyTable} after the new migration`).toEqual(before[t.db]!.history);
