@@ -55,6 +55,9 @@ const rowCounts = async (t: RealTool) => {
 const linesAbout = (t: RealTool, output: string) => output.split("\n").filter((l) => new RegExp(`\\b${t.db}\\b`).test(l));
 const imported = (t: RealTool) => imports[t.db]?.status === 0;
 const adopted = () => tools.filter(imported);
+/** Checked after a "kept" assertion: what nothing touched proves nothing until the adoption ran. */
+const adoptionRan = (what: string) =>
+  expect(up1.status, `${what} held, but proves nothing yet: the first pulumi up failed, so nothing was adopted`).toBe(0);
 
 function runImport(t: RealTool): CliResult {
   const r = spawnSync("npm", ["run", "--silent", "import", "--", "--from", t.from, t.importDir, "--db", t.db], { cwd: p.dir, encoding: "utf8", timeout: 120_000 });
@@ -154,6 +157,7 @@ describe.each(tools.map((t) => [t.from, t] as const))("%s: adopted by following 
 
   it("the rows are kept", async () => {
     expect(await rowCounts(t), `row counts in ${t.db} after the adoption`).toEqual(before[t.db]!.rows);
+    adoptionRan("the row counts");
   });
 
   it("the owner keeps CREATEROLE and LOGIN, the application's password still works, the migrations' role is as it was", async () => {
@@ -167,6 +171,7 @@ describe.each(tools.map((t) => [t.from, t] as const))("%s: adopted by following 
     expect(who, `${owner(t)} logging in with the application's password`).toEqual([{ u: owner(t) }]);
     const [r] = await query(su, "SELECT rolcanlogin, rolcreaterole FROM pg_roles WHERE rolname = $1", [reporting(t)]);
     expect(r, `${reporting(t)} (created by the migrations)`).toEqual({ rolcanlogin: false, rolcreaterole: false });
+    adoptionRan("the roles' attributes and the password");
   });
 
   it("drift is in sync (the stack output)", () => {
