@@ -51,8 +51,14 @@ const rowCounts = async (t: RealTool) => {
   for (const table of TABLES) out[table] = Number((await query<{ n: string }>(asOwner(t), `SELECT count(*) AS n FROM ${table}`))[0]?.n);
   return out;
 };
-/** What a user sees about one database: the output's lines that name it. */
-const linesAbout = (t: RealTool, output: string) => output.split("\n").filter((l) => new RegExp(`\\b${t.db}\\b`).test(l));
+/** What a user sees about one database: the output's lines that name it (each once). */
+const linesAbout = (t: RealTool, output: string) => [...new Set(output.split("\n").filter((l) => new RegExp(`\\b${t.db}\\b`).test(l)).map((l) => l.trim()))];
+/** Why a CLI run failed, for this database: its error lines, or the first error of the run (another database's). */
+const failureFor = (t: RealTool, r: CliResult) => {
+  const mine = linesAbout(t, r.output).filter((l) => /error|refus|failed|denied/i.test(l));
+  const first = r.output.split("\n").find((l) => /^\s*error: /.test(l))?.trim() ?? "(no error line)";
+  return mine.length > 0 ? `its errors about ${t.db}:\n${mine.join("\n")}` : `nothing about ${t.db}; the run's first error: ${first}`;
+};
 const imported = (t: RealTool) => imports[t.db]?.status === 0;
 const adopted = () => tools.filter(imported);
 /** Checked after a "kept" assertion: what nothing touched proves nothing until the adoption ran. */
@@ -135,14 +141,22 @@ describe.each(tools.map((t) => [t.from, t] as const))("%s: adopted by following 
 
   it("the first `pulumi preview` succeeds, as the admin that is not yet a member of the owner role", () => {
     expect(imported(t), `not in the stack: the import failed`).toBe(true);
-    const about = linesAbout(t, preview1.output);
-    expect(preview1.status, `pulumi preview failed (exit ${preview1.status}); its lines about ${t.db}:\n${about.join("\n") || "(none)"}\n--- whole output (tail):\n${preview1.output.slice(-4000)}`).toBe(0);
-    expect(about.filter((l) => /error|refus|failed|permission denied/i.test(l)), `the preview's problems with ${t.db}`).toEqual([]);
+    expect(preview1.status, `pulumi preview failed (exit ${preview1.status}); ${failureFor(t, preview1)}`).toBe(0);
+    const problems = linesAbout(t, preview1.output).filter((l) => /error|refus|failed|denied/i.test(l));
+    expect(problems, `the preview's problems with ${t.db}:\n${problems.join("\n")}`).toEqual([]);
+  });
+
+  it("the first preview imports the adopted roles and changes none of them", () => {
+    expect(imported(t), `not in the stack: the import failed`).toBe(true);
+    const roleSteps = preview1.output.split("\n").filter((l) => new RegExp(`postgresql:index:Role ${t.db}-role-`).test(l)).map((l) => l.trim());
+    expect(roleSteps.filter((l) => / import\s*$/.test(l)), `the preview's steps for ${t.db}'s roles:\n${roleSteps.join("\n")}`).toHaveLength(2);
+    const changed = roleSteps.filter((l) => !/ import\s*$/.test(l));
+    expect(changed, `adopted roles the preview would change:\n${changed.join("\n")}`).toEqual([]);
   });
 
   it("the first `pulumi up` adopts it in one go", () => {
     expect(imported(t), `not in the stack: the import failed`).toBe(true);
-    expect(up1.status, `pulumi up failed (exit ${up1.status}); its lines about ${t.db}:\n${linesAbout(t, up1.output).join("\n") || "(none)"}\n--- whole output (tail):\n${up1.output.slice(-4000)}`).toBe(0);
+    expect(up1.status, `pulumi up failed (exit ${up1.status}); ${failureFor(t, up1)}`).toBe(0);
   });
 
   it("nothing re-ran: the tool's history is untouched and pgstack recorded each imported migration once, without running it", async () => {
@@ -189,9 +203,9 @@ describe("after the adoption", () => {
   });
 
   it.each(tools.map((t) => [t.from, t] as const))("%s: a second preview has no changes", (_name, t) => {
-    expect(preview2.status, `the second preview failed:\n${preview2.output.slice(-4000)}`).toBe(0);
-    const changing = linesAbout(t, preview2.output).filter((l) => /^\s*[+~-]|\[diff|will run|pending|drift/i.test(l));
-    expect(changing, `the second preview's changes for ${t.db}`).toEqual([]);
+    expect(preview2.status, `the second preview failed; ${failureFor(t, preview2)}`).toBe(0);
+    const changing = linesAbout(t, preview2.output).filter((l) => /^[+~-]|\[diff|will run|[1-9]\d* pending|drifted/i.test(l));
+    expect(changing, `the second preview's changes for ${t.db}:\n${changing.join("\n")}`).toEqual([]);
     expect(Object.keys(resourceSummary(preview2.output)), `the second preview's summary`).toEqual(["unchanged"]);
   });
 });
@@ -228,12 +242,12 @@ describe("a new migration after the adoption", () => {
     expect(db, `${t.db} is not in the review`).toBeDefined();
     expect(db!.pending.map((m) => m.name), `${t.db}'s pending migrations in the review`).toEqual([added[t.db]]);
     const fromAdoption = review.report!.verdict.reasons.filter((r) => r.startsWith(`${t.db}: `) && !r.includes(`${added[t.db]}.sql`));
-    expect(fromAdoption, `${t.db}'s findings that are not about the new migration`).toEqual([]);
+    expect(fromAdoption, `${t.db}'s findings that are not about the new migration:\n${fromAdoption.join("\n")}`).toEqual([]);
     expect(db!.drift ?? [], `${t.db}'s drift in the review`).toEqual([]);
   });
 
   it.each(tools.map((t) => [t.from, t] as const))("%s: the new migration applies once, the tool's history still untouched", async (_name, t) => {
-    expect(up2.status, `pulumi up failed (exit ${up2.status}); its lines about ${t.db}:\n${linesAbout(t, up2.output).join("\n") || "(none)"}\n--- tail:\n${up2.output.slice(-3000)}`).toBe(0);
+    expect(up2.status, `pulumi up failed (exit ${up2.status}); ${failureFor(t, up2)}`).toBe(0);
     const rows = await query<{ name: string; baselined: boolean }>(inspect(t), "SELECT name, baselined FROM pgstack.migrations WHERE name = $1", [added[t.db]]);
     expect(rows, `${added[t.db]} in pgstack.migrations`).toEqual([{ name: added[t.db], baselined: false }]);
     expect(await query(asOwner(t), "SELECT to_regclass('public.coupons')::text AS t"), "the new table").toEqual([{ t: "coupons" }]);
