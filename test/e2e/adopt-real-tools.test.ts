@@ -148,7 +148,8 @@ describe.each(tools.map((t) => [t.from, t] as const))("%s: adopted by following 
 
   it("the first preview imports the adopted roles and changes none of them", () => {
     expect(imported(t), `not in the stack: the import failed`).toBe(true);
-    const roleSteps = preview1.output.split("\n").filter((l) => new RegExp(`postgresql:index:Role ${t.db}-role-`).test(l)).map((l) => l.trim());
+    // Each step line is printed twice (progress and summary): one per step.
+    const roleSteps = linesAbout(t, preview1.output).filter((l) => new RegExp(`postgresql:index:Role ${t.db}-role-`).test(l));
     expect(roleSteps.filter((l) => / import\s*$/.test(l)), `the preview's steps for ${t.db}'s roles:\n${roleSteps.join("\n")}`).toHaveLength(2);
     const changed = roleSteps.filter((l) => !/ import\s*$/.test(l));
     expect(changed, `adopted roles the preview would change:\n${changed.join("\n")}`).toEqual([]);
