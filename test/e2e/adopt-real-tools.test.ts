@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { quoteLiteral } from "../../infra/lifecycle/identifiers.js";
 import type { ReviewReport } from "../../infra/review/model.js";
 import { copyProjectForCli, resourceSummary, setSecret, setStackConfig, stackOutputs, type CliProject, type CliResult } from "../support/cli.js";
 import { adminConnection, query, superuserConnection, testServerConfig } from "../support/db.js";
@@ -91,7 +92,7 @@ beforeAll(async () => {
     await query(su, `DROP DATABASE IF EXISTS ${t.db} WITH (FORCE)`);
     await query(su, `DROP ROLE IF EXISTS ${reporting(t)}`);
     await query(su, `DROP ROLE IF EXISTS ${owner(t)}`);
-    await query(su, `CREATE ROLE ${owner(t)} LOGIN CREATEROLE PASSWORD '${password[t.db]}'`);
+    await query(su, `CREATE ROLE ${owner(t)} LOGIN CREATEROLE PASSWORD ${quoteLiteral(password[t.db]!)}`);
     await query(su, `CREATE DATABASE ${t.db} OWNER ${owner(t)}`);
     const applied = await t.apply(asOwner(t));
     await query(
@@ -101,6 +102,7 @@ beforeAll(async () => {
        INSERT INTO billing.invoices (order_id, amount_cents) SELECT id, total_cents FROM orders;`,
     );
     before[t.db] = { applied, history: await history(t), rows: await rowCounts(t) };
+    log.push(`=== ${t.from}: the real tool, as ${owner(t)}\n${applied}`);
   }
 
   p = copyProjectForCli("pgstack-realtools-");
