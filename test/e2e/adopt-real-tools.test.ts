@@ -164,6 +164,7 @@ describe.each(tools.map((t) => [t.from, t] as const))("%s: adopted by following 
 
   it("nothing re-ran: the tool's history is untouched and pgstack recorded each imported migration once, without running it", async () => {
     expect(await history(t), `${t.historyTable} changed`).toEqual(before[t.db]!.history);
+    expect(imported(t), `not in the stack: the import failed`).toBe(true);
     const names = fs.readdirSync(path.join(p.dir, "migrations", t.db)).filter((f) => f.endsWith(".sql")).sort().map((f) => f.replace(/\.sql$/, ""));
     const recorded = await query<{ name: string; baselined: boolean }>(inspect(t), "SELECT name, baselined FROM pgstack.migrations ORDER BY id").catch((e: Error) => {
       throw new Error(`pgstack's history cannot be read in ${t.db}: ${e.message}`);
