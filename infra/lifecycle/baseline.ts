@@ -10,7 +10,7 @@ import type pg from "pg";
 import { applyMigrations } from "./apply.js";
 import { compareStructures, type StructureDifference } from "./baseline-structure.js";
 import { connect, silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
-import { errorMessage, PgstackError } from "./errors.js";
+import { errorMessage, NotReadableYetError, PgstackError } from "./errors.js";
 import { historyExists, readHistory, recordBaselined } from "./history.js";
 import { quoteIdent } from "./identifiers.js";
 import { introspect, type TableInfo } from "./introspect.js";
@@ -50,6 +50,11 @@ export interface BaselinePlan {
   source: "stated" | "detected" | { tool: string };
   /** The line the preview and the apply log, naming N. */
   message: string;
+  /**
+   * Set when another tool's history exists but cannot be read yet (a preview by an admin that is
+   * not a member of its owner): N was detected from the schema alone, and `up` must not record it.
+   */
+  unverified?: NotReadableYetError;
 }
 
 /** Raised when the live schema equals no version (or not the stated one). Nothing was changed. */
@@ -111,7 +116,15 @@ export async function planBaseline(
   const log = options.logger ?? silentLogger;
   const live = (await introspect(client, { schemas: options.schemas })).tables;
   const setting = options.configPath ?? "baseline";
-  const foreign = options.foreignApplied ? await options.foreignApplied(client) : null;
+  let unreadable: NotReadableYetError | undefined;
+  const foreign = options.foreignApplied
+    ? await options.foreignApplied(client).catch((err: unknown) => {
+        // The history decides at `up`; until then the schema alone shows what the preview can.
+        if (!(err instanceof NotReadableYetError)) throw err;
+        unreadable = err;
+        return null;
+      })
+    : null;
   const candidate = candidateCount(migrations, database, options, foreign);
   log.info(`${database}: has tables but no pgstack history; comparing it with the migrations in a shadow database (${migrations.length} step(s))`);
   // Every version is built, also for a stated one: a table a later migration creates counts too.
@@ -144,7 +157,13 @@ export async function planBaseline(
     return undefined;
   }
   const matches = differences.flatMap((d, k) => (d.length === 0 && k > 0 ? [k] : []));
+  if (matches.length === 1 && unreadable) {
+    const at = migrations[(matches[0] as number) - 1]?.name ?? "";
+    return { ...plan(matches[0] as number, "detected"), message: `${database}: ${unreadable.line}; the live schema equals ${at}, which up checks against it`, unverified: unreadable };
+  }
   if (matches.length === 1) return plan(matches[0] as number, "detected");
+  // Several versions equal the schema: the unread history would tell which.
+  if (matches.length > 1 && unreadable) throw unreadable;
   if (matches.length > 1) {
     throw new BaselineRefusedError(
       `database "${database}": its schema equals several versions (${matches.map(label).join(", ")}): they differ in no table, column, constraint or index, ` +
@@ -213,6 +232,8 @@ function candidateCount(
 export async function adoptBaseline(client: pg.Client, migrations: readonly Migration[], database: string, options: BaselineOptions): Promise<BaselinePlan | undefined> {
   const plan = await planBaseline(client, migrations, database, options);
   if (!plan) return undefined;
+  // Never record a version the tool's own history was not read for.
+  if (plan.unverified) throw plan.unverified;
   await recordBaselined(client, migrations.slice(0, plan.count));
   (options.logger ?? silentLogger).info(describeBaseline(database, migrations, plan.count, true, toolOf(plan.source)));
   return plan;
@@ -323,6 +344,8 @@ export async function previewBaseline(
     const plan = await planBaseline(client, migrations, database, options);
     return plan ? { message: plan.message } : {};
   } catch (err) {
+    // What only `up` can read (another tool's history, once the admin is a member of its owner) is one line, not a refusal.
+    if (err instanceof NotReadableYetError) return { message: `${database}: ${err.line}` };
     if (err instanceof PgstackError) return { refusal: err.message };
     throw err;
   } finally {

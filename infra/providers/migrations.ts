@@ -218,7 +218,8 @@ function baselineOptions(inputs: MigrationSetInputs): BaselineOptions {
     ...(inputs.configPath ? { configPath: `${inputs.configPath}.baseline` } : {}),
     // Another tool's history (Drizzle, Prisma, Flyway, …) names the candidate version, still verified.
     // Only migrations given with their SQL carry the provenance comments it maps by.
-    foreignApplied: foreignAppliedVersions(inputs.migrations.filter((m) => m.sql !== undefined).map(toMigration)),
+    // The admin joins the owner role during `up`: a preview that cannot read the owner's history table yet says so.
+    foreignApplied: foreignAppliedVersions(inputs.migrations.filter((m) => m.sql !== undefined).map(toMigration), { owner: inputs.role }),
     logger,
   };
 }
