@@ -236,6 +236,12 @@ export interface MigrationSafetyArgs {
   configPath: pulumi.Input<string>;
   resetGeneration: pulumi.Input<number>;
   session?: pulumi.Input<{ lockTimeout: string; statementTimeout: string }>;
+  /** The managed schemas: a database with tables and no history is adopted, and what adoption records is not pending. */
+  schemas?: pulumi.Input<string[]>;
+  /** A stated adoption version (config `baseline`). */
+  baseline?: pulumi.Input<number>;
+  /** The database's config path, for adoption's messages. */
+  databaseConfigPath?: pulumi.Input<string>;
 }
 
 /**

@@ -63,7 +63,8 @@ export function changeSummaryText(summary: Record<string, number>): string {
 export function migrationsLine(db: DatabaseReview): string {
   const pending = `${db.pending.length} pending`;
   if (!db.exists) return `the database does not exist yet: \`pulumi up\` creates it; ${pending}`;
-  return `${db.applied} applied, ${pending}${db.reset?.guard === "allowed" ? " (the reset rebuilds the database, so every migration runs again)" : ""}`;
+  const adoption = db.adoption ? `; ${db.adoption.text}` : "";
+  return `${db.applied} applied, ${pending}${db.reset?.guard === "allowed" ? " (the reset rebuilds the database, so every migration runs again)" : ""}${adoption}`;
 }
 
 /** The reset's headline. */

@@ -82,6 +82,8 @@ export interface SafetyReport {
   profile?: "prod" | "dev";
   /** Acknowledgements that matched no finding (stale or mistyped), as `file:line`. */
   unusedAcknowledgements?: string[];
+  /** One line when the database is being adopted: how many migrations adoption records without running (not judged), or why it refuses. */
+  adoption?: string;
   /** How the database was read: live, or not reachable yet (everything pending on an empty database). */
   target?: "live" | "empty";
 }
