@@ -8,7 +8,6 @@ import type { Logger } from "../lifecycle/connection.js";
 import type { ConnectionOptions } from "../lifecycle/connection.js";
 import type { BaselineOptions } from "../lifecycle/baseline.js";
 import type { Migration } from "../lifecycle/source.js";
-import type { StateOptions } from "../lifecycle/state.js";
 import { foreignAppliedVersions } from "./foreign-history.js";
 
 /** What adoption needs to know of one database. */
@@ -29,8 +28,8 @@ export interface AdoptionInput {
   logger?: Logger;
 }
 
-/** The adoption options of the apply (`applyMigrations`' `baseline`). */
-export function baselineOptions(input: AdoptionInput): BaselineOptions {
+/** Adoption's options, for {@link readDatabaseState} (`adoption`) and the apply (`applyMigrations`' `baseline`). */
+export function adoptionOptions(input: AdoptionInput): BaselineOptions {
   return {
     connection: input.connection,
     schemas: input.schemas,
@@ -40,9 +39,4 @@ export function baselineOptions(input: AdoptionInput): BaselineOptions {
     foreignApplied: foreignAppliedVersions(input.migrations),
     ...(input.logger ? { logger: input.logger } : {}),
   };
-}
-
-/** The adoption options of {@link readDatabaseState}. */
-export function adoptionOptions(input: AdoptionInput): NonNullable<StateOptions["adoption"]> {
-  return { ...baselineOptions(input), database: input.connection.database };
 }

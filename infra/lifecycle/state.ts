@@ -54,14 +54,13 @@ export interface DatabaseState {
 export interface StateOptions {
   /** The configured reset generation: a different recorded one means a reset runs first. */
   generation?: number;
+  /** The database's name, for messages (default: the connection's database). */
+  database?: string;
   /**
    * Plans adoption when pgstack's history is empty and the managed schemas hold tables. Absent:
    * no adoption (every migration after the history is pending). Planning builds a shadow.
    */
-  adoption?: BaselineOptions & {
-    /** The database's name, for messages. */
-    database: string;
-  };
+  adoption?: BaselineOptions;
 }
 
 /**
@@ -79,13 +78,13 @@ export async function readDatabaseState(client: pg.Client, migrations: readonly 
   }
   const applied = await readHistory(client);
   const mismatches = checkHistory(applied, migrations);
-  const database = options.adoption?.database ?? client.database ?? "";
+  const database = options.database ?? client.database ?? "";
   const interrupted = findInterrupted(database, await readRunningMarkers(client), applied, migrations);
   const base = { applied, mismatches, afterReset: false, ...(interrupted ? { interrupted } : {}), ...(recordedGeneration !== undefined ? { recordedGeneration } : {}) };
   const done = new Set(applied.map((a) => a.id));
   const after = migrations.filter((m) => !done.has(m.id));
   if (applied.length > 0 || !options.adoption) return { ...base, pending: after };
-  const adoption = await planAdoption(client, migrations, options.adoption);
+  const adoption = await planAdoption(client, migrations, database, options.adoption);
   if (!adoption) return { ...base, pending: after };
   if ("refusal" in adoption) return { ...base, adoption, pending: [] };
   const adopted = new Set(adoption.migrations.map((m) => m.id));
@@ -93,9 +92,9 @@ export async function readDatabaseState(client: pg.Client, migrations: readonly 
 }
 
 /** Adoption's plan as state: undefined when there is nothing to adopt; a refusal as data. */
-async function planAdoption(client: pg.Client, migrations: readonly Migration[], options: NonNullable<StateOptions["adoption"]>): Promise<AdoptionState | undefined> {
+async function planAdoption(client: pg.Client, migrations: readonly Migration[], database: string, options: BaselineOptions): Promise<AdoptionState | undefined> {
   try {
-    const plan = await planBaseline(client, migrations, options.database, options);
+    const plan = await planBaseline(client, migrations, database, options);
     return plan && { migrations: migrations.slice(0, plan.count), source: plan.source, message: plan.message };
   } catch (err) {
     if (err instanceof PgstackError) return { refusal: err.message };

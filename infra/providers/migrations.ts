@@ -25,8 +25,7 @@ import {
   type Migration,
 } from "../lifecycle/index.js";
 import { readDatabaseState } from "../lifecycle/state.js";
-import { adoptionOptions, baselineOptions as adoptionBaseline } from "../importers/adoption.js";
-import type { BaselineOptions } from "../lifecycle/baseline.js";
+import { adoptionOptions } from "../importers/adoption.js";
 import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
 /** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
@@ -142,7 +141,7 @@ export const migrations = {
       await loadSqlParser();
       // Read-only; undefined before the database exists (nothing to adopt then).
       const state = await readOrGone(news.connection, (client) =>
-        readDatabaseState(client, all.map(toMigration), { generation: news.resetGeneration, adoption: adoptionOptions(adoptionInput(news)) }),
+        readDatabaseState(client, all.map(toMigration), { generation: news.resetGeneration, database: news.connection.database, adoption: adoptionOptions(adoptionInput(news)) }),
       );
       const adoption = state?.adoption;
       if (adoption && "message" in adoption) logger.info(adoption.message);
@@ -225,10 +224,6 @@ function adoptionInput(inputs: MigrationSetInputs) {
   };
 }
 
-function baselineOptions(inputs: MigrationSetInputs): BaselineOptions {
-  return adoptionBaseline(adoptionInput(inputs));
-}
-
 function toMigration(m: MigrationInput): Migration {
   return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql ?? "", inTransaction: m.inTransaction };
 }
@@ -285,7 +280,7 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
         role: inputs.role,
         ...(inputs.session ? { session: inputs.session } : {}),
         logger,
-        ...(inputs.schemas ? { baseline: baselineOptions(inputs) } : {}),
+        ...(inputs.schemas ? { baseline: adoptionOptions(adoptionInput(inputs)) } : {}),
       });
       if (result.error) throw result.error;
       return readHistory(client);

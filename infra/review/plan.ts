@@ -81,7 +81,7 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
     empty = await withClient({ ...admin, database: db.name }, async (client) => {
       // The state as `up` sees it before its reset (the guard decides below whether the reset runs).
       const adoption = adoptionOptions({ connection: { ...admin, database: db.name }, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${input.index}]`, migrations: input.migrations, logger: log });
-      const state = await readDatabaseState(client, input.migrations, { adoption });
+      const state = await readDatabaseState(client, input.migrations, { database: db.name, adoption });
       plan.applied = state.applied.length;
       plan.historyProblems = state.mismatches;
       if (state.adoption) plan.adoption = { text: describeAdoption(state.adoption), refused: "refusal" in state.adoption };

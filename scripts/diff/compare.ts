@@ -73,6 +73,7 @@ export async function comparePair(projectRoot: string, a: DiffStack, b: DiffStac
       // The migration state as `up` would see it (adoption planned, nothing recorded).
       state: await readDatabaseState(c, migrations, {
         generation: db.reset.generation,
+        database: db.name,
         adoption: adoptionOptions({ connection: conn, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${index}]`, migrations, logger: log }),
       }),
     })).catch((err: unknown) => {
