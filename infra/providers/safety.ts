@@ -134,7 +134,10 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
   return report;
 }
 
-/** Adoption's settings, as the MigrationSet plans it. */
+/**
+ * Adoption's settings, as the MigrationSet plans it. No logger: the MigrationSet's preview prints
+ * adoption's progress and verdict; the report's one `adoption:` line is enough here.
+ */
 function adoptionInput(news: SafetyInputs, migrations: Migration[]) {
   return {
     connection: news.connection,
@@ -142,7 +145,6 @@ function adoptionInput(news: SafetyInputs, migrations: Migration[]) {
     ...(news.baseline !== undefined ? { baseline: news.baseline } : {}),
     ...(news.databaseConfigPath ? { configPath: news.databaseConfigPath } : {}),
     migrations,
-    logger,
   };
 }
 
