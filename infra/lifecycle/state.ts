@@ -12,7 +12,7 @@
  */
 import type pg from "pg";
 import { planBaseline, type BaselineOptions, type BaselinePlan } from "./baseline.js";
-import { PgstackError, type MigrationInterruptedError } from "./errors.js";
+import { errorMessage, PgstackError, type MigrationInterruptedError } from "./errors.js";
 import { checkHistory, findInterrupted, readHistory, readRunningMarkers, type AppliedMigration } from "./history.js";
 import { readGeneration } from "./reset.js";
 import type { Migration } from "./source.js";
@@ -98,6 +98,10 @@ async function planAdoption(client: pg.Client, migrations: readonly Migration[],
     return plan && { migrations: migrations.slice(0, plan.count), source: plan.source, message: plan.message };
   } catch (err) {
     if (err instanceof PgstackError) return { refusal: err.message };
+    // 42501: the admin cannot read another tool's history yet (not a member of its owner).
+    if ((err as { code?: string }).code === "42501") {
+      return { refusal: `database "${database}": adoption cannot be planned yet: ${errorMessage(err)}; nothing is judged until it can (grant the admin membership in the table's owner, then preview again)` };
+    }
     throw err;
   }
 }

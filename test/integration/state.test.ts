@@ -150,6 +150,19 @@ describe("another tool's history, mapped onto the files", () => {
     expect(state.pending).toEqual([]);
   });
 
+  it("a history table the admin cannot read yet (42501): adoption's refusal says so in one line, nothing is pending", async () => {
+    const ms = await imported("golang-migrate", `${FIX}/golang-migrate`);
+    const conn = await freshDatabase("stategm");
+    const cl = await connectTo(conn);
+    await runByTool(cl, ms.slice(0, 2));
+    const tool = `${conn.database}_tool`;
+    await cl.query(`CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (2, false);
+      CREATE ROLE ${tool}; GRANT CREATE ON SCHEMA public TO ${tool}; GRANT ${tool} TO CURRENT_USER; ALTER TABLE schema_migrations OWNER TO ${tool}; REVOKE ${tool} FROM CURRENT_USER`);
+    const state = await readDatabaseState(cl, ms, { adoption: adoption(conn, ms) });
+    expect(state.adoption).toEqual({ refusal: expect.stringMatching(/^database "[^"]+": adoption cannot be planned yet: permission denied for table schema_migrations; nothing is judged until it can/) });
+    expect(state.pending).toEqual([]);
+  });
+
   it("flyway: flyway_schema_history with V1, V1.1 and V2 → 0001..0003 adopted, 0004..0006 pending", async () => {
     const dir = `${FIX}/flyway/db/migration`;
     const ms = await imported("flyway", dir);
