@@ -11,41 +11,26 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type pg from "pg";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { convertFolder, writeMigrations, type SourceFormat } from "../../infra/importers/index.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { flywayChecksum } from "../../infra/importers/flyway.js";
-import { loadMigrations, loadSqlParser, readHistory, splitStatements, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
-import { migrations, setLogger, type MigrationSetInputs } from "../../infra/providers/handlers.js";
+import { loadSqlParser, readHistory, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
+import { migrations, type MigrationSetInputs } from "../../infra/providers/handlers.js";
 import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
+import { captureProviderLogs } from "../support/logs.js";
+import { importFixture, runByTool } from "../support/foreign.js";
 
 const FIX = "test/fixtures/importers";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-adopt-foreign-"));
-const logs: string[] = [];
-beforeAll(async () => {
-  await loadSqlParser();
-  setLogger({ info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) });
-});
-beforeEach(() => {
-  logs.length = 0;
-});
+const logs = captureProviderLogs();
+beforeAll(loadSqlParser);
 afterEach(closeClients);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** Imports a fixture into `<tmp>/<format>-*\/app` and loads it back with pgstack's loader. */
-async function importFixture(format: SourceFormat, dir: string): Promise<Migration[]> {
-  const out = path.join(fs.mkdtempSync(path.join(tmp, `${format}-`)), "app");
-  await writeMigrations(out, (await convertFolder(format, dir)).files);
-  return loadMigrations(out);
-}
 
 /** A fresh database where the tool ran the first `k` migrations (no pgstack history), and the inputs to adopt it. */
 async function ranByTool(ms: Migration[], k: number): Promise<{ conn: ConnectionOptions; cl: pg.Client; inputs: MigrationSetInputs }> {
   const conn = await freshDatabase("adoptf");
   const cl = await connectTo(conn);
-  for (const m of ms.slice(0, k)) {
-    if (m.inTransaction) await cl.query(`BEGIN;\n${m.sql}\n;\nCOMMIT`);
-    else for (const s of splitStatements(m.sql, m.file)) await cl.query(s.sql);
-  }
+  await runByTool(cl, ms.slice(0, k));
   const inputs: MigrationSetInputs = {
     connection: conn,
     role: conn.user,
@@ -66,7 +51,7 @@ describe("flyway: flyway_schema_history says V1, V1.1 and V2 ran (3 of 6)", () =
   const sum = (script: string) => flywayChecksum(fs.readFileSync(`${FIX}/flyway/db/migration/${script}`, "utf8"));
 
   it("check names flyway and 0003; create records 0001..0003 as baselined and runs only 0004..0006", async () => {
-    const ms = await importFixture("flyway", `${FIX}/flyway/db/migration`);
+    const ms = await importFixture(tmp, "flyway", `${FIX}/flyway/db/migration`);
     expect(ms.map((m) => m.name)).toEqual([
       "0001_create_accounts",
       "0002_add_account_email",
@@ -140,7 +125,7 @@ CREATE INDEX "flyway_schema_history_s_idx" ON "public"."flyway_schema_history" (
 
 describe("prisma: _prisma_migrations says init, add_posts and add_profile finished (3 of 4)", () => {
   it("check names prisma and 0003; create records 0001..0003 as baselined and runs only the CONCURRENTLY index", async () => {
-    const ms = await importFixture("prisma", `${FIX}/prisma`);
+    const ms = await importFixture(tmp, "prisma", `${FIX}/prisma`);
     const { conn, cl, inputs } = await ranByTool(ms, 3);
     // Prisma's own DDL for its history table, and one finished row per applied migration.
     await cl.query(`CREATE TABLE "_prisma_migrations" (
@@ -189,7 +174,7 @@ describe("prisma: _prisma_migrations says init, add_posts and add_profile finish
 
 describe("golang-migrate: schema_migrations says version 2, but the database is at 1", () => {
   it("check and create refuse with the structural difference; nothing is recorded or run", async () => {
-    const ms = await importFixture("golang-migrate", `${FIX}/golang-migrate`);
+    const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     // Only 000001 ran (orders is missing), yet golang-migrate's row claims version 2, clean.
     const { conn, cl, inputs } = await ranByTool(ms, 1);
     await cl.query(`CREATE TABLE IF NOT EXISTS "public"."schema_migrations" (version bigint not null primary key, dirty boolean not null)`);

@@ -9,9 +9,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type pg from "pg";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { convertFolder, writeMigrations, type SourceFormat } from "../../infra/importers/index.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { adoptionOptions } from "../../infra/importers/adoption.js";
 import { flywayChecksum } from "../../infra/importers/flyway.js";
 import {
@@ -21,7 +19,6 @@ import {
   loadSqlParser,
   MigrationInterruptedError,
   readDatabaseState,
-  splitStatements,
   writeMarkerSql,
   writeMeta,
   type ConnectionOptions,
@@ -29,39 +26,20 @@ import {
 } from "../../infra/lifecycle/index.js";
 import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { closeIdleConnections } from "../../infra/providers/common.js";
-import { safety, setLogger, type SafetyInputs } from "../../infra/providers/handlers.js";
+import { safety, type SafetyInputs } from "../../infra/providers/handlers.js";
 import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
+import { captureProviderLogs } from "../support/logs.js";
+import { golangMigrateAt, importFixture, runByTool } from "../support/foreign.js";
 
 const FIX = "test/fixtures/importers";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-state-"));
-const logs: string[] = [];
-beforeAll(async () => {
-  await loadSqlParser();
-  setLogger({ info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) });
-});
-beforeEach(() => {
-  logs.length = 0;
-});
+const logs = captureProviderLogs();
+beforeAll(loadSqlParser);
 afterEach(closeClients);
 afterAll(async () => {
   await closeIdleConnections();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-/** Imports a tool's folder as `npm run import` does and loads the result with pgstack's loader. */
-async function imported(format: SourceFormat, dir: string): Promise<Migration[]> {
-  const out = path.join(fs.mkdtempSync(path.join(tmp, `${format}-`)), "app");
-  await writeMigrations(out, (await convertFolder(format, dir)).files);
-  return loadMigrations(out);
-}
-
-/** Runs migrations the way the tool would (no pgstack history). */
-async function runByTool(cl: pg.Client, ms: readonly Migration[]): Promise<void> {
-  for (const m of ms) {
-    if (m.inTransaction) await cl.query(`BEGIN;\n${m.sql}\n;\nCOMMIT`);
-    else for (const s of splitStatements(m.sql, m.file)) await cl.query(s.sql);
-  }
-}
 
 const names = (ms: readonly { name: string }[]) => ms.map((m) => m.name);
 const adoption = (conn: ConnectionOptions, ms: readonly Migration[]) => adoptionOptions({ connection: conn, schemas: ["public"], migrations: ms });
@@ -123,11 +101,11 @@ describe("pgstack's own history", () => {
 
 describe("another tool's history, mapped onto the files", () => {
   it("golang-migrate: a hand-written schema_migrations at version 2 → 0001..0002 adopted (verified), 0003..0004 pending", async () => {
-    const ms = await imported("golang-migrate", `${FIX}/golang-migrate`);
+    const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     const conn = await freshDatabase("stategm");
     const cl = await connectTo(conn);
     await runByTool(cl, ms.slice(0, 2));
-    await cl.query(`CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (2, false)`);
+    await golangMigrateAt(cl, 2);
     const state = await readDatabaseState(cl, ms, { generation: 1, adoption: adoption(conn, ms) });
     expect(state.adoption).toMatchObject({ source: { tool: "golang-migrate" } });
     expect(state.adoption && "migrations" in state.adoption && names(state.adoption.migrations)).toEqual(names(ms.slice(0, 2)));
@@ -140,24 +118,24 @@ describe("another tool's history, mapped onto the files", () => {
   });
 
   it("golang-migrate claiming more than the schema holds: the refusal is state, nothing is pending", async () => {
-    const ms = await imported("golang-migrate", `${FIX}/golang-migrate`);
+    const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     const conn = await freshDatabase("stategm");
     const cl = await connectTo(conn);
     await runByTool(cl, ms.slice(0, 1));
-    await cl.query(`CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (2, false)`);
+    await golangMigrateAt(cl, 2);
     const state = await readDatabaseState(cl, ms, { adoption: adoption(conn, ms) });
     expect(state.adoption).toEqual({ refusal: expect.stringContaining("golang-migrate's history says its schema is at 0002_create_orders, but it differs") });
     expect(state.pending).toEqual([]);
   });
 
   it("a history table the admin cannot read yet (42501): adoption's refusal says so in one line, nothing is pending", async () => {
-    const ms = await imported("golang-migrate", `${FIX}/golang-migrate`);
+    const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     const conn = await freshDatabase("stategm");
     const cl = await connectTo(conn);
     await runByTool(cl, ms.slice(0, 2));
     const tool = `${conn.database}_tool`;
-    await cl.query(`CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (2, false);
-      CREATE ROLE ${tool}; GRANT CREATE ON SCHEMA public TO ${tool}; GRANT ${tool} TO CURRENT_USER; ALTER TABLE schema_migrations OWNER TO ${tool}; REVOKE ${tool} FROM CURRENT_USER`);
+    await golangMigrateAt(cl, 2);
+    await cl.query(`CREATE ROLE ${tool}; GRANT CREATE ON SCHEMA public TO ${tool}; GRANT ${tool} TO CURRENT_USER; ALTER TABLE schema_migrations OWNER TO ${tool}; REVOKE ${tool} FROM CURRENT_USER`);
     const state = await readDatabaseState(cl, ms, { adoption: adoption(conn, ms) });
     expect(state.adoption).toEqual({ refusal: expect.stringMatching(/^database "[^"]+": adoption cannot be planned yet: permission denied for table schema_migrations; nothing is judged until it can/) });
     expect(state.pending).toEqual([]);
@@ -165,7 +143,7 @@ describe("another tool's history, mapped onto the files", () => {
 
   it("flyway: flyway_schema_history with V1, V1.1 and V2 → 0001..0003 adopted, 0004..0006 pending", async () => {
     const dir = `${FIX}/flyway/db/migration`;
-    const ms = await imported("flyway", dir);
+    const ms = await importFixture(tmp, "flyway", dir);
     const conn = await freshDatabase("statefw");
     const cl = await connectTo(conn);
     await runByTool(cl, ms.slice(0, 3));
@@ -202,11 +180,11 @@ describe("the safety check on a database being adopted (MigrationSafety provider
   }
 
   it("prod: 0 refusals, only 0004 pending, one line says 3 migrations are adopted; without adoption all four were judged on misread rows", async () => {
-    const ms = await imported("golang-migrate", folder());
+    const ms = await importFixture(tmp, "golang-migrate", folder());
     const conn = await freshDatabase("statesafe");
     const cl = await connectTo(conn);
     await runByTool(cl, ms.slice(0, 3));
-    await cl.query(`CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (3, false)`);
+    await golangMigrateAt(cl, 3);
     await cl.query(`INSERT INTO users (name) VALUES ('ada'), ('bob'); INSERT INTO orders (user_id) SELECT id FROM users`);
     const inputs: SafetyInputs = {
       connection: conn,
