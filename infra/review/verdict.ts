@@ -59,7 +59,7 @@ function findingReason(f: Finding): string {
 
 /** Identity of a finding that survives a JSON round trip. */
 function findingKey(f: Finding): string {
-  return `${f.rule}|${f.file}|${f.line}|${f.column}|${f.table ?? ""}`;
+  return `${f.rule}|${f.file}|${f.line}|${f.column}|${f.table ?? ""}|${f.subject ?? ""}`;
 }
 
 /** The verdict line at the top of the report. */
