@@ -6,8 +6,9 @@
  */
 import type { Logger } from "../lifecycle/connection.js";
 import type { ConnectionOptions } from "../lifecycle/connection.js";
-import type { BaselineOptions } from "../lifecycle/baseline.js";
+import { planBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
 import type { Migration } from "../lifecycle/source.js";
+import type { AdoptionPlanner } from "../lifecycle/state.js";
 import { foreignAppliedVersions } from "./foreign-history.js";
 
 /** What adoption needs to know of one database. */
@@ -28,7 +29,7 @@ export interface AdoptionInput {
   logger?: Logger;
 }
 
-/** Adoption's options, for {@link readDatabaseState} (`adoption`) and the apply (`applyMigrations`' `baseline`). */
+/** Adoption's options for the apply (`applyMigrations`' `baseline`). */
 export function adoptionOptions(input: AdoptionInput): BaselineOptions {
   return {
     connection: input.connection,
@@ -39,4 +40,10 @@ export function adoptionOptions(input: AdoptionInput): BaselineOptions {
     foreignApplied: foreignAppliedVersions(input.migrations),
     ...(input.logger ? { logger: input.logger } : {}),
   };
+}
+
+/** Adoption's planner for the state model ({@link readDatabaseState}'s `adoption`): `planBaseline` with these options. */
+export function adoptionPlanner(input: AdoptionInput): AdoptionPlanner {
+  const options = adoptionOptions(input);
+  return (client, migrations, database) => planBaseline(client, migrations, database, options);
 }

@@ -6,16 +6,33 @@
  * runs first. {@link readDatabaseState} computes it, read-only; the MigrationSet, the safety
  * check, the review, the rehearsal and `npm run diff` read it instead of their own copy.
  *
- * Another tool's history is read by the importers (`infra/importers/foreign-history.ts`, which
- * know each tool's table and provenance records); it is handed in through
- * {@link BaselineOptions.foreignApplied}, so the core depends on no importer.
+ * Adoption is planned by `planBaseline` (baseline.ts, which builds the migrations in a shadow)
+ * and another tool's history is read by the importers (`infra/importers/foreign-history.ts`,
+ * which know each tool's table and provenance records). Both are handed in as one
+ * {@link AdoptionPlanner} (`infra/importers/adoption.ts` builds it), so the state depends on
+ * neither: no importer in the core, and no import cycle through the apply.
  */
 import type pg from "pg";
-import { planBaseline, type BaselineOptions, type BaselinePlan } from "./baseline.js";
 import { errorMessage, PgstackError, type MigrationInterruptedError } from "./errors.js";
 import { checkHistory, findInterrupted, readHistory, readRunningMarkers, type AppliedMigration } from "./history.js";
 import { readGeneration } from "./reset.js";
 import type { Migration } from "./source.js";
+
+/** Adoption's plan for a database with tables and no pgstack history (`planBaseline`'s result). */
+export interface AdoptionPlan {
+  /** How many migrations are recorded without running (the first `count`). */
+  count: number;
+  /** Where N came from: `baseline: N`, the live schema, or another tool's history. */
+  source: "stated" | "detected" | { tool: string };
+  /** The line to print, naming N. */
+  message: string;
+}
+
+/**
+ * Plans adoption, read-only: undefined when there is nothing to adopt; throws a
+ * {@link PgstackError} when adoption refuses.
+ */
+export type AdoptionPlanner = (client: pg.Client, migrations: readonly Migration[], database: string) => Promise<AdoptionPlan | undefined>;
 
 /** What adoption will do on a database with tables and no pgstack history (before its first `up`). */
 export type AdoptionState =
@@ -23,7 +40,7 @@ export type AdoptionState =
       /** The migrations adoption records as applied without running them (the first N). */
       migrations: Migration[];
       /** Where N came from: another tool's history, `baseline: N`, or the live schema. */
-      source: BaselinePlan["source"];
+      source: AdoptionPlan["source"];
       /** The line to print, naming N and what runs after it. */
       message: string;
     }
@@ -60,7 +77,7 @@ export interface StateOptions {
    * Plans adoption when pgstack's history is empty and the managed schemas hold tables. Absent:
    * no adoption (every migration after the history is pending). Planning builds a shadow.
    */
-  adoption?: BaselineOptions;
+  adoption?: AdoptionPlanner;
 }
 
 /**
@@ -92,9 +109,9 @@ export async function readDatabaseState(client: pg.Client, migrations: readonly 
 }
 
 /** Adoption's plan as state: undefined when there is nothing to adopt; a refusal as data. */
-async function planAdoption(client: pg.Client, migrations: readonly Migration[], database: string, options: BaselineOptions): Promise<AdoptionState | undefined> {
+async function planAdoption(client: pg.Client, migrations: readonly Migration[], database: string, planner: AdoptionPlanner): Promise<AdoptionState | undefined> {
   try {
-    const plan = await planBaseline(client, migrations, database, options);
+    const plan = await planner(client, migrations, database);
     return plan && { migrations: migrations.slice(0, plan.count), source: plan.source, message: plan.message };
   } catch (err) {
     if (err instanceof PgstackError) return { refusal: err.message };

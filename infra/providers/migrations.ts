@@ -25,7 +25,7 @@ import {
   type Migration,
 } from "../lifecycle/index.js";
 import { readDatabaseState } from "../lifecycle/state.js";
-import { adoptionOptions } from "../importers/adoption.js";
+import { adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
 import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
 /** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
@@ -141,7 +141,7 @@ export const migrations = {
       await loadSqlParser();
       // Read-only; undefined before the database exists (nothing to adopt then).
       const state = await readOrGone(news.connection, (client) =>
-        readDatabaseState(client, all.map(toMigration), { generation: news.resetGeneration, database: news.connection.database, adoption: adoptionOptions(adoptionInput(news)) }),
+        readDatabaseState(client, all.map(toMigration), { generation: news.resetGeneration, database: news.connection.database, adoption: adoptionPlanner(adoptionInput(news)) }),
       );
       const adoption = state?.adoption;
       if (adoption && "message" in adoption) logger.info(adoption.message);

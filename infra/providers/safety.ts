@@ -14,7 +14,7 @@ import {
 import { errorMessage, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { describeAdoption, readDatabaseState, type DatabaseState } from "../lifecycle/state.js";
-import { adoptionOptions } from "../importers/adoption.js";
+import { adoptionPlanner } from "../importers/adoption.js";
 import { closeIdleConnections, logger, providerChanged, withConnection, type Failure } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
 
@@ -102,7 +102,7 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
   let analysed: { report: Awaited<ReturnType<typeof analyzeSafety>>; state: DatabaseState };
   try {
     analysed = await withConnection({ ...news.connection, connectTimeoutMs: 15_000 }, async (client) => {
-      const state = await readDatabaseState(client, migrations, { generation: news.resetGeneration, database, ...(news.schemas ? { adoption: adoptionOptions(adoptionInput(news, migrations)) } : {}) });
+      const state = await readDatabaseState(client, migrations, { generation: news.resetGeneration, database, ...(news.schemas ? { adoption: adoptionPlanner(adoptionInput(news, migrations)) } : {}) });
       const report = state.afterReset
         ? await analyze(null, state.pending, "skipped: the reset empties the database first")
         : await analyze(client, state.pending);

@@ -24,7 +24,7 @@ import {
 } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { describeAdoption, readDatabaseState } from "../lifecycle/state.js";
-import { adoptionOptions } from "../importers/adoption.js";
+import { adoptionPlanner } from "../importers/adoption.js";
 import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { resetGuard } from "../providers/reset.js";
 import { describeDrift, describeGrantDrift, inventoryOf, type InventoryTable } from "../providers/verification.js";
@@ -80,7 +80,7 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   if (exists) {
     empty = await withClient({ ...admin, database: db.name }, async (client) => {
       // The state as `up` sees it before its reset (the guard decides below whether the reset runs).
-      const adoption = adoptionOptions({ connection: { ...admin, database: db.name }, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${input.index}]`, migrations: input.migrations, logger: log });
+      const adoption = adoptionPlanner({ connection: { ...admin, database: db.name }, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${input.index}]`, migrations: input.migrations, logger: log });
       const state = await readDatabaseState(client, input.migrations, { database: db.name, adoption });
       plan.applied = state.applied.length;
       plan.historyProblems = state.mismatches;

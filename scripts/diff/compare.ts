@@ -17,7 +17,7 @@ import {
   type SchemaSnapshot,
 } from "../../infra/lifecycle/index.js";
 import { describeAdoption, readDatabaseState, type DatabaseState } from "../../infra/lifecycle/state.js";
-import { adoptionOptions } from "../../infra/importers/adoption.js";
+import { adoptionPlanner } from "../../infra/importers/adoption.js";
 import { managedSchemas, UsageError, type DiffStack } from "./stacks.js";
 
 /** One database of both stacks. */
@@ -74,7 +74,7 @@ export async function comparePair(projectRoot: string, a: DiffStack, b: DiffStac
       state: await readDatabaseState(c, migrations, {
         generation: db.reset.generation,
         database: db.name,
-        adoption: adoptionOptions({ connection: conn, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${index}]`, migrations, logger: log }),
+        adoption: adoptionPlanner({ connection: conn, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${index}]`, migrations, logger: log }),
       }),
     })).catch((err: unknown) => {
       if ((err as { cause?: { code?: string } }).cause?.code === "3D000") return undefined; // not deployed

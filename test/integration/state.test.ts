@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { adoptionOptions } from "../../infra/importers/adoption.js";
+import { adoptionPlanner } from "../../infra/importers/adoption.js";
 import { flywayChecksum } from "../../infra/importers/flyway.js";
 import {
   applyMigrations,
@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 const names = (ms: readonly { name: string }[]) => ms.map((m) => m.name);
-const adoption = (conn: ConnectionOptions, ms: readonly Migration[]) => adoptionOptions({ connection: conn, schemas: ["public"], migrations: ms });
+const adoption = (conn: ConnectionOptions, ms: readonly Migration[]) => adoptionPlanner({ connection: conn, schemas: ["public"], migrations: ms });
 
 describe("pgstack's own history", () => {
   let all: Migration[];
