@@ -4,7 +4,6 @@
  * run left unfinished, are checked before anything runs.
  */
 import type pg from "pg";
-import { adoptBaseline, type BaselineOptions } from "./baseline.js";
 import { HistoryMismatchError, MigrationFailedError, errorMessage } from "./errors.js";
 import { clearMarkerSql, ensureHistory, writeMarkerSql, type RunningMarker } from "./history.js";
 import { quoteIdent, quoteLiteral } from "./identifiers.js";
@@ -62,10 +61,11 @@ export interface ApplyOptions {
   logger?: Logger;
   /**
    * Adopt a database that has tables and no history: record the migrations its schema already
-   * equals as applied without running them (see `baseline.ts`). Without it, such a database is
-   * migrated from the first file.
+   * equals as applied without running them, e.g. `baseline.ts`'s `adoptBaseline`; called under
+   * the lock, only when nothing is recorded. Without it, such a database is migrated from the
+   * first file. (Passed in, so the baseline, which builds with this applier, is no import cycle.)
    */
-  baseline?: BaselineOptions;
+  adopt?: (client: pg.Client, migrations: readonly Migration[]) => Promise<{ count: number } | undefined>;
 }
 
 /**
@@ -87,7 +87,7 @@ export async function applyMigrations(
     let state = await readDatabaseState(client, migrations, { database: options.database });
     if (state.mismatches.length > 0) throw new HistoryMismatchError(options.database, state.mismatches);
     if (state.interrupted) throw state.interrupted;
-    const adopted = state.applied.length === 0 && options.baseline ? await adoptBaseline(client, migrations, options.database, { logger: log, ...options.baseline }) : undefined;
+    const adopted = state.applied.length === 0 && options.adopt ? await options.adopt(client, migrations) : undefined;
     if (adopted) state = await readDatabaseState(client, migrations, { database: options.database });
     const { applied, pending } = state;
     const results: MigrationResult[] = [];

@@ -218,6 +218,11 @@ export async function adoptBaseline(client: pg.Client, migrations: readonly Migr
   return plan;
 }
 
+/** `applyMigrations`' `adopt` option: {@link adoptBaseline} of `database` with these settings. */
+export function baselineAdopter(database: string, options: BaselineOptions): (client: pg.Client, migrations: readonly Migration[]) => Promise<BaselinePlan | undefined> {
+  return (client, migrations) => adoptBaseline(client, migrations, database, options);
+}
+
 /**
  * The declared structure after each of `migrations` (index 0: before any), built in a fresh
  * shadow database that is always dropped. Leftover shadows of crashed runs are dropped first.

@@ -23,7 +23,6 @@ import { loadSqlParser } from "./sql.js";
 
 export { REHEARSAL_PREFIX } from "./rehearsal-clone.js";
 export type { CopiedTable } from "./rehearsal-copy.js";
-export { formatRehearsal } from "./rehearsal-format.js";
 
 /** What one pending migration did on the copy. */
 export interface RehearsalStep {

@@ -11,11 +11,11 @@ import {
   formatSafetyReport,
   type SafetyPolicy,
 } from "../lifecycle/safety/index.js";
-import { errorMessage, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+import { errorMessage, inContext, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { describeAdoption, readDatabaseState, type DatabaseState } from "../lifecycle/state.js";
 import { adoptionPlanner } from "../importers/adoption.js";
-import { closeIdleConnections, logger, providerChanged, withConnection, type Failure } from "./common.js";
+import { closeIdleConnections, defineProvider, logger, providerChanged, withConnection } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
 
 /** Inputs of a MigrationSafety, as the program passes them. */
@@ -50,8 +50,9 @@ export interface SafetyState {
   migrations: string[];
 }
 
-export const safety = {
-  async check(_olds: unknown, news: SafetyInputs): Promise<{ inputs: SafetyState; failures: Failure[] }> {
+/** MigrationSafety's provider. Its `check` takes the program's {@link SafetyInputs} and keeps a {@link SafetyState}. */
+export const safety = defineProvider<SafetyInputs, SafetyState, SafetyState>("MigrationSafety", {
+  async check(_olds, news) {
     const database = news.connection.database;
     const state: SafetyState = { database, profile: news.policy.profile, migrations: news.migrations.map((m) => `${m.name}@${m.checksum.slice(0, 12)}`) };
     // In a preview an input may still be unknown (a marker string): then there is nothing to check yet.
@@ -66,24 +67,24 @@ export const safety = {
   },
 
   /** Nothing to change in the database: the resource is a check. Only new provider code updates it. */
-  async diff(_id: string, olds: SafetyState, news: SafetyState) {
+  async diff(_id, olds, news) {
     return { changes: providerChanged(olds, news), replaces: [], deleteBeforeReplace: false };
   },
 
-  async create(inputs: SafetyState): Promise<{ id: string; outs: SafetyState }> {
+  async create(inputs) {
     return { id: `${inputs.database}/safety`, outs: inputs };
   },
 
-  async update(_id: string, _olds: SafetyState, news: SafetyState): Promise<{ outs: SafetyState }> {
+  async update(_id, _olds, news) {
     return { outs: news };
   },
 
-  async read(id: string, props: SafetyState) {
+  async read(id, props) {
     return { id, props, inputs: props };
   },
 
-  async delete(): Promise<void> {},
-};
+  async delete() {},
+});
 
 /**
  * The analysis of what the next `up` runs (the state model's pending migrations: after the
@@ -115,7 +116,7 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
     if ((err as { cause?: { code?: string } }).cause?.code === "3D000" || (err as { code?: string }).code === "3D000") {
       return analyze(null, migrations, "skipped: the database does not exist yet");
     }
-    throw new Error(`database "${database}": the safety check of the pending migrations could not run: ${errorMessage(err)}`, { cause: err });
+    throw inContext(`database "${database}": the safety check of the pending migrations could not run`, err);
   }
   const { report, state } = analysed;
   if (news.policy.rehearsal && state.pending.length > 0 && !state.afterReset) {

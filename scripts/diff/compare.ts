@@ -18,7 +18,8 @@ import {
 } from "../../infra/lifecycle/index.js";
 import { describeAdoption, readDatabaseState, type DatabaseState } from "../../infra/lifecycle/state.js";
 import { adoptionPlanner } from "../../infra/importers/adoption.js";
-import { managedSchemas, UsageError, type DiffStack } from "./stacks.js";
+import { UsageError } from "../../infra/lifecycle/errors.js";
+import { managedSchemas, type DiffStack } from "./stacks.js";
 
 /** One database of both stacks. */
 export interface DatabasePair {
