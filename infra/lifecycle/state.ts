@@ -47,6 +47,13 @@ export type AdoptionState =
   | {
       /** Why adoption refuses (the schema equals no version, a history that does not match…). */
       refusal: string;
+    }
+  | {
+      /**
+       * Why adoption cannot be planned yet: the admin cannot read another tool's history before
+       * `up` makes it a member of the table's owner. Not a refusal: `up` plans it again after that.
+       */
+      deferred: string;
     };
 
 /** A database's migration state. */
@@ -84,7 +91,8 @@ export interface StateOptions {
  * The migration state of the database `client` is connected to. Read-only: with `adoption`,
  * the adoption is planned (a shadow database is built and dropped) but nothing is recorded. A
  * refused adoption is returned in `adoption.refusal`, not thrown; nothing is pending then,
- * since `up` runs nothing. Call {@link loadSqlParser} first (an interrupted migration's
+ * since `up` runs nothing. Nor is anything pending while adoption cannot be planned yet
+ * (`adoption.deferred`): what runs is only known once it can. Call {@link loadSqlParser} first (an interrupted migration's
  * statements are located with it).
  */
 export async function readDatabaseState(client: pg.Client, migrations: readonly Migration[], options: StateOptions = {}): Promise<DatabaseState> {
@@ -103,7 +111,7 @@ export async function readDatabaseState(client: pg.Client, migrations: readonly 
   if (applied.length > 0 || !options.adoption) return { ...base, pending: after };
   const adoption = await planAdoption(client, migrations, database, options.adoption);
   if (!adoption) return { ...base, pending: after };
-  if ("refusal" in adoption) return { ...base, adoption, pending: [] };
+  if (!("migrations" in adoption)) return { ...base, adoption, pending: [] };
   const adopted = new Set(adoption.migrations.map((m) => m.id));
   return { ...base, adoption, pending: after.filter((m) => !adopted.has(m.id)) };
 }
@@ -115,9 +123,9 @@ async function planAdoption(client: pg.Client, migrations: readonly Migration[],
     return plan && { migrations: migrations.slice(0, plan.count), source: plan.source, message: plan.message };
   } catch (err) {
     if (err instanceof PgstackError) return { refusal: err.message };
-    // 42501: the admin cannot read another tool's history yet (not a member of its owner).
+    // 42501: the admin cannot read another tool's history yet (it becomes a member of the owner during `up`).
     if ((err as { code?: string }).code === "42501") {
-      return { refusal: `database "${database}": adoption cannot be planned yet: ${errorMessage(err)}; nothing is judged until it can (grant the admin membership in the table's owner, then preview again)` };
+      return { deferred: `database "${database}": adoption cannot be planned yet: ${errorMessage(err)} (the admin becomes a member of the owner role during \`pulumi up\`, which plans it then); the migrations are judged once it can be planned` };
     }
     throw err;
   }
@@ -126,6 +134,7 @@ async function planAdoption(client: pg.Client, migrations: readonly Migration[],
 /** One line for reports: `17 migration(s) will be adopted (recorded as applied without running): 0001..0017, as golang-migrate's history says (verified)`. */
 export function describeAdoption(adoption: AdoptionState): string {
   if ("refusal" in adoption) return `adoption refused: ${adoption.refusal.split("\n")[0]}`;
+  if ("deferred" in adoption) return adoption.deferred;
   const ms = adoption.migrations;
   const span = ms.length === 1 ? ms[0]?.name : `${ms[0]?.name}..${ms.at(-1)?.name}`;
   const from = typeof adoption.source === "object" ? `, as ${adoption.source.tool}'s history says (verified)` : adoption.source === "stated" ? " (the stated baseline, verified)" : " (the live schema equals that version)";

@@ -147,6 +147,7 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
       );
       const adoption = state?.adoption;
       if (adoption && "message" in adoption) logger.info(adoption.message);
+      if (adoption && "deferred" in adoption) logger.warn(adoption.deferred);
       if (adoption && "refusal" in adoption) return { inputs: news, failures: [{ property: "", reason: adoption.refusal }] };
     }
     const done = new Set(known.map((m) => `${m.name}@${m.checksum}`));

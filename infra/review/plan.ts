@@ -86,7 +86,10 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
       const state = await readDatabaseState(client, input.migrations, { database: db.name, adoption });
       plan.applied = state.applied.length;
       plan.historyProblems = state.mismatches;
-      if (state.adoption) plan.adoption = { text: describeAdoption(state.adoption), refused: "refusal" in state.adoption };
+      if (state.adoption) {
+        const status = "refusal" in state.adoption ? "refused" : "deferred" in state.adoption ? "deferred" : "adopts";
+        plan.adoption = { text: describeAdoption(state.adoption), status };
+      }
       live = (await introspect(client, { schemas: db.schemas, exactCounts: true })).tables;
       plan.reset = resetPlan(input, state.recordedGeneration, live);
       const rebuilds = plan.reset?.guard === "allowed";
@@ -102,9 +105,11 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   if (pending.length === 0) {
     plan.safetySkipped = plan.historyProblems.length
       ? "not run: `pulumi up` refuses to migrate until the history problems above are fixed"
-      : plan.adoption?.refused
+      : plan.adoption?.status === "refused"
         ? "not run: `pulumi up` refuses to adopt the database (see above)"
-        : "nothing pending";
+        : plan.adoption?.status === "deferred"
+          ? "not run: adoption cannot be planned yet (see above)"
+          : "nothing pending";
     plan.rehearsal = { skipped: plan.safetySkipped };
   } else if (empty !== undefined) {
     plan.safety = await analyse(input, null, pending, `not run: ${empty} (the schema after the PR below is that run)`);

@@ -18,7 +18,8 @@ export function computeVerdict(databases: readonly DatabaseReview[], previewErro
   for (const db of databases) {
     const at = (s: string) => `${db.database}: ${s}`;
     for (const p of db.historyProblems) refusals.push(at(`history: ${p}`));
-    if (db.adoption?.refused) refusals.push(at(db.adoption.text));
+    if (db.adoption?.status === "refused") refusals.push(at(db.adoption.text));
+    if (db.adoption?.status === "deferred") warnings.push(at(db.adoption.text));
     if (db.reset?.guard === "refused") refusals.push(at(`reset refused: ${db.reset.reason}`));
     if (db.safety) {
       const refused = new Set(db.safety.refusals.map(findingKey));

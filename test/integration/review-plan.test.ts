@@ -110,7 +110,7 @@ describe("the review's plan", () => {
     const p = await plan(f, { reset: { generation: 1, allowed: false } });
     expect(p.adoption).toEqual({
       text: `${files.length - 1} migration(s) will be adopted (recorded as applied without running): ${files[0]!.name}..${files.at(-2)!.name} (the live schema equals that version)`,
-      refused: false,
+      status: "adopts",
     });
     expect(p.pending.map((m) => m.name)).toEqual(["0005_add_tags"]);
     expect(p.safety).toMatchObject({ profile: "prod", refusals: [], pending: [{ name: "0005_add_tags" }] });

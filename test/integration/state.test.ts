@@ -26,7 +26,7 @@ import {
 } from "../../infra/lifecycle/index.js";
 import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { closeIdleConnections } from "../../infra/providers/common.js";
-import { safety, type SafetyInputs } from "../../infra/providers/handlers.js";
+import { migrations, safety, type SafetyInputs } from "../../infra/providers/handlers.js";
 import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 import { golangMigrateAt, importFixture, runByTool } from "../support/foreign.js";
@@ -128,7 +128,7 @@ describe("another tool's history, mapped onto the files", () => {
     expect(state.pending).toEqual([]);
   });
 
-  it("a history table the admin cannot read yet (42501): adoption's refusal says so in one line, nothing is pending", async () => {
+  it("a history table the admin cannot read yet (42501): adoption is deferred in one line (not refused), nothing is pending", async () => {
     const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     const conn = await freshDatabase("stategm");
     const cl = await connectTo(conn);
@@ -137,8 +137,12 @@ describe("another tool's history, mapped onto the files", () => {
     await golangMigrateAt(cl, 2);
     await cl.query(`CREATE ROLE ${tool}; GRANT CREATE ON SCHEMA public TO ${tool}; GRANT ${tool} TO CURRENT_USER; ALTER TABLE schema_migrations OWNER TO ${tool}; REVOKE ${tool} FROM CURRENT_USER`);
     const state = await readDatabaseState(cl, ms, { adoption: adoption(conn, ms) });
-    expect(state.adoption).toEqual({ refusal: expect.stringMatching(/^database "[^"]+": adoption cannot be planned yet: permission denied for table schema_migrations; nothing is judged until it can/) });
+    expect(state.adoption).toEqual({ deferred: expect.stringMatching(/^database "[^"]+": adoption cannot be planned yet: permission denied for table schema_migrations \(the admin becomes a member of the owner role during `pulumi up`/) });
     expect(state.pending).toEqual([]);
+    // The MigrationSet's preview passes with that one line (up plans it after the membership), no stack trace.
+    const inputs = { connection: conn, role: conn.user, migrations: ms.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })), resetGeneration: 1, schemas: ["public"] };
+    expect((await migrations.check(undefined, inputs)).failures).toEqual([]);
+    expect(logs.filter((l) => l.includes("adoption cannot be planned yet"))).toEqual([expect.stringMatching(/^warn: database "[^"]+": adoption cannot be planned yet: permission denied for table schema_migrations/)]);
   });
 
   it("flyway: flyway_schema_history with V1, V1.1 and V2 → 0001..0003 adopted, 0004..0006 pending", async () => {
