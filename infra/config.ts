@@ -240,6 +240,8 @@ const safetySchema = z
         notNull: safetyMode.optional(),
         duplicates: safetyMode.optional(),
         rename: safetyMode.optional(),
+        /** SET ROLE / RESET ROLE, role and database DDL, ALTER SYSTEM, COPY … PROGRAM, dblink / postgres_fdw. */
+        privilege: safetyMode.optional(),
         lint: safetyMode.optional(),
       })
       .default({}),
@@ -400,6 +402,7 @@ export function safetyPolicyOf(config: StackConfig, db: DatabaseConfig): SafetyP
     notNull: set(p.notNull, base.notNull),
     duplicates: set(p.duplicates, base.duplicates),
     rename: set(p.rename, base.rename),
+    privilege: set(p.privilege, base.privilege),
     lint: set(p.lint, base.lint),
     rehearsal: set(safety.rehearsal, base.rehearsal),
     exactCountBelow: set(safety.exactCountBelow, base.exactCountBelow),

@@ -97,6 +97,10 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         configPath: `${CONFIG_NAMESPACE}:safety`,
         resetGeneration: db.reset.generation,
         session: db.session,
+        // Adoption as the MigrationSet plans it: what it records without running is not judged.
+        schemas: db.schemas,
+        ...(db.baseline !== undefined ? { baseline: db.baseline } : {}),
+        databaseConfigPath: at,
       },
       { parent: this },
     );

@@ -323,32 +323,3 @@ export async function dropLeftoverBaselineShadows(client: pg.Client, log: Logger
   }
   return dropped;
 }
-
-/**
- * For the preview: what adoption would do, read-only, on a connection of its own. `message`
- * names N (log it); `refusal` is the reason to refuse. Both are absent when there is nothing to
- * adopt, or when the database cannot be reached yet (a stack that is about to create it).
- */
-export async function previewBaseline(
-  migrations: readonly Migration[],
-  database: string,
-  options: BaselineOptions,
-): Promise<{ message?: string; refusal?: string }> {
-  let client: pg.Client;
-  try {
-    client = await connect({ ...options.connection, applicationName: "pgstack (preview)" }, { retryDelaysMs: [] });
-  } catch {
-    return {};
-  }
-  try {
-    const plan = await planBaseline(client, migrations, database, options);
-    return plan ? { message: plan.message } : {};
-  } catch (err) {
-    // What only `up` can read (another tool's history, once the admin is a member of its owner) is one line, not a refusal.
-    if (err instanceof NotReadableYetError) return { message: `${database}: ${err.line}` };
-    if (err instanceof PgstackError) return { refusal: err.message };
-    throw err;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}

@@ -25,35 +25,21 @@ import { flywayChecksum } from "../../infra/importers/flyway.js";
 import { loadMigrations, loadSqlParser, readHistory, splitStatements, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
 import { migrations, setLogger, type MigrationSetInputs } from "../../infra/providers/handlers.js";
 import { closeClients, connectTo, freshDatabase, query, superuserConnection } from "../support/db.js";
+import { captureProviderLogs } from "../support/logs.js";
+import { importFixture, runByTool } from "../support/foreign.js";
 
 const FIX = "test/fixtures/importers";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-adopt-foreign-"));
-const logs: string[] = [];
-beforeAll(async () => {
-  await loadSqlParser();
-  setLogger({ info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) });
-});
-beforeEach(() => {
-  logs.length = 0;
-});
+const logs = captureProviderLogs();
+beforeAll(loadSqlParser);
 afterEach(closeClients);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** Imports a fixture into `<tmp>/<format>-*\/app` and loads it back with pgstack's loader. */
-async function importFixture(format: SourceFormat, dir: string): Promise<Migration[]> {
-  const out = path.join(fs.mkdtempSync(path.join(tmp, `${format}-`)), "app");
-  await writeMigrations(out, (await convertFolder(format, dir)).files);
-  return loadMigrations(out);
-}
 
 /** A fresh database where the tool ran the first `k` migrations (no pgstack history), and the inputs to adopt it. */
 async function ranByTool(ms: Migration[], k: number): Promise<{ conn: ConnectionOptions; cl: pg.Client; inputs: MigrationSetInputs }> {
   const conn = await freshDatabase("adoptf");
   const cl = await connectTo(conn);
-  for (const m of ms.slice(0, k)) {
-    if (m.inTransaction) await cl.query(`BEGIN;\n${m.sql}\n;\nCOMMIT`);
-    else for (const s of splitStatements(m.sql, m.file)) await cl.query(s.sql);
-  }
+  await runByTool(cl, ms.slice(0, k));
   const inputs: MigrationSetInputs = {
     connection: conn,
     role: conn.user,
@@ -74,7 +60,7 @@ describe("flyway: flyway_schema_history says V1, V1.1 and V2 ran (3 of 6)", () =
   const sum = (script: string) => flywayChecksum(fs.readFileSync(`${FIX}/flyway/db/migration/${script}`, "utf8"));
 
   it("check names flyway and 0003; create records 0001..0003 as baselined and runs only 0004..0006", async () => {
-    const ms = await importFixture("flyway", `${FIX}/flyway/db/migration`);
+    const ms = await importFixture(tmp, "flyway", `${FIX}/flyway/db/migration`);
     expect(ms.map((m) => m.name)).toEqual([
       "0001_create_accounts",
       "0002_add_account_email",
@@ -148,7 +134,7 @@ CREATE INDEX "flyway_schema_history_s_idx" ON "public"."flyway_schema_history" (
 
 describe("prisma: _prisma_migrations says init, add_posts and add_profile finished (3 of 4)", () => {
   it("check names prisma and 0003; create records 0001..0003 as baselined and runs only the CONCURRENTLY index", async () => {
-    const ms = await importFixture("prisma", `${FIX}/prisma`);
+    const ms = await importFixture(tmp, "prisma", `${FIX}/prisma`);
     const { conn, cl, inputs } = await ranByTool(ms, 3);
     // Prisma's own DDL for its history table, and one finished row per applied migration.
     await cl.query(`CREATE TABLE "_prisma_migrations" (
@@ -197,7 +183,7 @@ describe("prisma: _prisma_migrations says init, add_posts and add_profile finish
 
 describe("golang-migrate: schema_migrations says version 2, but the database is at 1", () => {
   it("check and create refuse with the structural difference; nothing is recorded or run", async () => {
-    const ms = await importFixture("golang-migrate", `${FIX}/golang-migrate`);
+    const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     // Only 000001 ran (orders is missing), yet golang-migrate's row claims version 2, clean.
     const { conn, cl, inputs } = await ranByTool(ms, 1);
     await cl.query(`CREATE TABLE IF NOT EXISTS "public"."schema_migrations" (version bigint not null primary key, dirty boolean not null)`);
@@ -257,7 +243,7 @@ const GOLANG_MIGRATE_HISTORY = "CREATE TABLE schema_migrations (version bigint N
 
 describe("preview of an adoption by an admin that is not a member of the owner yet", () => {
   it("golang-migrate: the preview says in one line what it cannot read and why; after the membership up adopts in one go", async () => {
-    const ms = await importFixture("golang-migrate", `${FIX}/golang-migrate`);
+    const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     const { conn, owner, inputs } = await ownedByTool(ms, 3, GOLANG_MIGRATE_HISTORY);
     const admin = conn.user;
     expect(await query(conn, `SELECT pg_has_role($1, 'MEMBER') AS member`, [owner])).toEqual([{ member: false }]);
@@ -300,7 +286,7 @@ describe("preview of an adoption by an admin that is not a member of the owner y
   });
 
   it("drizzle: its own schema is not usable by the admin yet; the same one line, no refusal", async () => {
-    const ms = await importFixture("drizzle", `${FIX}/drizzle`);
+    const ms = await importFixture(tmp, "drizzle", `${FIX}/drizzle`);
     const { conn, owner, inputs } = await ownedByTool(
       ms,
       2,
@@ -310,12 +296,12 @@ describe("preview of an adoption by an admin that is not a member of the owner y
     expect((await migrations.check(undefined, inputs)).failures).toEqual([]);
     // 0003 only updates rows, so the schema equals 0002 and 0003 alike: only the unread history can tell; the line says no more.
     expect(logs.filter((l) => l.includes("cannot read"))).toEqual([
-      `${conn.database}: cannot read drizzle.__drizzle_migrations (drizzle's history) yet: the admin "${conn.user}" becomes a member of its owner "${owner}" during up, and up reads it then`,
+      `warn: database "${conn.database}": cannot read drizzle.__drizzle_migrations (drizzle's history) yet: the admin "${conn.user}" becomes a member of its owner "${owner}" during up, and up reads it then`,
     ]);
   });
 
   it("files not imported from that tool: its table is not read at all, the schema alone names the version", async () => {
-    const imported = await importFixture("golang-migrate", `${FIX}/golang-migrate`);
+    const imported = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     // The same SQL without the provenance comments, as if written for pgstack by hand.
     const ms = imported.map((m) => ({ ...m, sql: m.sql.split("\n").slice(2).join("\n") }));
     const { conn, inputs } = await ownedByTool(ms, 3, GOLANG_MIGRATE_HISTORY);
@@ -325,7 +311,7 @@ describe("preview of an adoption by an admin that is not a member of the owner y
   });
 
   it("a history table of another role, which up will not give access to, is refused with what to grant", async () => {
-    const ms = await importFixture("golang-migrate", `${FIX}/golang-migrate`);
+    const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     const { conn, owner, inputs } = await ownedByTool(ms, 3, GOLANG_MIGRATE_HISTORY);
     const other = `nm_other_${randomBytes(4).toString("hex")}`;
     await query({ ...superuserConnection(), database: conn.database }, `CREATE ROLE ${other}; ALTER TABLE schema_migrations OWNER TO ${other}`);
