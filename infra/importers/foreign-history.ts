@@ -13,6 +13,7 @@
  */
 import type pg from "pg";
 import { NotReadableYetError } from "../lifecycle/errors.js";
+import { FOREIGN_HISTORY_TABLES } from "../lifecycle/schema/known.js";
 import { displayQualified, quoteIdent } from "../lifecycle/identifiers.js";
 import type { Migration } from "../lifecycle/source.js";
 import { compareFlywayVersions, normalizeFlywayVersion } from "./flyway.js";
@@ -39,8 +40,8 @@ export interface ForeignMapping {
   modified: string[];
 }
 
-/** The history tables of the tools pgstack adopts from, by their default names (in any schema); one list with the schema model's known objects once that lands (lifecycle/schema/known.ts). */
-const FOREIGN_HISTORY_TABLES = ["__drizzle_migrations", "_prisma_migrations", "flyway_schema_history", "schema_migrations", "goose_db_version", "alembic_version"];
+/** The table names to look for: the one list of other tools' history tables (schema/known.ts). */
+const HISTORY_TABLE_NAMES = FOREIGN_HISTORY_TABLES.map((t) => t.table);
 
 /** Options of {@link readForeignHistory}. */
 export interface ForeignHistoryOptions {
@@ -76,7 +77,7 @@ export async function readForeignHistory(client: pg.ClientBase, options: Foreign
         AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgstack') AND n.nspname NOT LIKE 'pg\\_%'
       GROUP BY n.nspname, n.oid, c.oid, c.relname
       ORDER BY n.nspname, c.relname`,
-    [FOREIGN_HISTORY_TABLES],
+    [HISTORY_TABLE_NAMES],
   );
   const candidates = found
     .map((f) => ({ ...f, tool: toolOf(f.table, new Set(f.columns)), qualified: `${quoteIdent(f.schema)}.${quoteIdent(f.table)}` }))
