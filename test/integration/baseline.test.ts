@@ -6,7 +6,8 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
-import { BaselineRefusedError, dropLeftoverBaselineShadows, planBaseline, BASELINE_PREFIX, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
+import { BaselineRefusedError, planBaseline, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
+import { SCRATCH_PREFIX } from "../../infra/lifecycle/scratch.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
@@ -44,7 +45,7 @@ async function createAllDatabase(extra = "") {
 }
 
 async function shadowsLeft(): Promise<string[]> {
-  const rows = await query<{ d: string }>(adminConnection(), "SELECT datname AS d FROM pg_database WHERE starts_with(datname, $1)", [BASELINE_PREFIX]);
+  const rows = await query<{ d: string }>(adminConnection(), "SELECT datname AS d FROM pg_database WHERE starts_with(datname, $1)", [SCRATCH_PREFIX]);
   return rows.map((r) => r.d);
 }
 
@@ -180,20 +181,6 @@ describe("adoption of an existing database (baseline)", () => {
     const res = await applyMigrations(cl, await inline(FILES), { database: db.database, baseline: { connection: db, schemas: ["public"] } });
     expect([res.error, res.baselined, res.results.length]).toEqual([undefined, undefined, 4]);
   });
-
-  it("leftover shadows of crashed runs are found by prefix and dropped; a recent one (a run in progress) is kept", async () => {
-    const admin = adminConnection();
-    const old = `${BASELINE_PREFIX}1000_deadbeef`;
-    const recent = `${BASELINE_PREFIX}${Math.floor(Date.now() / 1000)}_cafef00d`;
-    await query(admin, `CREATE DATABASE ${old}`);
-    await query(admin, `CREATE DATABASE ${recent}`);
-    const cl = await connectTo(admin);
-    const logs: string[] = [];
-    expect(await dropLeftoverBaselineShadows(cl, { info: (m) => logs.push(m), warn: (m) => logs.push(m) })).toEqual([old]);
-    expect(logs).toEqual([`dropped the leftover shadow database ${old}`]);
-    expect(await shadowsLeft()).toEqual([recent]);
-    await query(admin, `DROP DATABASE ${recent}`);
-  });
 });
 
 describe("the shadow database needs CREATEDB", () => {
@@ -204,7 +191,7 @@ describe("the shadow database needs CREATEDB", () => {
     const weak = { ...db, user: role, password: `pw-${role}` };
     const cl = await connectTo(weak);
     const err = await planBaseline(cl, await inline(FILES), db.database, { ...options, connection: weak }).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(new RegExp(`^cannot create the shadow database ${BASELINE_PREFIX}\\d+_[0-9a-f]{8} that the migrations are compared in: permission denied to create database; nothing was changed\\n  → give the admin "${role}" CREATEDB`));
+    expect((err as Error).message).toMatch(new RegExp(`^cannot create the scratch database ${SCRATCH_PREFIX}\\d+_[0-9a-z]+_baseline_[0-9a-f]{8} \\(baseline\\): permission denied to create database; nothing was changed\\n  → the admin needs CREATEDB`));
     expect(await shadowsLeft()).toEqual([]);
   });
 });
