@@ -64,10 +64,14 @@ export async function dropLeftoverScratch(client: pg.Client, log: Logger): Promi
     "SELECT pid, (extract(epoch FROM backend_start) * 1e6)::int8::text AS started FROM pg_stat_activity",
   );
   const alive = (c: Creator) => sessions.rows.some((s) => s.pid === c.pid && (s.started === null || BigInt(s.started).toString(36) === c.started));
-  const dropped: string[] = [];
-  for (const r of rows) {
+  const dead = rows.filter((r) => {
     const creator = creatorOf(r.name);
-    if (!creator || alive(creator)) continue;
+    return creator !== undefined && !alive(creator);
+  });
+  // Membership in a dead run's roles first: FORCE may have to end their sessions on its databases.
+  for (const r of dead) if (r.kind === "role") await client.query(`GRANT ${quoteIdent(r.name)} TO CURRENT_USER`).catch(() => undefined);
+  const dropped: string[] = [];
+  for (const r of dead) {
     try {
       if (r.kind === "database") await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(r.name)} WITH (FORCE)`);
       else await dropThrowawayRole(client, r.name, r.owner ?? undefined);

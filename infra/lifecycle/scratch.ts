@@ -215,6 +215,8 @@ async function cleanup(s: Cleanup, via: "here" | "signal"): Promise<string[]> {
     await s.admin?.end().catch(() => undefined);
   }
   try {
+    // Membership in the throwaway role lets the admin end its session (FORCE below) and drop it.
+    if (s.role) await client.query(`GRANT ${quoteIdent(s.role)} TO CURRENT_USER`).catch(() => undefined);
     if (s.name) {
       // FORCE ends the sessions still on it: only the run's own (it is never handed to anyone).
       await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(s.name)} WITH (FORCE)`).then(

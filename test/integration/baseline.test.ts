@@ -1,6 +1,6 @@
 /**
  * Adoption (baseline) on a real PostgreSQL, as a non-superuser admin: a `create_all`-style
- * database (tables made by hand, no history) is matched against the migrations in a shadow
+ * database (tables made by hand, no history) is matched against the migrations in a scratch
  * database, recorded as baselined up to the version it equals, and only the rest runs. A database
  * that matches no version, or not the stated one, is refused with the difference; nothing changes.
  */
@@ -89,8 +89,8 @@ describe("adoption of an existing database (baseline)", () => {
     expect(message).toContain(
       `database "${db.database}" has tables but no pgstack history, and its schema equals no version of the migrations; ` +
         "the closest is 0003_add_user_team, with 2 difference(s) (+ only in the database, - only in the migrations); nothing was applied or recorded:\n" +
-        "    ~ public.users: + column nickname text (not in the migrations up to 0003_add_user_team)\n" +
-        "    ~ public.users: - index users_team_idx: CREATE INDEX users_team_idx ON public.users USING btree (team_id) (missing in the database)\n" +
+        "    ~ public.users: + column nickname text (only in the database)\n" +
+        "    - index public.users_team_idx (only in the migrations)\n" +
         "  → make the database equal one version (undo the hand-made changes), or add a migration so that one version describes it; " +
         "to name the version yourself, set pgstack:databases[0].baseline: <version> (pgstack still verifies it); then run again",
     );
@@ -107,9 +107,9 @@ describe("adoption of an existing database (baseline)", () => {
     expect(wrong).toBeInstanceOf(BaselineRefusedError);
     expect((wrong as Error).message).toContain(
       `database "${db.database}": pgstack:databases[0].baseline: 2 says its schema is at 0002_add_teams, but it differs from that version in 3 place(s); nothing was applied or recorded:\n` +
-        "    ~ public.users: + column team_id integer (not in the migrations up to 0002_add_teams)\n" +
-        "    ~ public.users: + foreign key users_team_id_fkey: (team_id) -> public.teams(id) on delete no action (not in the migrations)\n" +
-        "    ~ public.users: + index users_team_idx: CREATE INDEX users_team_idx ON public.users USING btree (team_id) (not in the migrations)\n",
+        "    ~ public.users: + column team_id integer (only in the database)\n" +
+        "    ~ public.users: + constraint users_team_id_fkey FOREIGN KEY (team_id) REFERENCES public.teams(id) (only in the database)\n" +
+        "    + index public.users_team_idx (only in the database)\n",
     );
     expect(await query(db, "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 0 }]);
 

@@ -292,7 +292,7 @@ describe("the copy is always dropped", () => {
     const report = await rehearse(adminConnection(), f.db.database, [], { role: f.owner, logger: (m) => lines.push(m) });
     expect(report.steps).toEqual([]);
     expect(report.clone).toBeUndefined(); // nothing pending: no copy made
-    expect(lines).toContain(`scratch: dropped the database ${left[0]}, left over from a run that ended without cleaning up`);
+    expect(lines, lines.join("\n")).toContain(`scratch: dropped the database ${left[0]}, left over from a run that ended without cleaning up`);
     expect(await copies()).toEqual(before);
   });
 });
