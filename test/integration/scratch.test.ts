@@ -12,6 +12,7 @@ import { applyMigrations, connect, loadSqlParser, sha256, withScratchDatabase, S
 import { readCreator, scratchName } from "../../infra/lifecycle/scratch-names.js";
 import { adminConnection, closeClients, query, superuserConnection } from "../support/db.js";
 import { fltrDatabase } from "../support/fixtures.js";
+import { serverWide } from "../support/server-wide.js";
 
 afterEach(closeClients);
 beforeAll(loadSqlParser);
@@ -23,13 +24,6 @@ const m = (id: number, slug: string, sql: string): Migration => {
 /** This run's scratch objects (databases and roles) still on the server. */
 const scratchObjects = async (names: readonly string[]) =>
   (await query<{ n: string }>(adminConnection(), "SELECT datname AS n FROM pg_database WHERE datname = ANY($1) UNION ALL SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [names])).map((r) => r.n);
-/** The server-wide catalogs a preview must leave exactly as they were. */
-export const serverWide = async () => ({
-  roles: await query(adminConnection(), "SELECT rolname, rolcreaterole, rolcreatedb, rolcanlogin FROM pg_roles WHERE NOT starts_with(rolname, $1) ORDER BY 1", [SCRATCH_PREFIX]),
-  members: await query(adminConnection(), "SELECT roleid::regrole::text AS r, member::regrole::text AS m FROM pg_auth_members ORDER BY 1, 2"),
-  databases: await query(adminConnection(), "SELECT datname FROM pg_database WHERE NOT starts_with(datname, $1) ORDER BY 1", [SCRATCH_PREFIX]),
-});
-
 describe("the scratch database", () => {
   it("is dropped with its throwaway role on success and on failure; the owner session holds only the owner's privileges", async () => {
     const f = await fltrDatabase("scr");
@@ -139,21 +133,21 @@ describe("server-wide objects", () => {
       m(1, "reader", `CREATE ROLE ${reader} NOLOGIN;\nGRANT ${reader} TO ${f.app};\nCREATE TABLE t (id int);\nGRANT SELECT ON t TO ${reader};\n`),
       { ...m(2, "extra_db", `CREATE DATABASE ${extra};\n`), inTransaction: false },
     ];
-    const before = await serverWide();
+    const before = await serverWide(f.db.database);
     const seen = await withScratchDatabase(adminConnection(), { purpose: "declared", owner: f.owner, migrations }, async (scratch) => {
       const res = await applyMigrations(await scratch.ownerSession(), migrations, { database: scratch.name, role: f.owner });
       expect(res.error).toBeUndefined();
-      const during = await serverWide();
+      const during = await serverWide(f.db.database);
       return [during.roles.some((r) => r["rolname"] === reader), during.databases.some((d) => d["datname"] === extra), during.members.some((x) => x["r"] === reader)];
     });
     expect(seen).toEqual([true, true, true]); // they existed during the run
-    expect(await serverWide()).toEqual(before);
+    expect(await serverWide(f.db.database)).toEqual(before);
   });
 
   it("what it cannot undo is refused at file:line before anything runs", async () => {
     const f = await fltrDatabase("scr");
     const migrations = [m(1, "ok", "CREATE TABLE a (id int);\n"), m(2, "alter_owner", `CREATE TABLE b (id int);\n\nALTER ROLE ${f.owner} CREATEDB;\n`)];
-    const before = await serverWide();
+    const before = await serverWide(f.db.database);
     let ran = false;
     const err = await withScratchDatabase(adminConnection(), { purpose: "declared", owner: f.owner, migrations }, async () => {
       ran = true;
@@ -161,6 +155,6 @@ describe("server-wide objects", () => {
     expect(err).toBeInstanceOf(ScratchRefusedError);
     expect((err as Error).message).toContain(`migrations/x/0002_alter_owner.sql:3:1: alters the role "${f.owner}", which existed before`);
     expect(ran).toBe(false);
-    expect(await serverWide()).toEqual(before);
+    expect(await serverWide(f.db.database)).toEqual(before);
   });
 });
