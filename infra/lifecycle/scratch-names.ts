@@ -92,7 +92,8 @@ export async function dropLeftoverScratch(client: pg.Client, log: Logger): Promi
 export async function dropThrowawayRole(client: pg.Client, role: string, owner: string | undefined): Promise<void> {
   const r = quoteIdent(role);
   if (((await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rowCount ?? 0) === 0) return;
-  await client.query(`GRANT ${r} TO CURRENT_USER`);
+  // Already a member (a signal's cleanup granted it): Postgres refuses a second grant in PG16+.
+  await client.query(`GRANT ${r} TO CURRENT_USER`).catch(() => undefined);
   await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [role]);
   if (owner) await client.query(`REASSIGN OWNED BY ${r} TO ${quoteIdent(owner)}`);
   await client.query(`DROP OWNED BY ${r}`);

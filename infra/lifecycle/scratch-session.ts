@@ -80,6 +80,8 @@ export async function openOwnerSession(control: pg.Client, target: ConnectionOpt
  */
 export async function withOwnerSession<T>(control: pg.Client, target: ConnectionOptions, opts: OwnerSessionOptions & { logger?: Logger }, fn: (client: pg.Client, role: string) => Promise<T>): Promise<T> {
   await dropLeftoverScratch(control, opts.logger ?? silentLogger);
+  // Already the owner (a stack whose admin owns the database): there is nothing above it to confine.
+  if (target.user === opts.owner) return fn(control, opts.owner);
   const session = await openOwnerSession(control, target, opts);
   try {
     return await fn(session.client, session.role);

@@ -113,6 +113,8 @@ export async function withScratchDatabase<T>(admin: ConnectionOptions, opts: Scr
       made,
       interrupted: () => state.cleaning !== undefined,
       ownerSession: async () => {
+        // Already the owner (the admin owns it): there is nothing above it to confine.
+        if (maintenance.user === opts.owner) return scratchAdmin;
         opening ??= openOwnerSession(scratchAdmin, { ...maintenance, database: name }, { owner: opts.owner, creator: state.creator, onRole: (r) => (state.role = r) });
         const s = await opening;
         state.session = s.client;
