@@ -216,8 +216,8 @@ export async function adoptBaseline(client: pg.Client, migrations: readonly Migr
   return plan;
 }
 
-/** `+` only in the live database, `-` only in the migrations. */
-const ADOPTION_LABELS = { onlySecond: "only in the database", onlyFirst: "only in the migrations" };
+/** Adoption's wording: `+` only in the live database, `-` only in the migrations. */
+export const ADOPTION_LABELS = { onlySecond: "only in the database", onlyFirst: "only in the migrations" };
 
 /**
  * The declared schema after each of `migrations` (index 0: before any): one build in a scratch
