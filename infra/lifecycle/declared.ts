@@ -1,7 +1,7 @@
 /**
  * The declared schema: what the migration files build, measured rather than guessed. Every file
- * is applied, in order and through the real apply path, to a throwaway shadow database on the
- * same server; the result is introspected and the shadow dropped (also on failure). The snapshot
+ * is applied, in order and through the real apply path, as the owner, to a scratch database on
+ * the same server; the result is introspected and the database dropped (also on failure). The snapshot
  * is cached by the files' checksums, so an unchanged folder costs no database work at all.
  */
 import { randomBytes } from "node:crypto";
@@ -23,7 +23,7 @@ const CACHE_FORMAT = 2;
 
 /** Options of {@link buildDeclaredSchema}. */
 export interface DeclaredOptions {
-  /** The role migrations run as (`SET ROLE`), normally the database owner; it owns the shadow. */
+  /** The role migrations run as (`SET ROLE`), normally the database owner; it owns the scratch database. */
   role: string;
   /** What the build is for, in the scratch database's name and in logs. Default `declared`. */
   purpose?: ScratchPurpose;
@@ -34,7 +34,7 @@ export interface DeclaredOptions {
    * `.pgstack/cache/declared` under the working directory; `false` turns the cache off.
    */
   cacheDir?: string | false;
-  /** Progress: the shadow's name, every tenth of the migrations, and the drop. */
+  /** Progress: the scratch database's name, every tenth of the migrations, and the drop. */
   logger?: Logger;
   /**
    * Called before the first migration (version 0: the managed schemas, empty) and after each
@@ -43,14 +43,14 @@ export interface DeclaredOptions {
    */
   onStep?: (version: number, snapshot: SchemaSnapshot) => unknown;
   /**
-   * The managed schemas, created in the shadow with their owner, grants and default privileges
+   * The managed schemas, created in the scratch database with their owner, grants and default privileges
    * before the migrations run, as the stack creates them in the real database. Default: `public`
    * owned by `role`, no grants. Also limits the introspection to these schemas.
    */
   schemas?: readonly ManagedSchema[];
 }
 
-/** The migrations do not build on an empty database, or the shadow could not be made. */
+/** The migrations do not build on an empty database. */
 export class DeclaredSchemaError extends PgstackError {
   constructor(message: string, options: { hint: string; cause?: unknown }) {
     super("DECLARED_SCHEMA_FAILED", message, options);
@@ -58,7 +58,7 @@ export class DeclaredSchemaError extends PgstackError {
 }
 
 /**
- * The schema the migrations declare: applied to a fresh shadow database on `admin`'s server,
+ * The schema the migrations declare: applied to a fresh scratch database on `admin`'s server,
  * introspected, dropped. `admin` is any database on that server the admin may connect to; the
  * admin needs CREATEDB and membership in `opts.role` (what a stack's admin has). Call
  * {@link loadSqlParser} first, or let this do it.

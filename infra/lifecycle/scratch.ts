@@ -81,10 +81,15 @@ export async function withScratchDatabase<T>(admin: ConnectionOptions, opts: Scr
   const log = opts.logger ?? silentLogger;
   const maintenance: ConnectionOptions = { ...admin, database: admin.database === opts.copy?.from ? "postgres" : admin.database, applicationName: `pgstack (${opts.purpose})` };
   const control = await connect(maintenance);
-  const state: Cleanup = { maintenance, control, log, opts, creator: await readCreator(control).catch(async (err: unknown) => {
+  let creator: Creator;
+  try {
+    // The control session is the creator: while it runs, nothing it made is a leftover.
+    creator = await readCreator(control);
+  } catch (err) {
     await control.end().catch(() => undefined);
     throw err;
-  }) };
+  }
+  const state: Cleanup = { maintenance, control, log, opts, creator };
   const stop = onInterrupt((signal) => {
     log.warn(`${signal}: stopping the ${opts.purpose} run and dropping its scratch database`);
     opts.onInterrupt?.();
