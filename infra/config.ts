@@ -3,6 +3,7 @@
  * with its config path (`pgstack:databases[0].roles[1].name`) and what to do.
  */
 import { z } from "zod";
+import { PgstackError } from "./lifecycle/errors.js";
 import { identifierProblem } from "./lifecycle/identifiers.js";
 import { parseForeignKeyRef, parseTableRef, type Expectations, type Parsed } from "./lifecycle/verify.js";
 import { PROFILES } from "./lifecycle/safety/policy.js";
@@ -285,15 +286,12 @@ export type DatabaseConfig = StackConfig["databases"][number];
 export type ServerConfig = StackConfig["server"];
 
 /** Raised for an invalid stack config; `issues` holds every problem, each with its path. */
-export class ConfigError extends Error {
+export class ConfigError extends PgstackError {
   readonly issues: readonly string[];
   constructor(stack: string, issues: readonly string[]) {
-    super(
-      `stack "${stack}": the config has ${issues.length} problem(s):\n` +
-        issues.map((i) => `  - ${i}`).join("\n") +
-        `\n  → fix them in Pulumi.${stack}.yaml (or with \`pulumi config set --path\`) and run again`,
-    );
-    this.name = "ConfigError";
+    super("CONFIG_INVALID", `stack "${stack}": the config has ${issues.length} problem(s):\n` + issues.map((i) => `  - ${i}`).join("\n"), {
+      hint: `fix them in Pulumi.${stack}.yaml (or with \`pulumi config set --path\`) and run again`,
+    });
     this.issues = issues;
   }
 }
@@ -327,15 +325,6 @@ export function parseStackConfig(raw: unknown, stack: string): StackConfig {
 /** The database's migrations folder, relative to the project root. */
 export function migrationsDir(db: DatabaseConfig): string {
   return db.migrations ?? `migrations/${db.name}`;
-}
-
-/**
- * Whether the stack accepted data loss for the generation it asks for. An every-deploy database
- * is declared throwaway by its mode, so every reset of it is accepted.
- */
-export function acceptsDataLoss(db: DatabaseConfig): boolean {
-  if (db.reset.mode === "every-deploy") return true;
-  return db.reset.acceptDataLoss === db.reset.generation;
 }
 
 /** The config's expectations in the core's terms (plain names are in `public`). */
@@ -374,9 +363,4 @@ export function safetyPolicyOf(config: StackConfig, db: DatabaseConfig): SafetyP
     exactCountBelow: set(safety.exactCountBelow, base.exactCountBelow),
     statementTimeout: set(safety.statementTimeout, base.statementTimeout),
   };
-}
-
-/** Whether `up` refuses on unaccepted drift (`refuse`) or only warns: by default prod-like stacks refuse. */
-export function driftPolicy(db: DatabaseConfig): "refuse" | "warn" {
-  return db.drift.policy ?? (db.reset.allowed ? "warn" : "refuse");
 }

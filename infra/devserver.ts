@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { PgstackError } from "./lifecycle/errors.js";
 
 /**
  * `.pgstack/<stack>/` under the project root: ignored by git, kept between runs.
@@ -24,9 +25,11 @@ export function readDevPassword(projectRoot: string, stack: string): string {
   try {
     return fs.readFileSync(file, "utf8").trim();
   } catch {
-    throw new Error(
+    throw new PgstackError(
+      "DEV_SERVER_MISSING",
       `stack "${stack}" uses an embedded dev server (pgstack:server.embedded: true), but it has not been set up ` +
-        `(${path.relative(projectRoot, file)} is missing).\n  → run \`npm run up\` (or \`npm run db:start\`) to create and start it`,
+        `(${path.relative(projectRoot, file)} is missing)`,
+      { hint: "run `npm run up` (or `npm run db:start`) to create and start it" },
     );
   }
 }

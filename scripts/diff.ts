@@ -6,9 +6,9 @@
  * (as diff(1) does). Secrets come from the stacks' config through the local backend and are
  * never printed.
  */
-import { loadSqlParser, type Logger } from "../infra/lifecycle/index.js";
+import { loadSqlParser, toPgstackError, UsageError, type Logger } from "../infra/lifecycle/index.js";
 import { comparePair, pairDatabases } from "./diff/compare.js";
-import { loadDiffStack, pulumiSecretReader, UsageError } from "./diff/stacks.js";
+import { loadDiffStack, pulumiSecretReader } from "./diff/stacks.js";
 import { projectRoot } from "./pulumi-env.js";
 
 const USAGE = "usage: npm run diff -- <stackA> <stackB> [--db <database>]";
@@ -58,7 +58,7 @@ export async function runDiff(argv: readonly string[], opts: { root?: string; ou
     out(different ? `stacks "${a.name}" and "${b.name}" differ\n` : `stacks "${a.name}" and "${b.name}" are equal\n`);
     return different ? 1 : 0;
   } catch (err) {
-    (opts.err ?? ((s: string) => process.stderr.write(s)))(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    (opts.err ?? ((s: string) => process.stderr.write(s)))(`error: ${toPgstackError(err, "npm run diff").message}\n`);
     return 2;
   }
 }

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SOURCES, convertFolder, isSourceFormat, writeMigrations } from "../infra/importers/index.js";
-import { PgstackError } from "../infra/lifecycle/errors.js";
+import { toPgstackError, UsageError } from "../infra/lifecycle/errors.js";
 import { identifierProblem } from "../infra/lifecycle/identifiers.js";
 import { loadSqlParser, splitStatements } from "../infra/lifecycle/sql.js";
 
@@ -18,7 +18,6 @@ const USAGE = `usage: npm run import -- --from <${Object.keys(SOURCES).join("|")
   --dry-run  convert and check everything, write nothing
   --force    replace the files already in <out>/<db>/`;
 
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -84,9 +83,9 @@ function table(head: string[], rows: string[][]): string {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    // A PgstackError's message, never a stack trace; an unexpected error as an internal one.
     if (err instanceof UsageError) process.stderr.write(`import: ${err.message}\n\n${USAGE}\n`);
-    else if (err instanceof PgstackError) process.stderr.write(`import failed: ${err.message}\n`);
-    else process.stderr.write(`import failed: ${(err as Error)?.stack ?? String(err)}\n`);
+    else process.stderr.write(`import failed: ${toPgstackError(err, "npm run import").message}\n`);
     process.exit(err instanceof UsageError ? 2 : 1);
   },
 );

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import yaml from "js-yaml";
 import { migrationsDir, parseStackConfig, safetyPolicyOf } from "../infra/config.js";
 import { readDevPassword } from "../infra/devserver.js";
-import { loadMigrations, loadSqlParser, type ConnectionOptions } from "../infra/lifecycle/index.js";
+import { loadMigrations, loadSqlParser, toPgstackError, UsageError, type ConnectionOptions } from "../infra/lifecycle/index.js";
 import { loadMermaidBundle, renderHtml } from "../infra/review/html.js";
 import { renderMarkdown } from "../infra/review/markdown.js";
 import type { DatabaseReview, ReviewReport } from "../infra/review/model.js";
@@ -32,7 +32,7 @@ export async function review(stack: string, options: { maxDiagramTables?: number
   log(`1/5 stack config (Pulumi.${stack}.yaml) and the Pulumi toolchain`);
   if (!fs.existsSync(path.join(projectRoot, `Pulumi.${stack}.yaml`))) {
     const known = fs.readdirSync(projectRoot).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
-    throw new Error(`there is no stack file Pulumi.${stack}.yaml: this project's stacks are ${known.join(", ") || "none"} (-s <stack>)`);
+    throw new UsageError(`there is no stack file Pulumi.${stack}.yaml`, `pick one of this project's stacks with -s <stack>: ${known.join(", ") || "none"}`);
   }
   const configFile = workingStackFile(stack);
   const doc = (yaml.load(fs.readFileSync(configFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
@@ -101,7 +101,8 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
-      log(`error: ${err instanceof Error ? err.message : String(err)}`);
+      // A PgstackError's message, never a stack trace; an unexpected error as an internal one.
+      log(`error: ${toPgstackError(err, "npm run review").message}`);
       process.exit(3);
     },
   );

@@ -5,6 +5,8 @@
 #   - Chromium from Debian (the HTML review report's browser test), when missing;
 #   - the npm dependencies, exactly as locked (npm ci).
 # The Pulumi engine and plugins are built on first use by scripts/toolchain.sh (Go modules).
+# The real migration tools of the adoption e2e test (golang-migrate, goose, dbmate) likewise, by
+# scripts/migration-tools.sh; drizzle-kit is an npm devDependency.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }

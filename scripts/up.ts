@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { toPgstackError } from "../infra/lifecycle/errors.js";
 import { start } from "./devdb.js";
 import { ensureToolchain, passphraseFile, projectRoot, pulumiEnv, workingStackFile } from "./pulumi-env.js";
 
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  log(`error: ${err instanceof Error ? err.message : String(err)}`);
+  // A PgstackError's message, never a stack trace; an unexpected error as an internal one.
+  log(`error: ${toPgstackError(err, "npm run up").message}`);
   process.exit(1);
 });

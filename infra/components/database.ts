@@ -5,13 +5,15 @@
 import * as command from "@pulumi/command";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { acceptsDataLoss, CONFIG_NAMESPACE, driftPolicy, expectationsOf, migrationsDir, type DatabaseConfig, type ServerConfig } from "../config.js";
+import { CONFIG_NAMESPACE, expectationsOf, migrationsDir, type DatabaseConfig, type ServerConfig } from "../config.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
 import { parseQualifiedName } from "../lifecycle/identifiers.js";
+import { acceptsDataLoss } from "../lifecycle/reset-policy.js";
 import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
 import { PROFILES, type SafetyPolicy } from "../lifecycle/safety/index.js";
-import type { GuardedObject, InventoryEntry, InventoryTable } from "../providers/handlers.js";
-import { migrationsDigest } from "../providers/drift.js";
+import type { GuardedObject } from "../providers/handlers.js";
+import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
+import { driftPolicy, migrationsDigest } from "../lifecycle/drift.js";
 
 /** Arguments of {@link PostgresDatabase}. */
 export interface PostgresDatabaseArgs {
@@ -111,7 +113,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         configPath: `${at}.reset`,
         generation: db.reset.generation,
         allowed: db.reset.allowed,
-        acceptDataLoss: acceptsDataLoss(db),
+        acceptDataLoss: acceptsDataLoss(db.reset),
         schemas: managed,
         backup: lastBackup,
         ...(objects.trigger ? { mode: "every-deploy" as const, trigger: objects.trigger } : {}),

@@ -12,7 +12,8 @@ import { importPrisma } from "./prisma.js";
 import { parse, renderMigration, type ImportResult, type Importer, type ToolName } from "./shared.js";
 
 export * from "./shared.js";
-export { writeMigrations, type WriteOptions, type WriteResult } from "./write.js";
+export { writeMigrations, type ConvertedFile, type WriteOptions, type WriteResult } from "./write.js";
+import type { ConvertedFile } from "./write.js";
 export { foreignAppliedVersions, mapForeignHistory, readForeignHistory, type ForeignHistory } from "./foreign-history.js";
 
 /** The `--from` values, and the importer and tool each one stands for. */
@@ -31,17 +32,6 @@ export type SourceFormat = keyof typeof SOURCES;
 /** True when `s` is a known `--from` value. */
 export function isSourceFormat(s: string): s is SourceFormat {
   return Object.hasOwn(SOURCES, s);
-}
-
-/** One pgstack file to write. */
-export interface ConvertedFile {
-  /** `0003_add_teams.sql`. */
-  file: string;
-  /** Where it came from, relative to the imported folder. */
-  source: string;
-  /** The file's full text (provenance comment included). */
-  text: string;
-  noTransaction: boolean;
 }
 
 /** The files of an import, numbered 0001, 0002, … in the tool's order, and the importer's notes. */

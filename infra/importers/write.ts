@@ -10,8 +10,18 @@ import * as path from "node:path";
 import { MigrationSourceError, errorMessage } from "../lifecycle/errors.js";
 import { loadMigrations, type Migration, type MigrationFileReader } from "../lifecycle/source.js";
 import { loadSqlParser } from "../lifecycle/sql.js";
-import type { ConvertedFile } from "./index.js";
 import { ImportError } from "./shared.js";
+
+/** One pgstack file to write. */
+export interface ConvertedFile {
+  /** `0003_add_teams.sql`. */
+  file: string;
+  /** Where it came from, relative to the imported folder. */
+  source: string;
+  /** The file's full text (provenance comment included). */
+  text: string;
+  noTransaction: boolean;
+}
 
 /** Options for {@link writeMigrations}. */
 export interface WriteOptions {

@@ -4,7 +4,6 @@
  * run left unfinished, are checked before anything runs.
  */
 import type pg from "pg";
-import { adoptBaseline, type BaselineOptions } from "./baseline.js";
 import { HistoryMismatchError, MigrationFailedError, errorMessage } from "./errors.js";
 import {
   checkHistory,
@@ -70,10 +69,11 @@ export interface ApplyOptions {
   logger?: Logger;
   /**
    * Adopt a database that has tables and no history: record the migrations its schema already
-   * equals as applied without running them (see `baseline.ts`). Without it, such a database is
-   * migrated from the first file.
+   * equals as applied without running them, e.g. `baseline.ts`'s `adoptBaseline`; called under
+   * the lock, only when nothing is recorded. Without it, such a database is migrated from the
+   * first file. (Passed in, so the baseline, which builds with this applier, is no import cycle.)
    */
-  baseline?: BaselineOptions;
+  adopt?: (client: pg.Client, migrations: readonly Migration[]) => Promise<{ count: number } | undefined>;
 }
 
 /**
@@ -96,7 +96,7 @@ export async function applyMigrations(
     if (mismatches.length > 0) throw new HistoryMismatchError(options.database, mismatches);
     const interrupted = findInterrupted(options.database, await readRunningMarkers(client), applied, migrations);
     if (interrupted) throw interrupted;
-    const adopted = applied.length === 0 && options.baseline ? await adoptBaseline(client, migrations, options.database, { logger: log, ...options.baseline }) : undefined;
+    const adopted = applied.length === 0 && options.adopt ? await options.adopt(client, migrations) : undefined;
     if (adopted) applied = await readHistory(client);
 
     const pending = migrations.slice(applied.length);

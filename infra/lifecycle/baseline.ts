@@ -216,6 +216,11 @@ export async function adoptBaseline(client: pg.Client, migrations: readonly Migr
   return plan;
 }
 
+/** `applyMigrations`' `adopt` option: {@link adoptBaseline} of `database` with these settings. */
+export function baselineAdopter(database: string, options: BaselineOptions): (client: pg.Client, migrations: readonly Migration[]) => Promise<BaselinePlan | undefined> {
+  return (client, migrations) => adoptBaseline(client, migrations, database, options);
+}
+
 /** Adoption's wording: `+` only in the live database, `-` only in the migrations. */
 export const ADOPTION_LABELS = { onlySecond: "only in the database", onlyFirst: "only in the migrations" };
 

@@ -10,12 +10,15 @@ export class PgstackError extends Error {
   readonly code: string;
   /** What the user should do about it. Already part of `message`. */
   readonly hint?: string;
+  /** What went wrong and where: `message` without the hint. */
+  readonly detail: string;
 
-  constructor(code: string, message: string, options?: { hint?: string; cause?: unknown }) {
+  constructor(code: string, message: string, options?: { hint?: string | undefined; cause?: unknown }) {
     super(options?.hint ? `${message}\n  → ${options.hint}` : message, { cause: options?.cause });
     this.name = new.target.name;
     this.code = code;
     this.hint = options?.hint;
+    this.detail = message;
   }
 }
 
@@ -178,4 +181,70 @@ export class ConnectionError extends PgstackError {
 /** `err.message` for anything thrown. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Bad input on a script's command line (or in the stack files it reads): its exit code is 2. */
+export class UsageError extends PgstackError {
+  constructor(message: string, hint?: string) {
+    super("USAGE", message, { hint });
+  }
+}
+
+/** Where pgstack's bugs are reported; named in every internal error's hint. */
+export const BUG_REPORT_HINT =
+  "this is a bug in pgstack, not in your config or migrations: report it with this message and the command you ran";
+
+/**
+ * The server refused one of pgstack's own queries (not a migration's: those are
+ * {@link MigrationFailedError}s), e.g. `permission denied for table schema_migrations`.
+ */
+export class DatabaseQueryError extends PgstackError {
+  /** Postgres' SQLSTATE. */
+  readonly sqlState: string;
+  constructor(where: string, detail: string, sqlState: string, cause: unknown) {
+    super("DATABASE_ERROR", `${where}: the server refused pgstack's query: ${detail} (SQLSTATE ${sqlState})`, {
+      hint:
+        sqlState === "42501"
+          ? "grant the admin role of the stack config the privilege named above (or make it a member of the object's owner), then run again"
+          : "check the server and the admin role's privileges, then run again; if it persists, report it as a pgstack bug with this message",
+      cause,
+    });
+    this.sqlState = sqlState;
+  }
+}
+
+/** Anything pgstack did not expect: a bug. The message keeps what happened; never a stack trace. */
+export class InternalError extends PgstackError {
+  constructor(where: string, detail: string, cause: unknown) {
+    super("INTERNAL", `internal error in ${where}: ${detail}`, { hint: BUG_REPORT_HINT, cause });
+  }
+}
+
+/** A Postgres server error as `pg` raises it: a five-character SQLSTATE and a severity. */
+function isServerError(err: unknown): err is Error & { code: string; severity: string } {
+  if (!(err instanceof Error)) return false;
+  const { code, severity } = err as { code?: unknown; severity?: unknown };
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && typeof severity === "string";
+}
+
+/**
+ * The one conversion at every boundary a user sees (provider calls, scripts): a
+ * {@link PgstackError} passes through as it is; a server error on pgstack's own query becomes a
+ * {@link DatabaseQueryError}; anything else an {@link InternalError}. `where` says what was
+ * running, e.g. `MigrationSet.create on database "app"`.
+ */
+export function toPgstackError(err: unknown, where: string): PgstackError {
+  if (err instanceof PgstackError) return err;
+  if (isServerError(err)) return new DatabaseQueryError(where, err.message, err.code, err);
+  return new InternalError(where, errorMessage(err), err);
+}
+
+/**
+ * `err` (converted by {@link toPgstackError}) with `context` before its detail, e.g. `database
+ * "app": the safety check could not run: <detail>`. Code and hint are kept.
+ */
+export function inContext(context: string, err: unknown): PgstackError {
+  const e = toPgstackError(err, context);
+  if (e.code === "INTERNAL") return e;
+  return new PgstackError(e.code, `${context}: ${e.detail}`, { hint: e.hint, cause: e });
 }

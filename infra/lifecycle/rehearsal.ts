@@ -22,7 +22,6 @@ import type { Migration } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
 export type { CopiedTable } from "./rehearsal-copy.js";
-export { formatRehearsal } from "./rehearsal-format.js";
 
 /** What one pending migration did on the copy. */
 export interface RehearsalStep {

@@ -1,23 +1,109 @@
 /**
- * What every pgstack provider shares: the progress logger, connections, value comparison and the
- * "provider code changed" check. No Pulumi import beyond its `unknownValue` marker type.
+ * What every pgstack provider shares: the typed provider shape and its error boundary, the
+ * progress logger, connections, value comparison and the "provider code changed" check. Pulumi
+ * is imported for its types only: the providers run no Pulumi code.
  */
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import { connect, type ConnectionOptions, type Logger } from "../lifecycle/index.js";
+import type * as pulumi from "@pulumi/pulumi";
+import { connect, toPgstackError, type ConnectionOptions, type Logger, type PgstackError } from "../lifecycle/index.js";
 
-/** Pulumi's `CheckFailure`, restated so the providers need no Pulumi import. */
-export interface Failure {
-  property: string;
-  reason: string;
+/** Pulumi's `CheckFailure`. */
+export type Failure = pulumi.dynamic.CheckFailure;
+
+/** Pulumi's `DiffResult`, every field set. */
+export type DiffResult = Required<Pick<pulumi.dynamic.DiffResult, "changes" | "replaces" | "deleteBeforeReplace">>;
+
+/** What `read` returns: the live properties and, so a refresh causes no spurious diff, the inputs. Empty when the object is gone. */
+export type ReadResult<Inputs, Outputs> = { id: string; props: Outputs; inputs: Inputs } | { id?: undefined; props?: undefined; inputs?: undefined };
+
+/**
+ * One dynamic provider, typed: Pulumi's `dynamic.ResourceProvider<Inputs, Outputs>` with every
+ * method, and one more type, `Args`, for what the program passes to `check`: a `check` that
+ * reshapes its inputs (MigrationSafety keeps names and checksums only) cannot be typed by the
+ * SDK's `check(olds: Inputs, news: Inputs)`. `Args` is what the resource class in `index.ts`
+ * takes (through {@link ArgsOf}), so the two sides are declared once.
+ */
+export interface Provider<Args, Inputs = Args, Outputs = Inputs> {
+  check(olds: Partial<Inputs> | undefined, news: Args): Promise<{ inputs: Inputs; failures: Failure[] }>;
+  diff(id: string, olds: Outputs, news: Inputs): Promise<DiffResult>;
+  create(inputs: Inputs): Promise<{ id: string; outs: Outputs }>;
+  read(id: string, props: Outputs): Promise<ReadResult<Inputs, Outputs>>;
+  update(id: string, olds: Outputs, news: Inputs): Promise<{ outs: Outputs }>;
+  delete(id: string, props: Outputs): Promise<void>;
 }
 
-/** Pulumi's `DiffResult`, restated. */
-export interface DiffResult {
-  changes: boolean;
-  replaces: string[];
-  deleteBeforeReplace: boolean;
+/** The database a provider call is about, for messages (inputs name it in their connection). */
+function databaseOf(value: unknown): string | undefined {
+  const connection = (value as { connection?: { database?: unknown } } | undefined)?.connection;
+  return typeof connection?.database === "string" ? connection.database : undefined;
 }
+
+/**
+ * The error as the engine gets it: the {@link PgstackError} itself (its message is what the
+ * resource's error shows), made fit for the host's log. Pulumi's provider host also prints
+ * `${err}: ${err.stack}` for diff, read and delete: that line becomes `[pgstack] <where>: <the
+ * message's first line>`, not a stack trace. (An internal error keeps its cause's stack in `cause`.)
+ */
+function forEngine(err: PgstackError, where: string): PgstackError {
+  err.stack = err.message.split("\n")[0] ?? "";
+  err.toString = () => `[pgstack] ${where}`;
+  return err;
+}
+
+/**
+ * The one error boundary of the providers: whatever a method throws reaches the user as a
+ * {@link PgstackError}'s message (an unexpected error as an internal one), with no stack trace.
+ * `check` turns it into a failure without a property name, so the refusal shows in `preview`
+ * and the engine prints no property value before it.
+ */
+export function defineProvider<Args, Inputs, Outputs>(kind: string, p: Provider<Args, Inputs, Outputs>): Provider<Args, Inputs, Outputs> {
+  const where = (method: string, value: unknown) => {
+    const db = databaseOf(value);
+    return `${kind}.${method}${db ? ` on database "${db}"` : ""}`;
+  };
+  const guarded =
+    <A extends unknown[], R>(method: string, fn: (...args: A) => Promise<R>, subject: (...args: A) => unknown) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        const at = where(method, subject(...args));
+        throw forEngine(toPgstackError(err, at), at);
+      }
+    };
+  return {
+    async check(olds, news) {
+      try {
+        return await p.check(olds, news);
+      } catch (err) {
+        // With a failure the engine stops at this resource and keeps no inputs: the program's stand in.
+        return { inputs: news as unknown as Inputs, failures: [{ property: "", reason: toPgstackError(err, where("check", news)).message }] };
+      }
+    },
+    diff: guarded("diff", p.diff, (_id, _olds, news) => news),
+    create: guarded("create", p.create, (inputs) => inputs),
+    read: guarded("read", p.read, (_id, props) => props),
+    update: guarded("update", p.update, (_id, _olds, news) => news),
+    delete: guarded("delete", p.delete, (_id, props) => props),
+  };
+}
+
+/**
+ * The arguments of a resource class: the provider's `Args`, each property a `pulumi.Input`, down
+ * to nested objects and arrays (the program passes Outputs inside the connection, for example).
+ */
+export type ArgsOf<T> = { [K in keyof T]: InputOf<T[K]> };
+/** One value as a `pulumi.Input`, nested objects and arrays included. */
+export type InputOf<T> = undefined extends T
+  ? InputOf<Exclude<T, undefined>> | undefined
+  : [T] extends [string | number | boolean | null]
+    ? pulumi.Input<T>
+    : [T] extends [readonly (infer E)[]]
+      ? pulumi.Input<readonly InputOf<E>[]>
+      : [T] extends [object]
+        ? pulumi.Input<{ [K in keyof T]: InputOf<T[K]> }>
+        : pulumi.Input<T>;
 
 /** Where progress goes. The host wires it to Pulumi's log; tests capture it. */
 export let logger: Logger = {

@@ -5,7 +5,7 @@
  */
 import type pg from "pg";
 import type { ConnectionOptions } from "../lifecycle/index.js";
-import { providerChanged, withConnection, type Failure } from "./common.js";
+import { defineProvider, providerChanged, withConnection, type Failure } from "./common.js";
 
 /** One object the stack is about to create. */
 export interface GuardedObject {
@@ -63,27 +63,28 @@ async function refuseExisting(olds: Partial<GuardInputs> | undefined, news: Guar
   if (candidates.length === 0) return [];
   const existing = await withConnection(news.connection, (c) => existingObjects(c, candidates));
   if (existing.length === 0) return [];
-  return [{ property: "objects", reason: existingObjectsError(news.stack, `${news.connection.host}:${news.connection.port}`, existing) }];
+  // No property name: the engine would print the property's value before the reason.
+  return [{ property: "", reason: existingObjectsError(news.stack, `${news.connection.host}:${news.connection.port}`, existing) }];
 }
 
-export const guard = {
-  /** In `check`, so the refusal shows in `pulumi preview` and nothing is created. */
-  async check(olds: Partial<GuardInputs> | undefined, news: GuardInputs) {
+/** ExistingObjectsGuard's provider. The refusal is in `check`, so it shows in `pulumi preview` and nothing is created. */
+export const guard = defineProvider<GuardInputs, GuardInputs, GuardInputs>("ExistingObjectsGuard", {
+  async check(olds, news) {
     return { inputs: news, failures: await refuseExisting(olds, news) };
   },
-  async diff(_id: string, olds: GuardInputs, news: GuardInputs) {
+  async diff(_id, olds, news) {
     const changes = newObjects(olds, news).length > 0 || olds.objects.length !== news.objects.length || providerChanged(olds, news);
     return { changes, replaces: [], deleteBeforeReplace: false };
   },
-  async create(inputs: GuardInputs) {
+  async create(inputs) {
     return { id: `${inputs.stack}/guard`, outs: inputs };
   },
-  async update(_id: string, _olds: GuardInputs, news: GuardInputs) {
+  async update(_id, _olds, news) {
     return { outs: news };
   },
-  async read(id: string, props: GuardInputs) {
+  async read(id, props) {
     return { id, props, inputs: props };
   },
   /** The guard owns nothing: removing it touches no object. */
-  async delete(): Promise<void> {},
-};
+  async delete() {},
+});

@@ -6,7 +6,8 @@
 import { guard } from "./guard.js";
 import { migrations } from "./migrations.js";
 import { password } from "./password.js";
-import { everyDeploy, reset } from "./reset.js";
+import { everyDeploy } from "./every-deploy.js";
+import { reset } from "./reset.js";
 import { safety } from "./safety.js";
 import { verification } from "./verification.js";
 
@@ -14,11 +15,11 @@ export { same, setLogger, providerChanged, type Failure } from "./common.js";
 export { guard, existingObjectsError, existingObjects, type GuardInputs, type GuardedObject } from "./guard.js";
 export { migrations, type MigrationInput, type MigrationSetInputs, type MigrationSetOutputs } from "./migrations.js";
 export { password } from "./password.js";
-export { reset, resetGuard, everyDeploy, type ResetInputs, type ResetOutputs, type EveryDeployInputs } from "./reset.js";
+export { reset, type ResetInputs, type ResetOutputs } from "./reset.js";
+export { everyDeploy, type EveryDeployInputs, type EveryDeployOutputs } from "./every-deploy.js";
 export { safety, type SafetyInputs, type SafetyState } from "./safety.js";
-export { verification, describeDrift, describeGrantDrift, inventoryOf, type InventoryTable, type VerificationInputs, type VerificationOutputs } from "./verification.js";
-export { inventoryByTable, type InventoryEntry } from "./verification.js";
-export { driftBeforeUp, measureDrift, migrationsDigest, DriftRefusedError, type DeclaredInput } from "./drift.js";
+export { verification, type VerificationInputs, type VerificationOutputs } from "./verification.js";
+export { driftBeforeUp, measureDrift } from "./drift.js";
 
 /** The handlers by resource kind, as the provider closures look them up. */
 export const handlers = { reset, migrations, verification, password, guard, everyDeploy, safety };

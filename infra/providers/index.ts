@@ -1,12 +1,22 @@
 /**
- * pgstack's dynamic resources: DatabaseReset, MigrationSet, SchemaVerification and
- * GeneratedPassword. Each provider object is a few lines that load `handlers.ts` inside Pulumi's
- * dynamic-provider host and delegate to it.
+ * pgstack's dynamic resources: DatabaseReset, MigrationSet, SchemaVerification, GeneratedPassword,
+ * ExistingObjectsGuard, EveryDeployTrigger and MigrationSafety. Each provider object is a few
+ * lines that load `handlers.ts` inside Pulumi's dynamic-provider host and delegate to it. Each
+ * resource's arguments are its provider's inputs as `pulumi.Input`s ({@link ArgsOf}), declared
+ * once, in the provider's file.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { ConnectionOptions, ManagedSchema, Expectations } from "../lifecycle/index.js";
-import type { SafetyPolicy } from "../lifecycle/safety/types.js";
-import type { GuardedObject, HandlerKind, MigrationInput } from "./handlers.js";
+import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
+import type { ConnectionOptions } from "../lifecycle/index.js";
+import type { ArgsOf, InputOf } from "./common.js";
+import type { EveryDeployInputs, EveryDeployOutputs } from "./every-deploy.js";
+import type { GuardInputs } from "./guard.js";
+import type { HandlerKind } from "./handlers.js";
+import type { MigrationSetInputs, MigrationSetOutputs } from "./migrations.js";
+import type { PasswordInputs, PasswordOutputs } from "./password.js";
+import type { ResetInputs, ResetOutputs } from "./reset.js";
+import type { SafetyInputs } from "./safety.js";
+import type { VerificationInputs, VerificationOutputs } from "./verification.js";
 
 /**
  * Builds the provider object for one resource kind. Keep it tiny: Pulumi serializes it into the
@@ -29,10 +39,14 @@ function providerFor(kind: HandlerKind): pulumi.dynamic.ResourceProvider {
     while (!fs.existsSync(path.join(root, "infra", "providers", "handlers.ts"))) {
       const parent = path.dirname(root);
       if (parent === root) {
-        throw new Error(
+        const err = new Error(
           `pgstack's providers load their code from the pgstack project, but neither ${process.cwd()} nor a folder above it ` +
-            "has infra/providers/handlers.ts. Run pulumi from the pgstack project folder (where Pulumi.yaml is), after `npm ci`.",
+            "has infra/providers/handlers.ts\n  → run pulumi from the pgstack project folder (where Pulumi.yaml is), after `npm ci`",
         );
+        // No stack trace: Pulumi's provider host prints `${err}: ${err.stack}` (see common.ts's defineProvider).
+        err.toString = () => "[pgstack] providers not found";
+        err.stack = err.message.split("\n")[0] ?? "";
+        throw err;
       }
       root = parent;
     }
@@ -58,39 +72,13 @@ function providerFor(kind: HandlerKind): pulumi.dynamic.ResourceProvider {
 }
 
 /** The connection the dynamic resources use. The password must be a secret Output. */
-export type ConnectionInput = pulumi.Input<{
-  host: pulumi.Input<string>;
-  port: pulumi.Input<number>;
-  user: pulumi.Input<string>;
-  password: pulumi.Input<string>;
-  database: pulumi.Input<string>;
-  sslmode: pulumi.Input<ConnectionOptions["sslmode"]>;
-}>;
+export type ConnectionInput = InputOf<ConnectionOptions>;
 
 /** Marks `connection` (which holds the password) secret in the state, whatever the engine infers. */
 const SECRET_OUTPUTS = ["connection"];
 
-/** Arguments of {@link DatabaseReset}. */
-export interface DatabaseResetArgs {
-  connection: ConnectionInput;
-  /** The stack name, for the guard's message. */
-  stack: pulumi.Input<string>;
-  /** Config path of the reset settings, e.g. `pgstack:databases[0].reset`. */
-  configPath: pulumi.Input<string>;
-  /** Changing it replaces the resource: the replacement nukes and rebuilds. */
-  generation: pulumi.Input<number>;
-  /** Whether this stack may reset; `check` refuses a generation change otherwise. */
-  allowed: pulumi.Input<boolean>;
-  /** Whether data loss was accepted for exactly this generation. */
-  acceptDataLoss: pulumi.Input<boolean>;
-  schemas: pulumi.Input<ManagedSchema[]>;
-  /** The backup taken before this generation; the reset waits for it. */
-  backup: pulumi.Input<string>;
-  /** `every-deploy` resets on every deploy (each new `trigger` replaces the reset). */
-  mode?: pulumi.Input<"generation" | "every-deploy">;
-  /** every-deploy: the {@link EveryDeployTrigger}'s token. */
-  trigger?: pulumi.Input<string>;
-}
+/** Arguments of {@link DatabaseReset}: a new `generation` replaces it, and the replacement nukes. */
+export type DatabaseResetArgs = ArgsOf<ResetInputs>;
 
 /**
  * The "nuke" as a resource: its replacement (on a new generation) drops the managed schemas,
@@ -99,11 +87,11 @@ export interface DatabaseResetArgs {
  */
 export class DatabaseReset extends pulumi.dynamic.Resource {
   /** What the last create did: `adopted`, `unchanged` or `reset`. */
-  declare readonly action: pulumi.Output<string>;
-  declare readonly generation: pulumi.Output<number>;
+  declare readonly action: pulumi.Output<ResetOutputs["action"]>;
+  declare readonly generation: pulumi.Output<ResetOutputs["generation"]>;
   /** The generation recorded inside the database (refreshed by `pulumi refresh`). */
-  declare readonly recordedGeneration: pulumi.Output<number | null>;
-  declare readonly droppedTables: pulumi.Output<string[]>;
+  declare readonly recordedGeneration: pulumi.Output<ResetOutputs["recordedGeneration"]>;
+  declare readonly droppedTables: pulumi.Output<ResetOutputs["droppedTables"]>;
   /** New after every reset (ms since 1970; the generation when it did not reset). */
   declare readonly epoch: pulumi.Output<number>;
 
@@ -119,31 +107,15 @@ export class DatabaseReset extends pulumi.dynamic.Resource {
   }
 }
 
-/** Arguments of {@link MigrationSet}. */
-export interface MigrationSetArgs {
-  connection: ConnectionInput;
-  /** The role migrations run as (`SET ROLE`), normally the database owner. */
-  role: pulumi.Input<string>;
-  /** Every migration, in order. Pending ones show in `pulumi preview --diff` with their SQL. */
-  migrations: pulumi.Input<MigrationInput[]>;
-  /** The reset's generation: a new one re-applies everything from zero. */
-  resetGeneration: pulumi.Input<number>;
-  /** `lock_timeout` and `statement_timeout` each migration runs with. */
-  session?: pulumi.Input<{ lockTimeout: string; statementTimeout: string }>;
-  /** The managed schemas: adoption of a database with tables and no history compares them. */
-  schemas?: pulumi.Input<string[]>;
-  /** A stated adoption version (config `baseline: N`), still verified. */
-  baseline?: pulumi.Input<number>;
-  /** This database's config path (`pgstack:databases[1]`), for messages. */
-  configPath?: pulumi.Input<string>;
-}
+/** Arguments of {@link MigrationSet}: every migration, in order (pending ones show in `pulumi preview --diff` with their SQL). */
+export type MigrationSetArgs = ArgsOf<MigrationSetInputs>;
 
 /** The versioned migrations of one database, applied under an advisory lock. */
 export class MigrationSet extends pulumi.dynamic.Resource {
   /** `name@checksum` of every recorded migration (refreshed by `pulumi refresh`). */
-  declare readonly applied: pulumi.Output<string[]>;
+  declare readonly applied: pulumi.Output<MigrationSetOutputs["applied"]>;
   /** The last applied migration. */
-  declare readonly head: pulumi.Output<string | null>;
+  declare readonly head: pulumi.Output<MigrationSetOutputs["head"]>;
 
   constructor(name: string, args: MigrationSetArgs, opts?: pulumi.CustomResourceOptions) {
     super(providerFor("migrations"), name, { ...args, applied: undefined, head: undefined }, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "MigrationSet");
@@ -151,27 +123,17 @@ export class MigrationSet extends pulumi.dynamic.Resource {
 }
 
 /** Arguments of {@link SchemaVerification}. */
-export interface SchemaVerificationArgs {
-  connection: ConnectionInput;
-  schemas: pulumi.Input<string[]>;
-  expectations: pulumi.Input<Expectations>;
-  /** The migration head; verification re-runs whenever it moves. */
-  migrationHead: pulumi.Input<string | null>;
-  /** The managed schemas with their declared grants: a change re-verifies. */
-  grants?: pulumi.Input<ManagedSchema[]>;
-  /** The migration files and the drift policy: drift is measured against the declared schema. */
-  declared?: pulumi.Input<import("./drift.js").DeclaredInput>;
-}
+export type SchemaVerificationArgs = ArgsOf<VerificationInputs>;
 
 /** Checks the expected tables and foreign keys, and reports the inventory and fingerprint. */
 export class SchemaVerification extends pulumi.dynamic.Resource {
   /** Keyed by `schema.table` (an array in states written before). */
-  declare readonly inventory: pulumi.Output<Record<string, import("./handlers.js").InventoryEntry> | import("./handlers.js").InventoryTable[]>;
-  declare readonly fingerprint: pulumi.Output<string>;
-  declare readonly verifiedFingerprint: pulumi.Output<string>;
-  declare readonly drift: pulumi.Output<string>;
+  declare readonly inventory: pulumi.Output<Record<string, InventoryEntry> | InventoryTable[]>;
+  declare readonly fingerprint: pulumi.Output<VerificationOutputs["fingerprint"]>;
+  declare readonly verifiedFingerprint: pulumi.Output<VerificationOutputs["verifiedFingerprint"]>;
+  declare readonly drift: pulumi.Output<VerificationOutputs["drift"]>;
   /** Every difference from the declared schema, one line per object. */
-  declare readonly driftReport: pulumi.Output<string[] | undefined>;
+  declare readonly driftReport: pulumi.Output<VerificationOutputs["driftReport"]>;
 
   constructor(name: string, args: SchemaVerificationArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -187,20 +149,14 @@ export class SchemaVerification extends pulumi.dynamic.Resource {
 
 /** A random password generated once and kept (encrypted) in the stack state. */
 export class GeneratedPassword extends pulumi.dynamic.Resource {
-  declare readonly value: pulumi.Output<string>;
-  constructor(name: string, args: { length?: number }, opts?: pulumi.CustomResourceOptions) {
+  declare readonly value: pulumi.Output<PasswordOutputs["value"]>;
+  constructor(name: string, args: Partial<ArgsOf<PasswordInputs>>, opts?: pulumi.CustomResourceOptions) {
     super(providerFor("password"), name, { length: args.length ?? 32, value: undefined }, { ...opts, additionalSecretOutputs: ["value"] }, "pgstack", "GeneratedPassword");
   }
 }
 
-/** Arguments of {@link ExistingObjectsGuard}. */
-export interface ExistingObjectsGuardArgs {
-  /** The admin connection, to the `postgres` database. */
-  connection: ConnectionInput;
-  stack: pulumi.Input<string>;
-  /** The roles and the database this stack is about to create (adopted ones excluded). */
-  objects: pulumi.Input<GuardedObject[]>;
-}
+/** Arguments of {@link ExistingObjectsGuard}: the admin connection (to `postgres`), the stack, the objects it is about to create. */
+export type ExistingObjectsGuardArgs = ArgsOf<GuardInputs>;
 
 /**
  * Refuses, in `preview` already, to create a role or database that exists on the server but not
@@ -218,25 +174,14 @@ export class ExistingObjectsGuard extends pulumi.dynamic.Resource {
  * and the preview shows it. `reason` says why, in the preview's details.
  */
 export class EveryDeployTrigger extends pulumi.dynamic.Resource {
-  declare readonly token: pulumi.Output<string>;
-  constructor(name: string, args: { reason: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
+  declare readonly token: pulumi.Output<EveryDeployOutputs["token"]>;
+  constructor(name: string, args: ArgsOf<EveryDeployInputs>, opts?: pulumi.CustomResourceOptions) {
     super(providerFor("everyDeploy"), name, { ...args, token: undefined }, opts, "pgstack", "EveryDeployTrigger");
   }
 }
 
 /** Arguments of {@link MigrationSafety}. */
-export interface MigrationSafetyArgs {
-  /** The admin connection to the database (it may not exist yet). */
-  connection: ConnectionInput;
-  /** The role the migrations run as. */
-  role: pulumi.Input<string>;
-  migrations: pulumi.Input<MigrationInput[]>;
-  policy: pulumi.Input<SafetyPolicy>;
-  /** The config path of the policy, for messages. */
-  configPath: pulumi.Input<string>;
-  resetGeneration: pulumi.Input<number>;
-  session?: pulumi.Input<{ lockTimeout: string; statementTimeout: string }>;
-}
+export type MigrationSafetyArgs = ArgsOf<SafetyInputs>;
 
 /**
  * The data-safety check of the pending migrations: in every preview and up it lints them,

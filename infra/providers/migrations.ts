@@ -25,9 +25,9 @@ import {
   type ConnectionOptions,
   type Migration,
 } from "../lifecycle/index.js";
-import { previewBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
+import { baselineAdopter, previewBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
 import { foreignAppliedVersions } from "../importers/foreign-history.js";
-import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
+import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
 /** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
 export interface MigrationInput {
@@ -116,13 +116,14 @@ export function allMigrations(inputs: Partial<Pick<MigrationSetInputs, "migratio
   return [...byName.values()].sort((a, b) => a.id - b.id);
 }
 
-export const migrations = {
+/** MigrationSet's provider. */
+export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs, MigrationSetOutputs>("MigrationSet", {
   /**
    * Splits the migrations into applied ones (names and checksums only) and pending ones (with
    * SQL), and refuses an edited or removed applied migration, naming the file. Applied means
    * "in the inputs of the last successful `up`", which applied them all, in this generation.
    */
-  async check(olds: Partial<MigrationSetInputs> | undefined, news: MigrationSetInputs): Promise<{ inputs: MigrationSetInputs; failures: Failure[] }> {
+  async check(olds, news) {
     const failures: Failure[] = [];
     const all = allMigrations(news);
     // After a reset the history starts again from zero, so edits to old files are allowed.
@@ -161,7 +162,7 @@ export const migrations = {
    * Compares the migrations with the history the last `up` or `refresh` read back: a change when
    * one is not recorded (pending, or edited), or one recorded has no file any more.
    */
-  async diff(_id: string, olds: MigrationSetOutputs, news: MigrationSetInputs) {
+  async diff(_id, olds, news) {
     const applied = olds.applied ?? [];
     const recorded = new Set(applied);
     const all = allMigrations(news);
@@ -177,12 +178,12 @@ export const migrations = {
     return { changes, replaces: [], deleteBeforeReplace: false };
   },
 
-  async create(inputs: MigrationSetInputs): Promise<{ id: string; outs: MigrationSetOutputs }> {
+  async create(inputs) {
     const outs = await applyAll(inputs);
     return { id: `${inputs.connection.database}/migrations`, outs };
   },
 
-  async update(_id: string, _olds: MigrationSetOutputs, news: MigrationSetInputs): Promise<{ outs: MigrationSetOutputs }> {
+  async update(_id, _olds, news) {
     return { outs: await applyAll(news) };
   },
 
@@ -190,7 +191,7 @@ export const migrations = {
    * Refresh: the history read back, so a migration applied or removed by hand shows as drift.
    * The inputs become the history's migrations (names and checksums), with no SQL.
    */
-  async read(id: string, props: MigrationSetOutputs) {
+  async read(id, props) {
     const history = await readOrGone(props.connection, (client) => readHistory(client));
     if (!history) return {};
     const dir = props.migrationsDir ?? commonDir(props.migrations ?? []);
@@ -205,8 +206,8 @@ export const migrations = {
   },
 
   /** Deleting the MigrationSet leaves tables and history in place; only the Database's deletion drops them. */
-  async delete(): Promise<void> {},
-};
+  async delete() {},
+});
 const MIGRATION_INPUT_KEYS = ["connection", "role", "resetGeneration", "session", "schemas", "baseline", "configPath"] as const;
 
 /** Adoption settings from the inputs. */
@@ -282,7 +283,7 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
         role: inputs.role,
         ...(inputs.session ? { session: inputs.session } : {}),
         logger,
-        ...(inputs.schemas ? { baseline: baselineOptions(inputs) } : {}),
+        ...(inputs.schemas ? { adopt: baselineAdopter(database, baselineOptions(inputs)) } : {}),
       });
       if (result.error) throw result.error;
       return readHistory(client);

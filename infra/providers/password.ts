@@ -1,6 +1,6 @@
 /** GeneratedPassword's provider: a login role's password when the config names no secret. */
 import { randomBytes } from "node:crypto";
-import { providerChanged } from "./common.js";
+import { defineProvider, providerChanged } from "./common.js";
 
 /** Inputs of a GeneratedPassword. */
 export interface PasswordInputs {
@@ -12,25 +12,26 @@ export interface PasswordOutputs extends PasswordInputs {
   value: string;
 }
 
-export const password = {
-  async check(_olds: unknown, news: PasswordInputs) {
+/** GeneratedPassword's provider. */
+export const password = defineProvider<PasswordInputs, PasswordInputs, PasswordOutputs>("GeneratedPassword", {
+  async check(_olds, news) {
     const ok = Number.isInteger(news.length) && news.length >= 16 && news.length <= 128;
-    return { inputs: news, failures: ok ? [] : [{ property: "length", reason: "length must be an integer from 16 to 128" }] };
+    return { inputs: news, failures: ok ? [] : [{ property: "", reason: `GeneratedPassword: length must be an integer from 16 to 128, got ${news.length}` }] };
   },
-  async diff(_id: string, olds: PasswordOutputs, news: PasswordInputs) {
+  async diff(_id, olds, news) {
     const replaces = olds.length !== news.length ? ["length"] : [];
     return { changes: replaces.length > 0 || providerChanged(olds, news), replaces, deleteBeforeReplace: false };
   },
-  async create(inputs: PasswordInputs) {
+  async create(inputs) {
     const value = randomBytes(inputs.length).toString("base64url").slice(0, inputs.length);
     return { id: randomBytes(8).toString("hex"), outs: { length: inputs.length, value } };
   },
   /** Only the provider code changed (a new length replaces): the password stays. */
-  async update(_id: string, olds: PasswordOutputs, news: PasswordInputs) {
+  async update(_id, olds, news) {
     return { outs: { ...news, value: olds.value } };
   },
-  async read(id: string, props: PasswordOutputs) {
+  async read(id, props) {
     return { id, props, inputs: { length: props.length } };
   },
-  async delete(): Promise<void> {},
-};
+  async delete() {},
+});

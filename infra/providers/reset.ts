@@ -1,10 +1,8 @@
 /** DatabaseReset's provider: the guarded "nuke" as check/diff/create/read/update/delete. */
-import { randomBytes } from "node:crypto";
-import { readGeneration, resetDatabase, type ConnectionOptions, type ManagedSchema } from "../lifecycle/index.js";
-import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
+import { readGeneration, resetDatabase, resetRefusal, ResetRefusedError, type ConnectionOptions, type ManagedSchema } from "../lifecycle/index.js";
+import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection } from "./common.js";
 
-
-/** Inputs of a DatabaseReset. */
+/** Inputs of a DatabaseReset (the resource class's args are these, as `pulumi.Input`s). */
 export interface ResetInputs {
   connection: ConnectionOptions;
   stack: string;
@@ -37,27 +35,20 @@ export interface ResetOutputs extends ResetInputs {
   epoch?: number;
 }
 
-/** Why a generation change is refused, or undefined if it may proceed. */
-export function resetGuard(olds: Partial<ResetInputs> | undefined, news: ResetInputs): string | undefined {
-  if (news.mode === "every-deploy" && !news.allowed) {
-    return `stack "${news.stack}" does not allow resetting database "${news.connection.database}", but ${news.configPath}.mode is "every-deploy"; set ${news.configPath}.allowed: true or remove ${news.configPath}.mode`;
-  }
-  if (!olds || olds.generation === undefined || olds.generation === news.generation || news.allowed) return undefined;
-  return (
-    `stack "${news.stack}" does not allow resetting database "${news.connection.database}" ` +
-    `(generation ${olds.generation} → ${news.generation}). ` +
-    `A reset drops every managed schema. To allow it in this stack, set ${news.configPath}.allowed: true; ` +
-    `otherwise restore ${news.configPath}.generation to ${olds.generation}`
-  );
+/** The core's guard on these inputs, `recorded` being the generation last seen (state or database). */
+function refusal(recorded: number | undefined, news: ResetInputs): string | undefined {
+  return resetRefusal({ stack: news.stack, database: news.connection.database, configPath: news.configPath, recorded, generation: news.generation, allowed: news.allowed, mode: news.mode });
 }
 
-export const reset = {
-  async check(olds: Partial<ResetInputs> | undefined, news: ResetInputs): Promise<{ inputs: ResetInputs; failures: Failure[] }> {
-    const reason = resetGuard(olds, news);
-    return { inputs: news, failures: reason ? [{ property: "generation", reason }] : [] };
+/** DatabaseReset's provider. */
+export const reset = defineProvider<ResetInputs, ResetInputs, ResetOutputs>("DatabaseReset", {
+  async check(olds, news) {
+    const reason = refusal(olds?.generation, news);
+    // No property name: the engine would print the property's value before the reason.
+    return { inputs: news, failures: reason ? [{ property: "", reason }] : [] };
   },
 
-  async diff(_id: string, olds: ResetOutputs, news: ResetInputs) {
+  async diff(_id, olds, news) {
     // every-deploy: each deploy brings a new trigger token (unknown in preview), and so a reset.
     const everyDeploy = news.mode === "every-deploy" && olds.trigger !== news.trigger;
     if (everyDeploy) logger.info(`${news.connection.database}: ${news.configPath}.mode is every-deploy: this deploy drops and rebuilds the database, then re-applies every migration`);
@@ -73,13 +64,12 @@ export const reset = {
     return { changes, replaces, deleteBeforeReplace: true };
   },
 
-  async create(inputs: ResetInputs): Promise<{ id: string; outs: ResetOutputs }> {
+  async create(inputs) {
     const outcome = await withConnection(inputs.connection, async (client) => {
       const recorded = await readGeneration(client);
       // Defence in depth: `check` refuses this at preview; a stack that may not reset never nukes.
-      if (recorded !== undefined && recorded !== inputs.generation && !inputs.allowed) {
-        throw new Error(resetGuard({ generation: recorded }, inputs));
-      }
+      const refused = refusal(recorded, inputs);
+      if (refused) throw new ResetRefusedError(refused, "nothing was dropped; restore the generation or allow resets in this stack, as said above");
       return resetDatabase(client, {
         database: inputs.connection.database,
         generation: inputs.generation,
@@ -102,12 +92,12 @@ export const reset = {
     };
   },
 
-  async update(_id: string, _olds: ResetOutputs, news: ResetInputs): Promise<{ outs: ResetOutputs }> {
+  async update(_id, olds, news) {
     // Only settings changed (the generation is a replacement): nothing to do in the database.
-    return { outs: { ..._olds, ...news } };
+    return { outs: { ...olds, ...news } };
   },
 
-  async read(id: string, props: ResetOutputs) {
+  async read(id, props) {
     const found = await readOrGone(props.connection, async (client) => ({ recorded: await readGeneration(client) }));
     if (!found) return {};
     const { recorded } = found;
@@ -115,36 +105,6 @@ export const reset = {
   },
 
   /** Deleting the reset resource does nothing to the database. */
-  async delete(): Promise<void> {},
-};
+  async delete() {},
+});
 const RESET_INPUT_KEYS = ["connection", "stack", "configPath", "generation", "allowed", "acceptDataLoss", "schemas", "backup", "mode", "trigger"] as const;
-
-/** Inputs of the every-deploy trigger: why it exists, shown in the preview. */
-export interface EveryDeployInputs {
-  reason: string;
-}
-
-/**
- * The every-deploy trigger: replaced on every deploy, its new `token` (unknown in preview) makes
- * the backup and the reset run again. It touches no database.
- */
-export const everyDeploy = {
-  async check(_olds: unknown, news: EveryDeployInputs): Promise<{ inputs: EveryDeployInputs; failures: Failure[] }> {
-    return { inputs: news, failures: [] };
-  },
-  async diff() {
-    return { changes: true, replaces: ["reason"], deleteBeforeReplace: true };
-  },
-  async create(inputs: EveryDeployInputs): Promise<{ id: string; outs: EveryDeployInputs & { token: string } }> {
-    const token = `${new Date().toISOString()}-${randomBytes(4).toString("hex")}`;
-    return { id: token, outs: { ...inputs, token } };
-  },
-  async update(_id: string, olds: EveryDeployInputs & { token: string }, news: EveryDeployInputs) {
-    return { outs: { ...olds, ...news } };
-  },
-  async read(id: string, props: EveryDeployInputs & { token: string }) {
-    return { id, props, inputs: { reason: props.reason } };
-  },
-  async delete(): Promise<void> {},
-};
-

@@ -11,9 +11,9 @@ import {
   formatSafetyReport,
   type SafetyPolicy,
 } from "../lifecycle/safety/index.js";
-import { errorMessage, loadSqlParser, readDatabaseState, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+import { errorMessage, inContext, loadSqlParser, readDatabaseState, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
-import { closeIdleConnections, logger, providerChanged, withConnection, type Failure } from "./common.js";
+import { closeIdleConnections, defineProvider, logger, providerChanged, withConnection } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
 
 /** Inputs of a MigrationSafety, as the program passes them. */
@@ -39,8 +39,9 @@ export interface SafetyState {
   migrations: string[];
 }
 
-export const safety = {
-  async check(_olds: unknown, news: SafetyInputs): Promise<{ inputs: SafetyState; failures: Failure[] }> {
+/** MigrationSafety's provider. Its `check` takes the program's {@link SafetyInputs} and keeps a {@link SafetyState}. */
+export const safety = defineProvider<SafetyInputs, SafetyState, SafetyState>("MigrationSafety", {
+  async check(_olds, news) {
     const database = news.connection.database;
     const state: SafetyState = { database, profile: news.policy.profile, migrations: news.migrations.map((m) => `${m.name}@${m.checksum.slice(0, 12)}`) };
     // In a preview an input may still be unknown (a marker string): then there is nothing to check yet.
@@ -55,24 +56,24 @@ export const safety = {
   },
 
   /** Nothing to change in the database: the resource is a check. Only new provider code updates it. */
-  async diff(_id: string, olds: SafetyState, news: SafetyState) {
+  async diff(_id, olds, news) {
     return { changes: providerChanged(olds, news), replaces: [], deleteBeforeReplace: false };
   },
 
-  async create(inputs: SafetyState): Promise<{ id: string; outs: SafetyState }> {
+  async create(inputs) {
     return { id: `${inputs.database}/safety`, outs: inputs };
   },
 
-  async update(_id: string, _olds: SafetyState, news: SafetyState): Promise<{ outs: SafetyState }> {
+  async update(_id, _olds, news) {
     return { outs: news };
   },
 
-  async read(id: string, props: SafetyState) {
+  async read(id, props) {
     return { id, props, inputs: props };
   },
 
-  async delete(): Promise<void> {},
-};
+  async delete() {},
+});
 
 /**
  * The analysis on the live database, or on an empty one when it does not exist yet; then, when
@@ -95,7 +96,7 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
   } catch (err) {
     // 3D000 invalid_catalog_name: the first preview, before the database exists.
     if ((err as { cause?: { code?: string } }).cause?.code === "3D000" || (err as { code?: string }).code === "3D000") return analyze(null, migrations);
-    throw new Error(`database "${database}": the safety check of the pending migrations could not run: ${errorMessage(err)}`, { cause: err });
+    throw inContext(`database "${database}": the safety check of the pending migrations could not run`, err);
   }
   const { report, pending } = analysed;
   if (news.policy.rehearsal && pending.length > 0) {

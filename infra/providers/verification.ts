@@ -1,9 +1,9 @@
 /** SchemaVerification's provider: expectations checked, inventory and fingerprint reported, drift on refresh. */
-import { DEFAULT_EXACT_COUNT_THRESHOLD, introspect, verify, VerificationError, type ConnectionOptions, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
-import { inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
+import { DEFAULT_EXACT_COUNT_THRESHOLD, introspect, judgeDriftPolicy, verify, VerificationError, type ConnectionOptions, type DeclaredInput, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
+import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 import { judgeDrift } from "../lifecycle/schema/index.js";
-import { displayIdent, displayQualified } from "../lifecycle/identifiers.js";
-import { driftBeforeUp, driftStatus, DriftRefusedError, measureDrift, type DeclaredInput } from "./drift.js";
+import { describeDrift, describeGrantDrift, inventoryByTable, inventoryOf, type InventoryEntry, type InventoryTable } from "../lifecycle/inventory.js";
+import { driftBeforeUp, driftStatus, measureDrift } from "./drift.js";
 
 
 /** Inputs of a SchemaVerification. */
@@ -25,21 +25,6 @@ export interface VerificationInputs {
   declared?: DeclaredInput;
 }
 
-/** One table in the stack outputs. */
-export interface InventoryTable {
-  table: string;
-  owner: string;
-  /** Rows: an exact count for tables under the inventory's threshold, else Postgres' estimate. */
-  rows: number;
-  /** False when `rows` is an estimate (shown as `~620`). */
-  rowsExact: boolean;
-  columns: string[];
-  primaryKey: string[];
-  foreignKeys: string[];
-  /** Privileges held by roles other than the owner, `role: PRIV, PRIV` (`PUBLIC` for everyone). */
-  grants: string[];
-}
-
 /** Outputs: inputs plus the inventory and fingerprints. */
 export interface VerificationOutputs extends VerificationInputs {
   /** Keyed by `schema.table`, so a refresh diff names exactly the table that changed (arrays in older states). */
@@ -52,30 +37,6 @@ export interface VerificationOutputs extends VerificationInputs {
   drift: string;
   /** Every difference from the declared schema, one line per object (empty when in sync). */
   driftReport?: string[];
-}
-
-/** One table of the keyed inventory: {@link InventoryTable} without its name (the key). */
-export type InventoryEntry = Omit<InventoryTable, "table">;
-
-/** The inventory keyed by `schema.table`, in table order. */
-export function inventoryByTable(tables: readonly InventoryTable[]): Record<string, InventoryEntry> {
-  return Object.fromEntries(tables.map(({ table, ...rest }) => [table, rest]));
-}
-
-/** The compact, sorted inventory the stack outputs show. */
-export function inventoryOf(inv: Inventory): InventoryTable[] {
-  return inv.tables.map((t) => ({
-    table: displayQualified(t.schema, t.name),
-    owner: t.owner,
-    rows: t.exactRows ?? t.estimatedRows,
-    rowsExact: t.exactRows !== undefined,
-    columns: t.columns.map((c) => `${c.name} ${c.type}${c.nullable ? "" : " not null"}${c.default !== null ? ` default ${c.default}` : ""}`),
-    primaryKey: t.primaryKey,
-    foreignKeys: t.foreignKeys.map(
-      (f) => `${f.columns.map(displayIdent).join(", ")} -> ${displayQualified(f.references.schema, f.references.table)}(${f.references.columns.map(displayIdent).join(", ")}) on delete ${f.onDelete}`,
-    ),
-    grants: t.grants,
-  }));
 }
 
 async function inspect(inputs: VerificationInputs): Promise<Inventory> {
@@ -92,54 +53,12 @@ async function verifyAll(inputs: VerificationInputs, olds?: VerificationInputs):
   const measured = inputs.declared ? ((await measureDrift({ ...inputs, declared: inputs.declared }, { requireDigest: true })) ?? []) : [];
   const report = withoutPendingRevokes(measured, olds?.grants, inputs.grants);
   if (inputs.declared && report.length > 0) {
-    const { unaccepted } = judgeDrift(report, inputs.declared.accept);
-    if (unaccepted.length > 0 && inputs.declared.policy === "refuse") throw new DriftRefusedError(inputs.connection.database, unaccepted, inputs.declared.configPath);
+    const { refusal } = judgeDriftPolicy(inputs.connection.database, report, inputs.declared);
+    if (refusal) throw refusal;
     logger.warn(`${inputs.connection.database}: drifted from its migrations:\n${report.map((l) => `    ${l}`).join("\n")}`);
   }
   const drift = inputs.declared ? driftStatus(report) : "in sync";
   return { ...inputs, inventory: inventoryByTable(inventoryOf(inv)), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift, driftReport: report };
-}
-
-/** A table's structure (grants aside) as a string; key order is fixed (the state stores objects key-sorted). */
-function structureOf(t: InventoryTable): string {
-  return JSON.stringify([t.owner, t.columns, t.primaryKey, t.foreignKeys]);
-}
-
-/** `+ x` / `- x` for what was added to or removed from a list. */
-function listChanges(before: readonly string[], after: readonly string[]): string[] {
-  const b = new Set(before);
-  const a = new Set(after);
-  return [...after.filter((x) => !b.has(x)).map((x) => `+ ${x}`), ...before.filter((x) => !a.has(x)).map((x) => `- ${x}`)];
-}
-
-/** Describes structural drift between what was verified and what is live (grants aside). */
-export function describeDrift(before: InventoryTable[], after: InventoryTable[]): string[] {
-  const b = new Map(before.map((t) => [t.table, t]));
-  const a = new Map(after.map((t) => [t.table, t]));
-  const out: string[] = [];
-  for (const [name, t] of a) {
-    const old = b.get(name);
-    if (!old) out.push(`table ${name} appeared`);
-    else if (structureOf(old) !== structureOf(t)) out.push(`table ${name} changed`);
-  }
-  for (const name of b.keys()) if (!a.has(name)) out.push(`table ${name} disappeared`);
-  return out.length ? out : ["indexes or constraints changed"];
-}
-
-/**
- * Grants that differ from the config, per table: compared with what is declared (not with what
- * was last seen), so a hand-made `GRANT … TO PUBLIC` shows, and a grant pgstack revoked does not.
- */
-export function describeGrantDrift(inventory: InventoryTable[], declared: readonly ManagedSchema[]): string[] {
-  const out: string[] = [];
-  for (const t of inventory) {
-    const schema = declared.find((s) => t.table.startsWith(`${s.name}.`));
-    if (!schema) continue;
-    const expected = schema.grants.filter((g) => g.tables.length > 0).map((g) => `${g.role}: ${[...g.tables].sort().join(", ")}`);
-    const changes = listChanges(expected.sort(), t.grants ?? []);
-    if (changes.length > 0) out.push(`grants on ${t.table} differ from the config (${changes.join(", ")})`);
-  }
-  return out;
 }
 
 /**
@@ -166,12 +85,13 @@ function legacyDriftStatus(parts: string[]): string {
   return parts.length ? `drifted: ${parts.join("; ")}` : "in sync";
 }
 
-export const verification = {
+/** SchemaVerification's provider. */
+export const verification = defineProvider<VerificationInputs, VerificationInputs, VerificationOutputs>("SchemaVerification", {
   /**
    * Where the policy refuses drift, the live database is compared with the declared schema at
    * the version it has reached, before anything runs: the refusal shows in `pulumi preview`.
    */
-  async check(olds: Partial<VerificationInputs> | undefined, news: VerificationInputs): Promise<{ inputs: VerificationInputs; failures: Failure[] }> {
+  async check(olds, news) {
     const failures: Failure[] = [];
     // Only where drift refuses: elsewhere `up` warns after the migrations, and previews stay cheap.
     if (news.declared?.policy === "refuse" && typeof news.connection?.database === "string") {
@@ -179,12 +99,13 @@ export const verification = {
       // ones (whose roles may not exist before this `up` creates them).
       const grants = olds?.grants ?? news.grants;
       const refusal = await driftBeforeUp({ ...news, ...(grants ? { grants } : {}), declared: news.declared });
-      if (refusal) failures.push({ property: "declared", reason: refusal });
+      // No property name: the engine would print the property's whole value before the reason.
+      if (refusal) failures.push({ property: "", reason: refusal });
     }
     return { inputs: news, failures };
   },
 
-  async diff(_id: string, olds: VerificationOutputs, news: VerificationInputs) {
+  async diff(_id, olds, news) {
     // In a preview the head is unknown (a marker value, so unequal) exactly when the
     // MigrationSet will change: then `up` re-verifies, and the preview says so.
     const changes =
@@ -202,11 +123,11 @@ export const verification = {
     return { changes, replaces: [], deleteBeforeReplace: false };
   },
 
-  async create(inputs: VerificationInputs) {
+  async create(inputs) {
     return { id: `${inputs.connection.database}/verification`, outs: await verifyAll(inputs) };
   },
 
-  async update(_id: string, _olds: VerificationOutputs, news: VerificationInputs) {
+  async update(_id, _olds, news) {
     return { outs: await verifyAll(news, _olds) };
   },
 
@@ -214,7 +135,7 @@ export const verification = {
    * Refresh: introspect again, so drift shows as a diff of the keyed inventory, and measure drift
    * against the declared schema (states from before it compare grants with the config).
    */
-  async read(id: string, props: VerificationOutputs) {
+  async read(id, props) {
     const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD }));
     if (!inv) return {};
     const inventory = inventoryOf(inv);
@@ -233,7 +154,7 @@ export const verification = {
     };
   },
 
-  async delete(): Promise<void> {},
-};
+  async delete() {},
+});
 const VERIFICATION_INPUT_KEYS = ["connection", "schemas", "expectations", "migrationHead", "grants", "declared"] as const;
 

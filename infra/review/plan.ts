@@ -6,6 +6,7 @@
  * schema after the PR (built in a throwaway database on the same server, introspected, and always
  * dropped). Plain core code: no Pulumi import.
  */
+import * as path from "node:path";
 import type pg from "pg";
 import type { DatabaseConfig } from "../config.js";
 import {
@@ -27,10 +28,9 @@ import {
 } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
-import { resetGuard } from "../providers/reset.js";
-import { describeDrift, describeGrantDrift, inventoryOf, type InventoryTable } from "../providers/verification.js";
-import { closeIdleConnections } from "../providers/common.js";
-import { measureDriftAtHead, type DeclaredInput } from "../providers/drift.js";
+import { acceptsDataLoss, resetVerdict } from "../lifecycle/reset-policy.js";
+import { describeDrift, describeGrantDrift, inventoryOf, type InventoryTable } from "../lifecycle/inventory.js";
+import { judgeDriftPolicy, measureDriftAtHead, type DeclaredInput } from "../lifecycle/drift.js";
 import { buildDiagram } from "./mermaid.js";
 import type { DatabaseReview, PendingMigration, ResetPlan } from "./model.js";
 import { reviewRehearsalOf } from "./safety-types.js";
@@ -60,6 +60,8 @@ export interface PlanInput {
   policy: SafetyPolicy;
   /** Above this many tables the diagram shows only touched tables and their neighbours. */
   maxDiagramTables?: number;
+  /** The project folder the migration folders are relative to (default: this checkout's). */
+  projectRoot?: string;
   logger?: Logger;
 }
 
@@ -88,7 +90,7 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
       plan.reset = resetPlan(input, recorded, live);
       const rebuilds = plan.reset?.guard === "allowed";
       pending = rebuilds ? input.migrations : plan.historyProblems.length ? [] : input.migrations.slice(applied.length);
-      plan.drift = input.verified ? await driftOf(client, db, input.verified, admin) : undefined;
+      plan.drift = input.verified ? await driftOf(client, input, input.verified) : undefined;
       // On the live database, unless the reset empties it first (then, as on a new database, all tables start empty).
       if (rebuilds) return "the reset empties the database first, so every migration runs on empty schemas";
       if (pending.length > 0) plan.safety = await analyse(input, client, pending, "runs after the analysis");
@@ -160,37 +162,28 @@ function resetPlan(input: PlanInput, recorded: number | undefined, live: readonl
   // Never recorded: up adopts the database at the configured generation and drops nothing.
   if (recorded === undefined || recorded === db.reset.generation) return undefined;
   const configPath = `pgstack:databases[${input.index}].reset`;
-  const acceptDataLoss = db.reset.acceptDataLoss === db.reset.generation;
+  const acceptDataLoss = acceptsDataLoss(db.reset);
   const tables = live.map((t) => ({ table: `${t.schema}.${t.name}`, rows: t.exactRows ?? 0 }));
   const base = { fromGeneration: recorded, toGeneration: db.reset.generation, configPath, allowed: db.reset.allowed, acceptDataLoss, tables };
-  const refused = resetGuard(
-    { generation: recorded },
-    { connection: { ...input.admin, database: db.name }, stack: input.stack, configPath, generation: db.reset.generation, allowed: db.reset.allowed, acceptDataLoss, schemas: [], backup: "" },
-  );
-  if (refused) return { ...base, guard: "refused", reason: refused };
-  const withRows = tables.filter((t) => t.rows > 0);
-  if (withRows.length > 0 && !acceptDataLoss) {
-    return {
-      ...base,
-      guard: "refused",
-      reason:
-        `up refuses before dropping anything: ${withRows.map((t) => `${t.table} holds ${t.rows} row(s)`).join(", ")}; ` +
-        `take a backup, then set ${configPath}.acceptDataLoss: ${db.reset.generation} to accept losing them`,
-    };
-  }
-  const why = withRows.length > 0 ? `${configPath}.acceptDataLoss is ${db.reset.generation}: the data loss is accepted` : "no managed table holds rows";
-  return { ...base, guard: "allowed", reason: `${configPath}.allowed is true and ${why}; a pg_dump backup is taken first` };
+  const verdict = resetVerdict({ stack: input.stack, database: db.name, configPath, recorded, generation: db.reset.generation, allowed: db.reset.allowed, mode: db.reset.mode, acceptDataLoss, tables });
+  return { ...base, ...verdict };
 }
 
-/** Drift as `pulumi refresh` reports it: structure against the verified state, grants against the config. */
-async function driftOf(client: pg.Client, db: DatabaseConfig, verified: VerifiedState, admin: ConnectionOptions): Promise<string[]> {
+/** The project folder (two levels above `infra/review/`). */
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+/**
+ * Drift as `pulumi refresh` reports it (structure against the verified state, grants against the
+ * config), less what the PR's config accepts: the stack's drift policy, the one `up` applies.
+ */
+async function driftOf(client: pg.Client, input: PlanInput, verified: VerifiedState): Promise<string[]> {
+  const { db, admin } = input;
   if (verified.declared) {
     // As `pulumi refresh` measures it (live against what the migrations declare), at the version
     // the database has reached: the PR's pending migrations are shown apart, not as drift.
-    const report = await measureDriftAtHead({ connection: { ...admin, database: db.name }, schemas: db.schemas, grants: verified.grants, declared: verified.declared });
-    // Its connection would otherwise stay idle on the database and rule out a TEMPLATE rehearsal.
-    await closeIdleConnections();
-    return report ?? [];
+    const subject = { connection: { ...admin, database: db.name }, schemas: db.schemas, grants: verified.grants, declared: verified.declared };
+    const report = await measureDriftAtHead(client, input.projectRoot ?? PROJECT_ROOT, subject, input.logger);
+    return judgeDriftPolicy(db.name, report, { ...verified.declared, accept: db.drift.accept }).unaccepted;
   }
   // States from before the declared schema: compared with what the last `pulumi up` verified.
   const inv = await introspect(client, { schemas: db.schemas });

@@ -16,7 +16,8 @@ import {
   type Migration,
   type SchemaSnapshot,
 } from "../../infra/lifecycle/index.js";
-import { managedSchemas, UsageError, type DiffStack } from "./stacks.js";
+import { UsageError } from "../../infra/lifecycle/errors.js";
+import { managedSchemas, type DiffStack } from "./stacks.js";
 
 /** One database of both stacks. */
 export interface DatabasePair {

@@ -9,11 +9,9 @@ import * as path from "node:path";
 import yaml from "js-yaml";
 import { CONFIG_NAMESPACE, parseStackConfig, type DatabaseConfig, type StackConfig } from "../../infra/config.js";
 import { readDevPassword } from "../../infra/devserver.js";
-import type { ConnectionOptions, ManagedSchema } from "../../infra/lifecycle/index.js";
+import { UsageError, type ConnectionOptions, type ManagedSchema } from "../../infra/lifecycle/index.js";
 import { ensureToolchain, passphraseFile, pulumiEnv, workingStackFile } from "../pulumi-env.js";
 
-/** Bad input on the command line or in the stack files: exit code 2. */
-export class UsageError extends Error {}
 
 /** A loaded stack. */
 export interface DiffStack {

@@ -1,5 +1,6 @@
 /** `npm run review` arguments. */
 import { parseArgs } from "node:util";
+import { UsageError } from "../../infra/lifecycle/errors.js";
 
 /** Parsed arguments. */
 export interface ReviewArgs {
@@ -36,14 +37,14 @@ export function parseReviewArgs(argv: string[]): ReviewArgs {
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
   }
-  if (values.help) throw new Error(USAGE);
-  if (!values.stack) throw new Error(`the stack is missing: pass -s <stack> (e.g. -s dev)\n${USAGE}`);
+  if (values.help) throw new UsageError(USAGE);
+  if (!values.stack) throw new UsageError(`the stack is missing: pass -s <stack> (e.g. -s dev)\n${USAGE}`);
   const count = (flag: "max-diagram-tables" | "max-chars", min: number): number | undefined => {
     const v = values[flag];
     if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${flag} must be a whole number of at least ${min}, got "${v}"`);
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${flag} must be a whole number of at least ${min}, got "${v}"`);
     return Number(v);
   };
   return { stack: values.stack, out: values.out, html: values.html, json: values.json, maxDiagramTables: count("max-diagram-tables", 1), maxChars: count("max-chars", 1000) };

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
-import { BaselineRefusedError, planBaseline, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
+import { BaselineRefusedError, baselineAdopter, planBaseline, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
 import { SCRATCH_PREFIX } from "../../infra/lifecycle/scratch.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
@@ -62,7 +62,7 @@ describe("adoption of an existing database (baseline)", () => {
     expect(plan?.message).toBe(`${db.database}: adopting an existing schema at 0003_add_user_team: 0001..0003 will be recorded as applied without running; 0004 will run`);
     expect(await query(db, "SELECT to_regclass('pgstack.migrations') AS t")).toEqual([{ t: null }]);
 
-    const result = await applyMigrations(cl, migrations, { database: db.database, logger: options.logger, baseline: options });
+    const result = await applyMigrations(cl, migrations, { database: db.database, logger: options.logger, adopt: baselineAdopter(db.database, options)});
     expect(result.error).toBeUndefined();
     expect(result.baselined).toBe(3);
     expect(result.results.map((r) => [r.name, r.status])).toEqual([["0004_create_credits", "Success"]]);
@@ -76,14 +76,14 @@ describe("adoption of an existing database (baseline)", () => {
     expect(await query(db, "SELECT to_regclass('public.credits')::text AS t")).toEqual([{ t: "credits" }]);
     // The shadow was dropped; a second apply is a no-op and does not adopt again.
     expect(await shadowsLeft()).toEqual(before);
-    const again = await applyMigrations(cl, migrations, { database: db.database, baseline: options });
+    const again = await applyMigrations(cl, migrations, { database: db.database, adopt: baselineAdopter(db.database, options)});
     expect([again.results, again.baselined]).toEqual([[], undefined]);
   });
 
   it("a database that matches no version is refused with the difference against the closest one; nothing changes", async () => {
     const { db, cl, options } = await createAllDatabase("ALTER TABLE users ADD COLUMN nickname text; DROP INDEX users_team_idx;");
     const migrations = await inline(FILES);
-    const err = await applyMigrations(cl, migrations, { database: db.database, baseline: options }).catch((e: unknown) => e);
+    const err = await applyMigrations(cl, migrations, { database: db.database, adopt: baselineAdopter(db.database, options)}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BaselineRefusedError);
     const message = (err as Error).message;
     expect(message).toContain(
@@ -103,7 +103,7 @@ describe("adoption of an existing database (baseline)", () => {
   it("a stated baseline is verified: a wrong one is refused with the difference, the right one is used", async () => {
     const { db, cl, options } = await createAllDatabase();
     const migrations = await inline(FILES);
-    const wrong = await applyMigrations(cl, migrations, { database: db.database, baseline: { ...options, stated: 2 } }).catch((e: unknown) => e);
+    const wrong = await applyMigrations(cl, migrations, { database: db.database, adopt: baselineAdopter(db.database, { ...options, stated: 2 })}).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(BaselineRefusedError);
     expect((wrong as Error).message).toContain(
       `database "${db.database}": pgstack:databases[0].baseline: 2 says its schema is at 0002_add_teams, but it differs from that version in 3 place(s); nothing was applied or recorded:\n` +
@@ -113,10 +113,10 @@ describe("adoption of an existing database (baseline)", () => {
     );
     expect(await query(db, "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 0 }]);
 
-    const missing = await applyMigrations(cl, migrations, { database: db.database, baseline: { ...options, stated: 7 } }).catch((e: unknown) => e);
+    const missing = await applyMigrations(cl, migrations, { database: db.database, adopt: baselineAdopter(db.database, { ...options, stated: 7 })}).catch((e: unknown) => e);
     expect((missing as Error).message).toContain("pgstack:databases[0].baseline names version 7, but no migration file has that version");
 
-    const right = await applyMigrations(cl, migrations, { database: db.database, baseline: { ...options, stated: 3 } });
+    const right = await applyMigrations(cl, migrations, { database: db.database, adopt: baselineAdopter(db.database, { ...options, stated: 3 })});
     expect([right.error, right.baselined, right.results.map((r) => r.name)]).toEqual([undefined, 3, ["0004_create_credits"]]);
   });
 
@@ -125,19 +125,19 @@ describe("adoption of an existing database (baseline)", () => {
     const short = await createAllDatabase();
     const refused = await applyMigrations(short.cl, migrations, {
       database: short.db.database,
-      baseline: { ...short.options, foreignApplied: async () => ({ tool: "drizzle", versions: [1, 2] }) },
+      adopt: baselineAdopter(short.db.database, { ...short.options, foreignApplied: async () => ({ tool: "drizzle", versions: [1, 2] }) }),
     }).catch((e: unknown) => e);
     expect((refused as Error).message).toContain(`database "${short.db.database}": drizzle's history says its schema is at 0002_add_teams, but it differs from that version in 3 place(s)`);
 
     const gap = await applyMigrations(short.cl, migrations, {
       database: short.db.database,
-      baseline: { ...short.options, foreignApplied: async () => ({ tool: "flyway", versions: [1, 3] }) },
+      adopt: baselineAdopter(short.db.database, { ...short.options, foreignApplied: async () => ({ tool: "flyway", versions: [1, 3] }) }),
     }).catch((e: unknown) => e);
     expect((gap as Error).message).toContain("flyway's history lists versions 1, 3, which are not the first migrations in order (1, 2, 3)");
 
     const ok = await applyMigrations(short.cl, migrations, {
       database: short.db.database,
-      baseline: { ...short.options, foreignApplied: async (client) => ((await client.query("SELECT 1")).rowCount === 1 ? { tool: "drizzle", versions: [3, 1, 2] } : null) },
+      adopt: baselineAdopter(short.db.database, { ...short.options, foreignApplied: async (client) => ((await client.query("SELECT 1")).rowCount === 1 ? { tool: "drizzle", versions: [3, 1, 2] } : null) }),
     });
     expect([ok.error, ok.baselined]).toEqual([undefined, 3]);
   });
@@ -145,7 +145,7 @@ describe("adoption of an existing database (baseline)", () => {
   it("a migration that fails in the shadow is reported; the shadow is dropped and the live database unchanged", async () => {
     const { db, cl, options } = await createAllDatabase();
     const migrations = await inline({ ...FILES, "0002_add_teams.sql": "CREATE TABLE teams (owner_id bigint REFERENCES userz (id));\n" });
-    const err = await applyMigrations(cl, migrations, { database: db.database, baseline: options }).catch((e: unknown) => e);
+    const err = await applyMigrations(cl, migrations, { database: db.database, adopt: baselineAdopter(db.database, options)}).catch((e: unknown) => e);
     expect((err as Error).message).toContain("the migrations do not apply to an empty database, so no version can be compared: ");
     expect((err as Error).message).toContain('relation "userz" does not exist');
     expect(await shadowsLeft()).toEqual([]);
@@ -154,7 +154,7 @@ describe("adoption of an existing database (baseline)", () => {
 
   it("tables no migration creates (another tool's history table) are left out of the comparison, and named", async () => {
     const { db, cl, logs, options } = await createAllDatabase("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('c0ffee');");
-    const res = await applyMigrations(cl, await inline(FILES), { database: db.database, baseline: options });
+    const res = await applyMigrations(cl, await inline(FILES), { database: db.database, adopt: baselineAdopter(db.database, options)});
     expect([res.error, res.baselined, res.results.map((r) => r.name)]).toEqual([undefined, 3, ["0004_create_credits"]]);
     expect(logs).toContain(`${db.database}: no migration creates public.alembic_version; left as it is and not compared`);
     expect(await query(db, "SELECT version_num FROM alembic_version")).toEqual([{ version_num: "c0ffee" }]);
@@ -167,7 +167,7 @@ describe("adoption of an existing database (baseline)", () => {
     const logs: string[] = [];
     const res = await applyMigrations(cl, await inline(FILES), {
       database: db.database,
-      baseline: { connection: db, schemas: ["public"], logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } },
+      adopt: baselineAdopter(db.database, { connection: db, schemas: ["public"], logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } }),
     });
     expect([res.error, res.baselined, res.results.length]).toEqual([undefined, undefined, 4]);
     expect(logs).toContain(`${db.database}: none of its tables (public.keep_me) is created by a migration; every migration runs`);
@@ -178,7 +178,7 @@ describe("adoption of an existing database (baseline)", () => {
   it("an empty database is not an adoption: every migration runs", async () => {
     const db = await freshDatabase("adopt");
     const cl = await connectTo(db);
-    const res = await applyMigrations(cl, await inline(FILES), { database: db.database, baseline: { connection: db, schemas: ["public"] } });
+    const res = await applyMigrations(cl, await inline(FILES), { database: db.database, adopt: baselineAdopter(db.database, { connection: db, schemas: ["public"] })});
     expect([res.error, res.baselined, res.results.length]).toEqual([undefined, undefined, 4]);
   });
 });

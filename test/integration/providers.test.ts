@@ -134,7 +134,7 @@ describe("the dynamic providers against a real PostgreSQL", () => {
     const r2 = { ...r1, generation: 2, backup: "b2" };
     expect((await reset.check(r1, r2)).failures).toEqual([]);
     expect(await reset.diff("id", reset1, r2)).toMatchObject({ replaces: ["generation"], deleteBeforeReplace: true });
-    await reset.delete();
+    await reset.delete("id", reset1);
     const reset2 = (await reset.create(r2)).outs;
     expect(reset2.action).toBe("reset");
     expect(reset2.droppedTables).toContain("public.users (0 rows)");

@@ -13,7 +13,7 @@ import { writeMeta } from "../../infra/lifecycle/history.js";
 import { introspect } from "../../infra/lifecycle/introspect.js";
 import { loadMigrations, type Migration } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
-import { inventoryOf } from "../../infra/providers/verification.js";
+import { inventoryOf } from "../../infra/lifecycle/inventory.js";
 import { planDatabase, type PlanInput } from "../../infra/review/plan.js";
 import { computeVerdict } from "../../infra/review/verdict.js";
 import { adminConnection, closeClients, query } from "../support/db.js";

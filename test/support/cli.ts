@@ -137,15 +137,16 @@ export function resourceSummary(output: string): Record<string, number> {
 }
 
 /**
- * Sets the stack's `pgstack:server` and `pgstack:databases` in `Pulumi.<stack>.yaml`, as a user
- * edits the stack file (its encryption salt and secrets are kept).
+ * Sets the stack's `pgstack:server`, `pgstack:databases` and `pgstack:safety` in `Pulumi.<stack>.yaml`,
+ * as a user edits the stack file (its encryption salt and secrets are kept).
  */
-export function setStackConfig(p: CliProject, stack: string, config: { server?: unknown; databases?: unknown }): void {
+export function setStackConfig(p: CliProject, stack: string, config: { server?: unknown; databases?: unknown; safety?: unknown }): void {
   const file = path.join(p.dir, `Pulumi.${stack}.yaml`);
   const doc = (fs.existsSync(file) ? yaml.load(fs.readFileSync(file, "utf8")) : {}) as { config?: Record<string, unknown> };
   doc.config ??= {};
   if (config.server !== undefined) doc.config["pgstack:server"] = config.server;
   if (config.databases !== undefined) doc.config["pgstack:databases"] = config.databases;
+  if (config.safety !== undefined) doc.config["pgstack:safety"] = config.safety;
   fs.writeFileSync(file, yaml.dump(doc));
 }
 

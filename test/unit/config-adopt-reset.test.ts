@@ -1,6 +1,7 @@
 /** Config keys of adoption and ephemeral stacks: `baseline`, `reset.mode: every-deploy`, `backup`. */
 import { describe, expect, it } from "vitest";
-import { ConfigError, acceptsDataLoss, parseStackConfig } from "../../infra/config.js";
+import { ConfigError, parseStackConfig } from "../../infra/config.js";
+import { acceptsDataLoss } from "../../infra/lifecycle/reset-policy.js";
 
 function config(db: Record<string, unknown> = {}, reset: Record<string, unknown> = { generation: 1, allowed: true }) {
   return {
@@ -27,7 +28,7 @@ describe("reset.mode every-deploy and backup", () => {
 
   it("every-deploy in a stack that allows resets: accepted, and it accepts the data loss of every deploy", () => {
     const db = parseStackConfig(config({ backup: false }, { mode: "every-deploy", allowed: true }), "preview").databases[0]!;
-    expect([db.reset.mode, db.backup, acceptsDataLoss(db)]).toEqual(["every-deploy", false, true]);
+    expect([db.reset.mode, db.backup, acceptsDataLoss(db.reset)]).toEqual(["every-deploy", false, true]);
   });
 
   it("every-deploy in a stack that does not allow resets is a config error naming the path and what to do", () => {

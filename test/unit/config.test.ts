@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, acceptsDataLoss, expectationsOf, parseStackConfig } from "../../infra/config.js";
+import { ConfigError, expectationsOf, parseStackConfig } from "../../infra/config.js";
+import { acceptsDataLoss } from "../../infra/lifecycle/reset-policy.js";
 import { rawStackConfig } from "../support/stack-config.js";
 
 /** A small valid config; each bad case below breaks one thing in a copy of it. */
@@ -106,12 +107,12 @@ describe("stack config", () => {
 
   it("accepts data loss only for the exact generation", () => {
     const c = parseStackConfig(valid(), "dev");
-    expect(acceptsDataLoss(c.databases[0]!)).toBe(false);
+    expect(acceptsDataLoss(c.databases[0]!.reset)).toBe(false);
     const d = valid();
     d.databases[0].reset.acceptDataLoss = 1;
-    expect(acceptsDataLoss(parseStackConfig(d, "dev").databases[0]!)).toBe(true);
+    expect(acceptsDataLoss(parseStackConfig(d, "dev").databases[0]!.reset)).toBe(true);
     d.databases[0].reset = { generation: 2, acceptDataLoss: 1, allowed: true };
-    expect(acceptsDataLoss(parseStackConfig(d, "dev").databases[0]!)).toBe(false);
+    expect(acceptsDataLoss(parseStackConfig(d, "dev").databases[0]!.reset)).toBe(false);
   });
 
   it("takes per-database session settings as Postgres durations, with documented defaults", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadMigrations, loadSqlParser } from "../../infra/lifecycle/index.js";
-import { migrationsDigest } from "../../infra/providers/handlers.js";
+import { migrationsDigest } from "../../infra/lifecycle/drift.js";
 import { runProgram } from "../support/mocks.js";
 
 describe("the program passes each verification its declared schema and drift policy", () => {

@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { estimateRows, formatRowCount, type Inventory, type TableInfo } from "../../infra/lifecycle/introspect.js";
 import { describeSchemaChange } from "../../infra/lifecycle/rehearsal-schema.js";
-import { formatRehearsal, type RehearsalReport } from "../../infra/lifecycle/rehearsal.js";
+import type { RehearsalReport } from "../../infra/lifecycle/rehearsal.js";
+import { formatRehearsal } from "../../infra/lifecycle/rehearsal-format.js";
 
 const col = (name: string, type = "text", nullable = true, dflt: string | null = null) => ({ name, type, nullable, default: dflt });
 function table(name: string, extra: Partial<TableInfo> = {}): TableInfo {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { diffSchemas, judgeDrift, type SchemaSnapshot, type TableStructure } from "../../infra/lifecycle/index.js";
-import { driftPolicy, parseStackConfig } from "../../infra/config.js";
+import { parseStackConfig } from "../../infra/config.js";
+import { driftPolicy } from "../../infra/lifecycle/drift.js";
 import { rawStackConfig } from "../support/stack-config.js";
 
 const users = (over: Partial<TableStructure> = {}): TableStructure => ({

@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { PgstackError } from "../errors.js";
 import type { Migration } from "../source.js";
 import type { Finding } from "./types.js";
 
@@ -49,10 +50,9 @@ export async function lintWithSquawk(pending: readonly Migration[], options: { p
   if (pending.length === 0) return [];
   const bin = squawkBinary();
   if (!bin) {
-    throw new Error(
-      `squawk is not installed for ${process.platform}-${process.arch}: run \`npm ci\` (it installs @squawk-cli/linux-x64 as an optional dependency), ` +
-        "or point PGSTACK_SQUAWK at a squawk binary",
-    );
+    throw new PgstackError("SQUAWK_MISSING", `the safety check's linter, squawk, is not installed for ${process.platform}-${process.arch}`, {
+      hint: "run `npm ci` (it installs @squawk-cli/linux-x64 as an optional dependency), or point PGSTACK_SQUAWK at a squawk binary",
+    });
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-squawk-"));
   try {
@@ -96,7 +96,11 @@ async function invoke(bin: string, args: string[], cwd: string): Promise<SquawkV
   } catch (err) {
     // squawk exits 1 when it found something; its JSON is on stdout all the same.
     const e = err as { code?: number; stdout?: string; stderr?: string };
-    if (e.code !== 1 || !e.stdout) throw new Error(`squawk failed (exit ${e.code}): ${(e.stderr ?? "").trim().split("\n")[0]}`);
+    if (e.code !== 1 || !e.stdout) {
+      throw new PgstackError("SQUAWK_FAILED", `the safety check's linter, squawk (${bin}), failed (exit ${e.code}): ${(e.stderr ?? "").trim().split("\n")[0]}`, {
+        hint: "run `npm ci` to restore it, or point PGSTACK_SQUAWK at a working squawk binary",
+      });
+    }
     stdout = e.stdout;
   }
   const text = stdout.trim();
