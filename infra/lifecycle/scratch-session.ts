@@ -41,33 +41,51 @@ export interface OwnerSession {
   role: string;
 }
 
-/**
- * Creates a throwaway login role that is a member of `opts.owner` only, lets it write pgstack's
- * history in the database `control` is connected to (`target` is how to reach that database),
- * and logs in as it. The caller ends the session and drops the role ({@link withOwnerSession}
- * does both); if the role is made but the login fails, the role is dropped here.
- */
-export async function openOwnerSession(control: pg.Client, target: ConnectionOptions, opts: OwnerSessionOptions): Promise<OwnerSession> {
-  const role = scratchName(opts.creator ?? (await readCreator(control)), "run");
+/** A throwaway login role, made but not yet logged in as (its password only in this process). */
+export interface ThrowawayRole {
+  role: string;
+  password: string;
+}
+
+/** Creates a throwaway login role that is a member of `owner` only. */
+export async function createThrowawayRole(control: pg.Client, admin: string, owner: string, creator: Creator): Promise<ThrowawayRole> {
+  const role = scratchName(creator, "run");
   const password = randomBytes(24).toString("hex");
   try {
-    await control.query(`CREATE ROLE ${quoteIdent(role)} LOGIN INHERIT PASSWORD ${quoteLiteral(scramVerifier(password))} IN ROLE ${quoteIdent(opts.owner)}`);
+    await control.query(`CREATE ROLE ${quoteIdent(role)} LOGIN INHERIT PASSWORD ${quoteLiteral(scramVerifier(password))} IN ROLE ${quoteIdent(owner)}`);
   } catch (err) {
     const denied = (err as { code?: string }).code === "42501";
-    throw new OwnerSessionError(`cannot create the throwaway role that runs the migrations as "${opts.owner}": ${errorMessage(err)}; nothing was run`, {
+    throw new OwnerSessionError(`cannot create the throwaway role that runs the migrations as "${owner}": ${errorMessage(err)}; nothing was run`, {
       hint: denied
-        ? `the admin "${target.user}" must be able to grant "${opts.owner}" (PostgreSQL 16 and later: GRANT ${quoteIdent(opts.owner)} TO ${quoteIdent(target.user)} WITH ADMIN OPTION)`
-        : `the admin "${target.user}" needs CREATEROLE, and the role "${opts.owner}" must exist`,
+        ? `the admin "${admin}" must be able to grant "${owner}" (PostgreSQL 16 and later: GRANT ${quoteIdent(owner)} TO ${quoteIdent(admin)} WITH ADMIN OPTION)`
+        : `the admin "${admin}" needs CREATEROLE, and the role "${owner}" must exist`,
       cause: err,
     });
   }
-  opts.onRole?.(role);
+  return { role, password };
+}
+
+/**
+ * Lets a throwaway role write pgstack's history in the database `control` is connected to
+ * (`target` is how to reach that database), and logs in as it.
+ */
+export async function loginAs(control: pg.Client, target: ConnectionOptions, throwaway: ThrowawayRole): Promise<pg.Client> {
+  await allowHistory(control, target.database, throwaway.role);
+  return connect({ ...target, user: throwaway.role, password: throwaway.password, applicationName: "pgstack (migrations as the owner)" }, { retryDelaysMs: [] });
+}
+
+/**
+ * Creates a throwaway login role that is a member of `opts.owner` only ({@link createThrowawayRole})
+ * and logs in as it ({@link loginAs}). The caller ends the session and drops the role
+ * ({@link withOwnerSession} does both); if the role is made but the login fails, it is dropped here.
+ */
+export async function openOwnerSession(control: pg.Client, target: ConnectionOptions, opts: OwnerSessionOptions): Promise<OwnerSession> {
+  const throwaway = await createThrowawayRole(control, target.user, opts.owner, opts.creator ?? (await readCreator(control)));
+  opts.onRole?.(throwaway.role);
   try {
-    await allowHistory(control, target.database, role);
-    const client = await connect({ ...target, user: role, password, applicationName: "pgstack (migrations as the owner)" }, { retryDelaysMs: [] });
-    return { client, role };
+    return { client: await loginAs(control, target, throwaway), role: throwaway.role };
   } catch (err) {
-    await dropThrowawayRole(control, role, opts.owner).catch(() => undefined);
+    await dropThrowawayRole(control, throwaway.role, opts.owner).catch(() => undefined);
     throw err;
   }
 }

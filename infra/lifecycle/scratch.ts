@@ -14,7 +14,7 @@ import { errorMessage, PgstackError } from "./errors.js";
 import { quoteIdent, quoteLiteral } from "./identifiers.js";
 import { planServerChanges, readServerObjects, undoServerChanges, type ServerChanges, type ServerObjects } from "./scratch-server.js";
 import { dropLeftoverScratch, dropThrowawayRole, readCreator, scratchName, type Creator } from "./scratch-names.js";
-import { openOwnerSession, type OwnerSession } from "./scratch-session.js";
+import { createThrowawayRole, loginAs } from "./scratch-session.js";
 import type { Migration } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
@@ -103,6 +103,14 @@ export async function withScratchDatabase<T>(admin: ConnectionOptions, opts: Scr
       state.before = await readServerObjects(control);
       state.changes = planServerChanges(opts.migrations, state.before);
     }
+    // The throwaway role first, and the admin a member of it: through it the admin may create a
+    // database owned by the owner and set it up even before the stack made the admin a member of
+    // the owner (an adoption's first preview). Dropping the role undoes both.
+    const throwaway = maintenance.user === opts.owner ? undefined : await createThrowawayRole(control, maintenance.user, opts.owner, state.creator);
+    if (throwaway) {
+      state.role = throwaway.role;
+      await control.query(`GRANT ${quoteIdent(throwaway.role)} TO CURRENT_USER`);
+    }
     const name = scratchName(state.creator, opts.purpose);
     const made = await create(control, name, opts, log);
     state.name = name;
@@ -111,7 +119,7 @@ export async function withScratchDatabase<T>(admin: ConnectionOptions, opts: Scr
     // A throwaway database needs no durability: no commit waits for a WAL flush.
     await state.admin.query("SET synchronous_commit = off");
     const scratchAdmin = state.admin;
-    let opening: Promise<OwnerSession> | undefined;
+    let opening: Promise<pg.Client> | undefined;
     return await fn({
       name,
       admin: scratchAdmin,
@@ -119,11 +127,10 @@ export async function withScratchDatabase<T>(admin: ConnectionOptions, opts: Scr
       interrupted: () => state.cleaning !== undefined,
       ownerSession: async () => {
         // Already the owner (the admin owns it): there is nothing above it to confine.
-        if (maintenance.user === opts.owner) return scratchAdmin;
-        opening ??= openOwnerSession(scratchAdmin, { ...maintenance, database: name }, { owner: opts.owner, creator: state.creator, onRole: (r) => (state.role = r) });
-        const s = await opening;
-        state.session = s.client;
-        return s.client;
+        if (!throwaway) return scratchAdmin;
+        opening ??= loginAs(scratchAdmin, { ...maintenance, database: name }, throwaway);
+        state.session = await opening;
+        return state.session;
       },
     });
   } catch (err) {
@@ -222,8 +229,6 @@ async function cleanup(s: Cleanup, via: "here" | "signal"): Promise<string[]> {
     await s.admin?.end().catch(() => undefined);
   }
   try {
-    // Membership in the throwaway role lets the admin end its session (FORCE below) and drop it.
-    if (s.role) await client.query(`GRANT ${quoteIdent(s.role)} TO CURRENT_USER`).catch(() => undefined);
     if (s.name) {
       // FORCE ends the sessions still on it: only the run's own (it is never handed to anyone).
       await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(s.name)} WITH (FORCE)`).then(

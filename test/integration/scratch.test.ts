@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { applyMigrations, connect, loadSqlParser, sha256, withScratchDatabase, ScratchRefusedError, SCRATCH_PREFIX, type Migration } from "../../infra/lifecycle/index.js";
+import { applyMigrations, buildDeclaredSchema, connect, loadSqlParser, sha256, withScratchDatabase, ScratchRefusedError, SCRATCH_PREFIX, type Migration } from "../../infra/lifecycle/index.js";
 import { readCreator, scratchName } from "../../infra/lifecycle/scratch-names.js";
 import { adminConnection, closeClients, query, superuserConnection } from "../support/db.js";
 import { fltrDatabase } from "../support/fixtures.js";
@@ -120,6 +120,19 @@ describe("the scratch database", () => {
     expect(signal).toBe("SIGTERM");
     expect(names).toHaveLength(2);
     expect(await scratchObjects(names)).toEqual([]);
+  });
+});
+
+describe("an admin that is not (yet) a member of the owner", () => {
+  it("still builds as the owner (an adoption's first preview), and is no member afterwards", async () => {
+    const f = await fltrDatabase("scr");
+    const stranger = `${f.db.database}_stranger`;
+    await query(adminConnection(), `CREATE ROLE ${stranger} NOLOGIN`);
+    const member = async () => (await query<{ m: boolean }>(adminConnection(), "SELECT pg_has_role(current_user, $1, 'MEMBER') AS m", [stranger]))[0]!.m;
+    expect(await member()).toBe(false);
+    const snapshot = await buildDeclaredSchema(adminConnection(), [m(1, "t", "CREATE TABLE t (id int PRIMARY KEY);\n")], { role: stranger, cacheDir: false });
+    expect(snapshot.tables["public.t"]?.owner).toBe(stranger);
+    expect(await member()).toBe(false);
   });
 });
 
