@@ -54,7 +54,8 @@ export async function createThrowawayRole(control: pg.Client, admin: string, own
   try {
     await control.query(`CREATE ROLE ${quoteIdent(role)} LOGIN INHERIT PASSWORD ${quoteLiteral(scramVerifier(password))} IN ROLE ${quoteIdent(owner)}`);
   } catch (err) {
-    const denied = (err as { code?: string }).code === "42501";
+    // PostgreSQL 16 and later: CREATEROLE alone no longer lets the admin grant the owner.
+    const denied = (err as { code?: string }).code === "42501" && /grant/i.test(errorMessage(err));
     throw new OwnerSessionError(`cannot create the throwaway role that runs the migrations as "${owner}": ${errorMessage(err)}; nothing was run`, {
       hint: denied
         ? `the admin "${admin}" must be able to grant "${owner}" (PostgreSQL 16 and later: GRANT ${quoteIdent(owner)} TO ${quoteIdent(admin)} WITH ADMIN OPTION)`

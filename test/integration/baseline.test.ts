@@ -183,11 +183,11 @@ describe("adoption of an existing database (baseline)", () => {
   });
 });
 
-describe("the shadow database needs CREATEDB", () => {
+describe("the scratch database needs CREATEDB", () => {
   it("an admin without it gets a clear refusal naming what to grant; nothing changes", async () => {
     const { db, options } = await createAllDatabase();
     const role = `${db.database}_nocreatedb`;
-    await query(adminConnection(), `CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}' NOCREATEDB; GRANT ALL ON DATABASE ${db.database} TO ${role}`);
+    await query(adminConnection(), `CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}' NOCREATEDB CREATEROLE; GRANT ALL ON DATABASE ${db.database} TO ${role}`);
     const weak = { ...db, user: role, password: `pw-${role}` };
     const cl = await connectTo(weak);
     const err = await planBaseline(cl, await inline(FILES), db.database, { ...options, connection: weak }).catch((e: unknown) => e);
