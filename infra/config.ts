@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { PgstackError } from "./lifecycle/errors.js";
 import { identifierProblem } from "./lifecycle/identifiers.js";
+import { normalizeValidUntil, type RoleAttribute } from "./lifecycle/roles.js";
 import { parseForeignKeyRef, parseTableRef, type Expectations, type Parsed } from "./lifecycle/verify.js";
 import { PROFILES } from "./lifecycle/safety/policy.js";
 import type { SafetyPolicy } from "./lifecycle/safety/types.js";
@@ -47,19 +48,57 @@ const serverSchema = z
     adminPasswordSecret: "adminPassword",
   });
 
+/**
+ * `validUntil`: `infinity`, a date (`2030-01-01`, midnight UTC) or a date and time with its zone
+ * (`2030-01-01T12:00:00Z`, `2030-01-01 12:00+02:00`), normalized to Postgres' UTC spelling
+ * ({@link normalizeValidUntil}).
+ */
+const validUntil = z.string().transform((value, ctx) => {
+  const normalized = normalizeValidUntil(value);
+  if (normalized === undefined) {
+    ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not "infinity", a date (2030-01-01) or a date and time with its zone (2030-01-01T12:00:00Z)` });
+    return z.NEVER;
+  }
+  return normalized;
+});
+
+/**
+ * A role's attributes. Each one is optional: a role the stack creates gets Postgres' default for
+ * an attribute it leaves out (NOLOGIN, NOCREATEROLE, NOCREATEDB, INHERIT, NOBYPASSRLS, no
+ * connection limit, a password valid forever); an adopted role keeps what it has.
+ */
+const roleAttributes = {
+  /** LOGIN: the role can connect (an application's user). */
+  login: z.boolean().optional(),
+  /** CREATEROLE: the role can create, alter and drop roles (an owner whose migrations create roles). */
+  createRole: z.boolean().optional(),
+  /** CREATEDB: the role can create databases. */
+  createDb: z.boolean().optional(),
+  /** INHERIT: the role uses the privileges of the roles it is a member of without SET ROLE. */
+  inherit: z.boolean().optional(),
+  /** BYPASSRLS: row-level security policies do not apply to the role (only a superuser admin may set it). */
+  bypassRls: z.boolean().optional(),
+  /** CONNECTION LIMIT: at most this many concurrent connections; -1 means no limit. */
+  connectionLimit: z.number().int().min(-1, "must be -1 (no limit) or a number of connections").optional(),
+  /** VALID UNTIL: when the role's password stops working (see {@link validUntil}). */
+  validUntil: validUntil.optional(),
+} satisfies Record<RoleAttribute, z.ZodType>;
+
 const roleSchema = z.strictObject({
   name: identifier.refine((n) => !RESERVED_ROLE_NAMES.has(n), {
     error: (i) => `${JSON.stringify(i.input)} is reserved by Postgres as a role name; choose another name`,
   }),
-  login: z.boolean().default(false),
+  ...roleAttributes,
   /**
-   * The secret config key holding this role's password. When absent, a login role gets a
-   * generated password that lives only in the (encrypted) stack state.
+   * The secret config key holding this role's password. When absent, a login role the stack
+   * creates gets a generated password that lives only in the (encrypted) stack state, and an
+   * adopted role keeps the password it has.
    */
   passwordSecret: secretKey.optional(),
   /**
    * The role exists already and this stack takes it over: it is imported (as `pulumi import`
-   * does) and kept on destroy. Without it, an existing role is an error.
+   * does) and kept on destroy; the attributes the config leaves out are kept as they are.
+   * Without it, an existing role is an error.
    */
   adopt: z.boolean().default(false),
 });
@@ -201,6 +240,8 @@ const safetySchema = z
         notNull: safetyMode.optional(),
         duplicates: safetyMode.optional(),
         rename: safetyMode.optional(),
+        /** SET ROLE / RESET ROLE, role and database DDL, ALTER SYSTEM, COPY … PROGRAM, dblink / postgres_fdw. */
+        privilege: safetyMode.optional(),
         lint: safetyMode.optional(),
       })
       .default({}),
@@ -241,7 +282,10 @@ export const stackConfigSchema = z
         }
         roleOwners.set(r.name, i);
         if (r.name === cfg.server.adminUser) issue(at("roles", j, "name"), `"${r.name}" is the admin user; pgstack does not manage it`);
-        if (r.passwordSecret && !r.login) issue(at("roles", j, "passwordSecret"), "only login roles have a password; set login: true or remove it");
+        // An adopted role that leaves `login` out keeps it; a created one without it cannot log in.
+        if (r.passwordSecret && (r.login === false || (r.login === undefined && !r.adopt))) {
+          issue(at("roles", j, "passwordSecret"), "only login roles have a password; set login: true or remove it");
+        }
       });
       if (!roles.has(db.owner)) issue(at("owner"), `owner "${db.owner}" is not declared in databases[${i}].roles; add it there`);
 
@@ -358,6 +402,7 @@ export function safetyPolicyOf(config: StackConfig, db: DatabaseConfig): SafetyP
     notNull: set(p.notNull, base.notNull),
     duplicates: set(p.duplicates, base.duplicates),
     rename: set(p.rename, base.rename),
+    privilege: set(p.privilege, base.privilege),
     lint: set(p.lint, base.lint),
     rehearsal: set(safety.rehearsal, base.rehearsal),
     exactCountBelow: set(safety.exactCountBelow, base.exactCountBelow),

@@ -6,6 +6,7 @@ import * as command from "@pulumi/command";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, expectationsOf, migrationsDir, type DatabaseConfig, type ServerConfig } from "../config.js";
+import { ROLE_ATTRIBUTES, type AdoptedRole, type RoleAttribute, type RoleAttributes } from "../lifecycle/roles.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
 import { parseQualifiedName } from "../lifecycle/identifiers.js";
 import { acceptsDataLoss } from "../lifecycle/reset-policy.js";
@@ -77,10 +78,11 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const connectionTo = (database: string): ConnectionInput =>
       pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: args.adminPassword, database, sslmode: server.sslmode });
     const connection = connectionTo(db.name);
-    const passwordOf = (r: DatabaseConfig["roles"][number]): pulumi.Input<string> | undefined => {
+    const passwordOf = (r: RoleConfig): pulumi.Input<string> | undefined => {
       const configured = args.rolePasswords.get(r.name);
       if (configured) return configured;
-      return r.login ? new GeneratedPassword(`${name}-${r.name}-password`, {}, { parent: this }).value : undefined;
+      // An adopted role keeps the password it has: the application's own must keep working.
+      return r.login && !r.adopt ? new GeneratedPassword(`${name}-${r.name}-password`, {}, { parent: this }).value : undefined;
     };
 
     // Registered first, and the guard (which every other object follows) depends on it: a refusal
@@ -95,6 +97,10 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         configPath: `${CONFIG_NAMESPACE}:safety`,
         resetGeneration: db.reset.generation,
         session: db.session,
+        // Adoption as the MigrationSet plans it: what it records without running is not judged.
+        schemas: db.schemas,
+        ...(db.baseline !== undefined ? { baseline: db.baseline } : {}),
+        databaseConfigPath: at,
       },
       { parent: this },
     );
@@ -199,7 +205,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   private provision(
     name: string,
     args: PostgresDatabaseArgs,
-    passwordOf: (r: DatabaseConfig["roles"][number]) => pulumi.Input<string> | undefined,
+    passwordOf: (r: RoleConfig) => pulumi.Input<string> | undefined,
     connectionTo: (database: string) => ConnectionInput,
   ): ProvisionedObjects {
     const { db, server } = args;
@@ -229,17 +235,18 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       ),
       ...(db.adopt ? [] : [{ kind: "database" as const, name: db.name, configPath: at, type: "postgresql:index/database:Database", resourceName: name }]),
     ];
-    const guard = new ExistingObjectsGuard(`${name}-guard`, { connection: connectionTo("postgres"), stack: args.stack, objects: guarded }, { parent: this, dependsOn: [this.safety] });
+    const adoptedRoles = db.roles.flatMap((r, j): AdoptedRole[] => (r.adopt ? [adoptedRole(r, `${at}.roles[${j}]`)] : []));
+    const guard = new ExistingObjectsGuard(
+      `${name}-guard`,
+      { connection: connectionTo("postgres"), stack: args.stack, objects: guarded, ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}) },
+      { parent: this, dependsOn: [this.safety] },
+    );
     // An adopted object is imported (Pulumi's `import` option, the in-code `pulumi import`) and
     // kept on destroy: the stack did not create it, so it does not drop it.
     const adopted = (adopt: boolean, id: string): pulumi.CustomResourceOptions => (adopt ? { import: id, retainOnDelete: true } : {});
     const roles = db.roles.map((r) => {
-      const password = passwordOf(r);
-      return new postgresql.Role(
-        roleName(r),
-        { name: r.name, login: r.login, password: password ? pulumi.secret(password) : undefined },
-        { ...withProvider, dependsOn: [guard], ...adopted(r.adopt, r.name) },
-      );
+      const { args: roleArgs, ignoreChanges } = roleResourceArgs(r, passwordOf(r));
+      return new postgresql.Role(roleName(r), roleArgs, { ...withProvider, dependsOn: [guard], ...adopted(r.adopt, r.name), ...(ignoreChanges.length ? { ignoreChanges } : {}) });
     });
     // Migrations run as the owner (SET ROLE) and a reset drops the owner's tables, so the admin
     // must be a member of the owner role: a superuser is implicitly, a managed-Postgres admin is not.
@@ -248,7 +255,14 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const database = new postgresql.Database(
       name,
       { name: db.name, owner: db.owner },
-      { ...withProvider, dependsOn: [guard, membership, ...roles], protect: !db.reset.allowed, ...adopted(db.adopt, db.name) },
+      {
+        ...withProvider,
+        dependsOn: [guard, membership, ...roles],
+        protect: !db.reset.allowed,
+        ...adopted(db.adopt, db.name),
+        // An adopted database keeps its settings (connection limit, template, encoding…): the config sets only its owner.
+        ...(db.adopt ? { ignoreChanges: [...ADOPTED_DATABASE_KEEPS] } : {}),
+      },
     );
     // Everything inside the database goes with it: no drop of each schema or grant first. An
     // adopted database stays on destroy, so its grants must be revoked one by one (or the
@@ -295,6 +309,78 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     return { database, grants: [...schemas, ...grants], backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()), trigger: trigger?.token };
   }
 }
+
+/** One role of the config. */
+type RoleConfig = DatabaseConfig["roles"][number];
+
+/** The postgresql provider's name for each role attribute of the config. */
+export const ROLE_ATTRIBUTE_INPUTS: Readonly<Record<RoleAttribute, keyof postgresql.RoleArgs>> = {
+  login: "login",
+  createRole: "createRole",
+  createDb: "createDatabase",
+  inherit: "inherit",
+  bypassRls: "bypassRowLevelSecurity",
+  connectionLimit: "connectionLimit",
+  validUntil: "validUntil",
+};
+
+/**
+ * Role attributes the config has no key for. A role the stack creates gets the provider's
+ * defaults for them; an adopted one keeps them.
+ */
+const UNMANAGED_ROLE_INPUTS: readonly (keyof postgresql.RoleArgs)[] = [
+  "superuser",
+  "replication",
+  "searchPaths",
+  "statementTimeout",
+  "idleInTransactionSessionTimeout",
+  "assumeRole",
+  "roles",
+  "encryptedPassword",
+];
+
+/**
+ * The `postgresql.Role` inputs of one configured role, and what the engine must leave alone.
+ * A role the stack creates gets exactly the config (Postgres' defaults for what it leaves out;
+ * `login` false). An adopted role is imported; every attribute the config does not set is in
+ * `ignoreChanges`, so the import takes the live value and no update ever touches it (an owner
+ * keeps the CREATEROLE its migrations need), and so is its password unless `passwordSecret`
+ * gives one (the application's own password keeps working).
+ */
+export function roleResourceArgs(r: RoleConfig, password: pulumi.Input<string> | undefined): { args: postgresql.RoleArgs; ignoreChanges: string[] } {
+  const args: postgresql.RoleArgs = { name: r.name };
+  const set = args as Record<string, unknown>;
+  const ignoreChanges: string[] = [];
+  for (const attribute of ROLE_ATTRIBUTES) {
+    const input = ROLE_ATTRIBUTE_INPUTS[attribute];
+    const value = attribute === "login" && !r.adopt ? (r.login ?? false) : r[attribute];
+    if (value !== undefined) set[input] = value;
+    else if (r.adopt) ignoreChanges.push(input);
+  }
+  if (password !== undefined) args.password = pulumi.secret(password);
+  else if (r.adopt) ignoreChanges.push("password");
+  if (r.adopt) ignoreChanges.push(...UNMANAGED_ROLE_INPUTS);
+  return { args, ignoreChanges };
+}
+
+/** An adopted role as the guard's preview checks it: the attributes the config sets, and its password secret. */
+function adoptedRole(r: RoleConfig, configPath: string): AdoptedRole {
+  const set = Object.fromEntries(ROLE_ATTRIBUTES.flatMap((a) => (r[a] === undefined ? [] : [[a, r[a]]]))) as Partial<RoleAttributes>;
+  return { name: r.name, configPath, set, ...(r.passwordSecret ? { passwordSecret: `${CONFIG_NAMESPACE}:${r.passwordSecret}` } : {}) };
+}
+
+/** The `postgresql.Database` inputs an adopted database keeps as they are (the config has no key for them). */
+export const ADOPTED_DATABASE_KEEPS: readonly (keyof postgresql.DatabaseArgs)[] = [
+  "allowConnections",
+  "alterObjectOwnership",
+  "connectionLimit",
+  "encoding",
+  "isTemplate",
+  "lcCollate",
+  "lcCtype",
+  "tablespaceName",
+  "template",
+];
 
 /** What {@link PostgresDatabase} provisions before the reset and the migrations. */
 interface ProvisionedObjects {

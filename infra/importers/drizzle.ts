@@ -12,6 +12,8 @@ import { ImportError, listDir, needsNoTransaction, parse, readText, sanitizeName
 
 const JOURNAL = "meta/_journal.json";
 const BREAKPOINT = "--> statement-breakpoint";
+/** `postgresql`; drizzle-kit before 0.21 wrote `pg`, and today's drizzle-kit still migrates such folders. */
+const POSTGRES_DIALECTS = ["postgresql", "pg"];
 
 const journalSchema = z.object({
   dialect: z.string(),
@@ -22,18 +24,15 @@ const journalSchema = z.object({
 export async function importDrizzle(dir: string): Promise<ImportResult> {
   const journalFile = path.join(dir, JOURNAL);
   const journal = await readJournal(journalFile);
-  if (journal.dialect !== "postgresql") {
+  if (!POSTGRES_DIALECTS.includes(journal.dialect)) {
     throw new ImportError(`${journalFile}: the journal's dialect is "${journal.dialect}", not "postgresql"`, "import only a PostgreSQL Drizzle project's migrations");
   }
   const sqlFiles = (await listDir(dir)).filter((e) => e.isFile && e.name.endsWith(".sql")).map((e) => e.name);
   const tags = new Set(journal.entries.map((e) => e.tag));
-  const orphans = sqlFiles.filter((f) => !tags.has(f.slice(0, -4)));
-  if (orphans.length > 0) {
-    throw new ImportError(
-      `${orphans.map((o) => path.join(dir, o)).join(", ")}: no entry in ${journalFile}; drizzle-kit migrate would never run ${orphans.length === 1 ? "it" : "them"}`,
-      "add the missing journal entry (regenerate with `drizzle-kit generate`), or delete the file if it is a leftover",
-    );
-  }
+  // drizzle-kit migrate runs what the journal lists and nothing else: a file it would never run is not imported.
+  const notes = sqlFiles
+    .filter((f) => !tags.has(f.slice(0, -4)))
+    .map((f) => `ignored ${f}: no entry in ${JOURNAL}, so drizzle-kit migrate never runs it (add the entry with \`drizzle-kit generate\` if it should run)`);
   const entries = [...journal.entries].sort((a, b) => a.idx - b.idx);
   const migrations: ImportedMigration[] = [];
   for (const entry of entries) {
@@ -60,9 +59,9 @@ export async function importDrizzle(dir: string): Promise<ImportResult> {
       noTransaction: needsNoTransaction(parse(sql, file)),
     });
   }
-  const notes = migrations.some((m) => m.noTransaction)
-    ? ["drizzle runs every migration in one transaction; statements that cannot (CONCURRENTLY) now run with -- pgstack:no-transaction"]
-    : [];
+  if (migrations.some((m) => m.noTransaction)) {
+    notes.push("drizzle runs every migration in one transaction; statements that cannot (CONCURRENTLY) now run with -- pgstack:no-transaction");
+  }
   return { tool: "drizzle", migrations, notes };
 }
 

@@ -1,12 +1,19 @@
 /**
  * Other tools' history tables, read when pgstack adopts a database that one of them managed:
  * `drizzle.__drizzle_migrations`, `_prisma_migrations`, `flyway_schema_history`,
- * `schema_migrations` (golang-migrate's or dbmate's, told apart by their columns) and
- * `alembic_version`. The rows are mapped to pgstack versions through the provenance comments
- * the importers write, so migrations the tool already ran are recorded, not run again.
+ * `schema_migrations` (golang-migrate's or dbmate's, told apart by their columns),
+ * `goose_db_version` and `alembic_version`. The rows are mapped to pgstack versions through the
+ * provenance comments the importers write, so migrations the tool already ran are recorded, not
+ * run again.
+ *
+ * The table belongs to the role the tool ran as, usually the database's owner, which the admin
+ * becomes a member of only during `up`. Whether the admin can read it is checked first: a preview
+ * then says in one line that `up` will read it ({@link NotReadableYetError}) instead of failing
+ * on `permission denied`.
  */
 import type pg from "pg";
-import { quoteIdent } from "../lifecycle/identifiers.js";
+import { NotReadableYetError } from "../lifecycle/errors.js";
+import { displayQualified, quoteIdent } from "../lifecycle/identifiers.js";
 import type { Migration } from "../lifecycle/source.js";
 import { compareFlywayVersions, normalizeFlywayVersion } from "./flyway.js";
 import { ForeignHistoryError, parseProvenance, type ToolName } from "./shared.js";
@@ -18,6 +25,7 @@ export type ForeignHistory =
   | { tool: "flyway"; table: string; rows: { rank: number; version: string | null; description: string; type: string; script: string; checksum: number | null; success: boolean }[] }
   | { tool: "golang-migrate"; table: string; version: string | null }
   | { tool: "dbmate"; table: string; versions: string[] }
+  | { tool: "goose"; table: string; versions: string[] }
   | { tool: "alembic"; table: string; heads: string[] };
 
 /** The mapping of a foreign history onto pgstack versions. */
@@ -31,28 +39,48 @@ export interface ForeignMapping {
   modified: string[];
 }
 
-const TABLES = ["__drizzle_migrations", "_prisma_migrations", "flyway_schema_history", "schema_migrations", "alembic_version"];
+/** The history tables of the tools pgstack adopts from, by their default names (in any schema); one list with the schema model's known objects once that lands (lifecycle/schema/known.ts). */
+const FOREIGN_HISTORY_TABLES = ["__drizzle_migrations", "_prisma_migrations", "flyway_schema_history", "schema_migrations", "goose_db_version", "alembic_version"];
+
+/** Options of {@link readForeignHistory}. */
+export interface ForeignHistoryOptions {
+  /**
+   * The role the admin becomes a member of during `up` (the database's owner). A history table
+   * it owns that the admin cannot read yet is {@link NotReadableYetError}, not a refusal.
+   */
+  owner?: string;
+  /**
+   * Only these tools' tables (those the migration files were imported from): another tool's
+   * table is not read, so a preview does not stop at one it cannot read and would not use.
+   */
+  tools?: ReadonlySet<string>;
+}
 
 /**
  * Finds and reads the history table of a tool pgstack imports from. Returns null when there is
  * none. Refuses (throws {@link ForeignHistoryError}) a failed or dirty entry, an unknown Flyway entry
- * type, and more than one tool's table, since pgstack could not tell which one is current.
+ * type, a table the admin cannot read (and will not be able to during `up`), and more than one
+ * tool's table, since pgstack could not tell which one is current. Throws
+ * {@link NotReadableYetError} for a table `options.owner` owns that the admin cannot read yet.
  */
-export async function readForeignHistory(client: pg.ClientBase): Promise<ForeignHistory | null> {
-  const { rows: found } = await client.query<{ schema: string; table: string; columns: string[] }>(
-    `SELECT n.nspname AS schema, c.relname AS table, array_agg(a.attname::text ORDER BY a.attnum) AS columns
+export async function readForeignHistory(client: pg.ClientBase, options: ForeignHistoryOptions = {}): Promise<ForeignHistory | null> {
+  const { rows: found } = await client.query<{ schema: string; table: string; columns: string[]; owner: string; readable: boolean; member: boolean; admin: string }>(
+    `SELECT n.nspname AS schema, c.relname AS table, array_agg(a.attname::text ORDER BY a.attnum) AS columns,
+            pg_get_userbyid(c.relowner) AS owner, current_user AS admin,
+            has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') AS readable,
+            pg_has_role(c.relowner, 'MEMBER') AS member
        FROM pg_class c
        JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       WHERE c.relkind IN ('r', 'p') AND c.relname = ANY($1::text[])
         AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgstack') AND n.nspname NOT LIKE 'pg\\_%'
-      GROUP BY n.nspname, c.relname
+      GROUP BY n.nspname, n.oid, c.oid, c.relname
       ORDER BY n.nspname, c.relname`,
-    [TABLES],
+    [FOREIGN_HISTORY_TABLES],
   );
   const candidates = found
     .map((f) => ({ ...f, tool: toolOf(f.table, new Set(f.columns)), qualified: `${quoteIdent(f.schema)}.${quoteIdent(f.table)}` }))
-    .filter((f): f is typeof f & { tool: ToolName } => f.tool !== undefined);
+    .filter((f): f is typeof f & { tool: ToolName } => f.tool !== undefined && (options.tools === undefined || options.tools.has(f.tool)));
   if (candidates.length === 0) return null;
   if (candidates.length > 1) {
     throw new ForeignHistoryError(
@@ -61,7 +89,25 @@ export async function readForeignHistory(client: pg.ClientBase): Promise<Foreign
     );
   }
   const c = candidates[0]!;
+  if (!c.readable) refuseUnreadable(c, options);
   return readTable(client, c.tool, c.qualified);
+}
+
+/** Why the admin cannot read the history table, as a preview's one line or a refusal. */
+function refuseUnreadable(c: { schema: string; table: string; qualified: string; tool: ToolName; owner: string; member: boolean; admin: string }, options: ForeignHistoryOptions): never {
+  const what = `${displayQualified(c.schema, c.table)} (${c.tool}'s history)`;
+  if (options.owner !== undefined && c.owner === options.owner && !c.member) {
+    throw new NotReadableYetError(
+      `cannot read ${what} yet: the admin "${c.admin}" becomes a member of its owner "${c.owner}" during up, and up reads it then`,
+      `cannot read ${what}: the admin "${c.admin}" is not a member of its owner "${c.owner}"`,
+      `\`pulumi up\` makes the admin a member of "${c.owner}" (the database's owner) before it adopts the database, and reads it then`,
+    );
+  }
+  const why = c.member ? `it is a member of the owner "${c.owner}" but does not inherit its privileges (NOINHERIT)` : `it belongs to "${c.owner}"`;
+  throw new ForeignHistoryError(
+    `cannot read ${what}: the admin "${c.admin}" may not (${why}), so pgstack cannot tell which migrations ${c.tool} ran`,
+    `GRANT SELECT ON ${c.qualified} (and USAGE on its schema) TO "${c.admin}", or state the adopted version with \`baseline: N\``,
+  );
 }
 
 /** Which tool a history table belongs to, from its name and columns. */
@@ -74,6 +120,7 @@ function toolOf(table: string, cols: Set<string>): ToolName | undefined {
   // golang-migrate: (version bigint, dirty boolean); dbmate (like Rails): (version varchar) alone.
   if (table === "schema_migrations" && has("version", "dirty")) return "golang-migrate";
   if (table === "schema_migrations" && has("version") && cols.size === 1) return "dbmate";
+  if (table === "goose_db_version" && has("version_id", "is_applied")) return "goose";
   return undefined;
 }
 
@@ -144,6 +191,14 @@ async function readTable(client: pg.ClientBase, tool: ToolName, table: string): 
     case "dbmate": {
       const { rows } = await client.query<{ version: string }>(`SELECT version::text AS version FROM ${table} ORDER BY version`);
       return { tool, table, versions: rows.map((r) => r.version) };
+    }
+    case "goose": {
+      // goose appends a row per up (is_applied) and per down (not): the latest row of a version
+      // decides. Version 0 is the row goose writes when it creates the table, not a migration.
+      const { rows } = await client.query<{ version: string; is_applied: boolean }>(
+        `SELECT DISTINCT ON (version_id) version_id::text AS version, is_applied FROM ${table} WHERE version_id <> 0 ORDER BY version_id, id DESC`,
+      );
+      return { tool, table, versions: rows.filter((r) => r.is_applied).map((r) => r.version) };
     }
     case "alembic": {
       const { rows } = await client.query<{ version_num: string }>(`SELECT version_num FROM ${table} ORDER BY version_num`);
@@ -231,9 +286,10 @@ export function mapForeignHistory(foreign: ForeignHistory, migrations: readonly 
       break;
     }
     case "dbmate":
+    case "goose":
       for (const v of foreign.versions) {
         const hit = find("version", v);
-        if (!hit) unmatched.push(`dbmate version ${v}`);
+        if (!hit) unmatched.push(`${foreign.tool} version ${v}`);
         else applied.add(hit.m.id);
       }
       break;
@@ -262,14 +318,17 @@ export function mapForeignHistory(foreign: ForeignHistory, migrations: readonly 
  * `migrations`. Null when there is no foreign history, or none of the files was imported from
  * that tool. Refuses, naming each entry, when the history holds migrations the files lack, a
  * file changed after the tool ran it, or the applied versions are not the first N migrations.
+ * A history the admin cannot read yet is {@link NotReadableYetError} (see {@link readForeignHistory}).
  */
 export function foreignAppliedVersions(
   migrations: readonly Migration[],
+  options: ForeignHistoryOptions = {},
 ): (client: pg.ClientBase) => Promise<{ tool: string; versions: number[] } | null> {
+  const tools = new Set(migrations.flatMap((m) => parseProvenance(m.sql)?.tool ?? []));
   return async (client) => {
-    const foreign = await readForeignHistory(client);
+    if (tools.size === 0) return null;
+    const foreign = await readForeignHistory(client, { ...options, tools });
     if (!foreign) return null;
-    if (!migrations.some((m) => parseProvenance(m.sql)?.tool === foreign.tool)) return null;
     const mapped = mapForeignHistory(foreign, migrations);
     const problems = [
       ...mapped.unmatched.map((u) => `${u} is recorded as applied, but no migration file was imported from it`),

@@ -8,6 +8,7 @@ import { importDbmate } from "./dbmate.js";
 import { importDrizzle } from "./drizzle.js";
 import { importFlyway } from "./flyway.js";
 import { importGolangMigrate } from "./golang-migrate.js";
+import { importGoose } from "./goose.js";
 import { importPrisma } from "./prisma.js";
 import { parse, renderMigration, type ImportResult, type Importer, type ToolName } from "./shared.js";
 
@@ -23,6 +24,7 @@ export const SOURCES = {
   flyway: { tool: "flyway", run: importFlyway },
   "golang-migrate": { tool: "golang-migrate", run: importGolangMigrate },
   dbmate: { tool: "dbmate", run: importDbmate },
+  goose: { tool: "goose", run: importGoose },
   "alembic-sql": { tool: "alembic", run: importAlembicSql },
 } as const satisfies Record<string, { tool: ToolName; run: Importer }>;
 

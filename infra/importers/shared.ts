@@ -10,7 +10,7 @@ import { decodeUtf8 } from "../lifecycle/source.js";
 import { splitStatements, type Statement } from "../lifecycle/sql.js";
 
 /** The tools pgstack imports from. `alembic` is read from `alembic upgrade head --sql` output. */
-export type ToolName = "drizzle" | "prisma" | "flyway" | "golang-migrate" | "dbmate" | "alembic";
+export type ToolName = "drizzle" | "prisma" | "flyway" | "golang-migrate" | "dbmate" | "goose" | "alembic";
 
 /** One of the tool's migrations, converted; numbered later, in this order. */
 export interface ImportedMigration {

@@ -5,16 +5,7 @@
  */
 import type pg from "pg";
 import { HistoryMismatchError, MigrationFailedError, errorMessage } from "./errors.js";
-import {
-  checkHistory,
-  clearMarkerSql,
-  ensureHistory,
-  findInterrupted,
-  readHistory,
-  readRunningMarkers,
-  writeMarkerSql,
-  type RunningMarker,
-} from "./history.js";
+import { clearMarkerSql, ensureHistory, writeMarkerSql, type RunningMarker } from "./history.js";
 import { quoteIdent, quoteLiteral } from "./identifiers.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, withMigrationLock } from "./lock.js";
 import type { Logger } from "./connection.js";
@@ -22,6 +13,7 @@ import { silentLogger } from "./connection.js";
 import { locateInEnvelope, locateInStatement, migrationFailure, queryCounting, timeoutAdvice, type Envelope } from "./locate.js";
 import type { Migration } from "./source.js";
 import { splitStatements, type Statement } from "./sql.js";
+import { readDatabaseState } from "./state.js";
 
 /** What happened to one migration in a run. */
 export type MigrationResult =
@@ -91,15 +83,13 @@ export async function applyMigrations(
   const log = options.logger ?? silentLogger;
   return withMigrationLock(client, options.database, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, async () => {
     await ensureHistory(client);
-    let applied = await readHistory(client);
-    const mismatches = checkHistory(applied, migrations);
-    if (mismatches.length > 0) throw new HistoryMismatchError(options.database, mismatches);
-    const interrupted = findInterrupted(options.database, await readRunningMarkers(client), applied, migrations);
-    if (interrupted) throw interrupted;
-    const adopted = applied.length === 0 && options.adopt ? await options.adopt(client, migrations) : undefined;
-    if (adopted) applied = await readHistory(client);
-
-    const pending = migrations.slice(applied.length);
+    // The one state model, read under the lock; adoption is planned and recorded here, as a write.
+    let state = await readDatabaseState(client, migrations, { database: options.database });
+    if (state.mismatches.length > 0) throw new HistoryMismatchError(options.database, state.mismatches);
+    if (state.interrupted) throw state.interrupted;
+    const adopted = state.applied.length === 0 && options.adopt ? await options.adopt(client, migrations) : undefined;
+    if (adopted) state = await readDatabaseState(client, migrations, { database: options.database });
+    const { applied, pending } = state;
     const results: MigrationResult[] = [];
     if (pending.length === 0) {
       log.info(`${options.database}: up to date (${applied.length} migrations applied)`);

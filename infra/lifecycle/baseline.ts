@@ -8,7 +8,7 @@
 import type pg from "pg";
 import { connect, silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
 import { buildDeclaredSchema } from "./declared.js";
-import { PgstackError } from "./errors.js";
+import { errorMessage, NotReadableYetError, PgstackError } from "./errors.js";
 import { historyExists, readHistory, recordBaselined } from "./history.js";
 import { introspect } from "./introspect.js";
 import { diffSchemas, readSchema, type SchemaSnapshot } from "./schema/index.js";
@@ -47,6 +47,11 @@ export interface BaselinePlan {
   source: "stated" | "detected" | { tool: string };
   /** The line the preview and the apply log, naming N. */
   message: string;
+  /**
+   * Set when another tool's history exists but cannot be read yet (a preview by an admin that is
+   * not a member of its owner): N was detected from the schema alone, and `up` must not record it.
+   */
+  unverified?: NotReadableYetError;
 }
 
 /** Raised when the live schema equals no version (or not the stated one). Nothing was changed. */
@@ -108,7 +113,15 @@ export async function planBaseline(
   const log = options.logger ?? silentLogger;
   const live = await readSchema(client, { schemas: options.schemas });
   const setting = options.configPath ?? "baseline";
-  const foreign = options.foreignApplied ? await options.foreignApplied(client) : null;
+  let unreadable: NotReadableYetError | undefined;
+  const foreign = options.foreignApplied
+    ? await options.foreignApplied(client).catch((err: unknown) => {
+        // The history decides at `up`; until then the schema alone shows what the preview can.
+        if (!(err instanceof NotReadableYetError)) throw err;
+        unreadable = err;
+        return null;
+      })
+    : null;
   const candidate = candidateCount(migrations, database, options, foreign);
   log.info(`${database}: has tables but no pgstack history; comparing it with the migrations in a scratch database (${migrations.length} step(s))`);
   // Every version is built, also for a stated one: a table a later migration creates counts too.
@@ -142,7 +155,13 @@ export async function planBaseline(
     return undefined;
   }
   const matches = differences.flatMap((d, k) => (d.length === 0 && k > 0 ? [k] : []));
+  if (matches.length === 1 && unreadable) {
+    const at = migrations[(matches[0] as number) - 1]?.name ?? "";
+    return { ...plan(matches[0] as number, "detected"), message: `${database}: ${unreadable.line}; the live schema equals ${at}, which up checks against it`, unverified: unreadable };
+  }
   if (matches.length === 1) return plan(matches[0] as number, "detected");
+  // Several versions equal the schema: the unread history would tell which.
+  if (matches.length > 1 && unreadable) throw unreadable;
   if (matches.length > 1) {
     throw new BaselineRefusedError(
       `database "${database}": its schema equals several versions (${matches.map(label).join(", ")}): they differ in no table, column, constraint or index, ` +
@@ -211,6 +230,8 @@ function candidateCount(
 export async function adoptBaseline(client: pg.Client, migrations: readonly Migration[], database: string, options: BaselineOptions): Promise<BaselinePlan | undefined> {
   const plan = await planBaseline(client, migrations, database, options);
   if (!plan) return undefined;
+  // Never record a version the tool's own history was not read for.
+  if (plan.unverified) throw plan.unverified;
   await recordBaselined(client, migrations.slice(0, plan.count));
   (options.logger ?? silentLogger).info(describeBaseline(database, migrations, plan.count, true, toolOf(plan.source)));
   return plan;
@@ -253,31 +274,4 @@ async function declaredSteps(options: BaselineOptions, owner: string, migrations
 async function databaseOwner(client: pg.Client): Promise<string> {
   const { rows } = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()");
   return rows[0]?.owner ?? "";
-}
-
-/**
- * For the preview: what adoption would do, read-only, on a connection of its own. `message`
- * names N (log it); `refusal` is the reason to refuse. Both are absent when there is nothing to
- * adopt, or when the database cannot be reached yet (a stack that is about to create it).
- */
-export async function previewBaseline(
-  migrations: readonly Migration[],
-  database: string,
-  options: BaselineOptions,
-): Promise<{ message?: string; refusal?: string }> {
-  let client: pg.Client;
-  try {
-    client = await connect({ ...options.connection, applicationName: "pgstack (preview)" }, { retryDelaysMs: [] });
-  } catch {
-    return {};
-  }
-  try {
-    const plan = await planBaseline(client, migrations, database, options);
-    return plan ? { message: plan.message } : {};
-  } catch (err) {
-    if (err instanceof PgstackError) return { refusal: err.message };
-    throw err;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }

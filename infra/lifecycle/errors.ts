@@ -126,6 +126,21 @@ export class MigrationInterruptedError extends PgstackError {
   }
 }
 
+/**
+ * Something a preview cannot read yet but `up` will, such as another tool's history table owned
+ * by the role the admin becomes a member of during `up`. A preview prints {@link line} (one line:
+ * what it cannot see and why) and goes on; `up`, which can read it by then, never sees this error
+ * unless the reason persists, and then refuses with the whole message.
+ */
+export class NotReadableYetError extends PgstackError {
+  /** One line for the preview, e.g. `cannot read public.schema_migrations yet: …; up reads it then`. */
+  readonly line: string;
+  constructor(line: string, message: string, hint: string) {
+    super("NOT_READABLE_YET", message, { hint });
+    this.line = line;
+  }
+}
+
 /** A reset was refused before anything was dropped. */
 export class ResetRefusedError extends PgstackError {
   constructor(message: string, hint: string) {

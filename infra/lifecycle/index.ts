@@ -23,3 +23,4 @@ export * from "./state.js";
 export * from "./declared.js";
 export * from "./drift.js";
 export * from "./scratch.js";
+export * from "./roles.js";

@@ -96,7 +96,8 @@ export class RehearsalError extends PgstackError {
 }
 
 /**
- * Copies `database` (same server, schema and data), applies `pending` to the copy as
+ * Copies `database` (same server, schema and data), applies `pending` (the state model's
+ * pending migrations, see {@link readDatabaseState}) to the copy as
  * `opts.role` with the real apply path, and reports each migration: ok or the error at
  * file:line:col, its duration, rows affected and schema change. The copy is dropped in every
  * case, and copies left by killed runs are dropped first. Reads the whole database (with
@@ -173,12 +174,12 @@ async function runSteps(
   opts: RehearseOptions,
   log: (msg: string) => void,
 ): Promise<RehearsalStep[]> {
-  // The copy carries the history; applied migrations stand in by name and checksum, so
-  // applyMigrations checks the history exactly as in a real run.
+  // `pending` is the state model's (readDatabaseState): what the next `up` runs, so a database
+  // being adopted rehearses only what runs after adoption. The copy carries the history; applied
+  // migrations stand in by name and checksum, so applyMigrations checks it as in a real run.
   const history = await readHistory(client);
-  const done = new Set(history.map((h) => h.name));
   const applied: Migration[] = history.map((h) => ({ id: h.id, name: h.name, file: h.name, checksum: h.checksum, sql: "", inTransaction: h.inTransaction }));
-  const todo = pending.filter((m) => !done.has(m.name));
+  const todo = pending;
   const steps: RehearsalStep[] = [];
   let failed = false;
   for (const [i, m] of todo.entries()) {

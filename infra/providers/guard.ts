@@ -2,10 +2,12 @@
  * The guard against silent take-over: before a stack creates a role or a database, it checks that
  * none of that name exists yet. An existing object that the stack did not create is an error that
  * names it and says how to adopt it; it never ends up in the state, so no destroy can drop it.
+ * For the roles the stack does adopt, the preview names each attribute adopting them changes.
  */
 import type pg from "pg";
 import type { ConnectionOptions } from "../lifecycle/index.js";
-import { defineProvider, providerChanged, withConnection, type Failure } from "./common.js";
+import { planAdoptedRoles, type AdoptedRole } from "../lifecycle/roles.js";
+import { defineProvider, logger, providerChanged, withConnection, type Failure } from "./common.js";
 
 /** One object the stack is about to create. */
 export interface GuardedObject {
@@ -23,6 +25,8 @@ export interface GuardInputs {
   connection: ConnectionOptions;
   stack: string;
   objects: GuardedObject[];
+  /** The roles the stack adopts (absent in states written before). */
+  adopted?: AdoptedRole[];
 }
 
 /** The objects of `news` that `olds` did not already cover (all of them on first creation). */
@@ -67,10 +71,21 @@ async function refuseExisting(olds: Partial<GuardInputs> | undefined, news: Guar
   return [{ property: "", reason: existingObjectsError(news.stack, `${news.connection.host}:${news.connection.port}`, existing) }];
 }
 
+/** Logs what adopting each role changes; a role that is missing, or a change the admin may not make, is a failure. */
+async function checkAdoptedRoles(olds: Partial<GuardInputs> | undefined, news: GuardInputs): Promise<Failure[]> {
+  const roles = news.adopted ?? [];
+  if (roles.length === 0) return [];
+  const known = new Set((olds?.adopted ?? []).map((r) => r.name));
+  const plan = await withConnection(news.connection, (c) => planAdoptedRoles(c, roles, (name) => !known.has(name)));
+  for (const line of plan.lines) logger.info(line);
+  // No property: the engine would print the whole property value before the reason.
+  return plan.problems.map((reason) => ({ property: "", reason }));
+}
+
 /** ExistingObjectsGuard's provider. The refusal is in `check`, so it shows in `pulumi preview` and nothing is created. */
 export const guard = defineProvider<GuardInputs, GuardInputs, GuardInputs>("ExistingObjectsGuard", {
   async check(olds, news) {
-    return { inputs: news, failures: await refuseExisting(olds, news) };
+    return { inputs: news, failures: [...(await refuseExisting(olds, news)), ...(await checkAdoptedRoles(olds, news))] };
   },
   async diff(_id, olds, news) {
     const changes = newObjects(olds, news).length > 0 || olds.objects.length !== news.objects.length || providerChanged(olds, news);

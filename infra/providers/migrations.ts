@@ -25,8 +25,9 @@ import {
   type ConnectionOptions,
   type Migration,
 } from "../lifecycle/index.js";
-import { baselineAdopter, previewBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
-import { foreignAppliedVersions } from "../importers/foreign-history.js";
+import { baselineAdopter } from "../lifecycle/baseline.js";
+import { readDatabaseState } from "../lifecycle/state.js";
+import { adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
 import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
 /** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
@@ -141,9 +142,14 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
     // before any up of this generation: afterwards the history exists and there is nothing to adopt.
     if (news.schemas && known.length === 0) {
       await loadSqlParser();
-      const adoption = await previewBaseline(all.map(toMigration), news.connection.database, baselineOptions(news));
-      if (adoption.message) logger.info(adoption.message);
-      if (adoption.refusal) return { inputs: news, failures: [{ property: "", reason: adoption.refusal }] };
+      // Read-only; undefined before the database exists (nothing to adopt then).
+      const state = await readOrGone(news.connection, (client) =>
+        readDatabaseState(client, all.map(toMigration), { generation: news.resetGeneration, database: news.connection.database, adoption: adoptionPlanner(adoptionInput(news)) }),
+      );
+      const adoption = state?.adoption;
+      if (adoption && "message" in adoption) logger.info(adoption.message);
+      if (adoption && "deferred" in adoption) logger.warn(adoption.deferred);
+      if (adoption && "refusal" in adoption) return { inputs: news, failures: [{ property: "", reason: adoption.refusal }] };
     }
     const done = new Set(known.map((m) => `${m.name}@${m.checksum}`));
     const { session, migrationsDir: _dir, ...rest } = news;
@@ -210,17 +216,16 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
 });
 const MIGRATION_INPUT_KEYS = ["connection", "role", "resetGeneration", "session", "schemas", "baseline", "configPath"] as const;
 
-/** Adoption settings from the inputs. */
-function baselineOptions(inputs: MigrationSetInputs): BaselineOptions {
+/** Adoption settings from the inputs. Only migrations given with their SQL carry the provenance comments another tool's history is mapped by. */
+function adoptionInput(inputs: MigrationSetInputs) {
   return {
     connection: inputs.connection,
-    owner: inputs.role,
     schemas: inputs.schemas ?? ["public"],
-    ...(inputs.baseline !== undefined ? { stated: inputs.baseline } : {}),
-    ...(inputs.configPath ? { configPath: `${inputs.configPath}.baseline` } : {}),
-    // Another tool's history (Drizzle, Prisma, Flyway, …) names the candidate version, still verified.
-    // Only migrations given with their SQL carry the provenance comments it maps by.
-    foreignApplied: foreignAppliedVersions(inputs.migrations.filter((m) => m.sql !== undefined).map(toMigration)),
+    ...(inputs.baseline !== undefined ? { baseline: inputs.baseline } : {}),
+    ...(inputs.configPath ? { configPath: inputs.configPath } : {}),
+    migrations: inputs.migrations.filter((m) => m.sql !== undefined).map(toMigration),
+    // The admin joins the owner role during `up`: a preview that cannot read the owner's history table yet says so.
+    owner: inputs.role,
     logger,
   };
 }
@@ -283,7 +288,7 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
         role: inputs.role,
         ...(inputs.session ? { session: inputs.session } : {}),
         logger,
-        ...(inputs.schemas ? { adopt: baselineAdopter(database, baselineOptions(inputs)) } : {}),
+        ...(inputs.schemas ? { adopt: baselineAdopter(database, adoptionOptions(adoptionInput(inputs))) } : {}),
       });
       if (result.error) throw result.error;
       return readHistory(client);

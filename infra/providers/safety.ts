@@ -11,8 +11,10 @@ import {
   formatSafetyReport,
   type SafetyPolicy,
 } from "../lifecycle/safety/index.js";
-import { errorMessage, inContext, loadSqlParser, readDatabaseState, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+import { errorMessage, inContext, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
+import { describeAdoption, readDatabaseState, type DatabaseState } from "../lifecycle/state.js";
+import { adoptionPlanner } from "../importers/adoption.js";
 import { closeIdleConnections, defineProvider, logger, providerChanged, withConnection } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
 
@@ -29,6 +31,15 @@ export interface SafetyInputs {
   /** The configured reset generation: a new one re-applies everything on an emptied database. */
   resetGeneration: number;
   session?: { lockTimeout: string; statementTimeout: string };
+  /**
+   * The managed schemas: with them, a database that has tables and no pgstack history is
+   * adopted (as the MigrationSet adopts it), and what adoption records is not pending.
+   */
+  schemas?: string[];
+  /** A stated adoption version (config `baseline`). */
+  baseline?: number;
+  /** The database's config path (`pgstack:databases[1]`), for adoption's messages. */
+  databaseConfigPath?: string;
 }
 
 /** What `check` keeps, and so what the state holds. */
@@ -76,34 +87,43 @@ export const safety = defineProvider<SafetyInputs, SafetyState, SafetyState>("Mi
 });
 
 /**
- * The analysis on the live database, or on an empty one when it does not exist yet; then, when
- * the policy asks for it, the rehearsal on a copy. The rehearsal runs after the analysis'
- * connection is closed: any session on the source rules out the full `TEMPLATE` copy.
+ * The analysis of what the next `up` runs (the state model's pending migrations: after the
+ * history, and after what adoption records without running) on the live database, or on an
+ * empty one when it does not exist yet or a reset empties it first; then, when the policy asks
+ * for it, the rehearsal on a copy. The rehearsal runs after the analysis' connection is closed:
+ * any session on the source rules out the full `TEMPLATE` copy.
  */
 async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
   const database = news.connection.database;
-  const analyze = (client: Parameters<typeof analyzeSafety>[0], pending: Migration[]) =>
+  const analyze = (client: Parameters<typeof analyzeSafety>[0], pending: Migration[], empty?: string) =>
     analyzeSafety(client, database, pending, news.policy, {
       logger: (m) => logger.info(m),
-      rehearsalUnavailable: client ? "pending" : "skipped: the database does not exist yet",
+      rehearsalUnavailable: empty ?? "pending",
     });
-  let analysed: { report: Awaited<ReturnType<typeof analyzeSafety>>; pending: Migration[] };
+  let analysed: { report: Awaited<ReturnType<typeof analyzeSafety>>; state: DatabaseState };
   try {
     analysed = await withConnection({ ...news.connection, connectTimeoutMs: 15_000 }, async (client) => {
-      const { pending } = await readDatabaseState(client, migrations, news.resetGeneration);
-      return { report: await analyze(client, pending), pending };
+      const state = await readDatabaseState(client, migrations, { generation: news.resetGeneration, database, ...(news.schemas ? { adoption: adoptionPlanner(adoptionInput(news, migrations)) } : {}) });
+      const report = state.afterReset
+        ? await analyze(null, state.pending, "skipped: the reset empties the database first")
+        : await analyze(client, state.pending);
+      if (state.afterReset) report.target = "empty";
+      if (state.adoption) report.adoption = describeAdoption(state.adoption);
+      return { report, state };
     });
   } catch (err) {
     // 3D000 invalid_catalog_name: the first preview, before the database exists.
-    if ((err as { cause?: { code?: string } }).cause?.code === "3D000" || (err as { code?: string }).code === "3D000") return analyze(null, migrations);
+    if ((err as { cause?: { code?: string } }).cause?.code === "3D000" || (err as { code?: string }).code === "3D000") {
+      return analyze(null, migrations, "skipped: the database does not exist yet");
+    }
     throw inContext(`database "${database}": the safety check of the pending migrations could not run`, err);
   }
-  const { report, pending } = analysed;
-  if (news.policy.rehearsal && pending.length > 0) {
+  const { report, state } = analysed;
+  if (news.policy.rehearsal && state.pending.length > 0 && !state.afterReset) {
     // The analysis' connection stays idle for reuse; it would count as a session on the source.
     await closeIdleConnections();
     try {
-      report.rehearsal = await rehearse({ ...news.connection, database: "postgres" }, database, pending, {
+      report.rehearsal = await rehearse({ ...news.connection, database: "postgres" }, database, state.pending, {
         role: news.role,
         ...(news.session ? { session: news.session } : {}),
         logger: (m) => logger.info(m),
@@ -113,6 +133,20 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
     }
   }
   return report;
+}
+
+/**
+ * Adoption's settings, as the MigrationSet plans it. No logger: the MigrationSet's preview prints
+ * adoption's progress and verdict; the report's one `adoption:` line is enough here.
+ */
+function adoptionInput(news: SafetyInputs, migrations: Migration[]) {
+  return {
+    connection: news.connection,
+    schemas: news.schemas ?? ["public"],
+    ...(news.baseline !== undefined ? { baseline: news.baseline } : {}),
+    ...(news.databaseConfigPath ? { configPath: news.databaseConfigPath } : {}),
+    migrations,
+  };
 }
 
 function toMigration(m: MigrationInput): Migration {

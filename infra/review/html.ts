@@ -43,7 +43,7 @@ const inline = (s: string) => esc(s).replace(/`([^`]+)`/g, "<code>$1</code>");
 
 function finding(db: DatabaseReview, f: Finding): string {
   const extra = findingExtra(f);
-  return `<li>${findingMark(db, f)} ${code(`${f.file}:${f.line}:${f.column}`)} <b>${esc(f.rule)}</b> (${esc(f.class)}${f.table ? `, ${code(f.table)}` : ""}): ${esc(f.message)}${extra ? ` (${esc(extra)})` : ""}${f.safeAlternative ? ` — safer: ${esc(f.safeAlternative)}` : ""}${f.acknowledged ? ` — acknowledged: ${esc(f.acknowledged.reason)}` : ""}</li>`;
+  return `<li>${findingMark(db, f)} ${code(`${f.file}:${f.line}:${f.column}`)} <b>${esc(f.rule)}</b> (${esc(f.class)}${f.table ? `, ${code(f.table)}` : ""}${f.subject ? `, ${code(f.subject)}` : ""}): ${esc(f.message)}${extra ? ` (${esc(extra)})` : ""}${f.safeAlternative ? ` — safer: ${esc(f.safeAlternative)}` : ""}${f.acknowledged ? ` — acknowledged: ${esc(f.acknowledged.reason)}` : ""}</li>`;
 }
 
 function table(head: string[], rows: string[][]): string {

@@ -65,7 +65,7 @@ function details(summary: string, body: string): string {
 function findingLine(db: DatabaseReview, f: Finding): string {
   const ack = f.acknowledged ? ` — acknowledged: ${mdText(f.acknowledged.reason)}` : "";
   const extra = findingExtra(f);
-  return `- ${findingMark(db, f)} ${code(`${f.file}:${f.line}:${f.column}`)} **${mdText(f.rule)}** (${f.class}${f.table ? `, ${code(f.table)}` : ""}): ${mdText(f.message)}${extra ? ` (${mdText(extra)})` : ""}${f.safeAlternative ? ` — safer: ${mdText(f.safeAlternative)}` : ""}${ack}`;
+  return `- ${findingMark(db, f)} ${code(`${f.file}:${f.line}:${f.column}`)} **${mdText(f.rule)}** (${f.class}${f.table ? `, ${code(f.table)}` : ""}${f.subject ? `, ${code(f.subject)}` : ""}): ${mdText(f.message)}${extra ? ` (${mdText(extra)})` : ""}${f.safeAlternative ? ` — safer: ${mdText(f.safeAlternative)}` : ""}${ack}`;
 }
 
 function migrationBlock(db: DatabaseReview, m: PendingMigration, sqlLines: number | undefined): string {

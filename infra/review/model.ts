@@ -98,6 +98,15 @@ export interface DatabaseReview {
   /** History problems (edited or missing files): up refuses to migrate. */
   historyProblems: string[];
   /**
+   * A database with tables and no pgstack history: how many migrations adoption records as
+   * applied without running them (not in `pending`, not judged), or why it refuses.
+   */
+  adoption?: {
+    text: string;
+    /** `adopts`: N migrations are recorded without running; `refused`: `up` refuses; `deferred`: it cannot be planned before `up`. */
+    status: "adopts" | "refused" | "deferred";
+  };
+  /**
    * The data-safety analysis of the pending migrations (lint, data at risk, the stack's policy);
    * its `rehearsal` slot is left out (see `rehearsal`). Undefined when it did not run: see
    * `safetySkipped`.

@@ -11,13 +11,10 @@ import type pg from "pg";
 import type { DatabaseConfig } from "../config.js";
 import {
   applyMigrations,
-  checkHistory,
   connect,
   errorMessage,
   introspect,
   quoteIdent,
-  readGeneration,
-  readHistory,
   silentLogger,
   type ConnectionOptions,
   type Logger,
@@ -27,6 +24,8 @@ import {
   withScratchDatabase,
 } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
+import { describeAdoption, readDatabaseState } from "../lifecycle/state.js";
+import { adoptionPlanner } from "../importers/adoption.js";
 import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { acceptsDataLoss, resetVerdict } from "../lifecycle/reset-policy.js";
 import { describeDrift, describeGrantDrift, inventoryOf, type InventoryTable } from "../lifecycle/inventory.js";
@@ -82,14 +81,19 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   let empty: string | undefined = "the database does not exist yet: `pulumi up` creates it";
   if (exists) {
     empty = await withClient({ ...admin, database: db.name }, async (client) => {
-      const applied = await readHistory(client);
-      plan.applied = applied.length;
-      plan.historyProblems = checkHistory(applied, input.migrations);
+      // The state as `up` sees it before its reset (the guard decides below whether the reset runs).
+      const adoption = adoptionPlanner({ connection: { ...admin, database: db.name }, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${input.index}]`, migrations: input.migrations, logger: log });
+      const state = await readDatabaseState(client, input.migrations, { database: db.name, adoption });
+      plan.applied = state.applied.length;
+      plan.historyProblems = state.mismatches;
+      if (state.adoption) {
+        const status = "refusal" in state.adoption ? "refused" : "deferred" in state.adoption ? "deferred" : "adopts";
+        plan.adoption = { text: describeAdoption(state.adoption), status };
+      }
       live = (await introspect(client, { schemas: db.schemas, exactCounts: true })).tables;
-      const recorded = await readGeneration(client);
-      plan.reset = resetPlan(input, recorded, live);
+      plan.reset = resetPlan(input, state.recordedGeneration, live);
       const rebuilds = plan.reset?.guard === "allowed";
-      pending = rebuilds ? input.migrations : plan.historyProblems.length ? [] : input.migrations.slice(applied.length);
+      pending = rebuilds ? input.migrations : plan.historyProblems.length ? [] : state.pending;
       plan.drift = input.verified ? await driftOf(client, input, input.verified) : undefined;
       // On the live database, unless the reset empties it first (then, as on a new database, all tables start empty).
       if (rebuilds) return "the reset empties the database first, so every migration runs on empty schemas";
@@ -99,7 +103,13 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   }
   plan.pending = pending.map(toPending);
   if (pending.length === 0) {
-    plan.safetySkipped = plan.historyProblems.length ? "not run: `pulumi up` refuses to migrate until the history problems above are fixed" : "nothing pending";
+    plan.safetySkipped = plan.historyProblems.length
+      ? "not run: `pulumi up` refuses to migrate until the history problems above are fixed"
+      : plan.adoption?.status === "refused"
+        ? "not run: `pulumi up` refuses to adopt the database (see above)"
+        : plan.adoption?.status === "deferred"
+          ? "not run: adoption cannot be planned yet (see above)"
+          : "nothing pending";
     plan.rehearsal = { skipped: plan.safetySkipped };
   } else if (empty !== undefined) {
     plan.safety = await analyse(input, null, pending, `not run: ${empty} (the schema after the PR below is that run)`);

@@ -20,7 +20,7 @@ export function safetyLine(db: DatabaseReview): string {
 /** The marker of a finding: refused by the policy, acknowledged, a warning, or nothing at risk. */
 export function findingMark(db: DatabaseReview, f: Finding): string {
   if (f.acknowledged) return "☑️";
-  const refused = db.safety?.refusals.some((r) => r.rule === f.rule && r.file === f.file && r.line === f.line && r.column === f.column && r.table === f.table);
+  const refused = db.safety?.refusals.some((r) => r.rule === f.rule && r.file === f.file && r.line === f.line && r.column === f.column && r.table === f.table && r.subject === f.subject);
   if (refused) return "⛔";
   return atRisk(f) ? "⚠️" : "ℹ️";
 }
@@ -63,7 +63,8 @@ export function changeSummaryText(summary: Record<string, number>): string {
 export function migrationsLine(db: DatabaseReview): string {
   const pending = `${db.pending.length} pending`;
   if (!db.exists) return `the database does not exist yet: \`pulumi up\` creates it; ${pending}`;
-  return `${db.applied} applied, ${pending}${db.reset?.guard === "allowed" ? " (the reset rebuilds the database, so every migration runs again)" : ""}`;
+  const adoption = db.adoption ? `; ${db.adoption.text}` : "";
+  return `${db.applied} applied, ${pending}${db.reset?.guard === "allowed" ? " (the reset rebuilds the database, so every migration runs again)" : ""}${adoption}`;
 }
 
 /** The reset's headline. */

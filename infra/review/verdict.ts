@@ -18,6 +18,8 @@ export function computeVerdict(databases: readonly DatabaseReview[], previewErro
   for (const db of databases) {
     const at = (s: string) => `${db.database}: ${s}`;
     for (const p of db.historyProblems) refusals.push(at(`history: ${p}`));
+    if (db.adoption?.status === "refused") refusals.push(at(db.adoption.text));
+    if (db.adoption?.status === "deferred") warnings.push(at(db.adoption.text));
     if (db.reset?.guard === "refused") refusals.push(at(`reset refused: ${db.reset.reason}`));
     if (db.safety) {
       const refused = new Set(db.safety.refusals.map(findingKey));
@@ -58,7 +60,7 @@ function findingReason(f: Finding): string {
 
 /** Identity of a finding that survives a JSON round trip. */
 function findingKey(f: Finding): string {
-  return `${f.rule}|${f.file}|${f.line}|${f.column}|${f.table ?? ""}`;
+  return `${f.rule}|${f.file}|${f.line}|${f.column}|${f.table ?? ""}|${f.subject ?? ""}`;
 }
 
 /** The verdict line at the top of the report. */

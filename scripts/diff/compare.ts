@@ -16,6 +16,8 @@ import {
   type Migration,
   type SchemaSnapshot,
 } from "../../infra/lifecycle/index.js";
+import { describeAdoption, readDatabaseState, type DatabaseState } from "../../infra/lifecycle/state.js";
+import { adoptionPlanner } from "../../infra/importers/adoption.js";
 import { UsageError } from "../../infra/lifecycle/errors.js";
 import { managedSchemas, type DiffStack } from "./stacks.js";
 
@@ -64,20 +66,31 @@ export async function comparePair(projectRoot: string, a: DiffStack, b: DiffStac
   const migrations = (await loadMigrations(path.join(root, pair.dir))).map((m): Migration => ({ ...m, file: path.relative(root, m.file) }));
   const cacheDir = path.join(root, ".pgstack", "cache", "declared");
   const labels = { onlyFirst: `only in ${a.name}`, onlySecond: `only in ${b.name}` };
-  const side = async (s: DiffStack, db: DatabaseConfig): Promise<{ declared: SchemaSnapshot; live: SchemaSnapshot | undefined }> => {
+  const side = async (s: DiffStack, db: DatabaseConfig): Promise<{ declared: SchemaSnapshot; live: SchemaSnapshot | undefined; state: DatabaseState | undefined }> => {
     const conn = s.connection(db.name);
-    const live = await withClient(conn, (c) => readSchema(c, { schemas: db.schemas })).catch((err: unknown) => {
+    const index = s.config.databases.indexOf(db);
+    const read = await withClient(conn, async (c) => ({
+      live: await readSchema(c, { schemas: db.schemas }),
+      // The migration state as `up` would see it (adoption planned, nothing recorded).
+      state: await readDatabaseState(c, migrations, {
+        generation: db.reset.generation,
+        database: db.name,
+        adoption: adoptionPlanner({ connection: conn, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${index}]`, migrations, logger: log }),
+      }),
+    })).catch((err: unknown) => {
       if ((err as { cause?: { code?: string } }).cause?.code === "3D000") return undefined; // not deployed
       throw err;
     });
+    const live = read?.live;
     // The shadow is made from the server's `postgres` database when the live one does not exist yet.
     const declared = await buildDeclaredSchema(live ? conn : { ...conn, database: "postgres" }, migrations, { role: db.owner, schemas: managedSchemas(db), cacheDir, logger: log });
-    return { declared, live };
+    return { declared, live, state: read?.state };
   };
   const [x, y] = [await side(a, pair.a), await side(b, pair.b)];
   const lines: string[] = [];
   const declared = diffSchemas(x.declared, y.declared, { labels });
   lines.push(declared.length ? `declared schemas: ${declared.length} difference(s)` : "declared schemas: equal", ...declared.map((l) => `  ${l}`));
+  lines.push(`migrations: ${a.name} ${stateLine(x.state)}; ${b.name} ${stateLine(y.state)}`);
   let liveDiffers = false;
   if (!x.live || !y.live) {
     liveDiffers = x.live !== y.live;
@@ -89,4 +102,16 @@ export async function comparePair(projectRoot: string, a: DiffStack, b: DiffStac
     lines.push(live.length ? `live schemas: ${live.length} difference(s)` : "live schemas: equal", ...live.map((l) => `  ${l}`));
   }
   return { title, lines, different: declared.length > 0 || liveDiffers };
+}
+
+/** `4 applied (head 0004_x), 1 pending`, with adoption, a reset or a history problem when there is one. */
+function stateLine(state: DatabaseState | undefined): string {
+  if (!state) return "not deployed";
+  const head = state.applied.at(-1)?.name;
+  const parts = [`${state.applied.length} applied${head ? ` (head ${head})` : ""}`, `${state.pending.length} pending`];
+  if (state.afterReset) parts.push(`a reset (generation ${state.recordedGeneration} → new) runs first`);
+  if (state.adoption) parts.push(describeAdoption(state.adoption));
+  if (state.interrupted) parts.push(`interrupted: ${state.interrupted.migration}`);
+  if (state.mismatches.length) parts.push(`${state.mismatches.length} history problem(s)`);
+  return parts.join(", ");
 }

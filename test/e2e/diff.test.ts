@@ -18,6 +18,8 @@ const tag = randomBytes(4).toString("hex");
 const owner = `diff_owner_${tag}`;
 const dbs = { stage_a: `diff_a_${tag}`, stage_b: `diff_b_${tag}` };
 let p: CliProject;
+/** Each side's migration state, as the state model reads it: every file applied, nothing pending. */
+const state = "4 applied (head 0004_index_jobs_by_status), 0 pending";
 
 /** Runs the script as `npm run diff` does (tsx), from the project copy. */
 function diff(...args: string[]) {
@@ -57,6 +59,7 @@ describe("npm run diff", () => {
     expect(r.stdout).toBe(
       `database ${dbs.stage_a} (stage_a: ${dbs.stage_a}, stage_b: ${dbs.stage_b}; migrations/fltr)\n` +
         "  declared schemas: equal\n" +
+        `  migrations: stage_a ${state}; stage_b ${state}\n` +
         "  live schemas: equal\n" +
         'stacks "stage_a" and "stage_b" are equal\n',
     );
@@ -66,7 +69,7 @@ describe("npm run diff", () => {
     await query({ ...admin, database: dbs.stage_b }, "ALTER TABLE datasets ADD COLUMN archived_at timestamptz");
     const r = diff("stage_a", "stage_b", "--db", dbs.stage_b);
     expect(r.status).toBe(1);
-    expect(r.stdout).toContain("  declared schemas: equal\n  live schemas: 1 difference(s)\n    ~ public.datasets: + column archived_at timestamp with time zone (only in stage_b)\n");
+    expect(r.stdout).toContain(`  declared schemas: equal\n  migrations: stage_a ${state}; stage_b ${state}\n  live schemas: 1 difference(s)\n    ~ public.datasets: + column archived_at timestamp with time zone (only in stage_b)\n`);
     expect(r.stdout).toMatch(/stacks "stage_a" and "stage_b" differ\n$/);
     // The reverse direction names the other side.
     expect(diff("stage_b", "stage_a").stdout).toContain("~ public.datasets: - column archived_at timestamp with time zone (only in stage_b)");

@@ -3,19 +3,14 @@
  * in the log or fails with the difference; `create` (up) records 0001..N as baselined and runs
  * the rest. The database is fltr_auth's, built by hand as `create_all` would, at version 2 of 3.
  */
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { loadMigrations, loadSqlParser, readHistory, type ConnectionOptions } from "../../infra/lifecycle/index.js";
-import { migrations, setLogger, type MigrationInput, type MigrationSetInputs } from "../../infra/providers/handlers.js";
+import { migrations, type MigrationInput, type MigrationSetInputs } from "../../infra/providers/handlers.js";
 import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
+import { captureProviderLogs } from "../support/logs.js";
 
-const logs: string[] = [];
-beforeAll(async () => {
-  await loadSqlParser();
-  setLogger({ info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) });
-});
-beforeEach(() => {
-  logs.length = 0;
-});
+const logs = captureProviderLogs();
+beforeAll(loadSqlParser);
 
 async function fltrAuthAt2(extra = ""): Promise<{ conn: ConnectionOptions; inputs: MigrationSetInputs }> {
   const conn = await freshDatabase("adoptp");

@@ -1,4 +1,4 @@
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -6,7 +6,6 @@ import { loadMigrations, loadSqlParser, type ConnectionOptions, type ManagedSche
 import {
   migrations,
   reset,
-  setLogger,
   verification,
   type MigrationInput,
   type MigrationSetInputs,
@@ -15,16 +14,11 @@ import {
 } from "../../infra/providers/handlers.js";
 import { expectationsOf, parseStackConfig } from "../../infra/config.js";
 import { freshDatabase, query } from "../support/db.js";
+import { captureProviderLogs } from "../support/logs.js";
 import { rawStackConfig } from "../support/stack-config.js";
 
-const logs: string[] = [];
-beforeAll(async () => {
-  await loadSqlParser();
-  setLogger({ info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) });
-});
-beforeEach(() => {
-  logs.length = 0;
-});
+const logs = captureProviderLogs();
+beforeAll(loadSqlParser);
 
 /** A database as the postgresql provider leaves it: owner role, app role, schema owned by the owner. */
 async function provisioned(): Promise<{ conn: ConnectionOptions; owner: string; app: string; schemas: ManagedSchema[] }> {

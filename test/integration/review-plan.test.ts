@@ -102,6 +102,23 @@ describe("the review's plan", () => {
     expect(await leftovers()).toEqual([]);
   });
 
+  it("a database being adopted (tables, no pgstack history): what adoption records is neither pending nor judged, one line says so", async () => {
+    const f = await fltrDatabase("rv");
+    // The tables without pgstack's history: as another tool (or a person) left them.
+    await f.cl.query("DROP SCHEMA pgstack CASCADE");
+    const files = await prMigrations();
+    const p = await plan(f, { reset: { generation: 1, allowed: false } });
+    expect(p.adoption).toEqual({
+      text: `${files.length - 1} migration(s) will be adopted (recorded as applied without running): ${files[0]!.name}..${files.at(-2)!.name} (the live schema equals that version)`,
+      status: "adopts",
+    });
+    expect(p.pending.map((m) => m.name)).toEqual(["0005_add_tags"]);
+    expect(p.safety).toMatchObject({ profile: "prod", refusals: [], pending: [{ name: "0005_add_tags" }] });
+    expect(computeVerdict([{ ...p, access: [] }]).level).not.toBe("refuse");
+    // The review only read: still no history.
+    expect(await query(f.db, "SELECT to_regclass('pgstack.migrations') AS t")).toEqual([{ t: null }]);
+  });
+
   it("a pending reset: the guard's verdict and the exact rows per table, as up would judge them", async () => {
     const f = await fltrDatabase("rv");
     await writeMeta(f.cl, "reset_generation", "1");

@@ -19,6 +19,11 @@ export interface Registration {
   dependencies: string[];
   deletedWith: string;
   additionalSecretOutputs: string[];
+  /** Input properties the engine must not change (`ignoreChanges`). */
+  ignoreChanges: string[];
+  /** The id to import (`import` option), or "" when the resource is not imported. */
+  importId: string;
+  retainOnDelete: boolean;
   /** ms since the run started: when registration was requested, and when the mock answered. */
   requestedAt: number;
   completedAt: number;
@@ -53,6 +58,9 @@ interface RawRequest {
   getDependenciesList(): string[];
   getDeletedwith(): string;
   getAdditionalsecretoutputsList(): string[];
+  getIgnorechangesList(): string[];
+  getImportid(): string;
+  getRetainondelete(): boolean | undefined;
 }
 
 /** A value only the mocks supply, so tests can prove the mocks are active. */
@@ -75,10 +83,11 @@ function mockInventory(inputs: Record<string, unknown>): unknown[] {
 }
 
 /**
- * Runs `infra/index.ts` for `stack` with its committed config (plus `secrets`), under mocks.
+ * Runs `infra/index.ts` for `stack` with its committed config (plus `secrets`; `databases`
+ * replaces its `pgstack:databases`), under mocks.
  * Backups are answered slowly on purpose, so a missing `dependsOn` shows as a wrong order.
  */
-export async function runProgram(stack: "dev" | "prod", secrets: Record<string, string> = {}): Promise<MockRun> {
+export async function runProgram(stack: "dev" | "prod", secrets: Record<string, string> = {}, databases?: unknown): Promise<MockRun> {
   // The dev stack's embedded server password lives in the local state dir; point it at a temp one.
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-mock-"));
   fs.mkdirSync(path.join(stateDir, stack), { recursive: true });
@@ -130,6 +139,9 @@ export async function runProgram(stack: "dev" | "prod", secrets: Record<string, 
           dependencies: req.getDependenciesList(),
           deletedWith: req.getDeletedwith(),
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          ignoreChanges: req.getIgnorechangesList(),
+          importId: req.getImportid(),
+          retainOnDelete: req.getRetainondelete() ?? false,
           requestedAt,
           completedAt: Date.now() - started,
         });
@@ -141,7 +153,7 @@ export async function runProgram(stack: "dev" | "prod", secrets: Record<string, 
   const raw = rawStackConfig(stack);
   const config: Record<string, string> = {
     "pgstack:server": JSON.stringify(raw.server),
-    "pgstack:databases": JSON.stringify(raw.databases),
+    "pgstack:databases": JSON.stringify(databases ?? raw.databases),
   };
   for (const [k, v] of Object.entries(secrets)) config[`pgstack:${k}`] = v;
   pulumi.runtime.setAllConfig(config, Object.keys(secrets).map((k) => `pgstack:${k}`));

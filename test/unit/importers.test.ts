@@ -1,29 +1,17 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { convertFolder, parseProvenance, provenanceHeader, sanitizeName, writeMigrations, type Conversion } from "../../infra/importers/index.js";
+import { convertFolder, parseProvenance, provenanceHeader, sanitizeName, writeMigrations } from "../../infra/importers/index.js";
 import { flywayChecksum } from "../../infra/importers/flyway.js";
 import { loadMigrations, sha256 } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { body, copyFixture, FIX, names, read, tempDir, text } from "../support/importer-fixtures.js";
 
-const FIX = "test/fixtures/importers";
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-import-"));
+const tmp = tempDir("pgstack-import-");
 beforeAll(loadSqlParser);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-const read = (p: string) => fs.readFileSync(path.join(FIX, p), "utf8");
-const names = (c: Conversion) => c.files.map((f) => f.file);
-const text = (c: Conversion, file: string) => c.files.find((f) => f.file === file)?.text;
-const body = (c: Conversion, file: string) => text(c, file)?.split("\n").slice(2).join("\n");
-
-/** A copy of a fixture folder in a temp folder, to break it for one test. */
-function copy(tool: string): string {
-  const dir = fs.mkdtempSync(path.join(tmp, `${tool}-`));
-  fs.cpSync(path.join(FIX, tool), dir, { recursive: true });
-  return dir;
-}
+const copy = (tool: string) => copyFixture(tmp, tool);
 
 describe("drizzle", () => {
   it("follows the journal, strips `--> statement-breakpoint`, ends every chunk with `;`, records tag/when/hash", async () => {
@@ -49,10 +37,24 @@ describe("drizzle", () => {
     expect(parseProvenance(text(c, "0004_lowly_sabretooth.sql") ?? "")?.record).toMatchObject({ tag: "0003_lowly_sabretooth", when: "1716220933012" });
   });
 
-  it("refuses a .sql file that has no journal entry, naming the file", async () => {
+  it("notes, and does not import, a .sql file that has no journal entry (drizzle-kit migrate ignores it too)", async () => {
     const dir = copy("drizzle");
     fs.writeFileSync(path.join(dir, "0004_stray.sql"), "CREATE TABLE stray (id int);");
-    await expect(convertFolder("drizzle", dir)).rejects.toThrow(`${path.join(dir, "0004_stray.sql")}: no entry in ${path.join(dir, "meta/_journal.json")}; drizzle-kit migrate would never run it`);
+    const c = await convertFolder("drizzle", dir);
+    expect(names(c)).toEqual(["0001_careful_wolverine.sql", "0002_fancy_mojo.sql", "0003_publish_existing_posts.sql", "0004_lowly_sabretooth.sql"]);
+    expect(c.files.some((f) => f.source === "0004_stray.sql" || f.text.includes("stray"))).toBe(false);
+    expect(c.notes).toEqual([
+      "ignored 0004_stray.sql: no entry in meta/_journal.json, so drizzle-kit migrate never runs it (add the entry with `drizzle-kit generate` if it should run)",
+    ]);
+  });
+
+  it('accepts the "pg" dialect of journals written by drizzle-kit before 0.21', async () => {
+    const dir = copy("drizzle");
+    const journal = path.join(dir, "meta/_journal.json");
+    fs.writeFileSync(journal, fs.readFileSync(journal, "utf8").replace('"dialect": "postgresql"', '"dialect": "pg"').replaceAll('"version": "7"', '"version": "5"'));
+    expect(fs.readFileSync(journal, "utf8")).toContain('"dialect": "pg"');
+    const c = await convertFolder("drizzle", dir);
+    expect(c.files.map((f) => f.text)).toEqual((await convertFolder("drizzle", `${FIX}/drizzle`)).files.map((f) => f.text));
   });
 
   it("points a syntax error at the drizzle file's own line", async () => {
@@ -347,7 +349,7 @@ describe("npm run import (the CLI)", () => {
   it("explains bad arguments with exit code 2, and import errors with exit code 1", () => {
     const bad = run("--from", "liquibase", `${FIX}/flyway`, "--db", "x");
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('import: --from "liquibase" is not a known format; use one of drizzle, prisma, flyway, golang-migrate, dbmate, alembic-sql');
+    expect(bad.stderr).toContain('import: --from "liquibase" is not a known format; use one of drizzle, prisma, flyway, golang-migrate, dbmate, goose, alembic-sql');
     const db = run("--from", "dbmate", `${FIX}/dbmate`, "--db", "My-App");
     expect(db.status).toBe(2);
     expect(db.stderr).toContain('--db "My-App" must start with a lowercase letter');

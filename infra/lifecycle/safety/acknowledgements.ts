@@ -4,7 +4,8 @@
  *     -- pgstack:accept data-loss "bazaar-vid_component_error" -- reason: unused since 2024
  *
  * The class is one of the finding classes; the quoted subject is the table (`name` or
- * `schema.name`, as the finding names it) or, for lint, the rule id. It covers the statement
+ * `schema.name`, as the finding names it), for `privilege` the object (a role, a database, a
+ * server, or the statement such as `RESET ROLE`), or the rule id (always accepted). It covers the statement
  * that follows it. The syntax is checked when the migrations load, so a typo fails at file:line.
  */
 import { MigrationSourceError } from "../errors.js";
@@ -58,6 +59,7 @@ export function covers(ack: Acknowledgement, f: Finding): boolean {
   if (ack.class !== f.class) return false;
   const subject = ack.subject;
   if (f.rule === subject || f.rule.replace(/^[a-z]+\//, "") === subject) return true;
+  if (f.subject !== undefined) return subject === f.subject;
   if (!f.table) return false;
   const bare = f.table.includes(".") ? f.table.slice(f.table.lastIndexOf(".") + 1) : f.table;
   return subject === f.table || subject === bare || (!f.table.includes(".") && subject === `public.${f.table}`);
@@ -65,6 +67,6 @@ export function covers(ack: Acknowledgement, f: Finding): boolean {
 
 /** The line that would acknowledge a finding, for messages. */
 export function acknowledgementFor(f: Finding): string {
-  const subject = f.class === "lint" ? f.rule.replace(/^[a-z]+\//, "") : (f.table ?? f.rule);
+  const subject = f.class === "lint" ? f.rule.replace(/^[a-z]+\//, "") : (f.subject ?? f.table ?? f.rule);
   return `-- pgstack:accept ${f.class} "${subject}" -- reason: <why this is fine>`;
 }

@@ -33,7 +33,10 @@ export interface PlannedCheck {
   statement: number;
   line: number;
   column: number;
-  table: TableRef;
+  /** The table concerned; absent for findings about other objects (see `subject`). */
+  table?: TableRef;
+  /** The object concerned when it is not a table (a role, a database, a server): what an acknowledgement names. */
+  subject?: string;
   /** The one-line message, given the rows text (`621 rows`, `~1.2M rows`, or `rows not counted`). */
   describe: (rows: string) => string;
   safeAlternative: string;
@@ -90,9 +93,9 @@ export interface Ctx {
 /** Adds a check on `table`, resolving the batch state: empty (created here), live (counted), or filled here (not counted). */
 export function add(ctx: Ctx, c: Omit<PlannedCheck, "migration" | "statement" | "line" | "column" | "measure"> & { measure?: Measurement }, at?: number): void {
   const pos = lineColumnAt(ctx.m.sql, at ?? ctx.st.offset);
-  const s = ctx.stateOf(c.table);
   const check: PlannedCheck = { ...c, migration: ctx.m, statement: ctx.index, line: pos.line, column: pos.column };
-  if (c.measure) {
+  if (c.measure && c.table) {
+    const s = ctx.stateOf(c.table);
     if (s.kind === "new" && !s.filledAt) {
       check.known = { count: 0, exact: true };
       check.note = "created earlier in this batch, so it starts empty";

@@ -13,6 +13,7 @@ export function formatSafetyReport(report: SafetyReport): string {
   const profile = report.profile ? `, ${report.profile} policy` : "";
   const target = report.target === "empty" ? " (database not created yet: empty)" : "";
   lines.push(`safety ${report.database}${profile}: ${report.pending.length} pending migration(s)${target} → ${LABEL[report.verdict]}`);
+  if (report.adoption) lines.push(`  adoption: ${report.adoption}`);
   if (report.pending.length > 0) lines.push(`  pending: ${shortList(report.pending.map((p) => p.name), 8)}`);
   // One line per lint rule and file: a rule that fires on every table would drown the rest.
   const more = new Map<Finding, string[]>();

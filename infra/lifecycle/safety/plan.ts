@@ -9,6 +9,7 @@ import { splitStatements } from "../sql.js";
 import { lineColumnAt } from "../text.js";
 import { SourceText } from "./source-text.js";
 import { keyOf, type Ctx, type PlannedCheck, type PlannedStatement, type TableRef, type TableState } from "./batch.js";
+import { privilegeChecks } from "./privilege.js";
 import { RULES } from "./rules.js";
 
 export { displayTable, sqlTable, type Measurement, type PlannedCheck, type PlannedStatement, type TableRef } from "./batch.js";
@@ -40,6 +41,7 @@ export async function planChecks(
       const where = `${m.file}:${lineColumnAt(m.sql, st.offset).line}`;
       const ctx: Ctx = { m, st, index, text, where, checks, stateOf, state, copies };
       RULES[st.kind]?.(ctx, st.node);
+      privilegeChecks(ctx, st.kind, st.node);
     });
     if (onChecks && checks.length > before) {
       onChecks(checks.slice(before));

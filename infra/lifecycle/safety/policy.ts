@@ -1,20 +1,23 @@
 /**
  * The safety policy: profile defaults and the verdict over findings.
  *
- * Profiles: `prod` refuses any data loss, any cast failure, and any foreign key, NOT NULL or
- * unique index that would fail on the live rows; renames and lint warn. `dev` warns on all of
+ * Profiles: `prod` refuses any data loss, any cast failure, any foreign key, NOT NULL or unique
+ * index that would fail on the live rows, and any statement that reaches beyond the database
+ * (`privilege`: roles, databases, server settings, SET ROLE, COPY … PROGRAM, dblink); renames
+ * and lint warn. `dev` warns on all of
  * them. Which profile a database gets is decided in the config (see `safetyPolicyOf` there).
  */
 import type { Finding, FindingClass, PolicyMode, SafetyPolicy, Verdict } from "./types.js";
 
 /** The policy keys by finding class. */
-export const POLICY_KEY: Record<FindingClass, keyof Pick<SafetyPolicy, "dataLoss" | "castFailure" | "fkOrphans" | "notNull" | "duplicates" | "rename" | "lint">> = {
+export const POLICY_KEY: Record<FindingClass, keyof Pick<SafetyPolicy, "dataLoss" | "castFailure" | "fkOrphans" | "notNull" | "duplicates" | "rename" | "privilege" | "lint">> = {
   "data-loss": "dataLoss",
   "cast-failure": "castFailure",
   "fk-orphans": "fkOrphans",
   "not-null": "notNull",
   duplicates: "duplicates",
   rename: "rename",
+  privilege: "privilege",
   lint: "lint",
 };
 
@@ -28,6 +31,7 @@ export const PROFILES: Record<"prod" | "dev", SafetyPolicy> = {
     notNull: "refuse",
     duplicates: "refuse",
     rename: "warn",
+    privilege: "refuse",
     lint: "warn",
     rehearsal: false,
     exactCountBelow: 100_000,
@@ -41,6 +45,7 @@ export const PROFILES: Record<"prod" | "dev", SafetyPolicy> = {
     notNull: "warn",
     duplicates: "warn",
     rename: "warn",
+    privilege: "warn",
     lint: "warn",
     rehearsal: true,
     exactCountBelow: 100_000,
@@ -60,7 +65,7 @@ export function modeOf(policy: SafetyPolicy, finding: Finding): PolicyMode {
  * it warns but does not refuse.
  */
 export function atRisk(f: Finding): boolean {
-  if (f.class === "rename" || f.class === "lint") return true;
+  if (f.class === "rename" || f.class === "privilege" || f.class === "lint") return true;
   return f.rows === undefined || f.rows.count > 0;
 }
 

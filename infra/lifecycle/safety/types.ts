@@ -4,10 +4,10 @@
  */
 
 /** What a finding is about; each class has its own policy setting. */
-export type FindingClass = "data-loss" | "cast-failure" | "fk-orphans" | "not-null" | "duplicates" | "rename" | "lint";
+export type FindingClass = "data-loss" | "cast-failure" | "fk-orphans" | "not-null" | "duplicates" | "rename" | "privilege" | "lint";
 
 /** Every finding class, in report order. */
-export const FINDING_CLASSES: readonly FindingClass[] = ["data-loss", "cast-failure", "fk-orphans", "not-null", "duplicates", "rename", "lint"];
+export const FINDING_CLASSES: readonly FindingClass[] = ["data-loss", "cast-failure", "fk-orphans", "not-null", "duplicates", "rename", "privilege", "lint"];
 
 /** Row counts: exact (`count(*)`) or an estimate (shown with `~`). */
 export interface RowCount {
@@ -31,6 +31,11 @@ export interface Finding {
   safeAlternative: string;
   /** The table concerned, as written in the migration (`schema.name` or `name`). */
   table?: string;
+  /**
+   * The object concerned when it is not a table (`privilege` findings: a role, a database, a
+   * server, or the statement such as `RESET ROLE`): what an acknowledgement names.
+   */
+  subject?: string;
   /** The rows at risk on the live database; absent when not measured (see `note`). */
   rows?: RowCount;
   /** Set when a `-- pgstack:accept` line before the statement covers this finding. */
@@ -57,6 +62,12 @@ export interface SafetyPolicy {
   notNull: PolicyMode;
   duplicates: PolicyMode;
   rename: PolicyMode;
+  /**
+   * Statements that reach beyond the database: `SET ROLE`/`RESET ROLE`, `SET SESSION
+   * AUTHORIZATION`, role and database DDL, `ALTER SYSTEM`, `COPY … PROGRAM` or a server file,
+   * dblink and postgres_fdw connections.
+   */
+  privilege: PolicyMode;
   lint: PolicyMode;
   /** Whether preview rehearses the pending migrations on a throwaway copy of the database. */
   rehearsal: boolean;
@@ -82,6 +93,8 @@ export interface SafetyReport {
   profile?: "prod" | "dev";
   /** Acknowledgements that matched no finding (stale or mistyped), as `file:line`. */
   unusedAcknowledgements?: string[];
+  /** One line when the database is being adopted: how many migrations adoption records without running (not judged), or why it refuses. */
+  adoption?: string;
   /** How the database was read: live, or not reachable yet (everything pending on an empty database). */
   target?: "live" | "empty";
 }

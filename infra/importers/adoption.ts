@@ -1,0 +1,54 @@
+/**
+ * Adoption's settings for the state model ({@link readDatabaseState}) and the apply: the managed
+ * schemas, a stated version, and the reader of another tool's history. The core knows no tool;
+ * this is the one place that hands it the importers' reader, so the MigrationSet, the safety
+ * check and the review all plan adoption alike.
+ */
+import type { Logger } from "../lifecycle/connection.js";
+import type { ConnectionOptions } from "../lifecycle/connection.js";
+import { planBaseline, type BaselineOptions } from "../lifecycle/baseline.js";
+import type { Migration } from "../lifecycle/source.js";
+import type { AdoptionPlanner } from "../lifecycle/state.js";
+import { foreignAppliedVersions } from "./foreign-history.js";
+
+/** What adoption needs to know of one database. */
+export interface AdoptionInput {
+  /** The admin connection to the database (the shadow is built on its server). */
+  connection: ConnectionOptions;
+  /** The managed schemas (compared with the migrations). */
+  schemas: readonly string[];
+  /** A version a person stated (config `baseline`); still verified. */
+  baseline?: number;
+  /** The database's config path (`pgstack:databases[1]`), for messages. */
+  configPath?: string;
+  /**
+   * The migrations another tool's history is mapped onto: only files with their SQL carry the
+   * provenance comments it maps by.
+   */
+  migrations: readonly Migration[];
+  /**
+   * The owner role: another tool's history table it owns, which the admin cannot read before
+   * `up` makes it a member, is "not readable yet" (one line), not a refusal.
+   */
+  owner?: string;
+  logger?: Logger;
+}
+
+/** Adoption's options for the apply (`applyMigrations`' `baseline`). */
+export function adoptionOptions(input: AdoptionInput): BaselineOptions {
+  return {
+    connection: input.connection,
+    schemas: input.schemas,
+    ...(input.baseline !== undefined ? { stated: input.baseline } : {}),
+    ...(input.configPath ? { configPath: `${input.configPath}.baseline` } : {}),
+    // Another tool's history (Drizzle, Prisma, Flyway, …) names the candidate version, still verified.
+    foreignApplied: foreignAppliedVersions(input.migrations, input.owner !== undefined ? { owner: input.owner } : {}),
+    ...(input.logger ? { logger: input.logger } : {}),
+  };
+}
+
+/** Adoption's planner for the state model ({@link readDatabaseState}'s `adoption`): `planBaseline` with these options. */
+export function adoptionPlanner(input: AdoptionInput): AdoptionPlanner {
+  const options = adoptionOptions(input);
+  return (client, migrations, database) => planBaseline(client, migrations, database, options);
+}
