@@ -39,6 +39,8 @@ export function adoptionOptions(input: AdoptionInput): BaselineOptions {
   return {
     connection: input.connection,
     schemas: input.schemas,
+    // The migrations are compared as they run in production: as the owner.
+    ...(input.owner !== undefined ? { owner: input.owner } : {}),
     ...(input.baseline !== undefined ? { stated: input.baseline } : {}),
     ...(input.configPath ? { configPath: `${input.configPath}.baseline` } : {}),
     // Another tool's history (Drizzle, Prisma, Flyway, …) names the candidate version, still verified.

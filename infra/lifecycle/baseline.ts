@@ -1,35 +1,32 @@
 /**
  * Adoption (baseline): a database that already has its tables but no pgstack history. pgstack
  * finds the version N whose declared schema equals the live one, by applying the migrations one
- * by one in a throwaway shadow database on the same server and comparing the structures after
+ * by one in one throwaway scratch database on the same server and comparing the structures after
  * each, and records 1..N as applied without running them (`baselined`). A database that matches
  * no version is refused with the difference against the closest one; nothing is changed then.
  */
-import { randomBytes } from "node:crypto";
 import type pg from "pg";
-import { applyMigrations } from "./apply.js";
-import { compareStructures, type StructureDifference } from "./baseline-structure.js";
 import { connect, silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
+import { buildDeclaredSchema } from "./declared.js";
 import { errorMessage, NotReadableYetError, PgstackError } from "./errors.js";
 import { historyExists, readHistory, recordBaselined } from "./history.js";
-import { quoteIdent } from "./identifiers.js";
-import { introspect, type TableInfo } from "./introspect.js";
+import { introspect } from "./introspect.js";
+import { diffSchemas, readSchema, type SchemaSnapshot } from "./schema/index.js";
 import type { Migration } from "./source.js";
 
-/** Adoption's shadow databases are named `pgstack_baseline_<unix seconds>_<random>` (the declared schema's are `pgstack_shadow_…`). */
-export const BASELINE_PREFIX = "pgstack_baseline_";
-
-/** A shadow older than this with no session on it is a leftover of a crashed run and is dropped. */
-export const SHADOW_LEFTOVER_AGE_MS = 15 * 60_000;
+/** One difference, as a line a person reads: `~ public.users: + column nickname text (only in the database)`. */
+export type StructureDifference = string;
 
 /** Another tool's history, mapped to pgstack versions (see the importers). */
 export type ForeignApplied = (client: pg.Client) => Promise<{ tool: string; versions: number[] } | null>;
 
 /** Options for adoption. */
 export interface BaselineOptions {
-  /** How to reach the server (the admin); the shadow databases are created there. */
+  /** How to reach the server (the admin); the scratch database is created there. */
   connection: ConnectionOptions;
-  /** The managed schemas: created in the shadow before the migrations, and the ones compared. */
+  /** The database owner: the migrations are built as it, as in production (default: the live database's owner). */
+  owner?: string;
+  /** The managed schemas: created in the scratch database before the migrations, and the ones compared. */
   schemas: readonly string[];
   /** A version a person stated (config `baseline: N`). pgstack still verifies it. */
   stated?: number;
@@ -103,7 +100,7 @@ export async function needsBaseline(client: pg.Client, schemas: readonly string[
 /**
  * Plans adoption without changing the live database: undefined when there is nothing to adopt
  * (a history exists, no managed table exists, or there are no migrations). Otherwise the version
- * N whose declared schema equals the live one, or {@link BaselineRefusedError}. Builds a shadow
+ * N whose declared schema equals the live one, or {@link BaselineRefusedError}. Builds a scratch
  * database (always dropped). Used by the preview (check) and by {@link adoptBaseline}.
  */
 export async function planBaseline(
@@ -114,7 +111,7 @@ export async function planBaseline(
 ): Promise<BaselinePlan | undefined> {
   if (migrations.length === 0 || !(await needsBaseline(client, options.schemas))) return undefined;
   const log = options.logger ?? silentLogger;
-  const live = (await introspect(client, { schemas: options.schemas })).tables;
+  const live = await readSchema(client, { schemas: options.schemas });
   const setting = options.configPath ?? "baseline";
   let unreadable: NotReadableYetError | undefined;
   const foreign = options.foreignApplied
@@ -126,15 +123,16 @@ export async function planBaseline(
       })
     : null;
   const candidate = candidateCount(migrations, database, options, foreign);
-  log.info(`${database}: has tables but no pgstack history; comparing it with the migrations in a shadow database (${migrations.length} step(s))`);
+  log.info(`${database}: has tables but no pgstack history; comparing it with the migrations in a scratch database (${migrations.length} step(s))`);
   // Every version is built, also for a stated one: a table a later migration creates counts too.
-  const shadows = await shadowStructures(client, options, migrations, log);
+  const owner = options.owner ?? (await databaseOwner(client));
+  const steps = await declaredSteps(options, owner, migrations, log);
   // Tables no migration ever creates (another tool's history table, a hand-made one) cannot tell
   // which migrations ran, and no migration trips over them: they are left out of the comparison.
-  const declared = new Set(shadows.flatMap((s) => s.map((t) => `${t.schema}.${t.name}`)));
-  const compared = live.filter((t) => declared.has(`${t.schema}.${t.name}`));
-  const others = live.filter((t) => !declared.has(`${t.schema}.${t.name}`)).map((t) => `${t.schema}.${t.name}`);
-  const differences = shadows.map((s, k) => compareStructures(compared, s, k === 0 ? "none (an empty database)" : (migrations[k - 1]?.name ?? "")));
+  const declared = new Set(steps.flatMap((s) => Object.keys(s.tables)));
+  const compared: SchemaSnapshot = { ...live, tables: Object.fromEntries(Object.entries(live.tables).filter(([name]) => declared.has(name))) };
+  const others = Object.keys(live.tables).filter((name) => !declared.has(name));
+  const differences = steps.map((s) => diffSchemas(s, compared, { history: false, structureOnly: true, labels: ADOPTION_LABELS }));
   const label = (k: number) => (k === 0 ? "no migration (an empty database)" : (migrations[k - 1]?.name ?? ""));
   const plan = (count: number, source: BaselinePlan["source"]): BaselinePlan => {
     if (others.length) log.info(`${database}: no migration creates ${others.join(", ")}; left as it is and not compared`);
@@ -244,82 +242,36 @@ export function baselineAdopter(database: string, options: BaselineOptions): (cl
   return (client, migrations) => adoptBaseline(client, migrations, database, options);
 }
 
-/**
- * The declared structure after each of `migrations` (index 0: before any), built in a fresh
- * shadow database that is always dropped. Leftover shadows of crashed runs are dropped first.
- */
-async function shadowStructures(client: pg.Client, options: BaselineOptions, migrations: readonly Migration[], log: Logger): Promise<TableInfo[][]> {
-  await dropLeftoverBaselineShadows(client, log);
-  return withShadowDatabase(client, options.connection, async (shadow, name) => {
-    await shadow.query(options.schemas.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`).join(";\n"));
-    const out = [(await introspect(shadow, { schemas: options.schemas })).tables];
-    for (let k = 1; k <= migrations.length; k++) {
-      const result = await applyMigrations(shadow, migrations.slice(0, k), { database: name });
-      if (result.error) {
-        throw new PgstackError("BASELINE_SHADOW_FAILED", `the migrations do not apply to an empty database, so no version can be compared: ${result.error.message}`, {
-          hint: "fix the migration so that it runs on an empty database, then run again; the live database was not changed",
-          cause: result.error,
-        });
-      }
-      out.push((await introspect(shadow, { schemas: options.schemas })).tables);
-    }
-    return out;
-  });
-}
+/** Adoption's wording: `+` only in the live database, `-` only in the migrations. */
+export const ADOPTION_LABELS = { onlySecond: "only in the database", onlyFirst: "only in the migrations" };
 
 /**
- * Creates a shadow database on the same server (as the connection's user, which needs CREATEDB),
- * runs `fn` on a connection to it, and always drops it, also when `fn` fails.
+ * The declared schema after each of `migrations` (index 0: before any): one build in a scratch
+ * database (always dropped), introspected at every step, the migrations run as `owner`.
  */
-export async function withShadowDatabase<T>(
-  client: pg.Client,
-  connection: ConnectionOptions,
-  fn: (shadow: pg.Client, name: string) => Promise<T>,
-): Promise<T> {
-  const name = `${BASELINE_PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString("hex")}`;
+async function declaredSteps(options: BaselineOptions, owner: string, migrations: readonly Migration[], log: Logger): Promise<SchemaSnapshot[]> {
+  const out: SchemaSnapshot[] = [];
   try {
-    await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+    await buildDeclaredSchema(options.connection, migrations, {
+      role: owner,
+      purpose: "baseline",
+      cacheDir: false,
+      logger: log,
+      schemas: options.schemas.map((name) => ({ name, owner, grants: [] })),
+      onStep: (_version, snapshot) => out.push(snapshot),
+    });
   } catch (err) {
-    throw new PgstackError("SHADOW_NOT_PERMITTED", `cannot create the shadow database ${name} that the migrations are compared in: ${errorMessage(err)}; nothing was changed`, {
-      hint: `give the admin "${connection.user}" CREATEDB (managed Postgres admins have it), then run again`,
+    if (err instanceof PgstackError && err.code !== "DECLARED_SCHEMA_FAILED") throw err;
+    throw new PgstackError("BASELINE_SHADOW_FAILED", `the migrations do not apply to an empty database, so no version can be compared: ${(err as Error).message}`, {
+      hint: "fix the migration so that it runs on an empty database, then run again; the live database was not changed",
       cause: err,
     });
   }
-  try {
-    const shadow = await connect({ ...connection, database: name, applicationName: "pgstack (shadow)" });
-    try {
-      return await fn(shadow, name);
-    } finally {
-      await shadow.end().catch(() => undefined);
-    }
-  } finally {
-    // FORCE: a session the failure left behind must not keep the shadow alive.
-    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
-  }
+  return out;
 }
 
-/**
- * Drops shadows that crashed runs left behind: this user's databases named with
- * {@link BASELINE_PREFIX}, older than {@link SHADOW_LEFTOVER_AGE_MS} and with no session (a shadow in
- * use belongs to a run in progress). Returns the names dropped; failures are logged, not thrown.
- */
-export async function dropLeftoverBaselineShadows(client: pg.Client, log: Logger = silentLogger, now = Date.now()): Promise<string[]> {
-  const { rows } = await client.query<{ name: string }>(
-    `SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1) AND pg_get_userbyid(datdba) = current_user`,
-    [BASELINE_PREFIX],
-  );
-  const dropped: string[] = [];
-  for (const { name } of rows) {
-    const seconds = Number(/^pgstack_baseline_(\d+)_/.exec(name)?.[1]);
-    if (!Number.isFinite(seconds) || now - seconds * 1000 < SHADOW_LEFTOVER_AGE_MS) continue;
-    try {
-      // No FORCE: a session on it means a run still uses it.
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
-      dropped.push(name);
-      log.info(`dropped the leftover shadow database ${name}`);
-    } catch (err) {
-      log.warn(`the leftover shadow database ${name} could not be dropped: ${errorMessage(err)}`);
-    }
-  }
-  return dropped;
+/** The owner of the database `client` is connected to. */
+async function databaseOwner(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()");
+  return rows[0]?.owner ?? "";
 }

@@ -1,7 +1,7 @@
 /**
  * The declared schema: what the migration files build, measured rather than guessed. Every file
- * is applied, in order and through the real apply path, to a throwaway shadow database on the
- * same server; the result is introspected and the shadow dropped (also on failure). The snapshot
+ * is applied, in order and through the real apply path, as the owner, to a scratch database on
+ * the same server; the result is introspected and the database dropped (also on failure). The snapshot
  * is cached by the files' checksums, so an unchanged folder costs no database work at all.
  */
 import { randomBytes } from "node:crypto";
@@ -12,7 +12,7 @@ import { applyMigrations } from "./apply.js";
 import { silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
 import { PgstackError } from "./errors.js";
 import { readSchema, type SchemaSnapshot } from "./schema/index.js";
-import { withScratchDatabase } from "./scratch.js";
+import { withScratchDatabase, type ScratchPurpose } from "./scratch.js";
 import { schemaDdl, type ManagedSchema } from "./reset.js";
 import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
 import { loadSqlParser } from "./sql.js";
@@ -23,8 +23,10 @@ const CACHE_FORMAT = 3;
 
 /** Options of {@link buildDeclaredSchema}. */
 export interface DeclaredOptions {
-  /** The role migrations run as (`SET ROLE`), normally the database owner; it owns the shadow. */
+  /** The role migrations run as (`SET ROLE`), normally the database owner; it owns the scratch database. */
   role: string;
+  /** What the build is for, in the scratch database's name and in logs. Default `declared`. */
+  purpose?: ScratchPurpose;
   /** Only migrations with a version up to this one (the declared schema at version N). */
   upTo?: number;
   /**
@@ -32,22 +34,23 @@ export interface DeclaredOptions {
    * `.pgstack/cache/declared` under the working directory; `false` turns the cache off.
    */
   cacheDir?: string | false;
-  /** Progress: the shadow's name, every tenth of the migrations, and the drop. */
+  /** Progress: the scratch database's name, every tenth of the migrations, and the drop. */
   logger?: Logger;
   /**
-   * Called after each migration with the schema at that version. The migrations are then
-   * introspected one by one (slower), and the cache is not read (it is still written).
+   * Called before the first migration (version 0: the managed schemas, empty) and after each
+   * one with the schema at that version: one build, introspected at every step (slower). The
+   * cache is then not read (it is still written).
    */
-  onStep?: (version: number, snapshot: SchemaSnapshot) => void;
+  onStep?: (version: number, snapshot: SchemaSnapshot) => unknown;
   /**
-   * The managed schemas, created in the shadow with their owner, grants and default privileges
+   * The managed schemas, created in the scratch database with their owner, grants and default privileges
    * before the migrations run, as the stack creates them in the real database. Default: `public`
    * owned by `role`, no grants. Also limits the introspection to these schemas.
    */
   schemas?: readonly ManagedSchema[];
 }
 
-/** The migrations do not build on an empty database, or the shadow could not be made. */
+/** The migrations do not build on an empty database. */
 export class DeclaredSchemaError extends PgstackError {
   constructor(message: string, options: { hint: string; cause?: unknown }) {
     super("DECLARED_SCHEMA_FAILED", message, options);
@@ -55,7 +58,7 @@ export class DeclaredSchemaError extends PgstackError {
 }
 
 /**
- * The schema the migrations declare: applied to a fresh shadow database on `admin`'s server,
+ * The schema the migrations declare: applied to a fresh scratch database on `admin`'s server,
  * introspected, dropped. `admin` is any database on that server the admin may connect to; the
  * admin needs CREATEDB and membership in `opts.role` (what a stack's admin has). Call
  * {@link loadSqlParser} first, or let this do it.
@@ -74,12 +77,14 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
     }
   }
   await loadSqlParser();
-  const snapshot = await withScratchDatabase(admin, { purpose: "declared", owner: opts.role, logger: log }, async (shadow, name) => {
-    await shadow.query(schemas.flatMap(schemaDdl).join(";\n"));
+  const snapshot = await withScratchDatabase(admin, { purpose: opts.purpose ?? "declared", owner: opts.role, logger: log, migrations: selected }, async (scratch) => {
+    await scratch.admin.query(schemas.flatMap(schemaDdl).join(";\n"));
+    const owner = await scratch.ownerSession();
     const structure = { schemas: schemas.map((s) => s.name) };
     const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
     const apply = async (list: readonly Migration[]) => {
-      const result = await applyMigrations(shadow, list, { database: name, role: opts.role, logger: quiet });
+      // As the owner, confined, as in production: the same role the real `up` runs them as.
+      const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet });
       if (result.error) {
         throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
           hint: "every migration must apply, in order, to a fresh database: fix the file named above",
@@ -88,9 +93,11 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
       }
     };
     if (opts.onStep) {
+      // One build, introspected after each migration.
+      await opts.onStep(0, await readSchema(scratch.admin, structure));
       for (const [i, m] of selected.entries()) {
         await apply(selected.slice(0, i + 1));
-        opts.onStep(m.id, await readSchema(shadow, structure));
+        await opts.onStep(m.id, await readSchema(scratch.admin, structure));
       }
     } else {
       // In slices, for progress on long folders; each slice is one applyMigrations run.
@@ -98,11 +105,11 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
       for (let done = 0; done < selected.length; ) {
         done = Math.min(selected.length, done + step);
         await apply(selected.slice(0, done));
-        if (selected.length >= 50) log.info(`declared schema: applied ${done}/${selected.length} migration(s) to the shadow`);
+        if (selected.length >= 50) log.info(`declared schema: applied ${done}/${selected.length} migration(s) to the scratch database`);
       }
       if (selected.length === 0) await apply([]);
     }
-    return readSchema(shadow, structure);
+    return readSchema(scratch.admin, structure);
   });
   if (cacheFile) writeCache(cacheFile, snapshot);
   return snapshot;

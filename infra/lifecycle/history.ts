@@ -29,7 +29,10 @@ export interface AppliedMigration {
  * older pgstack in place (see {@link upgradeHistory}). Call under the migration lock.
  */
 export async function ensureHistory(client: pg.Client): Promise<void> {
-  await client.query(`
+  // Present already: no CREATE at all, so a session without CREATE rights (migrations confined
+  // to the owner, see scratch-session.ts) passes; Postgres checks the right before IF NOT EXISTS.
+  const { rows } = await client.query<{ ok: boolean }>("SELECT to_regclass('pgstack.migrations') IS NOT NULL AND to_regclass('pgstack.meta') IS NOT NULL AS ok");
+  if (!rows[0]?.ok) await client.query(`
     CREATE SCHEMA IF NOT EXISTS pgstack;
     CREATE TABLE IF NOT EXISTS pgstack.migrations (
       id             bigint PRIMARY KEY,

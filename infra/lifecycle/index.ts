@@ -17,7 +17,6 @@ export * from "./reset-policy.js";
 export * from "./verify.js";
 export * from "./rehearsal.js";
 export * from "./baseline.js";
-export * from "./baseline-structure.js";
 export * from "./safety/index.js";
 export * from "./schema/index.js";
 export * from "./state.js";

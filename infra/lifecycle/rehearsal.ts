@@ -11,16 +11,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type pg from "pg";
 import { applyMigrations } from "./apply.js";
-import { connect, silentLogger, type ConnectionOptions } from "./connection.js";
+import { silentLogger, withClient, type ConnectionOptions, type Logger } from "./connection.js";
 import { MigrationFailedError, PgstackError, errorMessage, formatLocation } from "./errors.js";
 import { PGSTACK_SCHEMA, readHistory } from "./history.js";
-import { cloneByTemplate, cloneName, createEmptyClone, dropClone, dropLeftovers, REHEARSAL_PREFIX, sourceInfo } from "./rehearsal-clone.js";
 import { copyByDumpRestore, type ChildSet, type CopiedTable } from "./rehearsal-copy.js";
 import { CHANGE_LABELS, diffSchemas, readSchema } from "./schema/index.js";
+import { dropLeftoverScratch, SCRATCH_PREFIX, withScratchDatabase } from "./scratch.js";
 import type { Migration } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
-export { REHEARSAL_PREFIX } from "./rehearsal-clone.js";
 export type { CopiedTable } from "./rehearsal-copy.js";
 
 /** What one pending migration did on the copy. */
@@ -114,113 +113,61 @@ export async function rehearse(
 ): Promise<RehearsalReport> {
   const started = performance.now();
   const log = opts.logger ?? (() => undefined);
+  const logger: Logger = { info: log, warn: log };
   await loadSqlParser();
-  const maintenanceDb = admin.database !== database ? admin.database : "postgres";
-  const app = { applicationName: "pgstack rehearsal" };
-  const maintenance = await connect({ ...admin, ...app, database: maintenanceDb });
-  const children: ChildSet = new Set();
-  let clone: string | undefined;
-  let dropping: Promise<boolean> | undefined;
-  let cloneClient: pg.Client | undefined;
-  let sourceClient: pg.Client | undefined;
-  const pid = (await maintenance.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid ?? 0;
-
-  /** Drops the copy once, however many paths (finally, signal) ask for it. */
-  const dropOnce = (via: "here" | "signal"): Promise<boolean> => {
-    dropping ??= (async () => {
-      for (const c of children) c.kill("SIGTERM");
-      if (!clone) return true;
-      try {
-        if (via === "signal") await emergencyDrop({ ...admin, ...app, database: maintenanceDb }, pid, clone);
-        else await dropClone(maintenance, clone);
-        log(`dropped the rehearsal copy ${clone}`);
-        return true;
-      } catch (err) {
-        log(`could not drop the rehearsal copy ${clone}: ${errorMessage(err)}; the next rehearsal drops it, or run DROP DATABASE "${clone}" WITH (FORCE)`);
-        return false;
-      }
-    })();
-    return dropping;
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    log(`${signal}: stopping the rehearsal and dropping its copy`);
-    void dropOnce("signal").finally(() => {
-      removeHandlers();
-      // Re-raise so the process ends as it would have without us, unless someone else handles it.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    });
-  };
-  const removeHandlers = () => {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-
-  try {
-    for (const name of await dropLeftovers(maintenance, log)) log(`dropped the leftover rehearsal copy ${name} (its run was killed)`);
-    // Nothing to rehearse: no copy (a preview with nothing pending must not read the whole database).
-    if (pending.length === 0) return { database, method: "template", steps: [], durationMs: performance.now() - started, cloneDropped: true };
-    const info = await sourceInfo(maintenance, database).catch((err: unknown) => {
-      throw new RehearsalError(database, errorMessage(err), err);
-    });
-    clone = cloneName(pid, database);
-    let method: RehearsalReport["method"] = "dump-restore";
-    let fallbackReason: string | undefined;
-    if (opts.method === "dump-restore") fallbackReason = "dump-restore was asked for";
-    else if (info.otherSessions > 0) fallbackReason = `${info.otherSessions} other session(s) are connected to ${database}; a template copy would need them gone`;
-    else {
-      log(`copying ${database} to ${clone} (CREATE DATABASE … TEMPLATE)`);
-      const t = await cloneByTemplate(maintenance, database, clone, info.owner);
-      if (t.ok) method = "template";
-      else fallbackReason = `the template copy was refused: ${t.why}`;
-    }
-    const rowLimit = opts.rowLimit ?? DEFAULT_REHEARSAL_ROW_LIMIT;
-    let copied: CopiedTable[] | undefined;
-    try {
-      if (method === "dump-restore") {
-        log(`copying ${database} to ${clone} by dump and restore, at most ${rowLimit} rows per table (${fallbackReason})`);
-        await createEmptyClone(maintenance, clone, info);
-        sourceClient = await connect({ ...admin, ...app, database });
-        cloneClient = await connect({ ...admin, ...app, database: clone });
-        const binDir = opts.binDir ?? (await defaultBinDir(maintenance));
-        // pg_dump waits for a share lock on every table; a migration's lock_timeout bounds that wait too.
-        const lockWaitTimeout = opts.session?.lockTimeout && opts.session.lockTimeout !== "0" ? opts.session.lockTimeout : "30s";
-        copied = await copyByDumpRestore({ admin, source: database, clone, rowLimit, lockWaitTimeout, binDir, children, log }, sourceClient, cloneClient);
-        await sourceClient.end().catch(() => undefined);
-        sourceClient = undefined;
-      } else cloneClient = await connect({ ...admin, ...app, database: clone });
-    } catch (err) {
-      if (dropping) throw new RehearsalError(database, "interrupted", err);
-      throw new RehearsalError(database, `copying the database failed: ${errorMessage(err)}`, err);
-    }
-
-    const steps = await runSteps(cloneClient, database, pending, opts, log);
-    await cloneClient.end().catch(() => undefined);
-    cloneClient = undefined;
-    const cloneDropped = await dropOnce("here");
-    return {
-      database,
-      method,
-      ...(method === "dump-restore" ? { rowLimit, copied } : {}),
-      ...(fallbackReason && method === "dump-restore" ? { fallbackReason } : {}),
-      steps,
-      durationMs: performance.now() - started,
-      cloneDropped,
-      clone,
-    };
-  } finally {
-    await cloneClient?.end().catch(() => undefined);
-    await sourceClient?.end().catch(() => undefined);
-    await dropOnce("here");
-    removeHandlers();
-    await maintenance.end().catch(() => undefined);
+  const maintenance: ConnectionOptions = { ...admin, database: admin.database !== database ? admin.database : "postgres", applicationName: "pgstack rehearsal" };
+  // Nothing to rehearse: no copy (a preview with nothing pending must not read the whole database).
+  if (pending.length === 0) {
+    await withClient(maintenance, (c) => dropLeftoverScratch(c, logger));
+    return { database, method: "template", steps: [], durationMs: performance.now() - started, cloneDropped: true };
   }
+  const children: ChildSet = new Set();
+  const rowLimit = opts.rowLimit ?? DEFAULT_REHEARSAL_ROW_LIMIT;
+  let clone: string | undefined;
+  const report = await withScratchDatabase(
+    maintenance,
+    {
+      purpose: "rehearsal",
+      owner: opts.role,
+      logger,
+      copy: { from: database, byTemplate: opts.method !== "dump-restore" },
+      migrations: pending,
+      onInterrupt: () => children.forEach((c) => c.kill("SIGTERM")),
+    },
+    async (scratch): Promise<Omit<RehearsalReport, "durationMs" | "cloneDropped">> => {
+      clone = scratch.name;
+      let copied: CopiedTable[] | undefined;
+      const fallbackReason = scratch.made.method === "empty" ? scratch.made.refused : undefined;
+      if (scratch.made.method === "empty") {
+        log(`copying ${database} to ${scratch.name} by dump and restore, at most ${rowLimit} rows per table (${fallbackReason})`);
+        try {
+          const binDir = opts.binDir ?? (await defaultBinDir(scratch.admin));
+          // pg_dump waits for a share lock on every table; a migration's lock_timeout bounds that wait too.
+          const lockWaitTimeout = opts.session?.lockTimeout && opts.session.lockTimeout !== "0" ? opts.session.lockTimeout : "30s";
+          copied = await withClient({ ...maintenance, database }, (source) =>
+            copyByDumpRestore({ admin, source: database, clone: scratch.name, rowLimit, lockWaitTimeout, binDir, children, log }, source, scratch.admin),
+          );
+        } catch (err) {
+          if (scratch.interrupted()) throw new RehearsalError(database, "interrupted", err);
+          throw new RehearsalError(database, `copying the database failed: ${errorMessage(err)}`, err);
+        }
+      }
+      const steps = await runSteps(scratch.admin, await scratch.ownerSession(), database, pending, opts, log);
+      const method = scratch.made.method === "template" ? "template" : "dump-restore";
+      return { database, method, ...(method === "dump-restore" ? { rowLimit, copied, ...(fallbackReason ? { fallbackReason } : {}) } : {}), steps, clone: scratch.name };
+    },
+  ).catch((err: unknown) => {
+    if (err instanceof RehearsalError || !(err instanceof PgstackError)) throw err;
+    throw new RehearsalError(database, err.message, err);
+  });
+  const left = await withClient(maintenance, async (c) => (await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [clone])).rowCount ?? 0);
+  return { ...report, durationMs: performance.now() - started, cloneDropped: left === 0 };
 }
 
 /** Applies the pending migrations one by one, measuring each; after a failure the rest are skipped. */
 async function runSteps(
   client: pg.Client,
+  owner: pg.Client,
   database: string,
   pending: readonly Migration[],
   opts: RehearseOptions,
@@ -241,12 +188,14 @@ async function runSteps(
     }
     log(`rehearsing ${m.name} (${i + 1}/${todo.length})`);
     const before = await readSchema(client, { history: false });
-    const writtenBefore = await rowsWritten(client);
+    // Counted on the session that writes: each session flushes its own statistics.
+    const writtenBefore = await rowsWritten(owner);
     const t0 = performance.now();
     let error: string | undefined;
     let durationMs: number;
     try {
-      const result = await applyMigrations(client, [...applied, ...todo.slice(0, i + 1)], {
+      // As the owner, confined: a `RESET ROLE` in the migration cannot reach the admin.
+      const result = await applyMigrations(owner, [...applied, ...todo.slice(0, i + 1)], {
         database: `${database} (rehearsal copy)`,
         role: opts.role,
         ...(opts.session ? { session: opts.session } : {}),
@@ -259,7 +208,7 @@ async function runSteps(
       durationMs = performance.now() - t0;
       error = stepError(err);
     }
-    const rowsAffected = rowsBetween(writtenBefore, await rowsWritten(client));
+    const rowsAffected = rowsBetween(writtenBefore, await rowsWritten(owner));
     const schemaChange = diffSchemas(before, await readSchema(client, { history: false }), { labels: CHANGE_LABELS, known: "compare" });
     if (error) {
       failed = true;
@@ -311,26 +260,6 @@ function stepError(err: unknown): string {
   return `${where}${errorMessage(cause)}${err.sqlState ? ` (SQLSTATE ${err.sqlState})` : ""}${detail}`;
 }
 
-/**
- * Drops the copy from a fresh connection while the rehearsal's own may be busy: its statement
- * (a CREATE DATABASE, say) is cancelled first and given a few seconds to stop, then the copy is
- * dropped with FORCE, which ends the sessions still on it.
- */
-async function emergencyDrop(c: ConnectionOptions, busyPid: number, clone: string): Promise<void> {
-  const client = await connect(c, { retryDelaysMs: [] });
-  try {
-    await client.query("SELECT pg_cancel_backend($1)", [busyPid]);
-    for (let i = 0; i < 50; i++) {
-      const { rows } = await client.query<{ state: string | null }>("SELECT state FROM pg_stat_activity WHERE pid = $1", [busyPid]);
-      if (rows[0]?.state !== "active") break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await dropClone(client, clone);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /** $PGSTACK_PG_BIN, else Debian's binaries for the server's major version when present, else PATH (""). */
 async function defaultBinDir(client: pg.Client): Promise<string> {
   const env = process.env["PGSTACK_PG_BIN"];
@@ -343,6 +272,6 @@ async function defaultBinDir(client: pg.Client): Promise<string> {
 
 /** Names of rehearsal copies on the server (a leftover check for tests and operators). */
 export async function listRehearsalCopies(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", [REHEARSAL_PREFIX]);
+  const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname LIKE '%\\_rehearsal\\_%' ORDER BY 1", [SCRATCH_PREFIX]);
   return rows.map((r) => r.datname);
 }

@@ -20,6 +20,7 @@ import {
   readHistory,
   sha256,
   withMigrationLock,
+  withOwnerSession,
   DEFAULT_LOCK_TIMEOUT_MS,
   type ConnectionOptions,
   type Migration,
@@ -268,7 +269,9 @@ function projectRoot(): string {
 async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs> {
   const all = allMigrations(inputs);
   const database = inputs.connection.database;
-  const outs = await withConnection(inputs.connection, (client) =>
+  // Confined: the migrations run on a session of a throwaway role granted only the owner, so
+  // none of them (a `RESET ROLE` included) can act as the admin.
+  const outs = await withConnection(inputs.connection, (admin) => withOwnerSession(admin, inputs.connection, { owner: inputs.role, logger }, (client) =>
     // The lock is held from the history read to the end of the apply (applyMigrations takes it
     // again: session advisory locks nest), so the SQL loaded below is all the apply can need.
     withMigrationLock(client, database, DEFAULT_LOCK_TIMEOUT_MS, async () => {
@@ -290,7 +293,7 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
       if (result.error) throw result.error;
       return readHistory(client);
     }),
-  );
+  ));
   // The outputs keep neither SQL nor the lists (the inputs have them): the state holds the
   // history once, as names and checksums.
   const { session, migrations: _m, appliedChecksums: _a, ...rest } = inputs;

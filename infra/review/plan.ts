@@ -6,7 +6,6 @@
  * schema after the PR (built in a throwaway database on the same server, introspected, and always
  * dropped). Plain core code: no Pulumi import.
  */
-import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import type pg from "pg";
 import type { DatabaseConfig } from "../config.js";
@@ -22,6 +21,7 @@ import {
   type ManagedSchema,
   type Migration,
   type TableInfo,
+  withScratchDatabase,
 } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { describeAdoption, readDatabaseState } from "../lifecycle/state.js";
@@ -201,21 +201,14 @@ async function driftOf(client: pg.Client, input: PlanInput, verified: VerifiedSt
 }
 
 /**
- * Every migration applied to a new, empty database on the same server (as the admin, which
- * creates and so owns it), introspected, then dropped, whatever happened.
+ * Every migration applied to a scratch database on the same server (as the owner, confined, as
+ * in production), introspected, then dropped, whatever happened.
  */
 export async function shadowBuild(admin: ConnectionOptions, db: DatabaseConfig, migrations: readonly Migration[]): Promise<TableInfo[]> {
-  const name = `pgstack_review_${randomBytes(5).toString("hex")}`;
-  const maintenance = { ...admin, database: "postgres" };
-  await withClient(maintenance, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
-  try {
-    return await withClient({ ...admin, database: name }, async (client) => {
-      for (const s of db.schemas) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`);
-      const result = await applyMigrations(client, migrations, { database: `${db.name} (throwaway copy ${name})`, session: db.session });
-      if (result.error) throw result.error;
-      return (await introspect(client, { schemas: db.schemas })).tables;
-    });
-  } finally {
-    await withClient(maintenance, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
-  }
+  return withScratchDatabase({ ...admin, database: "postgres" }, { purpose: "review", owner: db.owner, migrations }, async (scratch) => {
+    for (const s of db.schemas) await scratch.admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)} AUTHORIZATION ${quoteIdent(db.owner)}`);
+    const result = await applyMigrations(await scratch.ownerSession(), migrations, { database: `${db.name} (scratch copy ${scratch.name})`, role: db.owner, session: db.session });
+    if (result.error) throw result.error;
+    return (await introspect(scratch.admin, { schemas: db.schemas })).tables;
+  });
 }

@@ -1,12 +1,13 @@
 /**
  * Adoption (baseline) on a real PostgreSQL, as a non-superuser admin: a `create_all`-style
- * database (tables made by hand, no history) is matched against the migrations in a shadow
+ * database (tables made by hand, no history) is matched against the migrations in a scratch
  * database, recorded as baselined up to the version it equals, and only the rest runs. A database
  * that matches no version, or not the stated one, is refused with the difference; nothing changes.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
-import { BaselineRefusedError, baselineAdopter, dropLeftoverBaselineShadows, planBaseline, BASELINE_PREFIX, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
+import { BaselineRefusedError, baselineAdopter, planBaseline, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
+import { SCRATCH_PREFIX } from "../../infra/lifecycle/scratch.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
@@ -44,7 +45,7 @@ async function createAllDatabase(extra = "") {
 }
 
 async function shadowsLeft(): Promise<string[]> {
-  const rows = await query<{ d: string }>(adminConnection(), "SELECT datname AS d FROM pg_database WHERE starts_with(datname, $1)", [BASELINE_PREFIX]);
+  const rows = await query<{ d: string }>(adminConnection(), "SELECT datname AS d FROM pg_database WHERE starts_with(datname, $1)", [SCRATCH_PREFIX]);
   return rows.map((r) => r.d);
 }
 
@@ -88,8 +89,8 @@ describe("adoption of an existing database (baseline)", () => {
     expect(message).toContain(
       `database "${db.database}" has tables but no pgstack history, and its schema equals no version of the migrations; ` +
         "the closest is 0003_add_user_team, with 2 difference(s) (+ only in the database, - only in the migrations); nothing was applied or recorded:\n" +
-        "    ~ public.users: + column nickname text (not in the migrations up to 0003_add_user_team)\n" +
-        "    ~ public.users: - index users_team_idx: CREATE INDEX users_team_idx ON public.users USING btree (team_id) (missing in the database)\n" +
+        "    ~ public.users: + column nickname text (only in the database)\n" +
+        "    - index public.users_team_idx (only in the migrations)\n" +
         "  → make the database equal one version (undo the hand-made changes), or add a migration so that one version describes it; " +
         "to name the version yourself, set pgstack:databases[0].baseline: <version> (pgstack still verifies it); then run again",
     );
@@ -106,9 +107,9 @@ describe("adoption of an existing database (baseline)", () => {
     expect(wrong).toBeInstanceOf(BaselineRefusedError);
     expect((wrong as Error).message).toContain(
       `database "${db.database}": pgstack:databases[0].baseline: 2 says its schema is at 0002_add_teams, but it differs from that version in 3 place(s); nothing was applied or recorded:\n` +
-        "    ~ public.users: + column team_id integer (not in the migrations up to 0002_add_teams)\n" +
-        "    ~ public.users: + foreign key users_team_id_fkey: (team_id) -> public.teams(id) on delete no action (not in the migrations)\n" +
-        "    ~ public.users: + index users_team_idx: CREATE INDEX users_team_idx ON public.users USING btree (team_id) (not in the migrations)\n",
+        "    ~ public.users: + column team_id integer (only in the database)\n" +
+        "    ~ public.users: + constraint users_team_id_fkey FOREIGN KEY (team_id) REFERENCES public.teams(id) (only in the database)\n" +
+        "    + index public.users_team_idx (only in the database)\n",
     );
     expect(await query(db, "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 0 }]);
 
@@ -180,31 +181,17 @@ describe("adoption of an existing database (baseline)", () => {
     const res = await applyMigrations(cl, await inline(FILES), { database: db.database, adopt: baselineAdopter(db.database, { connection: db, schemas: ["public"] })});
     expect([res.error, res.baselined, res.results.length]).toEqual([undefined, undefined, 4]);
   });
-
-  it("leftover shadows of crashed runs are found by prefix and dropped; a recent one (a run in progress) is kept", async () => {
-    const admin = adminConnection();
-    const old = `${BASELINE_PREFIX}1000_deadbeef`;
-    const recent = `${BASELINE_PREFIX}${Math.floor(Date.now() / 1000)}_cafef00d`;
-    await query(admin, `CREATE DATABASE ${old}`);
-    await query(admin, `CREATE DATABASE ${recent}`);
-    const cl = await connectTo(admin);
-    const logs: string[] = [];
-    expect(await dropLeftoverBaselineShadows(cl, { info: (m) => logs.push(m), warn: (m) => logs.push(m) })).toEqual([old]);
-    expect(logs).toEqual([`dropped the leftover shadow database ${old}`]);
-    expect(await shadowsLeft()).toEqual([recent]);
-    await query(admin, `DROP DATABASE ${recent}`);
-  });
 });
 
-describe("the shadow database needs CREATEDB", () => {
+describe("the scratch database needs CREATEDB", () => {
   it("an admin without it gets a clear refusal naming what to grant; nothing changes", async () => {
     const { db, options } = await createAllDatabase();
     const role = `${db.database}_nocreatedb`;
-    await query(adminConnection(), `CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}' NOCREATEDB; GRANT ALL ON DATABASE ${db.database} TO ${role}`);
+    await query(adminConnection(), `CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}' NOCREATEDB CREATEROLE; GRANT ALL ON DATABASE ${db.database} TO ${role}`);
     const weak = { ...db, user: role, password: `pw-${role}` };
     const cl = await connectTo(weak);
     const err = await planBaseline(cl, await inline(FILES), db.database, { ...options, connection: weak }).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(new RegExp(`^cannot create the shadow database ${BASELINE_PREFIX}\\d+_[0-9a-f]{8} that the migrations are compared in: permission denied to create database; nothing was changed\\n  → give the admin "${role}" CREATEDB`));
+    expect((err as Error).message).toMatch(new RegExp(`^cannot create the scratch database ${SCRATCH_PREFIX}\\d+_[0-9a-z]+_baseline_[0-9a-f]{8} \\(baseline\\): permission denied to create database; nothing was changed\\n  → the admin needs CREATEDB`));
     expect(await shadowsLeft()).toEqual([]);
   });
 });

@@ -39,7 +39,7 @@ describe("the declared schema", () => {
     const { db, cl, owner } = await fltrDatabase("decl");
     const logs: string[] = [];
     const declared = await buildDeclaredSchema(db, fltr, { role: owner, cacheDir: false, logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } });
-    expect(logs[0]).toMatch(new RegExp(`^declared schema: building in the shadow database ${SCRATCH_PREFIX}`));
+    expect(logs).toContainEqual(expect.stringMatching(new RegExp(`^declared: building in the scratch database ${SCRATCH_PREFIX}`)));
     expect(Object.keys(declared.tables)).toEqual(["public.datasets", "public.documents", "public.processing_jobs"]);
     expect(declared.tables["public.datasets"]?.columns["id"]).toEqual({ type: "bigint", nullable: false, default: "identity" });
     expect(declared.tables["public.processing_jobs"]?.indexes["public.processing_jobs_status_queued_at_idx"]).toContain("USING btree (status, queued_at)");
@@ -147,6 +147,7 @@ describe("the declared schema", () => {
     const steps: [number, string[]][] = [];
     await buildDeclaredSchema(db, fltr, { role: owner, cacheDir: false, onStep: (v, s: SchemaSnapshot) => steps.push([v, Object.keys(s.tables)]) });
     expect(steps).toEqual([
+      [0, []],
       [1, ["public.datasets"]],
       [2, ["public.datasets", "public.documents"]],
       [3, ["public.datasets", "public.documents", "public.processing_jobs"]],
@@ -156,7 +157,8 @@ describe("the declared schema", () => {
 
   it("drops the shadow when a migration fails, naming file:line, and drops a crashed run's leftover", async () => {
     const { db, owner } = await fltrDatabase("fail");
-    const leftover = `${SCRATCH_PREFIX}${(Date.now() - 3_600_000).toString(36)}_1_abcdef`;
+    // Its creator (pid 1, started at the epoch) is no session: a crashed run's leftover.
+    const leftover = `${SCRATCH_PREFIX}1_0_declared_abcdef`;
     await query(adminConnection(), `CREATE DATABASE ${leftover}`);
     const broken = await inline({ "0001_a.sql": "CREATE TABLE a (id int);\n", "0002_b.sql": "CREATE TABLE b (\n  a_id int REFERENCES nope (id)\n);\n" });
     const err = (await buildDeclaredSchema(db, broken, { role: owner, cacheDir: false }).catch((e: unknown) => e)) as Error;

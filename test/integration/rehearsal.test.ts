@@ -6,8 +6,9 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { listRehearsalCopies, rehearse, RehearsalError, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal.js";
+import { listRehearsalCopies, rehearse, RehearsalError } from "../../infra/lifecycle/rehearsal.js";
 import { formatRehearsal } from "../../infra/lifecycle/rehearsal-format.js";
+import { readCreator, SCRATCH_PREFIX, scratchName } from "../../infra/lifecycle/scratch-names.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import { sha256, type Migration } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
@@ -213,8 +214,8 @@ describe("the copy is always dropped", () => {
     await closeClients();
     const before = await copies();
     const run = await interruptedChild(f.db.database, f.owner, method, signal);
-    expect(run.out).toContain(`${signal}: stopping the rehearsal and dropping its copy`);
-    expect(run.out).toMatch(/dropped the rehearsal copy pgstack_rehearsal_\d+_/);
+    expect(run.out).toContain(`${signal}: stopping the rehearsal run and dropping its scratch database`);
+    expect(run.out).toMatch(/rehearsal: dropped the scratch database pgstack_scratch_\d+_[0-9a-z]+_rehearsal_/);
     expect(run.signal).toBe(signal); // re-raised after the cleanup, so the process ends as interrupted
     expect(await copies()).toEqual(before);
     expect(run.out).toContain(method === "template" ? "TEMPLATE" : "dump and restore");
@@ -249,7 +250,7 @@ describe("the copy is always dropped", () => {
     const before = await copies();
     const run = await interruptedChild(f.db.database, f.owner, "dump-restore", "SIGTERM", "(pg_dump, no table data)");
     expect(run.signal).toBe("SIGTERM");
-    expect(run.out).toMatch(/dropped the rehearsal copy pgstack_rehearsal_\d+_/);
+    expect(run.out).toMatch(/rehearsal: dropped the scratch database pgstack_scratch_\d+_[0-9a-z]+_rehearsal_/);
     expect(await copies()).toEqual(before);
     // pg_dump was stopped with its parent, not left waiting on the lock.
     const waiting = async () => (await query<{ n: number }>(f.db, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pgstack rehearsal'"))[0]!.n;
@@ -261,8 +262,7 @@ describe("the copy is always dropped", () => {
   it("leaves alone a copy whose creator session is still connected (another rehearsal running now)", async () => {
     const f = await fltrDatabase("reh");
     const creator = await connect(adminConnection());
-    const pid = (await creator.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
-    const busy = `${REHEARSAL_PREFIX}${pid}_0000_other`;
+    const busy = scratchName(await readCreator(creator), "rehearsal");
     await creator.query(`CREATE DATABASE ${busy}`);
     try {
       await rehearse(adminConnection(), f.db.database, [], { role: f.owner });
@@ -286,12 +286,12 @@ describe("the copy is always dropped", () => {
     expect(run.signal).toBe("SIGKILL");
     const left = (await copies()).filter((c) => !before.includes(c));
     expect(left).toHaveLength(1);
-    expect(left[0]!.startsWith(REHEARSAL_PREFIX)).toBe(true);
+    expect(left[0]!.startsWith(SCRATCH_PREFIX)).toBe(true);
     const lines: string[] = [];
     const report = await rehearse(adminConnection(), f.db.database, [], { role: f.owner, logger: (m) => lines.push(m) });
     expect(report.steps).toEqual([]);
     expect(report.clone).toBeUndefined(); // nothing pending: no copy made
-    expect(lines).toContain(`dropped the leftover rehearsal copy ${left[0]} (its run was killed)`);
+    expect(lines, lines.join("\n")).toContain(`scratch: dropped the database ${left[0]}, left over from a run that ended without cleaning up`);
     expect(await copies()).toEqual(before);
   });
 });

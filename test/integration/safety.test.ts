@@ -357,7 +357,7 @@ describe("the MigrationSafety provider", () => {
     expect(printed).toMatch(/ok +0004_drop_unused +\(\d+ ms, 0 rows\)/);
     expect(printed).toContain('- table public."bazaar-vid_component_error"');
     expect(printed).toContain("the copy was dropped");
-    expect(await query(db, "SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'pgstack_rehearsal_%'")).toEqual([{ n: 0 }]);
+    expect(await query(db, "SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'pgstack_scratch_%rehearsal%'")).toEqual([{ n: 0 }]);
     expect(await query(db, 'SELECT count(*)::int AS n FROM "bazaar-vid_component_error"')).toEqual([{ n: 621 }]);
   });
 

@@ -1,7 +1,6 @@
 /** Pure parts of the rehearsal and the inventory: the report text, row estimates (the schema-change lines are the differ's: schema-diff.test.ts). */
 import { describe, expect, it } from "vitest";
 import { estimateRows, formatRowCount, type Inventory, type TableInfo } from "../../infra/lifecycle/introspect.js";
-import { cloneName, creatorPidOf, REHEARSAL_PREFIX } from "../../infra/lifecycle/rehearsal-clone.js";
 import type { RehearsalReport } from "../../infra/lifecycle/rehearsal.js";
 import { formatRehearsal } from "../../infra/lifecycle/rehearsal-format.js";
 
@@ -38,16 +37,6 @@ describe("formatRehearsal", () => {
       ].join("\n"),
     );
     expect(formatRehearsal({ ...report, steps: [], cloneDropped: false, clone: "pgstack_rehearsal_1_x" })).toContain("pgstack_rehearsal_1_x could NOT be dropped");
-  });
-});
-
-describe("clone names", () => {
-  it("carry the prefix and the creator's pid, and fit Postgres' 63 bytes", () => {
-    const name = cloneName(123456, "é".repeat(60));
-    expect(name.startsWith(`${REHEARSAL_PREFIX}123456_`)).toBe(true);
-    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
-    expect(creatorPidOf(name)).toBe(123456);
-    expect(creatorPidOf("pgstack_rehearsalx_1_")).toBeUndefined();
   });
 });
 

@@ -1,0 +1,91 @@
+/** Pure parts of the scratch module: the one naming scheme, the SCRAM verifier, the server-wide refusal at file:line. */
+import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { creatorOf, SCRATCH_PREFIX, scratchName } from "../../infra/lifecycle/scratch-names.js";
+import { planServerChanges, ScratchRefusedError, type ServerObjects } from "../../infra/lifecycle/scratch-server.js";
+import { scramVerifier } from "../../infra/lifecycle/scratch-session.js";
+import { sha256, type Migration } from "../../infra/lifecycle/source.js";
+import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+
+beforeAll(loadSqlParser);
+
+const m = (name: string, sql: string): Migration => ({ id: Number(name.slice(0, 4)), name, file: `migrations/x/${name}.sql`, checksum: sha256(sql), sql, inTransaction: true });
+const server = (roles: string[], databases: string[] = ["app"]): ServerObjects => ({
+  roles: new Map(roles.map((r) => [r, ""])),
+  memberships: new Map(),
+  databases: new Map(databases.map((d) => [d, ""])),
+  tablespaces: new Map(),
+  settings: new Map(),
+});
+
+describe("scratch names", () => {
+  it("carry one prefix, the creator's pid and start, the purpose; fit 63 bytes; the creator reads back", () => {
+    const creator = { pid: 4194304, started: (2n ** 52n).toString(36) };
+    const name = scratchName(creator, "rehearsal");
+    expect(name).toMatch(new RegExp(`^${SCRATCH_PREFIX}4194304_${creator.started}_rehearsal_[0-9a-f]{8}$`));
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
+    expect(creatorOf(name)).toEqual(creator);
+    expect(scratchName(creator, "rehearsal")).not.toBe(name);
+    expect(creatorOf("pgstack_shadow_1_x")).toBeUndefined();
+  });
+});
+
+describe("the throwaway role's password", () => {
+  it("reaches the server only as a SCRAM-SHA-256 verifier (RFC 5802 / 7677)", () => {
+    const salt = Buffer.from("0123456789abcdef");
+    const v = scramVerifier("pencil", salt, 4096);
+    const salted = pbkdf2Sync("pencil", salt, 4096, 32, "sha256");
+    const stored = createHash("sha256").update(createHmac("sha256", salted).update("Client Key").digest()).digest("base64");
+    expect(v).toBe(`SCRAM-SHA-256$4096:${salt.toString("base64")}$${stored}:${createHmac("sha256", salted).update("Server Key").digest("base64")}`);
+    expect(v).not.toContain("pencil");
+  });
+});
+
+describe("server-wide changes of the migrations", () => {
+  it("creating roles, memberships and databases is allowed and listed for removal", () => {
+    const changes = planServerChanges(
+      [m("0001_roles", "CREATE ROLE reader NOLOGIN;\nALTER ROLE reader SET search_path = public;\nGRANT reader TO app_owner;\nCREATE DATABASE extra;\n")],
+      server(["app_owner"]),
+    );
+    expect([...changes.roles]).toEqual(["reader"]);
+    expect([...changes.databases]).toEqual(["extra"]);
+    expect(changes.memberships).toEqual([["reader", "app_owner"]]);
+  });
+
+  it("refuses, at file:line:col, what it cannot undo: existing roles and databases, ALTER SYSTEM, tablespaces, revokes", () => {
+    const sql = [
+      "CREATE TABLE t (id int);",
+      "ALTER ROLE app_owner CREATEDB;",
+      "ALTER ROLE CURRENT_USER SET work_mem = '1GB';",
+      "DROP ROLE app_reader;",
+      "ALTER SYSTEM SET work_mem = '1GB';",
+      "ALTER DATABASE app SET search_path = x;",
+      "DROP DATABASE app;",
+      "GRANT CONNECT ON DATABASE app TO PUBLIC;",
+      "COMMENT ON ROLE app_owner IS 'x';",
+      "REVOKE app_reader FROM app_owner;",
+      "CREATE TABLESPACE t LOCATION '/tmp';",
+      "ALTER ROLE app_owner RENAME TO y;",
+    ].join("\n");
+    const err = (() => {
+      try {
+        planServerChanges([m("0002_sneaky", sql)], server(["app_owner", "app_reader"]));
+      } catch (e) {
+        return e;
+      }
+    })() as ScratchRefusedError;
+    expect(err).toBeInstanceOf(ScratchRefusedError);
+    expect(err.code).toBe("SCRATCH_REFUSED");
+    expect(err.location).toEqual({ file: "migrations/x/0002_sneaky.sql", line: 2, column: 1 });
+    const lines = err.message.split("\n").filter((l) => l.startsWith("    "));
+    expect(lines.map((l) => l.trim().split(": ")[0])).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((n) => `migrations/x/0002_sneaky.sql:${n}:1`));
+    expect(err.message).toContain('alters the role "app_owner", which existed before');
+    expect(err.message).toContain("ALTER SYSTEM");
+    expect(err.message).toMatch(/\n {2}→ /);
+  });
+
+  it("the escalating migration is allowed (its role is removed afterwards); a role it created may then be altered", () => {
+    const changes = planServerChanges([m("0003_escalate", "RESET ROLE;\nCREATE ROLE sneaky LOGIN CREATEROLE PASSWORD 'x';\nALTER ROLE sneaky NOLOGIN;\nCREATE TABLE escalated (id int);\n")], server(["app_owner"]));
+    expect([...changes.roles]).toEqual(["sneaky"]);
+  });
+});
