@@ -81,6 +81,7 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
     await scratch.admin.query(schemas.flatMap(schemaDdl).join(";\n"));
     const owner = await scratch.ownerSession();
     const structure = { schemas: schemas.map((s) => s.name) };
+    const replay = scratch.migrations;
     const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
     const apply = async (list: readonly Migration[]) => {
       // As the owner, confined, as in production: the same role the real `up` runs them as.
@@ -95,19 +96,19 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
     if (opts.onStep) {
       // One build, introspected after each migration.
       await opts.onStep(0, await readSchema(scratch.admin, structure));
-      for (const [i, m] of selected.entries()) {
-        await apply(selected.slice(0, i + 1));
+      for (const [i, m] of replay.entries()) {
+        await apply(replay.slice(0, i + 1));
         await opts.onStep(m.id, await readSchema(scratch.admin, structure));
       }
     } else {
       // In slices, for progress on long folders; each slice is one applyMigrations run.
-      const step = Math.max(1, Math.ceil(selected.length / 10));
-      for (let done = 0; done < selected.length; ) {
-        done = Math.min(selected.length, done + step);
-        await apply(selected.slice(0, done));
+      const step = Math.max(1, Math.ceil(replay.length / 10));
+      for (let done = 0; done < replay.length; ) {
+        done = Math.min(replay.length, done + step);
+        await apply(replay.slice(0, done));
         if (selected.length >= 50) log.info(`declared schema: applied ${done}/${selected.length} migration(s) to the scratch database`);
       }
-      if (selected.length === 0) await apply([]);
+      if (replay.length === 0) await apply([]);
     }
     return readSchema(scratch.admin, structure);
   });

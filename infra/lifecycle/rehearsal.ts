@@ -152,7 +152,7 @@ export async function rehearse(
           throw new RehearsalError(database, `copying the database failed: ${errorMessage(err)}`, err);
         }
       }
-      const steps = await runSteps(scratch.admin, await scratch.ownerSession(), database, pending, opts, log);
+      const steps = await runSteps(scratch.admin, await scratch.ownerSession(), database, scratch.migrations, opts, log);
       const method = scratch.made.method === "template" ? "template" : "dump-restore";
       return { database, method, ...(method === "dump-restore" ? { rowLimit, copied, ...(fallbackReason ? { fallbackReason } : {}) } : {}), steps, clone: scratch.name };
     },

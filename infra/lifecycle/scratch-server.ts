@@ -51,6 +51,11 @@ export interface ServerChanges {
   databases: Set<string>;
   /** `[role, member]` memberships a `GRANT role TO member` adds. */
   memberships: [string, string][];
+  /**
+   * `CREATE ROLE` statements of roles that existed before the run (a migration applied for real
+   * created them): not replayed in the scratch run, never dropped after it.
+   */
+  existingRoles: { role: string; file: string; offset: number; length: number }[];
 }
 
 /** A scratch run refused before anything ran: its migrations change what it cannot undo. */
@@ -83,7 +88,7 @@ const str = (v: unknown): string | undefined => ((v as Node | undefined)?.["Stri
  * Call {@link loadSqlParser} first.
  */
 export function planServerChanges(migrations: readonly Migration[], existing: ServerObjects): ServerChanges {
-  const out: ServerChanges = { roles: new Set(), databases: new Set(), memberships: [] };
+  const out: ServerChanges = { roles: new Set(), databases: new Set(), memberships: [], existingRoles: [] };
   const problems: { location: SourceLocation; what: string }[] = [];
   const ourRole = (name: string | undefined) => name !== undefined && out.roles.has(name);
   const ourDb = (name: unknown) => typeof name === "string" && out.databases.has(name);
@@ -99,9 +104,13 @@ export function planServerChanges(migrations: readonly Migration[], existing: Se
         if (!ourDb(name)) refuse(`${verb} the database "${String(name)}", which existed before (or is another database)`);
       };
       switch (s.kind) {
-        case "CreateRoleStmt":
-          out.roles.add(n["role"] as string);
+        case "CreateRoleStmt": {
+          const name = n["role"] as string;
+          // Created for real long ago (the server keeps it): the copy must not create it again.
+          if (existing.roles.has(name) && !ourRole(name)) out.existingRoles.push({ role: name, file: m.file, offset: s.offset, length: s.sql.length });
+          else out.roles.add(name);
           break;
+        }
         case "AlterRoleStmt":
           role(n["role"], "alters");
           break;
@@ -156,11 +165,28 @@ export function planServerChanges(migrations: readonly Migration[], existing: Se
       }
     }
   }
-  // A role the migrations create although it exists is their own error (42710) on the copy, not ours to refuse.
-  for (const r of out.roles) if (existing.roles.has(r)) out.roles.delete(r);
   for (const d of out.databases) if (existing.databases.has(d)) out.databases.delete(d);
   if (problems.length > 0) throw new ScratchRefusedError(problems);
   return out;
+}
+
+/**
+ * The migrations as a scratch run replays them: each `CREATE ROLE` of a role that existed before
+ * the run ({@link ServerChanges.existingRoles}) is blanked with spaces, so every file:line:col
+ * stays right and the rest of the file runs as written. Logs one line per statement.
+ */
+export function replayable(migrations: readonly Migration[], changes: ServerChanges, log: Logger): Migration[] {
+  if (changes.existingRoles.length === 0) return [...migrations];
+  return migrations.map((m) => {
+    const skips = changes.existingRoles.filter((r) => r.file === m.file);
+    if (skips.length === 0) return m;
+    let sql = m.sql;
+    for (const r of skips) {
+      sql = sql.slice(0, r.offset) + sql.slice(r.offset, r.offset + r.length).replace(/[^\n]/g, " ") + sql.slice(r.offset + r.length);
+      log.info(`scratch: ${formatLocation({ file: m.file, ...lineColumnAt(m.sql, r.offset) })}: CREATE ROLE "${r.role}" is not replayed: the role exists on the server already (the migration ran for real); it is kept as it is`);
+    }
+    return { ...m, sql };
+  });
 }
 
 /**

@@ -12,7 +12,7 @@ import type pg from "pg";
 import { connect, silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
 import { errorMessage, PgstackError } from "./errors.js";
 import { quoteIdent, quoteLiteral } from "./identifiers.js";
-import { planServerChanges, readServerObjects, undoServerChanges, type ServerChanges, type ServerObjects } from "./scratch-server.js";
+import { planServerChanges, readServerObjects, replayable, undoServerChanges, type ServerChanges, type ServerObjects } from "./scratch-server.js";
 import { dropLeftoverScratch, dropThrowawayRole, readCreator, scratchName, type Creator } from "./scratch-names.js";
 import { createThrowawayRole, loginAs } from "./scratch-session.js";
 import type { Migration } from "./source.js";
@@ -61,6 +61,12 @@ export interface ScratchDatabase {
   made: { method: "empty"; refused?: string } | { method: "template" };
   /** True once a signal asked the run to stop. */
   interrupted(): boolean;
+  /**
+   * {@link ScratchOptions.migrations} as this run must apply them: a `CREATE ROLE` of a role that
+   * already exists on the server is blanked (the role is server-wide: the real run made it).
+   * Empty when no migrations were given.
+   */
+  migrations: readonly Migration[];
 }
 
 /** A scratch database could not be created or cleaned up. */
@@ -120,8 +126,10 @@ export async function withScratchDatabase<T>(admin: ConnectionOptions, opts: Scr
     await state.admin.query("SET synchronous_commit = off");
     const scratchAdmin = state.admin;
     let opening: Promise<pg.Client> | undefined;
+    const migrations = opts.migrations && state.changes ? replayable(opts.migrations, state.changes, log) : [];
     return await fn({
       name,
+      migrations,
       admin: scratchAdmin,
       made,
       interrupted: () => state.cleaning !== undefined,

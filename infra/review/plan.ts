@@ -207,7 +207,7 @@ async function driftOf(client: pg.Client, input: PlanInput, verified: VerifiedSt
 export async function shadowBuild(admin: ConnectionOptions, db: DatabaseConfig, migrations: readonly Migration[]): Promise<TableInfo[]> {
   return withScratchDatabase({ ...admin, database: "postgres" }, { purpose: "review", owner: db.owner, migrations }, async (scratch) => {
     for (const s of db.schemas) await scratch.admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)} AUTHORIZATION ${quoteIdent(db.owner)}`);
-    const result = await applyMigrations(await scratch.ownerSession(), migrations, { database: `${db.name} (scratch copy ${scratch.name})`, role: db.owner, session: db.session });
+    const result = await applyMigrations(await scratch.ownerSession(), scratch.migrations, { database: `${db.name} (scratch copy ${scratch.name})`, role: db.owner, session: db.session });
     if (result.error) throw result.error;
     return (await introspect(scratch.admin, { schemas: db.schemas })).tables;
   });

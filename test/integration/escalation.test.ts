@@ -6,7 +6,8 @@
  * applies once.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildDeclaredSchema, DeclaredSchemaError, loadSqlParser, readHistory, rehearse, sha256, type Migration } from "../../infra/lifecycle/index.js";
+import { buildDeclaredSchema, DeclaredSchemaError, diffSchemas, loadMigrations, loadSqlParser, readHistory, readSchema, rehearse, sha256, type Migration } from "../../infra/lifecycle/index.js";
+import { shadowBuild } from "../../infra/review/plan.js";
 import { migrations as migrationSet, setLogger, type MigrationSetInputs } from "../../infra/providers/handlers.js";
 import { adminConnection, closeClients, query } from "../support/db.js";
 import { fltrDatabase } from "../support/fixtures.js";
@@ -81,6 +82,26 @@ describe("a migration that escalates from the owner to the admin", () => {
     // No throwaway role is left: only the new role differs from before.
     const after = await serverWide(f.db.database);
     expect(after.roles.filter((r) => !before.roles.some((b) => b["rolname"] === r["rolname"]))).toEqual([{ rolname: reader, rolcreaterole: false, rolcreatedb: false, rolcanlogin: false, rolsuper: false }]);
+
+    // Applied for real, the role exists: every later scratch build replays the migrations without
+    // creating it again (not "role already exists"), and leaves it as it is.
+    const fltr = await loadMigrations("migrations/fltr");
+    const logs: string[] = [];
+    const declared = await buildDeclaredSchema(f.db, [...fltr, create], { role: f.owner, cacheDir: false, logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } });
+    expect(logs.filter((l) => l.includes("is not replayed"))).toEqual([
+      `scratch: migrations/fltr/0005_reader.sql:1:1: CREATE ROLE "${reader}" is not replayed: the role exists on the server already (the migration ran for real); it is kept as it is`,
+    ]);
+    // Drift in sync: the declared schema is the live one.
+    expect(diffSchemas(declared, await readSchema(f.cl))).toEqual([]);
+    // The review's schema-after-the-PR builds them all too.
+    const tables = await shadowBuild(adminConnection(), { name: f.db.database, owner: f.owner, schemas: ["public"] } as Parameters<typeof shadowBuild>[1], [...fltr, create]);
+    expect(tables.map((t) => t.name)).toContain("datasets");
+    // A second preview's rehearsal of a later migration, with the role in place.
+    const next = { ...pendingOf("more", `GRANT SELECT ON datasets TO ${reader};\n`), id: 6, name: "0006_more", file: "migrations/fltr/0006_more.sql" };
+    const again = await rehearse(adminConnection(), f.db.database, [next], { role: f.owner });
+    expect(again.steps.map((s) => [s.status, s.error])).toEqual([["ok", undefined]]);
+    expect(await serverWide(f.db.database)).toEqual(after);
+    expect(await query(f.db, `SELECT has_table_privilege('${reader}', 'datasets', 'SELECT') AS ok`)).toEqual([{ ok: true }]);
     await query(f.db, `GRANT ${reader} TO CURRENT_USER; DROP OWNED BY ${reader}; DROP ROLE ${reader}`);
   });
 });
