@@ -14,6 +14,7 @@ import { PgstackError } from "./errors.js";
 import { readSchema, type SchemaSnapshot } from "./schema/index.js";
 import { withScratchDatabase, type ScratchPurpose } from "./scratch.js";
 import { schemaDdl, type ManagedSchema } from "./reset.js";
+import { schemasToPrecreate } from "./migration-schemas.js";
 import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
@@ -78,7 +79,10 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
   }
   await loadSqlParser();
   const snapshot = await withScratchDatabase(admin, { purpose: opts.purpose ?? "declared", owner: opts.role, logger: log, migrations: selected }, async (scratch) => {
-    await scratch.admin.query(schemas.flatMap(schemaDdl).join(";\n"));
+    // A managed schema a migration creates is theirs: created by it, then owned and granted as configured.
+    const precreated = schemasToPrecreate(schemas, selected);
+    const later = schemas.filter((s) => !precreated.includes(s));
+    if (precreated.length > 0) await scratch.admin.query(precreated.flatMap(schemaDdl).join(";\n"));
     const owner = await scratch.ownerSession();
     const structure = { schemas: schemas.map((s) => s.name) };
     const replay = scratch.migrations;
@@ -110,6 +114,7 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
       }
       if (replay.length === 0) await apply([]);
     }
+    if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdl).join(";\n"));
     return readSchema(scratch.admin, structure);
   });
   if (cacheFile) writeCache(cacheFile, snapshot);

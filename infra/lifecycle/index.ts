@@ -24,3 +24,4 @@ export * from "./declared.js";
 export * from "./drift.js";
 export * from "./scratch.js";
 export * from "./roles.js";
+export * from "./migration-schemas.js";

@@ -24,6 +24,7 @@ import {
   withScratchDatabase,
 } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
+import { schemasToPrecreate } from "../lifecycle/migration-schemas.js";
 import { describeAdoption, readDatabaseState } from "../lifecycle/state.js";
 import { adoptionPlanner } from "../importers/adoption.js";
 import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
@@ -206,7 +207,7 @@ async function driftOf(client: pg.Client, input: PlanInput, verified: VerifiedSt
  */
 export async function shadowBuild(admin: ConnectionOptions, db: DatabaseConfig, migrations: readonly Migration[]): Promise<TableInfo[]> {
   return withScratchDatabase({ ...admin, database: "postgres" }, { purpose: "review", owner: db.owner, migrations }, async (scratch) => {
-    for (const s of db.schemas) await scratch.admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)} AUTHORIZATION ${quoteIdent(db.owner)}`);
+    for (const s of schemasToPrecreate(db.schemas.map((name) => ({ name })), migrations).map((x) => x.name)) await scratch.admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)} AUTHORIZATION ${quoteIdent(db.owner)}`);
     const result = await applyMigrations(await scratch.ownerSession(), scratch.migrations, { database: `${db.name} (scratch copy ${scratch.name})`, role: db.owner, session: db.session });
     if (result.error) throw result.error;
     return (await introspect(scratch.admin, { schemas: db.schemas })).tables;

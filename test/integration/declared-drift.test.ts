@@ -16,6 +16,7 @@ import {
   loadSqlParser,
   scanMigrationFiles,
   SCRATCH_PREFIX,
+  type ManagedSchema,
   type Migration,
   type SchemaSnapshot,
 } from "../../infra/lifecycle/index.js";
@@ -153,6 +154,25 @@ describe("the declared schema", () => {
       [3, ["public.datasets", "public.documents", "public.processing_jobs"]],
       [4, ["public.datasets", "public.documents", "public.processing_jobs"]],
     ]);
+  });
+
+  it("does not pre-create a managed schema that a migration creates (it belongs to the migrations); live and declared then agree", async () => {
+    const { db, cl, owner, app } = await fltrDatabase("ownschema");
+    const billing: ManagedSchema = { name: "billing", owner, grants: [{ role: app, schema: ["USAGE"], tables: [], sequences: [] }] };
+    const managed: ManagedSchema[] = [{ name: "public", owner, grants: [] }, billing];
+    const more = { ...fltr[0]!, id: 5, name: "0005_billing", file: "migrations/fltr/0005_billing.sql", sql: "-- the schema is the migration's\nCREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id int PRIMARY KEY);\n", inTransaction: true };
+    const all = [...fltr, more];
+    const steps: [number, string[]][] = [];
+    const declared = await buildDeclaredSchema(db, all, { role: owner, schemas: managed, cacheDir: false, onStep: (v, s: SchemaSnapshot) => steps.push([v, Object.keys(s.tables)]) });
+    expect(steps.at(-1)).toEqual([5, ["billing.invoices", "public.datasets", "public.documents", "public.processing_jobs"]]);
+    expect(Object.keys(declared.tables)).toContain("billing.invoices");
+    // The same migration applied for real, then the schema owned and granted as configured: no drift.
+    const { applyMigrations } = await import("../../infra/lifecycle/apply.js");
+    await cl.query(`GRANT CREATE ON DATABASE ${db.database} TO ${owner}`);
+    expect((await applyMigrations(cl, all, { database: db.database, role: owner })).error).toBeUndefined();
+    await cl.query(`GRANT USAGE ON SCHEMA billing TO ${app}`);
+    expect(diffSchemas(declared, await readSchema(cl, { schemas: ["public", "billing"] }))).toEqual([]);
+    expect(await shadows()).toEqual([]);
   });
 
   it("drops the shadow when a migration fails, naming file:line, and drops a crashed run's leftover", async () => {

@@ -1,0 +1,26 @@
+/**
+ * Who creates a managed schema. A managed schema (config `schemas`) that a migration creates
+ * (`CREATE SCHEMA billing`) belongs to the migrations: nothing pre-creates it, or the migration
+ * would fail with `schema "billing" already exists`. Every build that pre-creates the managed
+ * schemas (the scratch builds, a fresh database, a reset) asks here which ones to leave out.
+ */
+import type { Migration } from "./source.js";
+import { splitStatements } from "./sql.js";
+
+/** The schemas the migrations create (each `CREATE SCHEMA`, top-level). Call `loadSqlParser` first. */
+export function schemasCreatedByMigrations(migrations: readonly Pick<Migration, "sql" | "file">[]): Set<string> {
+  const out = new Set<string>();
+  for (const m of migrations) {
+    for (const s of splitStatements(m.sql, m.file)) {
+      const name = s.kind === "CreateSchemaStmt" ? s.node["schemaname"] : undefined;
+      if (typeof name === "string") out.add(name);
+    }
+  }
+  return out;
+}
+
+/** The managed schemas a build creates before the migrations run: those no migration creates. */
+export function schemasToPrecreate<S extends { name: string }>(schemas: readonly S[], migrations: readonly Pick<Migration, "sql" | "file">[]): S[] {
+  const created = schemasCreatedByMigrations(migrations);
+  return schemas.filter((s) => !created.has(s.name));
+}
