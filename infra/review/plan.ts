@@ -81,26 +81,39 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   /** Set when the pending migrations run on empty schemas (a new database, or after the reset). */
   let empty: string | undefined = "the database does not exist yet: `pulumi up` creates it";
   if (exists) {
-    empty = await withClient({ ...admin, database: db.name }, async (client) => {
-      // The state as `up` sees it before its reset (the guard decides below whether the reset runs).
-      const adoption = adoptionPlanner({ connection: { ...admin, database: db.name }, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${input.index}]`, migrations: input.migrations, logger: log });
-      const state = await readDatabaseState(client, input.migrations, { database: db.name, adoption });
-      plan.applied = state.applied.length;
-      plan.historyProblems = state.mismatches;
-      if (state.adoption) {
-        const status = "refusal" in state.adoption ? "refused" : "deferred" in state.adoption ? "deferred" : "adopts";
-        plan.adoption = { text: describeAdoption(state.adoption), status };
-      }
-      live = (await introspect(client, { schemas: db.schemas, exactCounts: true })).tables;
-      plan.reset = resetPlan(input, state.recordedGeneration, live);
-      const rebuilds = plan.reset?.guard === "allowed";
-      pending = rebuilds ? input.migrations : plan.historyProblems.length ? [] : state.pending;
-      plan.drift = input.verified ? await driftOf(client, input, input.verified) : undefined;
-      // On the live database, unless the reset empties it first (then, as on a new database, all tables start empty).
-      if (rebuilds) return "the reset empties the database first, so every migration runs on empty schemas";
-      if (pending.length > 0) plan.safety = await analyse(input, client, pending, "runs after the analysis");
+    empty = await withClient({ ...admin, database: db.name }, async (client) => readLive(client)).catch(async (err: unknown) => {
+      if (sqlStateOf(err) !== "42501") throw err;
+      // Before the first `up` of an adoption the admin is not yet a member of the owner role: say what it cannot read and why, and report the rest.
+      const member = await withClient({ ...admin, database: "postgres" }, async (c) => (await c.query<{ m: boolean }>("SELECT pg_has_role(current_user, $1, 'MEMBER') AS m", [db.owner])).rows[0]?.m).catch(() => undefined);
+      const why = member === false ? `the admin "${admin.user}" is not yet a member of the owner role "${db.owner}" (the first \`pulumi up\` makes it one)` : `the admin "${admin.user}" lacks a privilege on it`;
+      const text = `database "${db.name}": cannot read it yet: ${errorMessage(err).split("\n")[0]}: ${why}; its history, drift and pending migrations are left out of this report`;
+      log.warn(text);
+      plan.adoption = { text, status: "deferred" };
+      live = [];
+      pending = [];
       return undefined;
     });
+  }
+  /** Reads the live database: its state, tables, reset, drift and the analysis. Returns `empty`. */
+  async function readLive(client: pg.Client): Promise<string | undefined> {
+    // The state as `up` sees it before its reset (the guard decides below whether the reset runs).
+    const adoption = adoptionPlanner({ connection: { ...admin, database: db.name }, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${input.index}]`, migrations: input.migrations, logger: log });
+    const state = await readDatabaseState(client, input.migrations, { database: db.name, adoption });
+    plan.applied = state.applied.length;
+    plan.historyProblems = state.mismatches;
+    if (state.adoption) {
+      const status = "refusal" in state.adoption ? "refused" : "deferred" in state.adoption ? "deferred" : "adopts";
+      plan.adoption = { text: describeAdoption(state.adoption), status };
+    }
+    live = (await introspect(client, { schemas: db.schemas, exactCounts: true })).tables;
+    plan.reset = resetPlan(input, state.recordedGeneration, live);
+    const rebuilds = plan.reset?.guard === "allowed";
+    pending = rebuilds ? input.migrations : plan.historyProblems.length ? [] : state.pending;
+    plan.drift = input.verified ? await driftOf(client, input, input.verified) : undefined;
+    // On the live database, unless the reset empties it first (then, as on a new database, all tables start empty).
+    if (rebuilds) return "the reset empties the database first, so every migration runs on empty schemas";
+    if (pending.length > 0) plan.safety = await analyse(input, client, pending, "runs after the analysis");
+    return undefined;
   }
   plan.pending = pending.map(toPending);
   if (pending.length === 0) {
@@ -153,6 +166,9 @@ async function rehearseCopy(input: PlanInput, pending: Migration[]): Promise<Dat
     return { skipped: `could not run: ${errorMessage(err).split("\n")[0]}` };
   }
 }
+
+/** Postgres' SQLSTATE of a driver error, or of pgstack's wrapping of one. */
+const sqlStateOf = (err: unknown): string | undefined => (err as { sqlState?: string }).sqlState ?? (err as { code?: string }).code;
 
 function toPending(m: Migration): PendingMigration {
   return { name: m.name, file: m.file, sql: m.sql, inTransaction: m.inTransaction };

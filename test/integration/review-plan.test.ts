@@ -16,7 +16,7 @@ import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { inventoryOf } from "../../infra/lifecycle/inventory.js";
 import { planDatabase, type PlanInput } from "../../infra/review/plan.js";
 import { computeVerdict } from "../../infra/review/verdict.js";
-import { adminConnection, closeClients, query } from "../support/db.js";
+import { adminConnection, closeClients, query, superuserConnection } from "../support/db.js";
 import { fltrDatabase, type FltrDatabase } from "../support/fixtures.js";
 
 afterEach(closeClients);
@@ -117,6 +117,23 @@ describe("the review's plan", () => {
     expect(computeVerdict([{ ...p, access: [] }]).level).not.toBe("refuse");
     // The review only read: still no history.
     expect(await query(f.db, "SELECT to_regclass('pgstack.migrations') AS t")).toEqual([{ t: null }]);
+  });
+
+  it("an adoption before the first up (the admin not yet a member of the owner role): one line says what it cannot read and why, the report is still made", async () => {
+    const f = await fltrDatabase("rvnm");
+    await f.cl.query(`DROP SCHEMA pgstack CASCADE; CREATE SCHEMA billing AUTHORIZATION ${f.owner}; SET ROLE ${f.owner}; CREATE TABLE billing.invoices (id int PRIMARY KEY); RESET ROLE`);
+    const admin = adminConnection();
+    await query(superuserConnection(), `REVOKE ${f.owner} FROM ${admin.user} CASCADE`);
+    const parsed = parseStackConfig({ server: { host: "127.0.0.1" }, databases: [{ name: f.db.database, owner: f.owner, adopt: true, roles: [{ name: f.owner, adopt: true }], schemas: ["public", "billing"], reset: { generation: 1, allowed: false } }] }, "test");
+    const p = await planDatabase({ stack: "test", index: 0, db: parsed.databases[0]!, policy: safetyPolicyOf(parsed, parsed.databases[0]!), admin, migrations: await prMigrations() });
+    expect(p.adoption?.status).toBe("deferred");
+    expect(p.adoption?.text).toMatch(new RegExp(`^database "${f.db.database}": .*permission denied for schema billing.*the admin "${admin.user}" is not yet a member of the owner role "${f.owner}" \\(the first \`pulumi up\` makes it one\\)`));
+    expect(p.adoption?.text.split("\n")).toHaveLength(1);
+    expect(p.pending).toEqual([]);
+    // The rest of the report: the schema after the PR is still built.
+    expect(p.schemaError).toBeUndefined();
+    expect(p.diagram).toBeDefined();
+    expect(computeVerdict([{ ...p, access: [] }]).reasons).toContainEqual(expect.stringContaining("cannot read it yet"));
   });
 
   it("a pending reset: the guard's verdict and the exact rows per table, as up would judge them", async () => {
