@@ -146,6 +146,8 @@ function adoptionInput(news: SafetyInputs, migrations: Migration[]) {
     ...(news.baseline !== undefined ? { baseline: news.baseline } : {}),
     ...(news.databaseConfigPath ? { configPath: news.databaseConfigPath } : {}),
     migrations,
+    // The admin joins the owner role during `up`: a preview that cannot read the owner's history table yet says so (deferred, not refused).
+    owner: news.role,
   };
 }
 

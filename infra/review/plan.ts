@@ -97,7 +97,7 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   /** Reads the live database: its state, tables, reset, drift and the analysis. Returns `empty`. */
   async function readLive(client: pg.Client): Promise<string | undefined> {
     // The state as `up` sees it before its reset (the guard decides below whether the reset runs).
-    const adoption = adoptionPlanner({ connection: { ...admin, database: db.name }, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${input.index}]`, migrations: input.migrations, logger: log });
+    const adoption = adoptionPlanner({ connection: { ...admin, database: db.name }, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${input.index}]`, migrations: input.migrations, owner: db.owner, logger: log });
     const state = await readDatabaseState(client, input.migrations, { database: db.name, adoption });
     plan.applied = state.applied.length;
     plan.historyProblems = state.mismatches;

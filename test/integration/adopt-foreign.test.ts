@@ -21,9 +21,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { convertFolder, foreignAppliedVersions, readForeignHistory, writeMigrations, type SourceFormat } from "../../infra/importers/index.js";
 import { adoptBaseline } from "../../infra/lifecycle/baseline.js";
 import { NotReadableYetError } from "../../infra/lifecycle/errors.js";
+import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { flywayChecksum } from "../../infra/importers/flyway.js";
 import { loadMigrations, loadSqlParser, readHistory, splitStatements, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
-import { migrations, setLogger, type MigrationSetInputs } from "../../infra/providers/handlers.js";
+import { migrations, safety, setLogger, type MigrationSetInputs } from "../../infra/providers/handlers.js";
 import { closeClients, connectTo, freshDatabase, query, superuserConnection } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 import { importFixture, runByTool } from "../support/foreign.js";
@@ -297,6 +298,14 @@ describe("preview of an adoption by an admin that is not a member of the owner y
     // 0003 only updates rows, so the schema equals 0002 and 0003 alike: only the unread history can tell; the line says no more.
     expect(logs.filter((l) => l.includes("cannot read"))).toEqual([
       `warn: database "${conn.database}": cannot read drizzle.__drizzle_migrations (drizzle's history) yet: the admin "${conn.user}" becomes a member of its owner "${owner}" during up, and up reads it then`,
+    ]);
+    // The safety check of the same preview says the same (deferred), not "adoption refused".
+    logs.length = 0;
+    const policy = PROFILES.prod;
+    const checked = await safety.check(undefined, { connection: inputs.connection, role: owner, migrations: inputs.migrations, policy, configPath: "pgstack:safety", resetGeneration: 1, schemas: ["public"], databaseConfigPath: "pgstack:databases[0]" });
+    expect(checked.failures).toEqual([]);
+    expect(logs.filter((l) => /adoption/.test(l))).toEqual([
+      expect.stringContaining(`adoption: database "${conn.database}": cannot read drizzle.__drizzle_migrations (drizzle's history) yet: the admin "${conn.user}" becomes a member of its owner "${owner}" during up`),
     ]);
   });
 
