@@ -2,7 +2,7 @@
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { creatorOf, SCRATCH_PREFIX, scratchName } from "../../infra/lifecycle/scratch-names.js";
-import { planServerChanges, ScratchRefusedError, type ServerObjects } from "../../infra/lifecycle/scratch-server.js";
+import { planServerChanges, replayable, ScratchRefusedError, type ServerObjects } from "../../infra/lifecycle/scratch-server.js";
 import { scramVerifier } from "../../infra/lifecycle/scratch-session.js";
 import { sha256, type Migration } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
@@ -87,5 +87,18 @@ describe("server-wide changes of the migrations", () => {
   it("the escalating migration is allowed (its role is removed afterwards); a role it created may then be altered", () => {
     const changes = planServerChanges([m("0003_escalate", "RESET ROLE;\nCREATE ROLE sneaky LOGIN CREATEROLE PASSWORD 'x';\nALTER ROLE sneaky NOLOGIN;\nCREATE TABLE escalated (id int);\n")], server(["app_owner"]));
     expect([...changes.roles]).toEqual(["sneaky"]);
+  });
+  it("a CREATE ROLE of a role that exists already is not replayed: blanked in place (every file:line:col kept), never listed for removal", () => {
+    const sql = "-- the reporting role\nCREATE TABLE r (id int);\nCREATE ROLE app_reporting\n  NOLOGIN;\nGRANT SELECT ON r TO app_reporting;\n";
+    const migration = m("0012_reporting", sql);
+    const changes = planServerChanges([migration], server(["app_owner", "app_reporting"]));
+    expect([...changes.roles]).toEqual([]);
+    const logs: string[] = [];
+    const [replayed] = replayable([migration], changes, { info: (l) => logs.push(l), warn: (l) => logs.push(l) });
+    expect(replayed!.sql).toBe(`-- the reporting role\nCREATE TABLE r (id int);\n${" ".repeat("CREATE ROLE app_reporting".length)}\n${" ".repeat("  NOLOGIN".length)};\nGRANT SELECT ON r TO app_reporting;\n`);
+    expect(replayed!.checksum).toBe(migration.checksum);
+    expect(logs).toEqual([`scratch: migrations/x/0012_reporting.sql:3:1: CREATE ROLE "app_reporting" is not replayed: the role exists on the server already (the migration ran for real); it is kept as it is`]);
+    // Altering it afterwards would change the real role: refused like any existing role.
+    expect(() => planServerChanges([m("0013_alter", "CREATE ROLE app_reporting;\nALTER ROLE app_reporting LOGIN;\n")], server(["app_reporting"]))).toThrow(ScratchRefusedError);
   });
 });
