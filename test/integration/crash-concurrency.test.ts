@@ -89,14 +89,17 @@ describe("crash: SIGKILL at 20 points of a 200-migration apply", () => {
       expect(killedRun.killed).toBe(true);
       if ((await appliedCount(db)) < 200) landed++;
       let rerun = await runChild(dir, db);
-      if (inside) {
+      // The kill aimed inside the no-transaction migration must land there; on a loaded machine a
+      // kill aimed a few migrations earlier can land there too (the child runs on while the
+      // parent reads its output), which is the same outcome and is handled the same way.
+      if (inside) expect(rerun.result?.error?.code).toBe("MIGRATION_INTERRUPTED");
+      if (rerun.result?.error?.code === "MIGRATION_INTERRUPTED") {
         // The rerun refuses to run the half-done migration again, and says what to do.
-        expect(rerun.result?.error?.code).toBe("MIGRATION_INTERRUPTED");
         expect(rerun.result?.error?.message).toContain(`${String(NT).padStart(4, "0")}_step_${NT}`);
         expect(rerun.result?.error?.message).toContain("was interrupted while running outside a transaction");
         interrupted++;
         // Doing what it says: undo the statements that ran, then clear the record with the SQL it gives.
-        await query(db, `DELETE FROM ledger WHERE n = ${NT}`);
+        await query(db, `DELETE FROM ledger WHERE n = ${NT}; DROP TABLE IF EXISTS t_${NT}`);
         const sql = /`((?:DELETE|UPDATE)[^`]+)`/.exec(rerun.result?.error?.message ?? "")?.[1];
         expect(sql).toBeTruthy();
         await query(db, sql!);
@@ -111,7 +114,7 @@ describe("crash: SIGKILL at 20 points of a 200-migration apply", () => {
     // Printed for the record: how many kills landed while migrations were still pending.
     console.log(`[crash] ${landed}/20 SIGKILLs landed mid-apply (${interrupted} inside a no-transaction migration); 20/20 reruns completed`);
     expect(landed).toBeGreaterThanOrEqual(15);
-    expect(interrupted).toBe(1);
+    expect(interrupted).toBeGreaterThanOrEqual(1);
   }, 300_000);
 });
 
