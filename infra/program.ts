@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import { migrationsDir, safetyPolicyOf } from "./config.js";
 import { PostgresDatabase, type DatabaseOutputs } from "./components/database.js";
-import { loadMigrations, nodeFileReader, type Migration } from "./lifecycle/index.js";
+import { loadMigrations, loadSqlParser, mayCreateSchema, nodeFileReader, type Migration } from "./lifecycle/index.js";
 import { fileParseCache, projectParseCacheDir } from "./lifecycle/parse-cache.js";
 import { loadStack } from "./stack.js";
 
@@ -28,6 +28,8 @@ export async function pgstackProgram(options: ProgramOptions): Promise<Record<st
   const sources = await Promise.all(
     config.databases.map((db) => loadMigrations(path.join(projectRoot, migrationsDir(db)), nodeFileReader, { cache })),
   );
+  // The one rule on managed schemas a migration creates needs the parser, only when a file may create one.
+  if (sources.some((ms) => ms.some((m) => mayCreateSchema(m.sql)))) await loadSqlParser();
   // File paths relative to the project, so messages and state read the same on every machine.
   const relative = (ms: Migration[]) => ms.map((m) => ({ ...m, file: path.relative(projectRoot, m.file) }));
   const outputs: Record<string, DatabaseOutputs> = {};

@@ -10,6 +10,7 @@ import { ROLE_ATTRIBUTES, type AdoptedRole, type RoleAttribute, type RoleAttribu
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
 import { parseQualifiedName } from "../lifecycle/identifiers.js";
 import { acceptsDataLoss } from "../lifecycle/reset-policy.js";
+import { schemasCreatedByMigrations } from "../lifecycle/migration-schemas.js";
 import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
 import { PROFILES, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import type { GuardedObject } from "../providers/handlers.js";
@@ -105,7 +106,10 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const objects = this.provision(name, args, passwordOf, connectionTo);
+    // A managed schema a migration creates belongs to the migrations: its Schema and grants come after them.
+    let migrationsDeclared: (r: pulumi.Resource) => void = () => undefined;
+    const afterMigrations = new Promise<pulumi.Resource>((resolve) => (migrationsDeclared = resolve));
+    const objects = this.provision(name, args, passwordOf, connectionTo, afterMigrations);
     this.database = objects.database;
     this.backup = objects.backup;
     const lastBackup = objects.backupPath;
@@ -143,6 +147,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [this.reset], deletedWith: this.database },
     );
+    migrationsDeclared(this.migrations);
 
     this.verification = new SchemaVerification(
       `${name}-verification`,
@@ -162,7 +167,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         },
       },
       // After the grants too: the inventory it records includes them.
-      { parent: this, dependsOn: [this.migrations, ...grants], deletedWith: this.database },
+      { parent: this, dependsOn: [this.migrations, ...grants, ...objects.lateGrants], deletedWith: this.database },
     );
 
     const inventory = this.verification.inventory;
@@ -207,6 +212,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     args: PostgresDatabaseArgs,
     passwordOf: (r: RoleConfig) => pulumi.Input<string> | undefined,
     connectionTo: (database: string) => ConnectionInput,
+    afterMigrations: Promise<pulumi.Resource>,
   ): ProvisionedObjects {
     const { db, server } = args;
     const at = `${CONFIG_NAMESPACE}:databases[${args.index}]`;
@@ -269,14 +275,24 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     // roles they name could not be dropped).
     const inside = { ...withProvider, deletedWith: database };
     const grantOptions = db.adopt ? withProvider : inside;
-    const schemas = db.schemas.map(
-      (s) =>
+    const byMigrations = schemasCreatedByMigrations(args.migrations);
+    const schemaOf = new Map(
+      db.schemas.map((s) => [
+        s,
         // Removing a schema from the config leaves it and its data in place (retainOnDelete).
-        new postgresql.Schema(`${name}-schema-${s}`, { name: s, database: database.name, owner: db.owner, ifNotExists: true }, { ...inside, dependsOn: [database, membership], retainOnDelete: true }),
+        new postgresql.Schema(
+          `${name}-schema-${s}`,
+          { name: s, database: database.name, owner: db.owner, ifNotExists: true },
+          { ...inside, dependsOn: byMigrations.has(s) ? [database, membership, afterMigrations] : [database, membership], retainOnDelete: true },
+        ),
+      ]),
     );
+    const schemas = db.schemas.filter((s) => !byMigrations.has(s)).map((s) => schemaOf.get(s)!);
+    const lateGrants: pulumi.CustomResource[] = db.schemas.filter((s) => byMigrations.has(s)).map((s) => schemaOf.get(s)!);
     const grants = db.grants.flatMap((g) => {
       const base = { database: database.name, role: g.role, schema: g.schema };
-      const opts = { ...grantOptions, dependsOn: [...schemas, ...roles, membership] };
+      const late = byMigrations.has(g.schema);
+      const opts = { ...grantOptions, dependsOn: [...(late ? [schemaOf.get(g.schema)!] : schemas), ...roles, membership] };
       const id = `${name}-grant-${g.role}-${g.schema}`;
       const out: pulumi.CustomResource[] = [new postgresql.Grant(`${id}-schema`, { ...base, objectType: "schema", privileges: g.schemaPrivileges }, opts)];
       // Each object type twice: a Grant for what exists now (so a grant added after the
@@ -287,14 +303,15 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         out.push(new postgresql.Grant(`${id}-${objectType}s`, { ...base, objectType, objects: [], privileges: [...privileges] }, opts));
         out.push(new postgresql.DefaultPrivileges(`${id}-default-${objectType}s`, { ...base, owner: db.owner, objectType, privileges: [...privileges] }, opts));
       }
-      return out;
+      if (late) lateGrants.push(...out);
+      return late ? [] : out;
     });
     // every-deploy: a trigger replaced on every deploy runs the backup and the reset again.
     const trigger =
       db.reset.mode === "every-deploy"
         ? new EveryDeployTrigger(`${name}-every-deploy`, { reason: `${at}.reset.mode is every-deploy: each pulumi up backs up, resets and re-applies this database` }, { parent: this })
         : undefined;
-    if (!db.backup) return { database, grants: [...schemas, ...grants], backup: undefined, backupPath: pulumi.output("none (backup: false)"), trigger: trigger?.token };
+    if (!db.backup) return { database, grants: [...schemas, ...grants], lateGrants, backup: undefined, backupPath: pulumi.output("none (backup: false)"), trigger: trigger?.token };
     // A pg_dump before every generation change; its path is an output, so a rollback is a pg_restore.
     const backup = new command.local.Command(
       `${name}-backup`,
@@ -306,7 +323,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [database, ...schemas, ...grants], deletedWith: database },
     );
-    return { database, grants: [...schemas, ...grants], backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()), trigger: trigger?.token };
+    return { database, grants: [...schemas, ...grants], lateGrants, backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()), trigger: trigger?.token };
   }
 }
 
@@ -387,6 +404,8 @@ interface ProvisionedObjects {
   database: postgresql.Database;
   /** Schemas and grants: the reset runs after them. */
   grants: pulumi.CustomResource[];
+  /** The schemas a migration creates, and their grants: after the migrations. */
+  lateGrants: pulumi.CustomResource[];
   /** Absent with `backup: false`. */
   backup: pulumi.CustomResource | undefined;
   backupPath: pulumi.Output<string>;

@@ -7,10 +7,17 @@
 import type { Migration } from "./source.js";
 import { splitStatements } from "./sql.js";
 
-/** The schemas the migrations create (each `CREATE SCHEMA`, top-level). Call `loadSqlParser` first. */
+/** A file that may create a schema (the parser decides): the others are not parsed. */
+export const mayCreateSchema = (sql: string): boolean => /create\s+schema/i.test(sql);
+
+/**
+ * The schemas the migrations create (each `CREATE SCHEMA`, top-level). Call `loadSqlParser` first
+ * when any file {@link mayCreateSchema}.
+ */
 export function schemasCreatedByMigrations(migrations: readonly Pick<Migration, "sql" | "file">[]): Set<string> {
   const out = new Set<string>();
   for (const m of migrations) {
+    if (!mayCreateSchema(m.sql)) continue;
     for (const s of splitStatements(m.sql, m.file)) {
       const name = s.kind === "CreateSchemaStmt" ? s.node["schemaname"] : undefined;
       if (typeof name === "string") out.add(name);
