@@ -76,6 +76,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         .filter((g) => g.schema === s)
         .map((g) => ({ role: g.role, schema: g.schemaPrivileges, tables: g.tablePrivileges, sequences: g.sequencePrivileges })),
     }));
+    const createdByMigrations = schemasCreatedByMigrations(args.migrations);
     const connectionTo = (database: string): ConnectionInput =>
       pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: args.adminPassword, database, sslmode: server.sslmode });
     const connection = connectionTo(db.name);
@@ -125,6 +126,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         allowed: db.reset.allowed,
         acceptDataLoss: acceptsDataLoss(db.reset),
         schemas: managed,
+        createdByMigrations: db.schemas.filter((s) => createdByMigrations.has(s)),
         backup: lastBackup,
         ...(objects.trigger ? { mode: "every-deploy" as const, trigger: objects.trigger } : {}),
       },
@@ -142,6 +144,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         session: db.session,
         // Adoption: a database with tables and no history is matched against the migrations.
         schemas: db.schemas,
+        // A schema a migration creates gets its owner and grants as soon as it runs (again after a reset).
+        grants: managed,
         ...(db.baseline !== undefined ? { baseline: db.baseline } : {}),
         configPath: at,
       },

@@ -14,13 +14,13 @@ import { PgstackError } from "./errors.js";
 import { readSchema, type SchemaSnapshot } from "./schema/index.js";
 import { withScratchDatabase, type ScratchPurpose } from "./scratch.js";
 import { schemaDdl, type ManagedSchema } from "./reset.js";
-import { schemasToPrecreate } from "./migration-schemas.js";
+import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
 import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
 
-/** Bumped whenever the snapshot's shape or the introspection changes, so old cache entries miss. */
-const CACHE_FORMAT = 3;
+/** Bumped whenever the snapshot's shape, the introspection or the build changes, so old cache entries miss. */
+const CACHE_FORMAT = 4;
 
 /** Options of {@link buildDeclaredSchema}. */
 export interface DeclaredOptions {
@@ -114,7 +114,8 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
       }
       if (replay.length === 0) await apply([]);
     }
-    if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdl).join(";\n"));
+    // As the MigrationSet does: their grants reach the tables the migrations created in them too.
+    if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdlAfterMigrations).join(";\n"));
     return readSchema(scratch.admin, structure);
   });
   if (cacheFile) writeCache(cacheFile, snapshot);

@@ -2,8 +2,11 @@
  * Who creates a managed schema. A managed schema (config `schemas`) that a migration creates
  * (`CREATE SCHEMA billing`) belongs to the migrations: nothing pre-creates it, or the migration
  * would fail with `schema "billing" already exists`. Every build that pre-creates the managed
- * schemas (the scratch builds, a fresh database, a reset) asks here which ones to leave out.
+ * schemas (the scratch builds, a fresh database, a reset) asks here which ones to leave out, and
+ * whoever ran the migrations that create one gives it its owner and grants right after them.
  */
+import { quoteIdent } from "./identifiers.js";
+import { schemaDdl, type ManagedSchema } from "./reset.js";
 import type { Migration } from "./source.js";
 import { splitStatements } from "./sql.js";
 
@@ -30,4 +33,24 @@ export function schemasCreatedByMigrations(migrations: readonly Pick<Migration, 
 export function schemasToPrecreate<S extends { name: string }>(schemas: readonly S[], migrations: readonly Pick<Migration, "sql" | "file">[]): S[] {
   const created = schemasCreatedByMigrations(migrations);
   return schemas.filter((s) => !created.has(s.name));
+}
+
+/** The managed schemas these migrations create: a build gives them their owner and grants after running them. */
+export function schemasCreatedBy<S extends { name: string }>(schemas: readonly S[], migrations: readonly Pick<Migration, "sql" | "file">[]): S[] {
+  const created = schemasCreatedByMigrations(migrations);
+  return schemas.filter((s) => created.has(s.name));
+}
+
+/**
+ * The statements that give a managed schema the migrations just created its owner, schema grants
+ * and default privileges ({@link schemaDdl}), and the table and sequence privileges on what those
+ * migrations already created in it: default privileges reach only the objects created later.
+ */
+export function schemaDdlAfterMigrations(s: ManagedSchema): string[] {
+  const schema = quoteIdent(s.name);
+  const onExisting = s.grants.flatMap((g) => [
+    ...(g.tables.length ? [`GRANT ${g.tables.join(", ")} ON ALL TABLES IN SCHEMA ${schema} TO ${quoteIdent(g.role)}`] : []),
+    ...(g.sequences.length ? [`GRANT ${g.sequences.join(", ")} ON ALL SEQUENCES IN SCHEMA ${schema} TO ${quoteIdent(g.role)}`] : []),
+  ]);
+  return [...schemaDdl(s), ...onExisting];
 }

@@ -1,6 +1,6 @@
 /**
- * Reset (the "nuke"): drop the managed schemas, rebuild them with their owner and grants,
- * clear the migration history and record the new generation, all in one transaction. The
+ * Reset (the "nuke"): drop the managed schemas, rebuild them with their owner and grants (but
+ * those a migration creates, see migration-schemas.ts), clear the migration history and record the new generation, all in one transaction. The
  * generation recorded in the database makes a retry after a crash a no-op.
  *
  * No row written before the reset may be lost without acceptance: new connections are refused
@@ -46,6 +46,12 @@ export interface ResetOptions {
   /** The generation the stack asks for. */
   generation: number;
   schemas: readonly ManagedSchema[];
+  /**
+   * The managed schemas a migration creates (`CREATE SCHEMA`): dropped like the others but not
+   * recreated, or that migration would fail with "already exists" when it runs again. Whoever
+   * runs it restores their owner and grants (`schemaDdlAfterMigrations`).
+   */
+  createdByMigrations?: readonly string[];
   /** True when the stack config accepted data loss for exactly this generation. */
   acceptDataLoss: boolean;
   /**
@@ -137,6 +143,10 @@ export async function resetDatabase(client: pg.Client, options: ResetOptions): P
         for (const s of options.schemas) {
           log.info(`${db}: dropping schema ${s.name} (CASCADE)`);
           await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(s.name)} CASCADE`);
+          if (options.createdByMigrations?.includes(s.name)) {
+            log.info(`${db}: schema ${s.name} is left to the migration that creates it; its owner and grants follow that migration`);
+            continue;
+          }
           await client.query(schemaDdl(s).join(";\n"));
           log.info(`${db}: recreated schema ${s.name} owned by ${s.owner}, ${s.grants.length} grant(s) restored`);
         }

@@ -82,7 +82,7 @@ export type DatabaseResetArgs = ArgsOf<ResetInputs>;
 
 /**
  * The "nuke" as a resource: its replacement (on a new generation) drops the managed schemas,
- * rebuilds them with owner and grants, and clears the migration history. The generation is
+ * rebuilds them with owner and grants (those a migration creates are left to the MigrationSet), and clears the migration history. The generation is
  * recorded in the database, so a retry never nukes twice.
  */
 export class DatabaseReset extends pulumi.dynamic.Resource {

@@ -23,8 +23,10 @@ import {
   withOwnerSession,
   DEFAULT_LOCK_TIMEOUT_MS,
   type ConnectionOptions,
+  type ManagedSchema,
   type Migration,
 } from "../lifecycle/index.js";
+import { schemaDdlAfterMigrations, schemasCreatedBy } from "../lifecycle/migration-schemas.js";
 import { baselineAdopter } from "../lifecycle/baseline.js";
 import { readDatabaseState } from "../lifecycle/state.js";
 import { adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
@@ -64,6 +66,11 @@ export interface MigrationSetInputs {
   session?: { lockTimeout: string; statementTimeout: string };
   /** The managed schemas, compared when a database with tables and no history is adopted. */
   schemas?: string[];
+  /**
+   * The managed schemas with their owner and grants: one a migration creates gets them right after
+   * that migration runs (a fresh database, or again after a reset, which leaves it to the migration).
+   */
+  grants?: ManagedSchema[];
   /** A stated adoption version (config `baseline`); pgstack still verifies it. */
   baseline?: number;
   /** Config path of this database (`pgstack:databases[1]`), for messages. */
@@ -214,7 +221,7 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
   /** Deleting the MigrationSet leaves tables and history in place; only the Database's deletion drops them. */
   async delete() {},
 });
-const MIGRATION_INPUT_KEYS = ["connection", "role", "resetGeneration", "session", "schemas", "baseline", "configPath"] as const;
+const MIGRATION_INPUT_KEYS = ["connection", "role", "resetGeneration", "session", "schemas", "grants", "baseline", "configPath"] as const;
 
 /** Adoption settings from the inputs. Only migrations given with their SQL carry the provenance comments another tool's history is mapped by. */
 function adoptionInput(inputs: MigrationSetInputs) {
@@ -290,6 +297,13 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
         logger,
         ...(inputs.schemas ? { adopt: baselineAdopter(database, adoptionOptions(adoptionInput(inputs))) } : {}),
       });
+      // Before any error: a schema an applied migration created gets its owner and grants regardless.
+      const ran = new Set(result.results.filter((r) => r.status === "Success").map((r) => r.name));
+      const created = schemasCreatedBy(inputs.grants ?? [], list.filter((m) => ran.has(m.name)));
+      if (created.length > 0) {
+        await client.query(created.flatMap(schemaDdlAfterMigrations).join(";\n"));
+        logger.info(`${database}: owner and grants applied to schema(s) the migrations created: ${created.map((s) => s.name).join(", ")}`);
+      }
       if (result.error) throw result.error;
       return readHistory(client);
     }),

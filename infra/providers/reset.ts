@@ -13,6 +13,8 @@ export interface ResetInputs {
   /** True when the config accepted data loss for exactly this generation. */
   acceptDataLoss: boolean;
   schemas: ManagedSchema[];
+  /** The managed schemas a migration creates: dropped, not recreated (the MigrationSet restores them). */
+  createdByMigrations?: string[];
   /** The backup taken before this generation (an input so the reset waits for it). */
   backup: string;
   /** `every-deploy`: reset on every deploy (absent in states written before: `generation`). */
@@ -74,6 +76,7 @@ export const reset = defineProvider<ResetInputs, ResetInputs, ResetOutputs>("Dat
         database: inputs.connection.database,
         generation: inputs.generation,
         schemas: inputs.schemas,
+        ...(inputs.createdByMigrations ? { createdByMigrations: inputs.createdByMigrations } : {}),
         acceptDataLoss: inputs.acceptDataLoss,
         ...(inputs.mode === "every-deploy" ? { force: true } : {}),
         logger,
@@ -107,4 +110,4 @@ export const reset = defineProvider<ResetInputs, ResetInputs, ResetOutputs>("Dat
   /** Deleting the reset resource does nothing to the database. */
   async delete() {},
 });
-const RESET_INPUT_KEYS = ["connection", "stack", "configPath", "generation", "allowed", "acceptDataLoss", "schemas", "backup", "mode", "trigger"] as const;
+const RESET_INPUT_KEYS = ["connection", "stack", "configPath", "generation", "allowed", "acceptDataLoss", "schemas", "createdByMigrations", "backup", "mode", "trigger"] as const;

@@ -37,4 +37,13 @@ describe("a managed schema a migration creates (mocked engine, prod stack)", () 
     }
     expect(run.byName("fltr-verification").dependencies).toEqual(expect.arrayContaining([migrations, urn("fltr-schema-billing"), urn("fltr-grant-fltr_app-billing-tables")]));
   });
+
+  it("a reset leaves it to the migration, and the MigrationSet has its owner and grants to give it again after one", () => {
+    expect(run.byName("fltr-reset").inputs["createdByMigrations"]).toEqual(["billing"]);
+    expect(run.byName("fltr-migrations").inputs["grants"]).toContainEqual({
+      name: "billing",
+      owner: "fltr_owner",
+      grants: [{ role: "fltr_app", schema: ["USAGE"], tables: ["SELECT"], sequences: [] }],
+    });
+  });
 });

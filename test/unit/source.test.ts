@@ -6,6 +6,7 @@ import { loadMigrations, sha256 } from "../../infra/lifecycle/source.js";
 import { loadSqlParser, splitStatements } from "../../infra/lifecycle/sql.js";
 import { lineColumnAt, pgPositionToOffset } from "../../infra/lifecycle/text.js";
 import { schemaDdl } from "../../infra/lifecycle/reset.js";
+import { schemaDdlAfterMigrations } from "../../infra/lifecycle/migration-schemas.js";
 import { inline, memoryReader } from "../support/migrations.js";
 
 beforeAll(loadSqlParser);
@@ -115,6 +116,14 @@ describe("identifiers and positions", () => {
       'ALTER SCHEMA "public" OWNER TO "o"',
       'GRANT USAGE ON SCHEMA "public" TO "app"',
       'ALTER DEFAULT PRIVILEGES FOR ROLE "o" IN SCHEMA "public" GRANT SELECT ON TABLES TO "app"',
+    ]);
+  });
+  it("after the migrations that create a schema, grants also what they created in it", () => {
+    const s = { name: "billing", owner: "o", grants: [{ role: "app", schema: ["USAGE"] as const, tables: ["SELECT"] as const, sequences: ["USAGE"] as const }] };
+    expect(schemaDdlAfterMigrations(s)).toEqual([
+      ...schemaDdl(s),
+      'GRANT SELECT ON ALL TABLES IN SCHEMA "billing" TO "app"',
+      'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "billing" TO "app"',
     ]);
   });
 });
