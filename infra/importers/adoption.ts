@@ -34,6 +34,36 @@ export interface AdoptionInput {
   logger?: Logger;
 }
 
+/** One database's settings as the MigrationSet, the safety check and the review have them. */
+export interface AdoptionSource {
+  connection: ConnectionOptions;
+  /** The owner role the migrations run as. */
+  role: string;
+  /** The managed schemas (default `public`). */
+  schemas?: readonly string[] | undefined;
+  baseline?: number | undefined;
+  /** The database's config path (`pgstack:databases[1]`). */
+  configPath?: string | undefined;
+}
+
+/**
+ * The one {@link AdoptionInput} of a database, so every planner of its adoption knows the same:
+ * `migrations` are those with their SQL (only they carry the provenance comments another tool's
+ * history is mapped by).
+ */
+export function adoptionInput(db: AdoptionSource, migrations: readonly Migration[], logger?: Logger): AdoptionInput {
+  return {
+    connection: db.connection,
+    schemas: db.schemas ?? ["public"],
+    ...(db.baseline !== undefined ? { baseline: db.baseline } : {}),
+    ...(db.configPath ? { configPath: db.configPath } : {}),
+    migrations,
+    // The admin joins the owner role during `up`: a preview that cannot read the owner's history table yet says so (deferred, not refused).
+    owner: db.role,
+    ...(logger ? { logger } : {}),
+  };
+}
+
 /** Adoption's options for the apply (`applyMigrations`' `baseline`). */
 export function adoptionOptions(input: AdoptionInput): BaselineOptions {
   return {

@@ -29,7 +29,7 @@ import {
 import { schemaDdlAfterMigrations, schemasCreatedBy } from "../lifecycle/migration-schemas.js";
 import { baselineAdopter } from "../lifecycle/baseline.js";
 import { readDatabaseState } from "../lifecycle/state.js";
-import { adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
+import { adoptionInput, adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
 import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
 /** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
@@ -151,7 +151,7 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
       await loadSqlParser();
       // Read-only; undefined before the database exists (nothing to adopt then).
       const state = await readOrGone(news.connection, (client) =>
-        readDatabaseState(client, all.map(toMigration), { generation: news.resetGeneration, database: news.connection.database, adoption: adoptionPlanner(adoptionInput(news)) }),
+        readDatabaseState(client, all.map(toMigration), { generation: news.resetGeneration, database: news.connection.database, adoption: adoptionPlanner(adoptionOf(news)) }),
       );
       const adoption = state?.adoption;
       if (adoption && "message" in adoption) logger.info(adoption.message);
@@ -223,18 +223,9 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
 });
 const MIGRATION_INPUT_KEYS = ["connection", "role", "resetGeneration", "session", "schemas", "grants", "baseline", "configPath"] as const;
 
-/** Adoption settings from the inputs. Only migrations given with their SQL carry the provenance comments another tool's history is mapped by. */
-function adoptionInput(inputs: MigrationSetInputs) {
-  return {
-    connection: inputs.connection,
-    schemas: inputs.schemas ?? ["public"],
-    ...(inputs.baseline !== undefined ? { baseline: inputs.baseline } : {}),
-    ...(inputs.configPath ? { configPath: inputs.configPath } : {}),
-    migrations: inputs.migrations.filter((m) => m.sql !== undefined).map(toMigration),
-    // The admin joins the owner role during `up`: a preview that cannot read the owner's history table yet says so.
-    owner: inputs.role,
-    logger,
-  };
+/** Adoption settings from the inputs, with the progress logged (the MigrationSet reports adoption). */
+function adoptionOf(inputs: MigrationSetInputs) {
+  return adoptionInput(inputs, inputs.migrations.filter((m) => m.sql !== undefined).map(toMigration), logger);
 }
 
 function toMigration(m: MigrationInput): Migration {
@@ -295,7 +286,7 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
         role: inputs.role,
         ...(inputs.session ? { session: inputs.session } : {}),
         logger,
-        ...(inputs.schemas ? { adopt: baselineAdopter(database, adoptionOptions(adoptionInput(inputs))) } : {}),
+        ...(inputs.schemas ? { adopt: baselineAdopter(database, adoptionOptions(adoptionOf(inputs))) } : {}),
       });
       // Before any error: a schema an applied migration created gets its owner and grants regardless.
       const ran = new Set(result.results.filter((r) => r.status === "Success").map((r) => r.name));

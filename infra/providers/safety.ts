@@ -14,7 +14,7 @@ import {
 import { errorMessage, inContext, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { describeAdoption, readDatabaseState, type DatabaseState } from "../lifecycle/state.js";
-import { adoptionPlanner } from "../importers/adoption.js";
+import { adoptionInput, adoptionPlanner } from "../importers/adoption.js";
 import { closeIdleConnections, defineProvider, logger, providerChanged, withConnection } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
 
@@ -103,7 +103,10 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
   let analysed: { report: Awaited<ReturnType<typeof analyzeSafety>>; state: DatabaseState };
   try {
     analysed = await withConnection({ ...news.connection, connectTimeoutMs: 15_000 }, async (client) => {
-      const state = await readDatabaseState(client, migrations, { generation: news.resetGeneration, database, ...(news.schemas ? { adoption: adoptionPlanner(adoptionInput(news, migrations)) } : {}) });
+      // Adoption as the MigrationSet plans it, without its logger: the MigrationSet's preview prints
+      // adoption's progress and verdict, the report's one `adoption:` line is enough here.
+      const adoption = news.schemas ? { adoption: adoptionPlanner(adoptionInput({ ...news, configPath: news.databaseConfigPath }, migrations)) } : {};
+      const state = await readDatabaseState(client, migrations, { generation: news.resetGeneration, database, ...adoption });
       const report = state.afterReset
         ? await analyze(null, state.pending, "skipped: the reset empties the database first")
         : await analyze(client, state.pending);
@@ -133,22 +136,6 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
     }
   }
   return report;
-}
-
-/**
- * Adoption's settings, as the MigrationSet plans it. No logger: the MigrationSet's preview prints
- * adoption's progress and verdict; the report's one `adoption:` line is enough here.
- */
-function adoptionInput(news: SafetyInputs, migrations: Migration[]) {
-  return {
-    connection: news.connection,
-    schemas: news.schemas ?? ["public"],
-    ...(news.baseline !== undefined ? { baseline: news.baseline } : {}),
-    ...(news.databaseConfigPath ? { configPath: news.databaseConfigPath } : {}),
-    migrations,
-    // The admin joins the owner role during `up`: a preview that cannot read the owner's history table yet says so (deferred, not refused).
-    owner: news.role,
-  };
 }
 
 function toMigration(m: MigrationInput): Migration {

@@ -26,7 +26,7 @@ import {
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { schemasToPrecreate } from "../lifecycle/migration-schemas.js";
 import { describeAdoption, readDatabaseState } from "../lifecycle/state.js";
-import { adoptionPlanner } from "../importers/adoption.js";
+import { adoptionInput, adoptionPlanner } from "../importers/adoption.js";
 import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { acceptsDataLoss, resetVerdict } from "../lifecycle/reset-policy.js";
 import { legacyDriftStatus, type InventoryTable } from "../lifecycle/inventory.js";
@@ -97,7 +97,7 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   /** Reads the live database: its state, tables, reset, drift and the analysis. Returns `empty`. */
   async function readLive(client: pg.Client): Promise<string | undefined> {
     // The state as `up` sees it before its reset (the guard decides below whether the reset runs).
-    const adoption = adoptionPlanner({ connection: { ...admin, database: db.name }, schemas: db.schemas, ...(db.baseline !== undefined ? { baseline: db.baseline } : {}), configPath: `pgstack:databases[${input.index}]`, migrations: input.migrations, owner: db.owner, logger: log });
+    const adoption = adoptionPlanner(adoptionInput({ connection: { ...admin, database: db.name }, role: db.owner, schemas: db.schemas, baseline: db.baseline, configPath: `pgstack:databases[${input.index}]` }, input.migrations, log));
     const state = await readDatabaseState(client, input.migrations, { database: db.name, adoption });
     plan.applied = state.applied.length;
     plan.historyProblems = state.mismatches;
