@@ -52,8 +52,8 @@ const rowCounts = async (t: RealTool) => {
   for (const table of TABLES) out[table] = Number((await query<{ n: string }>(asOwner(t), `SELECT count(*) AS n FROM ${table}`))[0]?.n);
   return out;
 };
-/** What a user sees about one database: the output's lines that name it (each once). */
-const linesAbout = (t: RealTool, output: string) => [...new Set(output.split("\n").filter((l) => new RegExp(`\\b${t.db}\\b`).test(l)).map((l) => l.trim()))];
+/** What a user sees about one database: the output's lines that name it or one of its roles (`rt_goose_owner`), each once. */
+const linesAbout = (t: RealTool, output: string) => [...new Set(output.split("\n").filter((l) => new RegExp(`\\b${t.db}(?:_\\w+)?\\b`).test(l)).map((l) => l.trim()))];
 /** Why a CLI run failed, for this database: its error lines, or the first error of the run (another database's). */
 const failureFor = (t: RealTool, r: CliResult) => {
   const mine = linesAbout(t, r.output).filter((l) => /error|refus|failed|denied/i.test(l));
