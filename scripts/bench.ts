@@ -1,23 +1,24 @@
 /**
  * `npm run bench`: pgstack measured against floors and peers on a real PostgreSQL it starts.
  * Every figure is a ratio to a floor measured in the same run, and counts everything pgstack
- * does (read, parse, checksum, plan, apply). One file per measure in `scripts/bench/`:
+ * does (read, parse, checksum, plan, apply). One file per module in `scripts/bench/`:
  *   - apply.ts: applyRatio (core, N migrations, vs psql; node-pg-migrate, postgres-migrations);
  *   - introspect.ts: introspectRatio (vs pg_dump --schema-only);
  *   - engine-up.ts: engineUpRatio (real `pulumi up` applying N, vs psql + a no-op preview);
  *   - noop-preview.ts: noopPreviewRatio, providerPeakRssMb (real CLI, 4 databases);
- *   - state-size.ts: stateBytes (real CLI, 2,000 applied migrations).
- * Other modules (see {@link EXTRA_BENCH_MODULES}) add their own keys.
+ *   - state-size.ts: stateBytes (real CLI, 2,000 applied migrations);
+ *   - safety.ts: safetyRatio (lint + data at risk of 500 pending vs their apply);
+ *   - drift.ts: driftColdRatio, driftWarmRatio (vs pg_dump --schema-only ×2 + diff).
  *
  * Method: every database is created before any timing; a CHECKPOINT (and a V8 garbage
  * collection) precedes every timed run; warm-up rounds are not counted; contenders run
  * round-robin within a round (the starting one rotates); each run is verified afterwards;
  * medians are reported, with, where useful, the median of per-round ratios ("paired").
  *
- * Flags: `--quick` (small N, one round: checks the bench works; its figures are not the
- * issue's), `--only apply,introspect,engine,preview,state,extra`, `--rounds N`, `--migrations N`,
- * `--tables N`, `--preview-migrations N`, `--preview-databases N`, `--state-migrations N`. The last line printed is
- * one JSON object.
+ * Flags (one parser, scripts/bench/options.ts): `--quick` (small N for every module, one
+ * round: checks the bench works; its figures are not the issue's), `--only <module,…>`, and a
+ * size flag per setting (see {@link USAGE}). The last line printed is one JSON object with
+ * every module's keys.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -26,56 +27,44 @@ import type pg from "pg";
 import { connect } from "../infra/lifecycle/connection.js";
 import { startTestServer, type TestServer } from "../test/support/postgres.js";
 import { benchApply } from "./bench/apply.js";
+import { benchDrift } from "./bench/drift.js";
 import { benchEngineUp } from "./bench/engine-up.js";
 import { benchIntrospect } from "./bench/introspect.js";
 import { benchNoopPreview } from "./bench/noop-preview.js";
-import { parseArgs, selected, type BenchOptions } from "./bench/options.js";
+import { BenchArgumentError, MODULE_SIZES, MODULES, parseArgs, selected, USAGE, type BenchOptions, type Module } from "./bench/options.js";
 import { PG_DUMP, PSQL } from "./bench/processes.js";
+import { benchSafety } from "./bench/safety.js";
 import { benchStateSize } from "./bench/state-size.js";
 import { progress } from "./bench/stats.js";
 
 export { parseArgs, type BenchOptions } from "./bench/options.js";
-export { median, pairedRatio } from "./bench/stats.js";
-export { migrationSql, writeMigrations } from "./bench/generate.js";
 
-/** What a standalone bench module exports: its figures, merged into the final JSON line. */
-export interface BenchModule {
-  run(): Promise<Record<string, number | string | boolean>>;
-}
-
-/**
- * Standalone bench modules, relative to `scripts/`, run after the built-in measures when the
- * file exists (e.g. "./bench-safety.ts"). Each exports {@link BenchModule.run}; its keys are
- * added to the JSON line as they are (a key clash is an error).
- */
-export const EXTRA_BENCH_MODULES: string[] = ["./bench-safety.ts", "./bench-drift.ts"];
-
-/** Runs the modules of `paths` that exist; their keys, and a report line each. */
-export async function runExtraModules(paths: readonly string[]): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
-  const summary: Record<string, unknown> = {};
-  const lines: string[] = [];
-  for (const rel of paths) {
-    const file = path.resolve(__dirname, rel);
-    if (!fs.existsSync(file)) {
-      progress(`extra module ${rel}: not present, skipped`);
-      continue;
-    }
-    progress(`extra module ${rel}: running`);
-    const started = performance.now();
-    const mod = (await import(file)) as Partial<BenchModule>;
-    if (typeof mod.run !== "function") throw new Error(`${rel} does not export \`async function run()\``);
-    const figures = await mod.run();
-    for (const [k, v] of Object.entries(figures)) {
-      if (k in summary) throw new Error(`${rel}: key "${k}" is already reported by another module`);
-      summary[k] = v;
-    }
-    lines.push(`${rel} (${((performance.now() - started) / 1000).toFixed(1)} s): ${JSON.stringify(figures)}`);
-  }
-  return { lines, summary };
-}
-
-/** One measure: a title for progress, and the function that runs it. */
+/** One module's measure: its report lines and its keys for the JSON line. */
 type Measure = (admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions) => Promise<{ lines: string[]; summary: Record<string, unknown> }>;
+
+/** Every module's title and measure, by name. */
+const MEASURES: Record<Module, [title: string, measure: Measure]> = {
+  apply: ["apply", benchApply],
+  introspect: ["introspect", introspectMeasure],
+  engine: ["engine up", benchEngineUp],
+  preview: ["no-op preview and provider RSS", benchNoopPreview],
+  state: ["state size", benchStateSize],
+  safety: ["safety check", benchSafety],
+  drift: ["drift check", benchDrift],
+};
+
+/** The modules these options run, in order, with the sizes each of them reads. */
+export function plan(opts: BenchOptions): { module: Module; sizes: Record<string, number> }[] {
+  return MODULES.filter((m) => selected(opts, m)).map((module) => ({ module, sizes: Object.fromEntries(MODULE_SIZES[module].map((k) => [k, opts[k]])) }));
+}
+
+/** Merges one module's keys into the JSON line; two modules reporting the same key is a bug. */
+export function mergeSummary(into: Record<string, unknown>, module: string, keys: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(keys)) {
+    if (k in into) throw new Error(`bench module ${module} reports "${k}", which is reported already`);
+    into[k] = v;
+  }
+}
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
@@ -116,28 +105,18 @@ async function main(): Promise<void> {
     const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
     Object.assign(summary, { serverKind: server.kind, serverVersion: version, quick: opts.quick, rounds: opts.rounds });
     report.push("", `PostgreSQL ${version} (${server.kind}), fsync=off for every contender${opts.quick ? "; --quick: small N, one round" : ""}`, "");
-    const measures: [Parameters<typeof selected>[1], string, Measure][] = [
-      ["apply", "apply", benchApply],
-      ["introspect", "introspect", introspectMeasure],
-      ["engine", "engine up", benchEngineUp],
-      ["preview", "no-op preview and provider RSS", benchNoopPreview],
-      ["state", "state size", benchStateSize],
-    ];
-    for (const [key, title, measure] of measures) {
-      if (!selected(opts, key)) continue;
+    const seconds: Record<string, number> = {};
+    for (const { module, sizes } of plan(opts)) {
+      const [title, measure] = MEASURES[module];
       const started = performance.now();
-      progress(`${title}: starting`);
+      progress(`${title}: starting ${JSON.stringify(sizes)}`);
       const { lines, summary: s } = await measure(admin, server, tmp, opts);
       report.push(...lines, "");
-      Object.assign(summary, s);
-      progress(`${title}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      mergeSummary(summary, module, s);
+      seconds[module] = Math.round((performance.now() - started) / 100) / 10;
+      progress(`${title}: done in ${seconds[module]} s`);
     }
-    if (selected(opts, "extra") && EXTRA_BENCH_MODULES.length > 0) {
-      const extra = await runExtraModules(EXTRA_BENCH_MODULES);
-      for (const k of Object.keys(extra.summary)) if (k in summary) throw new Error(`an extra bench module reports "${k}", which the bench reports already`);
-      report.push(...extra.lines, "");
-      Object.assign(summary, extra.summary);
-    }
+    summary["moduleSeconds"] = seconds;
   } finally {
     await cleanup();
     process.off("SIGINT", onSignal);
@@ -149,7 +128,7 @@ async function main(): Promise<void> {
 }
 
 /** The introspection measure, as report lines and keys. */
-const introspectMeasure: Measure = async (admin, server, tmp, opts) => {
+async function introspectMeasure(admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
   const { INTROSPECT_GOAL } = await import("./bench/introspect.js");
   const { pairedRatio, r4, verdict } = await import("./bench/stats.js");
   const intro = await benchIntrospect(admin, server, tmp, opts);
@@ -171,12 +150,14 @@ const introspectMeasure: Measure = async (admin, server, tmp, opts) => {
       introspectMet: ratio <= INTROSPECT_GOAL,
     },
   };
-};
+}
 
 // Only when run as a script: the helpers above may be imported elsewhere.
 if (require.main === module) {
   main().catch((err: unknown) => {
-    process.stderr.write(`[bench] FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
+    // A refused command line needs its message, not a stack.
+    const text = err instanceof BenchArgumentError ? `${err.message}\nusage: npm run bench -- [${USAGE}]` : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`[bench] FAILED: ${text}\n`);
+    process.exitCode = err instanceof BenchArgumentError ? 2 : 1;
   });
 }

@@ -1,4 +1,4 @@
-/** The bench's command line. */
+/** The bench's command line: the ONE parser for every measure in `scripts/bench/`. */
 
 /** Command-line settings of a bench run. */
 export interface BenchOptions {
@@ -6,7 +6,7 @@ export interface BenchOptions {
   rounds: number;
   /** Migration files in the apply and engine-up measures (the issue's N: 500). */
   migrations: number;
-  /** Tables in the introspection database. */
+  /** Tables in the introspection database, and those the drift measure's migrations create (2,000). */
   tables: number;
   /** Applied migrations per database in the no-op preview measure (500). */
   previewMigrations: number;
@@ -14,57 +14,111 @@ export interface BenchOptions {
   previewDatabases: number;
   /** Applied migrations in the state-size measure (2,000). */
   stateMigrations: number;
-  /** Only these measures (`apply`, `introspect`, `engine`, `preview` (also RSS), `state`, `extra`); all when empty. */
-  only: string[];
+  /** Pending migrations in the safety measure (500). */
+  safetyMigrations: number;
+  /** Migration files in the drift measure, creating {@link tables} tables between them (500). */
+  driftMigrations: number;
+  /** Only these modules (see {@link MODULES}); all when empty. */
+  only: Module[];
   /** `--quick`: smaller N and one round, to check the bench runs (figures are not the issue's). */
   quick: boolean;
 }
 
-const DEFAULTS: BenchOptions = { rounds: 3, migrations: 500, tables: 2000, previewMigrations: 500, previewDatabases: 4, stateMigrations: 2000, only: [], quick: false };
-const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300 };
+/** The numeric settings, each set by one flag. */
+type SizeKey = Exclude<keyof BenchOptions, "only" | "quick">;
 
-/** The measures, in the order they run. */
-export const MEASURES = ["apply", "introspect", "engine", "preview", "state", "extra"] as const;
+const DEFAULTS: BenchOptions = {
+  rounds: 3,
+  migrations: 500,
+  tables: 2000,
+  previewMigrations: 500,
+  previewDatabases: 4,
+  stateMigrations: 2000,
+  safetyMigrations: 500,
+  driftMigrations: 500,
+  only: [],
+  quick: false,
+};
+const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50 };
+
+/** The modules (one file each in `scripts/bench/`), in the order they run. */
+export const MODULES = ["apply", "introspect", "engine", "preview", "state", "safety", "drift"] as const;
+/** One module of {@link MODULES}. */
+export type Module = (typeof MODULES)[number];
 
 /**
- * Parses `--rounds N`, `--migrations N`, `--tables N`, `--preview-migrations N`,
- * `--preview-databases N`, `--state-migrations N`, `--only a,b` and `--quick` (also `--flag=N`).
- * `--quick` sets small defaults first; explicit flags still win.
+ * The sizes each module reads: `--quick` makes every one of them small (`previewDatabases`
+ * stays 4: the measure compares 4 databases × N with × 1, whatever N).
+ */
+export const MODULE_SIZES: Record<Module, readonly SizeKey[]> = {
+  apply: ["rounds", "migrations"],
+  introspect: ["rounds", "tables"],
+  engine: ["rounds", "migrations"],
+  preview: ["rounds", "previewMigrations"],
+  state: ["stateMigrations"],
+  safety: ["rounds", "safetyMigrations"],
+  drift: ["rounds", "driftMigrations", "tables"],
+};
+
+const FLAGS: Record<string, SizeKey> = {
+  "--rounds": "rounds",
+  "--migrations": "migrations",
+  "--tables": "tables",
+  "--preview-migrations": "previewMigrations",
+  "--preview-databases": "previewDatabases",
+  "--state-migrations": "stateMigrations",
+  "--safety-migrations": "safetyMigrations",
+  "--drift-migrations": "driftMigrations",
+};
+
+/** The flags, for messages and the README. */
+export const USAGE = `--quick, --only ${MODULES.join(",")}, ${Object.keys(FLAGS)
+  .map((f) => `${f} N`)
+  .join(", ")}`;
+
+/** A command line the bench refuses: the message says what is accepted. */
+export class BenchArgumentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BenchArgumentError";
+  }
+}
+
+/**
+ * Parses `--quick`, `--only a,b` and the size flags of {@link FLAGS} (also `--flag=N`).
+ * `--quick` sets small defaults first; explicit flags still win. Anything else is refused.
  */
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const quick = argv.includes("--quick");
   const opts: BenchOptions = { ...DEFAULTS, ...(quick ? QUICK : {}), quick, only: [] };
-  const keys: Record<string, Exclude<keyof BenchOptions, "only" | "quick">> = {
-    "--rounds": "rounds",
-    "--migrations": "migrations",
-    "--tables": "tables",
-    "--preview-migrations": "previewMigrations",
-    "--preview-databases": "previewDatabases",
-    "--state-migrations": "stateMigrations",
-  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     if (arg === "--quick") continue;
     const [flag, inline] = arg.includes("=") ? (arg.split("=", 2) as [string, string]) : [arg, undefined];
     if (flag === "--only") {
       const raw = inline ?? argv[++i] ?? "";
-      for (const m of raw.split(",").filter(Boolean)) {
-        if (!(MEASURES as readonly string[]).includes(m)) throw new Error(`--only: unknown measure "${m}" (expected ${MEASURES.join(", ")})`);
-        opts.only.push(m);
+      const names = raw.split(",").filter(Boolean);
+      if (names.length === 0) throw new BenchArgumentError(`--only needs one or more of ${MODULES.join(", ")}`);
+      for (const m of names) {
+        if (!(MODULES as readonly string[]).includes(m)) throw new BenchArgumentError(`--only: unknown module "${m}" (known modules: ${MODULES.join(", ")})`);
+        if (!opts.only.includes(m as Module)) opts.only.push(m as Module);
       }
       continue;
     }
-    const key = keys[flag];
-    if (!key) throw new Error(`unknown argument "${arg}" (expected --quick, --only ${MEASURES.join(",")}, or ${Object.keys(keys).join(" N, ")} N)`);
+    const key = FLAGS[flag];
+    if (!key) throw new BenchArgumentError(`unknown argument "${arg}" (expected ${USAGE})`);
     const raw = inline ?? argv[++i];
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${flag} needs a positive integer, got "${raw ?? ""}"`);
+    if (!Number.isInteger(value) || value < 1) throw new BenchArgumentError(`${flag} needs a positive integer, got "${raw ?? ""}"`);
     opts[key] = value;
+  }
+  if (selected(opts, "drift") && opts.tables < opts.driftMigrations) {
+    throw new BenchArgumentError(`--tables (${opts.tables}) must be at least --drift-migrations (${opts.driftMigrations}): each drift migration creates one or more tables`);
   }
   return opts;
 }
 
-/** Whether `measure` runs under these options. */
-export function selected(opts: BenchOptions, measure: (typeof MEASURES)[number]): boolean {
-  return opts.only.length === 0 || opts.only.includes(measure);
+/** Whether `module` runs under these options. */
+export function selected(opts: BenchOptions, module: Module): boolean {
+  return opts.only.length === 0 || opts.only.includes(module);
 }

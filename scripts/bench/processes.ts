@@ -8,8 +8,11 @@ import { DEBIAN_BIN } from "../../test/support/postgres.js";
 export const PSQL = path.join(DEBIAN_BIN, "psql");
 export const PG_DUMP = path.join(DEBIAN_BIN, "pg_dump");
 
-/** Runs a binary; rejects with its stderr on a non-zero exit. Returns stdout when captured. */
-export function runBinary(cmd: string, args: string[], env: NodeJS.ProcessEnv, captureStdout = false): Promise<string> {
+/**
+ * Runs a binary; rejects with its stderr on an exit code not in `okCodes` (`diff` exits 1 when
+ * the files differ). Returns stdout when captured.
+ */
+export function runBinary(cmd: string, args: string[], env: NodeJS.ProcessEnv, captureStdout = false, okCodes: readonly number[] = [0]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ["ignore", captureStdout ? "pipe" : "ignore", "pipe"] });
     const out: Buffer[] = [];
@@ -18,7 +21,7 @@ export function runBinary(cmd: string, args: string[], env: NodeJS.ProcessEnv, c
     child.stderr?.on("data", (b: Buffer) => err.push(b));
     child.on("error", reject);
     child.on("close", (code, signal) => {
-      if (code === 0) resolve(Buffer.concat(out).toString("utf8"));
+      if (code !== null && okCodes.includes(code)) resolve(Buffer.concat(out).toString("utf8"));
       else reject(new Error(`${path.basename(cmd)} exited with ${code ?? signal}: ${Buffer.concat(err).toString("utf8").trim().slice(0, 2000)}`));
     });
   });

@@ -1,44 +1,71 @@
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { parseArgs, runExtraModules } from "../../scripts/bench.js";
+import { describe, expect, it } from "vitest";
+import { mergeSummary, parseArgs, plan } from "../../scripts/bench.js";
+import { BenchArgumentError, MODULE_SIZES, MODULES } from "../../scripts/bench/options.js";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-function moduleFile(name: string, body: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-bench-mod-"));
-  dirs.push(dir);
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, body);
-  return file;
-}
-
-describe("npm run bench: options and extra modules", () => {
-  it("defaults are the issue's sizes; --quick shrinks them; explicit flags win; bad flags are refused", () => {
-    expect(parseArgs([])).toMatchObject({ rounds: 3, migrations: 500, previewDatabases: 4, previewMigrations: 500, stateMigrations: 2000, quick: false, only: [] });
-    expect(parseArgs(["--quick"])).toMatchObject({ rounds: 1, migrations: 100, quick: true });
+describe("npm run bench: one options parser for every module", () => {
+  it("defaults are the issue's sizes; --quick shrinks them; explicit flags win", () => {
+    expect(parseArgs([])).toMatchObject({ rounds: 3, migrations: 500, tables: 2000, previewDatabases: 4, previewMigrations: 500, stateMigrations: 2000, safetyMigrations: 500, driftMigrations: 500, quick: false, only: [] });
+    expect(parseArgs(["--quick"])).toMatchObject({ rounds: 1, migrations: 100, safetyMigrations: 100, driftMigrations: 50, quick: true });
     expect(parseArgs(["--quick", "--migrations=250", "--only", "apply,state"])).toMatchObject({ migrations: 250, only: ["apply", "state"] });
-    expect(() => parseArgs(["--only", "speed"])).toThrow(/unknown measure "speed"/);
-    expect(() => parseArgs(["--rounds", "0"])).toThrow(/--rounds needs a positive integer/);
-    expect(() => parseArgs(["--fast"])).toThrow(/unknown argument "--fast"/);
+    expect(parseArgs(["--safety-migrations", "20", "--drift-migrations=10", "--tables", "40"])).toMatchObject({ safetyMigrations: 20, driftMigrations: 10, tables: 40, rounds: 3 });
   });
 
-  it("runs the extra modules that exist, merges their keys, and skips missing ones", async () => {
-    const a = moduleFile("bench-a.ts", "export async function run() { return { safetyRatio: 1.05, safetyMet: true }; }\n");
-    const b = moduleFile("bench-b.ts", "export async function run() { return { driftSeconds: 0.25, note: 'ok' }; }\n");
-    const { summary, lines } = await runExtraModules([a, path.join(path.dirname(a), "absent.ts"), b]);
-    expect(summary).toEqual({ safetyRatio: 1.05, safetyMet: true, driftSeconds: 0.25, note: "ok" });
-    expect(lines).toHaveLength(2);
+  it("refuses unknown flags with a message that names the accepted ones", () => {
+    for (const bad of [["--fast"], ["--quick", "--verbose"], ["extra"], ["--rounds=2", "-q"]]) {
+      let err: unknown;
+      try {
+        parseArgs(bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(BenchArgumentError);
+      const message = (err as Error).message;
+      expect(message).toMatch(/^unknown argument "/);
+      for (const flag of ["--quick", "--only", "--rounds N", "--safety-migrations N", "--drift-migrations N"]) expect(message).toContain(flag);
+    }
+    expect(() => parseArgs(["--rounds", "0"])).toThrow(/--rounds needs a positive integer, got "0"/);
+    expect(() => parseArgs(["--safety-migrations"])).toThrow(/--safety-migrations needs a positive integer, got ""/);
+    expect(() => parseArgs(["--only", "drift", "--drift-migrations", "600", "--tables", "500"])).toThrow(/--tables \(500\) must be at least --drift-migrations \(600\)/);
   });
 
-  it("refuses a module without run() and two modules reporting the same key", async () => {
-    const bad = moduleFile("bench-bad.ts", "export const x = 1;\n");
-    await expect(runExtraModules([bad])).rejects.toThrow(/does not export `async function run\(\)`/);
-    const one = moduleFile("bench-one.ts", "export async function run() { return { k: 1 }; }\n");
-    const two = moduleFile("bench-two.ts", "export async function run() { return { k: 2 }; }\n");
-    await expect(runExtraModules([one, two])).rejects.toThrow(/key "k" is already reported/);
+  it("--only picks any module, and refuses an unknown one naming the known ones", () => {
+    for (const m of MODULES) expect(plan(parseArgs(["--only", m])).map((p) => p.module)).toEqual([m]);
+    expect(plan(parseArgs(["--only", "drift,safety"])).map((p) => p.module)).toEqual(["safety", "drift"]);
+    expect(plan(parseArgs([])).map((p) => p.module)).toEqual([...MODULES]);
+    let message = "";
+    try {
+      parseArgs(["--only", "safety,extra"]);
+    } catch (e) {
+      expect(e).toBeInstanceOf(BenchArgumentError);
+      message = (e as Error).message;
+    }
+    expect(message).toBe(`--only: unknown module "extra" (known modules: ${MODULES.join(", ")})`);
+    expect(MODULES).toEqual(["apply", "introspect", "engine", "preview", "state", "safety", "drift"]);
+    expect(() => parseArgs(["--only"])).toThrow(/--only needs one or more of apply, introspect/);
+  });
+
+  it("--quick reaches every module's options: each size a module reads is smaller than the full run's", () => {
+    const full = new Map(plan(parseArgs([])).map((p) => [p.module, p.sizes]));
+    const quick = plan(parseArgs(["--quick"]));
+    expect(quick.map((p) => p.module)).toEqual([...MODULES]);
+    for (const { module, sizes } of quick) {
+      expect(Object.keys(sizes), module).toEqual([...MODULE_SIZES[module]]);
+      expect(Object.keys(sizes).length, module).toBeGreaterThan(0);
+      for (const [key, value] of Object.entries(sizes)) {
+        expect(value, `${module}.${key}`).toBeLessThan(full.get(module)?.[key] ?? 0);
+        if (key === "rounds") expect(value, module).toBe(1);
+      }
+    }
+    // The safety and drift modules, which once ignored --quick, get the small sizes.
+    expect(quick.find((p) => p.module === "safety")?.sizes).toEqual({ rounds: 1, safetyMigrations: 100 });
+    expect(quick.find((p) => p.module === "drift")?.sizes).toEqual({ rounds: 1, driftMigrations: 50, tables: 300 });
+  });
+
+  it("merges every module's keys into one JSON object and refuses a key two modules report", () => {
+    const summary: Record<string, unknown> = { quick: true };
+    mergeSummary(summary, "safety", { safetyRatio: 0.2, safetyMet: true });
+    mergeSummary(summary, "drift", { driftColdRatio: 1.1, driftWarmRatio: 0.1 });
+    expect(summary).toEqual({ quick: true, safetyRatio: 0.2, safetyMet: true, driftColdRatio: 1.1, driftWarmRatio: 0.1 });
+    expect(() => mergeSummary(summary, "drift", { safetyRatio: 1 })).toThrow(/bench module drift reports "safetyRatio", which is reported already/);
   });
 });
