@@ -17,7 +17,7 @@
  *
  * Flags (one parser, scripts/bench/options.ts): `--quick` (small N for every module, one
  * round: checks the bench works; its figures are not the issue's), `--only <module,…>`, and a
- * size flag per setting (see {@link USAGE}). The last line printed is one JSON object with
+ * size flag per setting (see `USAGE` in options.ts). The last line printed is one JSON object with
  * every module's keys.
  */
 import * as fs from "node:fs";
@@ -31,7 +31,7 @@ import { benchDrift } from "./bench/drift.js";
 import { benchEngineUp } from "./bench/engine-up.js";
 import { benchIntrospect } from "./bench/introspect.js";
 import { benchNoopPreview } from "./bench/noop-preview.js";
-import { BenchArgumentError, MODULE_SIZES, MODULES, parseArgs, selected, USAGE, type BenchOptions, type Module } from "./bench/options.js";
+import { BenchArgumentError, MODULE_SIZES, MODULES, parseArgs, selected, type BenchOptions, type Module } from "./bench/options.js";
 import { PG_DUMP, PSQL } from "./bench/processes.js";
 import { benchSafety } from "./bench/safety.js";
 import { benchStateSize } from "./bench/state-size.js";
@@ -156,7 +156,7 @@ async function introspectMeasure(admin: pg.Client, server: TestServer, tmp: stri
 if (require.main === module) {
   main().catch((err: unknown) => {
     // A refused command line needs its message, not a stack.
-    const text = err instanceof BenchArgumentError ? `${err.message}\nusage: npm run bench -- [${USAGE}]` : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    const text = err instanceof BenchArgumentError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`[bench] FAILED: ${text}\n`);
     process.exitCode = err instanceof BenchArgumentError ? 2 : 1;
   });
