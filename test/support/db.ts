@@ -12,6 +12,9 @@ declare module "vitest" {
     /** The server's superuser, for test fixtures only (e.g. acting as another team's session). */
     pgSuperuser: ConnectionOptions;
     pgKind: string;
+    /** The server's major version, read from the server (14…18). */
+    pgMajor: number;
+    /** Debian's client tools (pg_dump, psql) when they match the server; "" otherwise. */
     pgBinDir: string;
   }
 }
@@ -25,6 +28,11 @@ export function adminConnection(): ConnectionOptions {
 export function testServerConfig(): Record<string, unknown> {
   const admin = adminConnection();
   return { embedded: false, host: admin.host, port: admin.port, adminUser: admin.user, sslmode: "disable" };
+}
+
+/** The major version of the server the suites run on (`PGSTACK_TEST_PG_VERSION`, 15 by default). */
+export function serverMajor(): number {
+  return inject("pgMajor");
 }
 
 /** The superuser connection, for fixtures that no pgstack admin could set up. */

@@ -29,14 +29,27 @@ async function createManagedStyleAdmin(superuser: ConnectionOptions): Promise<Co
   return { ...superuser, user: TEST_ADMIN, password };
 }
 
+/** The server's major version, as it reports it. */
+async function serverMajorOf(conn: ConnectionOptions): Promise<number> {
+  const client = await connect(conn);
+  try {
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+    return Math.floor(Number(rows[0]?.v) / 10000);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function setup(project: TestProject): Promise<void> {
   server = await startTestServer();
   const admin = await createManagedStyleAdmin(server.admin);
+  const major = await serverMajorOf(server.admin);
   // Printed so a test log shows which real server the suites talked to, and as whom.
-  console.log(`[pgstack tests] PostgreSQL (${server.kind}) on ${admin.host}:${admin.port}, admin "${admin.user}" (LOGIN CREATEROLE CREATEDB, not a superuser)`);
+  console.log(`[pgstack tests] PostgreSQL ${major} (${server.kind}) on ${admin.host}:${admin.port}, admin "${admin.user}" (LOGIN CREATEROLE CREATEDB, not a superuser)`);
   project.provide("pgAdmin", admin);
   project.provide("pgSuperuser", server.admin);
   project.provide("pgKind", server.kind);
+  project.provide("pgMajor", major);
   project.provide("pgBinDir", server.binDir ?? "");
 }
 

