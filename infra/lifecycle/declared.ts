@@ -12,7 +12,7 @@ import { applyMigrations } from "./apply.js";
 import { silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
 import { PgstackError } from "./errors.js";
 import { readSchema, type SchemaSnapshot } from "./schema/index.js";
-import { withScratchDatabase, type ScratchPurpose } from "./scratch.js";
+import { withScratchDatabase, type ScratchDatabase, type ScratchPurpose } from "./scratch.js";
 import { schemaDdl, type ManagedSchema } from "./reset.js";
 import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
 import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
@@ -79,47 +79,76 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
   }
   await loadSqlParser();
   const snapshot = await withScratchDatabase(admin, { purpose: opts.purpose ?? "declared", owner: opts.role, logger: log, migrations: selected }, async (scratch) => {
-    // A managed schema a migration creates is theirs: created by it, then owned and granted as configured.
-    const precreated = schemasToPrecreate(schemas, selected);
-    const later = schemas.filter((s) => !precreated.includes(s));
-    if (precreated.length > 0) await scratch.admin.query(precreated.flatMap(schemaDdl).join(";\n"));
-    const owner = await scratch.ownerSession();
     const structure = { schemas: schemas.map((s) => s.name) };
-    const replay = scratch.migrations;
-    const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
-    const apply = async (list: readonly Migration[]) => {
-      // As the owner, confined, as in production: the same role the real `up` runs them as.
-      const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet });
-      if (result.error) {
-        throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
-          hint: "every migration must apply, in order, to a fresh database: fix the file named above",
-          cause: result.error,
-        });
-      }
-    };
-    if (opts.onStep) {
+    const onStep = opts.onStep;
+    await buildInScratch(scratch, scratch.migrations, {
+      role: opts.role,
+      schemas,
+      logger: log,
       // One build, introspected after each migration.
-      await opts.onStep(0, await readSchema(scratch.admin, structure));
-      for (const [i, m] of replay.entries()) {
-        await apply(replay.slice(0, i + 1));
-        await opts.onStep(m.id, await readSchema(scratch.admin, structure));
-      }
-    } else {
-      // In slices, for progress on long folders; each slice is one applyMigrations run.
-      const step = Math.max(1, Math.ceil(replay.length / 10));
-      for (let done = 0; done < replay.length; ) {
-        done = Math.min(replay.length, done + step);
-        await apply(replay.slice(0, done));
-        if (selected.length >= 50) log.info(`declared schema: applied ${done}/${selected.length} migration(s) to the scratch database`);
-      }
-      if (replay.length === 0) await apply([]);
-    }
-    // As the MigrationSet does: their grants reach the tables the migrations created in them too.
-    if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdlAfterMigrations).join(";\n"));
+      ...(onStep ? { onStep: async (version: number) => void (await onStep(version, await readSchema(scratch.admin, structure))) } : {}),
+    });
     return readSchema(scratch.admin, structure);
   });
   if (cacheFile) writeCache(cacheFile, snapshot);
   return snapshot;
+}
+
+/** Options of {@link buildInScratch}. */
+export interface BuildOptions {
+  /** The role migrations run as: the scratch database's owner. */
+  role: string;
+  /** The managed schemas, made as the stack makes them: before the migrations, or right after the ones that create them. */
+  schemas: readonly ManagedSchema[];
+  logger: Logger;
+  /** Called before the first migration (version 0) and after each one: the build then goes one migration at a time. */
+  onStep?: (version: number) => Promise<void>;
+}
+
+/**
+ * The one build of a schema from migrations, in a scratch database: the managed schemas
+ * pre-created (those no migration creates), then `migrations` (as the scratch run replays them,
+ * {@link ScratchDatabase.migrations}) applied as the owner, confined, through the real apply
+ * path, then the schemas the migrations created given their owner and grants. The declared
+ * schema and the rehearsal's copy build this way. Throws {@link DeclaredSchemaError} when a
+ * migration fails.
+ */
+export async function buildInScratch(scratch: ScratchDatabase, migrations: readonly Migration[], opts: BuildOptions): Promise<void> {
+  const log = opts.logger;
+  // A managed schema a migration creates is theirs: created by it, then owned and granted as configured.
+  const precreated = schemasToPrecreate(opts.schemas, migrations);
+  const later = opts.schemas.filter((s) => !precreated.includes(s));
+  if (precreated.length > 0) await scratch.admin.query(precreated.flatMap(schemaDdl).join(";\n"));
+  const owner = await scratch.ownerSession();
+  const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
+  const apply = async (list: readonly Migration[]) => {
+    // As the owner, confined, as in production: the same role the real `up` runs them as.
+    const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet });
+    if (result.error) {
+      throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
+        hint: "every migration must apply, in order, to a fresh database: fix the file named above",
+        cause: result.error,
+      });
+    }
+  };
+  if (opts.onStep) {
+    await opts.onStep(0);
+    for (const [i, m] of migrations.entries()) {
+      await apply(migrations.slice(0, i + 1));
+      await opts.onStep(m.id);
+    }
+  } else {
+    // In slices, for progress on long folders; each slice is one applyMigrations run.
+    const step = Math.max(1, Math.ceil(migrations.length / 10));
+    for (let done = 0; done < migrations.length; ) {
+      done = Math.min(migrations.length, done + step);
+      await apply(migrations.slice(0, done));
+      if (migrations.length >= 50) log.info(`build: applied ${done}/${migrations.length} migration(s) in the scratch database ${scratch.name}`);
+    }
+    if (migrations.length === 0) await apply([]);
+  }
+  // As the MigrationSet does: their grants reach the tables the migrations created in them too.
+  if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdlAfterMigrations).join(";\n"));
 }
 
 /** What identifies a migration file for the cache: its checksum covers its text and directives. */

@@ -12,9 +12,9 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { copyProjectForCli, exportState, setDatabases, setSecret, setStackConfig, type CliProject } from "../support/cli.js";
-import { adminConnection, query, serverMajor, superuserConnection } from "../support/db.js";
-import { createManagedStyleAdmin } from "../support/global-setup.js";
-import { DEBIAN_BIN, startTestServer, type TestServer } from "../support/postgres.js";
+import { query } from "../support/db.js";
+import { DEBIAN_BIN } from "../support/postgres.js";
+import { serverOfMajor, type MajorServer } from "../support/servers.js";
 
 const show = (label: string, text: string) => {
   if (process.env["PGSTACK_SHOW_PREVIEW"]) console.log(`----- ${label} -----\n${text}`);
@@ -22,13 +22,6 @@ const show = (label: string, text: string) => {
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** The local client the suites have: Debian's PostgreSQL 15. */
 const PG_DUMP_15 = path.join(DEBIAN_BIN, "pg_dump");
-
-/** A server of `major` and its managed-style admin: the suites' own when it is that major, else one started here. */
-async function serverOf(major: number): Promise<{ admin: ConnectionOptions; superuser: ConnectionOptions; server?: TestServer }> {
-  if (serverMajor() === major) return { admin: adminConnection(), superuser: superuserConnection() };
-  const server = await startTestServer({ major });
-  return { admin: await createManagedStyleAdmin(server.admin), superuser: server.admin, server };
-}
 
 /** A project copy with one stack on `admin`'s server, its backups made by `pgDump`. */
 function project(stack: string, admin: ConnectionOptions, pgDump: string): CliProject {
@@ -40,7 +33,7 @@ function project(stack: string, admin: ConnectionOptions, pgDump: string): CliPr
   return p;
 }
 
-const servers: TestServer[] = [];
+const servers: MajorServer[] = [];
 const projects: CliProject[] = [];
 afterAll(async () => {
   for (const p of projects) fs.rmSync(p.dir, { recursive: true, force: true });
@@ -57,8 +50,8 @@ describe("a PostgreSQL 18 server and the local pg_dump 15", () => {
   let p: CliProject;
 
   beforeAll(async () => {
-    const s = await serverOf(18);
-    if (s.server) servers.push(s.server);
+    const s = await serverOfMajor(18);
+    servers.push(s);
     admin = s.admin;
     p = project("v18", admin, PG_DUMP_15);
     projects.push(p);
@@ -122,8 +115,8 @@ describe("a pg_dump that fails on its own", () => {
   ];
 
   it("shows pg_dump's own error, once, and not the backup script", async () => {
-    const s = await serverOf(15);
-    if (s.server) servers.push(s.server);
+    const s = await serverOfMajor(15);
+    servers.push(s);
     const p = project("v15", s.admin, PG_DUMP_15);
     projects.push(p);
     setDatabases(p, "v15", databases(1, false));
