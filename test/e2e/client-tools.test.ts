@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
-import { copyProjectForCli, exportState, setDatabases, setSecret, setStackConfig, type CliProject } from "../support/cli.js";
+import { copyProjectForCli, exportState, resourceSummary, setDatabases, setSecret, setStackConfig, stackOutputs, type CliProject } from "../support/cli.js";
 import { query } from "../support/db.js";
 import { DEBIAN_BIN } from "../support/postgres.js";
 import { serverOfMajor, type MajorServer } from "../support/servers.js";
@@ -132,7 +132,24 @@ describe("a pg_dump that fails on its own", () => {
     expect(up.output.split(own).length - 1).toBe(1);
     expect(up.output).not.toContain("set -eu");
     expect(up.output).not.toContain("PG_DUMP");
-    // The backup failed before the reset: the database is untouched.
+    // The backup failed before the reset: the database is untouched, and no dump file was left.
     expect(await query({ ...s.admin, database: DB }, "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 4 }]);
+    const dumps = () => fs.readdirSync(path.join(p.dir, "backups", "v15", DB));
+    expect(dumps()).toEqual([]);
+
+    // Once pg_dump can read everything, the same up backs up and resets.
+    await query({ ...s.superuser, database: DB }, "DROP TABLE hidden_from_admin");
+    p.ok(["up", "--stack", "v15", "--yes"]);
+    expect(dumps()).toHaveLength(1);
+    const last = stackOutputs(p, "v15")[DB]?.["lastBackup"];
+    expect(last).toMatch(/^backups\/v15\/clients15\/clients15-g2-\d{8}T\d{6}Z\.dump$/);
+
+    // A newer pgstack's backup script (here: one more line) updates the backup resource without a new dump.
+    const component = path.join(p.dir, "infra", "components", "database.ts");
+    fs.writeFileSync(component, fs.readFileSync(component, "utf8").replace('"set -eu",', '"set -eu",\n    "# a newer pgstack",'));
+    const upgraded = p.ok(["up", "--stack", "v15", "--yes"]);
+    expect(resourceSummary(upgraded.stdout)).toMatchObject({ updated: 1 });
+    expect(dumps()).toHaveLength(1);
+    expect(stackOutputs(p, "v15")[DB]?.["lastBackup"]).toBe(last);
   });
 });
