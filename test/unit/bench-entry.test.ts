@@ -40,7 +40,7 @@ describe("npm run bench: one options parser for every module", () => {
       message = (e as Error).message;
     }
     expect(message).toBe(`--only: unknown module "extra" (known modules: ${MODULES.join(", ")})`);
-    expect(MODULES).toEqual(["apply", "introspect", "engine", "preview", "state", "safety", "drift"]);
+    expect(MODULES).toEqual(["apply", "introspect", "engine", "preview", "devpreview", "state", "safety", "drift", "adopt"]);
     expect(() => parseArgs(["--only"])).toThrow(/--only needs one or more of apply, introspect/);
   });
 
@@ -59,6 +59,8 @@ describe("npm run bench: one options parser for every module", () => {
     // The safety and drift modules, which once ignored --quick, get the small sizes.
     expect(quick.find((p) => p.module === "safety")?.sizes).toEqual({ rounds: 1, safetyMigrations: 100 });
     expect(quick.find((p) => p.module === "drift")?.sizes).toEqual({ rounds: 1, driftMigrations: 50, tables: 300 });
+    expect(quick.find((p) => p.module === "adopt")?.sizes).toEqual({ rounds: 1, adoptMigrations: 30 });
+    expect(parseArgs(["--only", "adopt,devpreview", "--adopt-migrations", "7"])).toMatchObject({ only: ["adopt", "devpreview"], adoptMigrations: 7 });
   });
 
   it("merges every module's keys into one JSON object and refuses a key two modules report", () => {
