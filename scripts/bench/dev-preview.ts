@@ -53,7 +53,7 @@ for (let i = 0; i < ${dynamics}; i++) new Trivial(\`dyn-\${i}\`, i);
 }
 
 /** Writes the trivial project into `<tmp>/<name>`: the same runtime options as pgstack's Pulumi.yaml. */
-function trivialProject(tmp: string, name: string, resources: number): BenchProject {
+export function trivialProject(tmp: string, name: string, resources: number): BenchProject {
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir, { recursive: true });
   const runtime = (yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { runtime: unknown }).runtime;
@@ -64,15 +64,20 @@ function trivialProject(tmp: string, name: string, resources: number): BenchProj
   return cliProject(dir);
 }
 
-/** The devPreviewRatio measure, as report lines and keys. */
-export async function benchDevPreview(admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
+/** The dev stack (Pulumi.dev.yaml's databases, the repository's migrations) on `server`, brought up twice: its steady state. */
+export async function devStack(tmp: string, server: TestServer): Promise<BenchProject> {
   const dev = benchProject(tmp, "dev-preview", true);
   const devConfig = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
-  const databases = devConfig.config["pgstack:databases"];
-  await dev.initStack("dev", server.admin, databases as unknown[]);
+  await dev.initStack("dev", server.admin, devConfig.config["pgstack:databases"] as unknown[]);
   await dev.pulumi(["up", "--stack", "dev", "--yes", "--skip-preview"]);
   // The next up stores the inputs without the applied migrations' SQL: the steady state.
   await dev.pulumi(["up", "--stack", "dev", "--yes", "--skip-preview"]);
+  return dev;
+}
+
+/** The devPreviewRatio measure, as report lines and keys. */
+export async function benchDevPreview(admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
+  const dev = await devStack(tmp, server);
   const devCount = unchanged((await dev.pulumi(["preview", "--stack", "dev", "--expect-no-changes"])).output);
   // The stack resource itself is one of them; the program declares the rest.
   const trivial = trivialProject(tmp, "dev-preview-trivial", devCount - 1);
