@@ -22,6 +22,19 @@ import { median, pairedRatio, progress, r4, rotate, settle, verdict } from "./st
 /** Goal of the issue: the dev stack's no-op preview costs at most 1.2× the trivial program's. */
 export const DEV_PREVIEW_GOAL = 1.2;
 
+/** Every resource an `up` or `preview` counts in its `Resources:` summary (created, updated, unchanged…). */
+export function resourcesIn(output: string): number {
+  const block = output.slice(output.lastIndexOf("Resources:")).split("\n").slice(1);
+  let total = 0;
+  for (const line of block) {
+    const m = /^\s+(?:[-+~]+\s*)?(\d+) [a-z]/.exec(line);
+    if (!m) break;
+    total += Number(m[1]);
+  }
+  if (total === 0) throw new Error(`dev preview: no "Resources:" summary in the output:\n${output.slice(-2000)}`);
+  return total;
+}
+
 /** `N unchanged` in a preview's summary; fails when absent (the preview did not run the program). */
 function unchanged(output: string): number {
   const m = /(\d+) unchanged/.exec(output);
@@ -65,20 +78,19 @@ export function trivialProject(tmp: string, name: string, resources: number): Be
 }
 
 /** The dev stack (Pulumi.dev.yaml's databases, the repository's migrations) on `server`, brought up twice: its steady state. */
-export async function devStack(tmp: string, server: TestServer): Promise<BenchProject> {
+export async function devStack(tmp: string, server: TestServer): Promise<{ project: BenchProject; resources: number }> {
   const dev = benchProject(tmp, "dev-preview", true);
   const devConfig = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
   await dev.initStack("dev", server.admin, devConfig.config["pgstack:databases"] as unknown[]);
   await dev.pulumi(["up", "--stack", "dev", "--yes", "--skip-preview"]);
   // The next up stores the inputs without the applied migrations' SQL: the steady state.
-  await dev.pulumi(["up", "--stack", "dev", "--yes", "--skip-preview"]);
-  return dev;
+  const steady = await dev.pulumi(["up", "--stack", "dev", "--yes", "--skip-preview"]);
+  return { project: dev, resources: resourcesIn(steady.output) };
 }
 
 /** The devPreviewRatio measure, as report lines and keys. */
 export async function benchDevPreview(admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
-  const dev = await devStack(tmp, server);
-  const devCount = unchanged((await dev.pulumi(["preview", "--stack", "dev", "--expect-no-changes"])).output);
+  const { project: dev, resources: devCount } = await devStack(tmp, server);
   // The stack resource itself is one of them; the program declares the rest.
   const trivial = trivialProject(tmp, "dev-preview-trivial", devCount - 1);
   await trivial.pulumi(["stack", "init", "trivial"]);
