@@ -11,7 +11,7 @@ import type pg from "pg";
 import { applyMigrations } from "./apply.js";
 import { silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
 import { PgstackError } from "./errors.js";
-import { readSchema, type SchemaSnapshot } from "./schema/index.js";
+import { readSchema, readTableKeys, type SchemaSnapshot } from "./schema/index.js";
 import { withScratchDatabase, type ScratchDatabase, type ScratchPurpose } from "./scratch.js";
 import { schemaDdl, type ManagedSchema } from "./reset.js";
 import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
@@ -39,16 +39,26 @@ export interface DeclaredOptions {
   logger?: Logger;
   /**
    * Called before the first migration (version 0: the managed schemas, empty) and after each
-   * one with the schema at that version: one build, introspected at every step (slower). The
-   * cache is then not read (it is still written).
+   * one, in one build and one apply run: the step reads what it needs at that version (its table
+   * keys, or the whole schema). The cache is then not read (it is still written).
    */
-  onStep?: (version: number, snapshot: SchemaSnapshot) => unknown;
+  onStep?: (step: DeclaredStep) => unknown;
   /**
    * The managed schemas, created in the scratch database with their owner, grants and default privileges
    * before the migrations run, as the stack creates them in the real database. Default: `public`
    * owned by `role`, no grants. Also limits the introspection to these schemas.
    */
   schemas?: readonly ManagedSchema[];
+}
+
+/** One version of a step-by-step build ({@link DeclaredOptions.onStep}), read while it is current. */
+export interface DeclaredStep {
+  /** The version just applied; 0 before the first migration. */
+  version: number;
+  /** The keys of its tables (`schema.table`, sorted): one light catalog query. */
+  tables(): Promise<string[]>;
+  /** The whole schema at this version (the one catalog reader). */
+  read(): Promise<SchemaSnapshot>;
 }
 
 /** The migrations do not build on an empty database. */
@@ -81,12 +91,13 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
   const snapshot = await withScratchDatabase(admin, { purpose: opts.purpose ?? "declared", owner: opts.role, logger: log, migrations: selected }, async (scratch) => {
     const structure = { schemas: schemas.map((s) => s.name) };
     const onStep = opts.onStep;
+    const step = (version: number): DeclaredStep => ({ version, tables: () => readTableKeys(scratch.admin, structure), read: () => readSchema(scratch.admin, structure) });
     await buildInScratch(scratch, scratch.migrations, {
       role: opts.role,
       schemas,
       logger: log,
-      // One build, introspected after each migration.
-      ...(onStep ? { onStep: async (version: number) => void (await onStep(version, await readSchema(scratch.admin, structure))) } : {}),
+      // One build and one apply run, the step called before the first migration and after each.
+      ...(onStep ? { onStep: async (version: number) => onStep(step(version)) } : {}),
     });
     return readSchema(scratch.admin, structure);
   });
@@ -101,8 +112,8 @@ export interface BuildOptions {
   /** The managed schemas, made as the stack makes them: before the migrations, or right after the ones that create them. */
   schemas: readonly ManagedSchema[];
   logger: Logger;
-  /** Called before the first migration (version 0) and after each one: the build then goes one migration at a time. */
-  onStep?: (version: number) => Promise<void>;
+  /** Called before the first migration (version 0) and after each one, inside the one apply run. */
+  onStep?: (version: number) => Promise<unknown>;
 }
 
 /**
@@ -120,10 +131,12 @@ export async function buildInScratch(scratch: ScratchDatabase, migrations: reado
   const later = opts.schemas.filter((s) => !precreated.includes(s));
   if (precreated.length > 0) await scratch.admin.query(precreated.flatMap(schemaDdl).join(";\n"));
   const owner = await scratch.ownerSession();
+  // A throwaway database: a commit need not wait for its WAL to reach the disk.
+  await owner.query("SET synchronous_commit = off");
   const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
-  const apply = async (list: readonly Migration[]) => {
+  const apply = async (list: readonly Migration[], afterEach: (m: Migration) => Promise<unknown>) => {
     // As the owner, confined, as in production: the same role the real `up` runs them as.
-    const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet });
+    const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet, afterEach });
     if (result.error) {
       throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
         hint: "every migration must apply, in order, to a fresh database: fix the file named above",
@@ -132,20 +145,18 @@ export async function buildInScratch(scratch: ScratchDatabase, migrations: reado
     }
   };
   if (opts.onStep) {
-    await opts.onStep(0);
-    for (const [i, m] of migrations.entries()) {
-      await apply(migrations.slice(0, i + 1));
-      await opts.onStep(m.id);
-    }
+    // One apply run, the step called after each migration (under the run's lock).
+    const onStep = opts.onStep;
+    await onStep(0);
+    await apply(migrations, async (m) => onStep(m.id));
   } else {
-    // In slices, for progress on long folders; each slice is one applyMigrations run.
-    const step = Math.max(1, Math.ceil(migrations.length / 10));
-    for (let done = 0; done < migrations.length; ) {
-      done = Math.min(migrations.length, done + step);
-      await apply(migrations.slice(0, done));
-      if (migrations.length >= 50) log.info(`build: applied ${done}/${migrations.length} migration(s) in the scratch database ${scratch.name}`);
-    }
-    if (migrations.length === 0) await apply([]);
+    // One apply run; progress every tenth of a long folder.
+    const every = Math.max(1, Math.ceil(migrations.length / 10));
+    let done = 0;
+    await apply(migrations, async () => {
+      done++;
+      if (migrations.length >= 50 && (done % every === 0 || done === migrations.length)) log.info(`build: applied ${done}/${migrations.length} migration(s) in the scratch database ${scratch.name}`);
+    });
   }
   // As the MigrationSet does: their grants reach the tables the migrations created in them too.
   if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdlAfterMigrations).join(";\n"));
