@@ -229,7 +229,7 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
    * The inputs become the history's migrations (names and checksums), with no SQL.
    */
   async read(id, props) {
-    const read = await readOrGone(props.connection, async (client) => ({ history: await readHistory(client), repeatables: await readRepeatables(client) }));
+    const read = await readOrGone(props.connection, readRecordedRuns);
     if (!read) return {};
     const { history, repeatables } = read;
     const dir = props.migrationsDir ?? commonDir(props.migrations ?? []);
@@ -251,6 +251,11 @@ const MIGRATION_INPUT_KEYS = ["connection", "role", "resetGeneration", "session"
 /** Adoption settings from the inputs, with the progress logged (the MigrationSet reports adoption). */
 function adoptionOf(inputs: MigrationSetInputs) {
   return adoptionInput(inputs, inputs.migrations.filter((m) => m.sql !== undefined).map(toMigration), logger);
+}
+
+/** pgstack's history and each repeatable's latest run: what `applied` lists. */
+async function readRecordedRuns(client: Parameters<typeof readHistory>[0]) {
+  return { history: await readHistory(client), repeatables: await readRepeatables(client) };
 }
 
 function toMigration(m: MigrationInput): Migration {
@@ -299,7 +304,8 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
     // again: session advisory locks nest), so the SQL loaded below is all the apply can need.
     withMigrationLock(client, database, DEFAULT_LOCK_TIMEOUT_MS, async () => {
       // Versioned by name; repeatables at the checksum of their latest run.
-      const recorded = new Set([...(await readHistory(client)).map((h) => h.name), ...(await readRepeatables(client)).map((r) => `${r.name}@${r.checksum}`)]);
+      const before = await readRecordedRuns(client);
+      const recorded = new Set([...before.history.map((h) => h.name), ...before.repeatables.map((r) => `${r.name}@${r.checksum}`)]);
       const isRecorded = (m: MigrationInput) => recorded.has(isRepeatable(m) ? `${m.name}@${m.checksum}` : m.name);
       const needsSql = all.filter((m) => m.sql === undefined && !isRecorded(m));
       if (needsSql.length > 0) logger.info(`${database}: reading ${needsSql.length} applied migration file(s) the database has no record of`);
@@ -323,7 +329,7 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
         logger.info(`${database}: owner and grants applied to schema(s) the migrations created: ${created.map((s) => s.name).join(", ")}`);
       }
       if (result.error) throw result.error;
-      return { history: await readHistory(client), repeatables: await readRepeatables(client) };
+      return readRecordedRuns(client);
     }),
   ));
   // The outputs keep neither SQL nor the lists (the inputs have them): the state holds the
