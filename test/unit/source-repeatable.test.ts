@@ -3,24 +3,17 @@
  * refused at load with file:line:col, and the helpers every consumer orders and selects them by.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { MigrationSourceError } from "../../infra/lifecycle/errors.js";
 import { checkHistory } from "../../infra/lifecycle/history.js";
 import { scanMigrationFiles } from "../../infra/lifecycle/declared.js";
 import { describeRepeatables } from "../../infra/lifecycle/repeatables.js";
 import { compareMigrations, isRepeatable, loadMigrations, REPEATABLE_ID, sha256, upToVersion } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { allMigrations, appliedKey, fromAppliedKey } from "../../infra/providers/migrations.js";
-import { inline, memoryReader } from "../support/migrations.js";
+import { inline, memoryReader, sourceError } from "../support/migrations.js";
 
 beforeAll(loadSqlParser);
 
 const VIEW = "CREATE OR REPLACE VIEW v AS SELECT 1 AS one;\n";
-
-async function sourceError(files: Record<string, string>): Promise<MigrationSourceError> {
-  const err = await inline(files).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(MigrationSourceError);
-  return err as MigrationSourceError;
-}
 
 describe("repeatable migrations in the source", () => {
   it("come after every versioned migration, by name, with the repeatable id and a checksum", async () => {
