@@ -4,7 +4,8 @@
  * core: a view edited twice re-applies twice (one `pgstack.repeatables` row per checksum), an
  * unchanged folder previews as a no-op, a failing function reports file:line:col and leaves
  * nothing of its file, repeatables run after the versioned ones, a reset re-applies them, an
- * adoption records only versioned ones, and a history an older pgstack wrote gains the table.
+ * adoption records only versioned ones, a history an older pgstack wrote gains the table, and
+ * the safety check judges (and the rehearsal runs) exactly the repeatables that will re-run.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -20,8 +21,9 @@ import {
   type ConnectionOptions,
   type ManagedSchema,
 } from "../../infra/lifecycle/index.js";
+import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { closeIdleConnections } from "../../infra/providers/common.js";
-import { migrations, type MigrationSetInputs } from "../../infra/providers/handlers.js";
+import { migrations, safety, type MigrationSetInputs, type SafetyInputs } from "../../infra/providers/handlers.js";
 import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 
@@ -227,5 +229,35 @@ describe("repeatable migrations through the MigrationSet", () => {
     await ensureHistory(cl);
     expect((await applyMigrations(cl, all, { database: conn.database, role: owner })).results.map((r) => r.name)).toEqual(["R__functions", "R__views"]);
     expect((await runs(conn)).map((r) => r.name)).toEqual(["R__functions", "R__views"]);
+  });
+
+  it("the safety check judges the repeatables that will re-run, and the rehearsal runs them on a copy", async () => {
+    const { conn, owner } = await owned("repsafe");
+    const dir = folder();
+    const cl = await connectTo(conn);
+    expect((await applyMigrations(cl, await loadMigrations(dir), { database: conn.database, role: owner })).error).toBeUndefined();
+    await closeClients();
+    const inputs = async (policy: SafetyInputs["policy"]): Promise<SafetyInputs> => ({ connection: conn, role: owner, migrations: await inputsOf(dir), policy, configPath: "pgstack:safety", resetGeneration: 1 });
+    const report = () => logs.filter((l) => l.startsWith(`safety ${conn.database}`) || l.startsWith("  "));
+
+    logs.length = 0;
+    expect((await safety.check(undefined, await inputs(PROFILES.prod))).failures).toEqual([]);
+    expect(report()[0]).toBe(`safety ${conn.database}, prod policy: 0 pending migration(s) → safe`);
+
+    // The view now drops the table under it: judged like any migration (prod refuses the data loss).
+    await query(conn, "INSERT INTO items (name) VALUES ('a'), ('b')");
+    fs.writeFileSync(path.join(dir, "R__views.sql"), "DROP VIEW IF EXISTS item_names;\nDROP TABLE items;\n");
+    logs.length = 0;
+    const refused = await safety.check(undefined, await inputs(PROFILES.prod));
+    expect(refused.failures[0]?.reason).toMatch(/R__views\.sql:2:1[\s\S]*items[\s\S]*2 row/);
+    expect(report()).toContain("  pending: R__views");
+
+    // dev rehearses the re-run on a throwaway copy; the real view is untouched.
+    fs.writeFileSync(path.join(dir, "R__views.sql"), "CREATE OR REPLACE VIEW item_names AS SELECT id, name, price FROM items;\n");
+    logs.length = 0;
+    expect((await safety.check(undefined, await inputs(PROFILES.dev))).failures).toEqual([]);
+    expect(logs).toContain("rehearsing R__views (1/1)");
+    expect(logs.join("\n")).not.toMatch(/rehearsing (0001|R__functions)/);
+    expect(await viewColumns(conn)).toEqual(["id", "name"]);
   });
 });
