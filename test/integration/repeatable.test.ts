@@ -24,7 +24,7 @@ import {
 import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { closeIdleConnections } from "../../infra/providers/common.js";
 import { migrations, safety, type MigrationSetInputs, type SafetyInputs } from "../../infra/providers/handlers.js";
-import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
+import { closeClients, connectTo, freshDatabase, query, superuserConnection } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 
 const FIXTURE = "test/fixtures/repeatable/migrations";
@@ -41,7 +41,9 @@ afterAll(async () => {
 async function owned(prefix: string): Promise<{ conn: ConnectionOptions; owner: string; schemas: ManagedSchema[] }> {
   const conn = await freshDatabase(prefix);
   const owner = `${conn.database}_owner`;
-  await query(conn, `CREATE ROLE ${owner}; GRANT ${owner} TO CURRENT_USER; ALTER SCHEMA public OWNER TO ${owner}`);
+  await query(conn, `CREATE ROLE ${owner}; GRANT ${owner} TO CURRENT_USER`);
+  // By the superuser: before PostgreSQL 15 `public` belongs to it, not to the database's owner.
+  await query({ ...superuserConnection(), database: conn.database }, `ALTER SCHEMA public OWNER TO ${owner}`);
   return { conn, owner, schemas: [{ name: "public", owner, grants: [] }] };
 }
 
