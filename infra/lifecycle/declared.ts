@@ -15,7 +15,7 @@ import { readSchema, readTableKeys, type SchemaSnapshot } from "./schema/index.j
 import { withScratchDatabase, type ScratchDatabase, type ScratchPurpose } from "./scratch.js";
 import { schemaDdl, type ManagedSchema } from "./reset.js";
 import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
-import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
+import { compareMigrations, isRepeatableName, nodeFileReader, REPEATABLE_ID, sha256, upToVersion, type Migration, type MigrationFileReader } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
 
@@ -76,7 +76,7 @@ export class DeclaredSchemaError extends PgstackError {
  */
 export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: readonly Migration[], opts: DeclaredOptions): Promise<SchemaSnapshot> {
   const log = opts.logger ?? silentLogger;
-  const selected = migrations.filter((m) => opts.upTo === undefined || m.id <= opts.upTo);
+  const selected = upToVersion(migrations, opts.upTo);
   const schemas = opts.schemas ?? [{ name: "public", owner: opts.role, grants: [] }];
   const key = declaredCacheKey(selected, opts.role, schemas);
   const cacheFile = opts.cacheDir === false ? undefined : path.join(opts.cacheDir ?? defaultCacheDir(), `${key}.json`);
@@ -173,15 +173,20 @@ export function declaredCacheKey(migrations: readonly MigrationIdentity[], role:
 /**
  * The files of a migrations folder with their checksums (the same sha256 over the bytes that
  * {@link loadMigrations} computes), without parsing any SQL: enough to look the declared schema
- * up in the cache. Files that do not look like `NNNN_name.sql` are left to `loadMigrations` to refuse.
+ * up in the cache. Files that look like neither `NNNN_name.sql` nor `R__name.sql` are left to
+ * `loadMigrations` to refuse.
  */
 export async function scanMigrationFiles(dir: string, reader: MigrationFileReader = nodeFileReader): Promise<MigrationIdentity[]> {
-  const names = (await reader.listSqlFiles(dir)).filter((base) => /^\d+_[a-z0-9_]+\.sql$/.test(base));
+  const names = (await reader.listSqlFiles(dir)).filter((base) => /^(\d+_|R__)[a-z0-9_]+\.sql$/.test(base));
   // Read concurrently: hundreds of small files are latency, not bandwidth.
   const out = await Promise.all(
-    names.map(async (base): Promise<MigrationIdentity> => ({ id: Number(base.slice(0, base.indexOf("_"))), name: base.slice(0, -4), checksum: sha256(await reader.read(path.join(dir, base))) })),
+    names.map(async (base): Promise<MigrationIdentity> => {
+      const name = base.slice(0, -4);
+      const id = isRepeatableName(name) ? REPEATABLE_ID : Number(base.slice(0, base.indexOf("_")));
+      return { id, name, checksum: sha256(await reader.read(path.join(dir, base))) };
+    }),
   );
-  return out.sort((a, b) => a.id - b.id);
+  return out.sort(compareMigrations);
 }
 
 /** Options of {@link cachedDeclaredSchema}: those of {@link buildDeclaredSchema} that make the key. */
@@ -193,7 +198,7 @@ export type CachedOptions = Pick<DeclaredOptions, "role" | "upTo" | "cacheDir" |
  */
 export function cachedDeclaredSchema(files: readonly MigrationIdentity[], opts: CachedOptions): SchemaSnapshot | undefined {
   if (opts.cacheDir === false) return undefined;
-  const selected = files.filter((m) => opts.upTo === undefined || m.id <= opts.upTo);
+  const selected = upToVersion(files, opts.upTo);
   const schemas = opts.schemas ?? [{ name: "public", owner: opts.role, grants: [] }];
   return readCache(path.join(opts.cacheDir ?? defaultCacheDir(), `${declaredCacheKey(selected, opts.role, schemas)}.json`));
 }
