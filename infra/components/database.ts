@@ -17,20 +17,39 @@ import type { GuardedObject } from "../providers/handlers.js";
 import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
 import { driftPolicy, migrationsDigest } from "../lifecycle/drift.js";
 
+/**
+ * The PostgreSQL server a {@link PostgresDatabase} lives on. Each setting is a `pulumi.Input`,
+ * so it can be the output of the resource that creates the server (an RDS instance, a Cloud SQL
+ * server, a container) in the same program: while it is unknown (the preview before the server
+ * exists) pgstack shows what it will create and connects to nothing.
+ */
+export interface ServerInput {
+  host: pulumi.Input<string>;
+  port: pulumi.Input<number>;
+  /** The role pgstack connects as: `LOGIN CREATEROLE CREATEDB` is enough, no superuser needed. */
+  adminUser: pulumi.Input<string>;
+  /** The admin's password; it is kept secret in the state. */
+  adminPassword: pulumi.Input<string>;
+  /** TLS: `disable` (loopback only), `require` (any certificate) or `verify-full`. Default `disable`. */
+  sslmode?: pulumi.Input<ServerConfig["sslmode"]>;
+}
+
 /** Arguments of {@link PostgresDatabase}. */
 export interface PostgresDatabaseArgs {
-  stack: string;
-  /** Index of this database in `pgstack:databases`, for config paths in messages. */
-  index: number;
-  server: ServerConfig;
+  /** The server, its settings as `pulumi.Input`s. */
+  server: ServerInput;
+  /** The database, validated by the config schema (`parseStackConfig(...).databases[i]`). */
   db: DatabaseConfig;
-  adminPassword: pulumi.Output<string>;
-  /** Secret passwords from config, by role name. */
-  rolePasswords: Map<string, pulumi.Output<string>>;
-  /** The migrations, loaded and parsed by the program. */
+  /** The migrations of `db`, loaded and parsed before anything is declared ({@link loadDatabaseMigrations}). */
   migrations: Migration[];
-  /** The pg_dump backup folder for this database, relative to the project. */
-  backupDir: string;
+  /** Passwords of login roles, by role name; a login role without one gets a generated password. */
+  rolePasswords?: Readonly<Record<string, pulumi.Input<string>>>;
+  /** The stack, for messages and the reset policy. Default: the current Pulumi stack. */
+  stack?: string;
+  /** Where `db` is declared, for messages (e.g. `pgstack:databases[0]`). Default: `databases.<name>`. */
+  configPath?: string;
+  /** The pg_dump backup folder for this database, relative to the program's folder. Default: `backups/<stack>/<name>`. */
+  backupDir?: string;
   /** The data-safety policy (`safetyPolicyOf`); default: the dev profile if resets are allowed, else prod. */
   safety?: SafetyPolicy;
 }
@@ -67,7 +86,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgstack:index:PostgresDatabase", name, {}, opts);
     const { db, server } = args;
-    const at = `${CONFIG_NAMESPACE}:databases[${args.index}]`;
+    const stack = args.stack ?? pulumi.getStack();
+    const at = configPathOf(args);
 
     const managed: ManagedSchema[] = db.schemas.map((s) => ({
       name: s,
@@ -78,10 +98,10 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     }));
     const createdByMigrations = schemasCreatedByMigrations(args.migrations);
     const connectionTo = (database: string): ConnectionInput =>
-      pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: args.adminPassword, database, sslmode: server.sslmode });
+      pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: server.adminPassword, database, sslmode: server.sslmode ?? "disable" });
     const connection = connectionTo(db.name);
     const passwordOf = (r: RoleConfig): pulumi.Input<string> | undefined => {
-      const configured = args.rolePasswords.get(r.name);
+      const configured = args.rolePasswords?.[r.name];
       if (configured) return configured;
       // An adopted role keeps the password it has: the application's own must keep working.
       return r.login && !r.adopt ? new GeneratedPassword(`${name}-${r.name}-password`, {}, { parent: this }).value : undefined;
@@ -120,7 +140,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       `${name}-reset`,
       {
         connection,
-        stack: args.stack,
+        stack,
         configPath: `${at}.reset`,
         generation: db.reset.generation,
         allowed: db.reset.allowed,
@@ -219,15 +239,16 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     afterMigrations: Promise<pulumi.Resource>,
   ): ProvisionedObjects {
     const { db, server } = args;
-    const at = `${CONFIG_NAMESPACE}:databases[${args.index}]`;
+    const stack = args.stack ?? pulumi.getStack();
+    const at = configPathOf(args);
     const provider = new postgresql.Provider(
       `${name}-admin`,
       {
         host: server.host,
         port: server.port,
         username: server.adminUser,
-        password: args.adminPassword,
-        sslmode: server.sslmode,
+        password: pulumi.secret(server.adminPassword),
+        sslmode: server.sslmode ?? "disable",
         // pgstack never needs a superuser: managed Postgres (RDS, Cloud SQL, Neon, Supabase) gives
         // an admin with CREATEROLE and CREATEDB. In this mode the provider reads no superuser-only
         // catalog and grants itself the role memberships Postgres asks for.
@@ -248,7 +269,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const adoptedRoles = db.roles.flatMap((r, j): AdoptedRole[] => (r.adopt ? [adoptedRole(r, `${at}.roles[${j}]`)] : []));
     const guard = new ExistingObjectsGuard(
       `${name}-guard`,
-      { connection: connectionTo("postgres"), stack: args.stack, objects: guarded, ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}) },
+      { connection: connectionTo("postgres"), stack, objects: guarded, ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}) },
       { parent: this, dependsOn: [this.safety] },
     );
     // An adopted object is imported (Pulumi's `import` option, the in-code `pulumi import`) and
@@ -320,15 +341,27 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const backup = new command.local.Command(
       `${name}-backup`,
       {
-        create: backupScript(args.backupDir, db.name, db.reset.generation),
+        create: backupScript(args.backupDir ?? `backups/${stack}/${db.name}`, db.name, db.reset.generation),
         // Connection settings as PG* variables: no secret on a command line or in a process list.
-        environment: { PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.adminUser, PGDATABASE: db.name, PGSSLMODE: server.sslmode, PGPASSWORD: args.adminPassword },
+        environment: {
+          PGHOST: server.host,
+          PGPORT: pulumi.output(server.port).apply(String),
+          PGUSER: server.adminUser,
+          PGDATABASE: db.name,
+          PGSSLMODE: server.sslmode ?? "disable",
+          PGPASSWORD: pulumi.secret(server.adminPassword),
+        },
         triggers: trigger ? [db.reset.generation, trigger.token] : [db.reset.generation],
       },
       { parent: this, dependsOn: [database, ...schemas, ...grants], deletedWith: database },
     );
     return { database, grants: [...schemas, ...grants], lateGrants, backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()), trigger: trigger?.token };
   }
+}
+
+/** Where the database is declared, for messages. */
+function configPathOf(args: PostgresDatabaseArgs): string {
+  return args.configPath ?? `databases.${args.db.name}`;
 }
 
 /** One role of the config. */

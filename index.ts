@@ -1,0 +1,15 @@
+/**
+ * The Pulumi CLI's entry point (`main` in Pulumi.yaml): this project's own program, one consumer of
+ * the pgstack library. It sits at the project root so the root is the working directory of the
+ * program, the dynamic providers and the backup commands (Pulumi runs a program in its main
+ * file's folder), and package.json's `exports` stay the library's.
+ */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { pgstackProgram } from "./infra/program.js";
+
+// Pulumi exports the resolved object's keys as stack outputs: one per database.
+export = pgstackProgram({ projectRoot: path.resolve(__dirname) }).catch((err: unknown) => {
+  // A RunError prints as a plain message (no stack trace): these are user errors.
+  throw new pulumi.RunError(err instanceof Error ? err.message : String(err));
+});
