@@ -35,6 +35,16 @@ export {
   type DatabaseConfig,
   type ServerConfig,
 } from "./config.js";
-export { PROFILES, type SafetyPolicy } from "./lifecycle/safety/index.js";
+export { PROFILES, type SafetyPolicy, type PolicyMode } from "./lifecycle/safety/index.js";
+export {
+  DatabaseReset,
+  MigrationSet,
+  MigrationSafety,
+  SchemaVerification,
+  type DatabaseResetArgs,
+  type MigrationSetArgs,
+  type MigrationSafetyArgs,
+  type SchemaVerificationArgs,
+} from "./providers/index.js";
 export { PgstackError } from "./lifecycle/errors.js";
 export type { Migration } from "./lifecycle/source.js";

@@ -314,10 +314,14 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     );
     const schemas = db.schemas.filter((s) => !byMigrations.has(s)).map((s) => schemaOf.get(s)!);
     const lateGrants: pulumi.CustomResource[] = db.schemas.filter((s) => byMigrations.has(s)).map((s) => schemaOf.get(s)!);
+    // Grants on one schema run one role after the other: Postgres refuses two GRANTs that
+    // update the same catalog row (the schema's, a table's ACL) at once ("tuple concurrently updated").
+    const earlierOnSchema = new Map<string, pulumi.CustomResource[]>();
     const grants = db.grants.flatMap((g) => {
       const base = { database: database.name, role: g.role, schema: g.schema };
       const late = byMigrations.has(g.schema);
-      const opts = { ...grantOptions, dependsOn: [...(late ? [schemaOf.get(g.schema)!] : schemas), ...roles, membership] };
+      const earlier = earlierOnSchema.get(g.schema) ?? [];
+      const opts = { ...grantOptions, dependsOn: [...(late ? [schemaOf.get(g.schema)!] : schemas), ...roles, membership, ...earlier] };
       const id = `${name}-grant-${g.role}-${g.schema}`;
       const out: pulumi.CustomResource[] = [new postgresql.Grant(`${id}-schema`, { ...base, objectType: "schema", privileges: g.schemaPrivileges }, opts)];
       // Each object type twice: a Grant for what exists now (so a grant added after the
@@ -328,6 +332,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         out.push(new postgresql.Grant(`${id}-${objectType}s`, { ...base, objectType, objects: [], privileges: [...privileges] }, opts));
         out.push(new postgresql.DefaultPrivileges(`${id}-default-${objectType}s`, { ...base, owner: db.owner, objectType, privileges: [...privileges] }, opts));
       }
+      earlierOnSchema.set(g.schema, [...earlier, ...out]);
       if (late) lateGrants.push(...out);
       return late ? [] : out;
     });

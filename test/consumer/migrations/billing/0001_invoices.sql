@@ -1,5 +1,5 @@
 CREATE TABLE invoices (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   customer_email text NOT NULL,
-  amount_cents integer NOT NULL
+  amount_cents bigint NOT NULL
 );
