@@ -157,6 +157,6 @@ function trimmedUp(output: string): string {
   const applied = output.slice(output.indexOf("Updating ("));
   return applied
     .split("\n")
-    .filter((l) => / created \(|^Outputs:|^ {4}\S|^Resources:|^Duration:/.test(l) && !l.includes("[pgstack]"))
+    .filter((l) => / created \(|^Outputs:|^ {4,}\S|^Resources:|^Duration:/.test(l) && !l.includes("[pgstack]"))
     .join("\n");
 }
