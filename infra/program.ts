@@ -2,13 +2,16 @@
  * The pgstack program: one {@link PostgresDatabase} per database of a validated config, and the
  * per-database outputs (tables, foreign keys, migration head, reset generation, last backup,
  * fingerprint, drift, inventory). {@link pgstackProgram} is this project's own program (run by
- * `infra/index.ts` under the Pulumi CLI, or as an inline program of the Automation API); it is
+ * `index.ts` under the Pulumi CLI, or as an inline program of the Automation API); it is
  * one consumer of {@link declareDatabases}, which other Pulumi programs call with their own server.
  */
 import * as path from "node:path";
 import { CONFIG_NAMESPACE, migrationsDir, safetyPolicyOf, type DatabaseConfig, type StackConfig } from "./config.js";
 import { PostgresDatabase, type DatabaseOutputs, type ServerInput } from "./components/database.js";
-import { loadMigrations, loadSqlParser, mayCreateSchema, nodeFileReader, type Migration } from "./lifecycle/index.js";
+// The modules the program needs, not the lifecycle's barrel: every preview loads the program.
+import { mayCreateSchema } from "./lifecycle/migration-schemas.js";
+import { loadMigrations, nodeFileReader, type Migration } from "./lifecycle/source.js";
+import { loadSqlParser } from "./lifecycle/sql.js";
 import { fileParseCache, projectParseCacheDir } from "./lifecycle/parse-cache.js";
 import type * as pulumi from "@pulumi/pulumi";
 import { loadStack } from "./stack.js";
