@@ -388,7 +388,7 @@ export function expectationsOf(db: DatabaseConfig): Expectations {
  * The safety policy of one database: the profile's defaults (explicit `pgstack:safety.profile`,
  * else `dev` when the database allows resets and `prod` otherwise), overridden per class.
  */
-export function safetyPolicyOf(config: StackConfig, db: DatabaseConfig): SafetyPolicy {
+export function safetyPolicyOf(config: Pick<StackConfig, "safety">, db: DatabaseConfig): SafetyPolicy {
   const safety = config.safety;
   const profile = safety.profile ?? (db.reset.allowed ? "dev" : "prod");
   const base = PROFILES[profile];

@@ -13,7 +13,7 @@ export interface LoadedStack {
   /** The admin password, as a secret. */
   adminPassword: pulumi.Output<string>;
   /** Role name → secret password, for roles that name a `passwordSecret`. */
-  rolePasswords: Map<string, pulumi.Output<string>>;
+  rolePasswords: Record<string, pulumi.Output<string>>;
 }
 
 /** Loads and validates the current stack's config. Throws {@link ConfigError} listing every problem. */
@@ -37,10 +37,10 @@ export function loadStack(projectRoot: string): LoadedStack {
   const adminPassword = config.server.embedded
     ? pulumi.secret(readDevPassword(projectRoot, stack))
     : secret(config.server.adminPasswordSecret, `${CONFIG_NAMESPACE}:server.adminPasswordSecret`);
-  const rolePasswords = new Map<string, pulumi.Output<string>>();
+  const rolePasswords: Record<string, pulumi.Output<string>> = {};
   config.databases.forEach((db, i) =>
     db.roles.forEach((r, j) => {
-      if (r.passwordSecret) rolePasswords.set(r.name, secret(r.passwordSecret, `${CONFIG_NAMESPACE}:databases[${i}].roles[${j}].passwordSecret`));
+      if (r.passwordSecret) rolePasswords[r.name] = secret(r.passwordSecret, `${CONFIG_NAMESPACE}:databases[${i}].roles[${j}].passwordSecret`);
     }),
   );
   if (missing.length > 0) throw new ConfigError(stack, missing);

@@ -19,20 +19,39 @@ import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
 import { driftPolicy, migrationsDigest } from "../lifecycle/drift-policy.js";
 import { PG_DUMP_LOOKUP } from "../lifecycle/client-tools.js";
 
+/**
+ * The PostgreSQL server a {@link PostgresDatabase} lives on. Each setting is a `pulumi.Input`,
+ * so it can be the output of the resource that creates the server (an RDS instance, a Cloud SQL
+ * server, a container) in the same program: while it is unknown (the preview before the server
+ * exists) pgstack shows what it will create and connects to nothing.
+ */
+export interface ServerInput {
+  host: pulumi.Input<string>;
+  port: pulumi.Input<number>;
+  /** The role pgstack connects as: `LOGIN CREATEROLE CREATEDB` is enough, no superuser needed. */
+  adminUser: pulumi.Input<string>;
+  /** The admin's password; it is kept secret in the state. */
+  adminPassword: pulumi.Input<string>;
+  /** TLS: `disable` (loopback only), `require` (any certificate) or `verify-full`. Default `disable`. */
+  sslmode?: pulumi.Input<ServerConfig["sslmode"]>;
+}
+
 /** Arguments of {@link PostgresDatabase}. */
 export interface PostgresDatabaseArgs {
-  stack: string;
-  /** Index of this database in `pgstack:databases`, for config paths in messages. */
-  index: number;
-  server: ServerConfig;
+  /** The server, its settings as `pulumi.Input`s. */
+  server: ServerInput;
+  /** The database, validated by the config schema (`parseStackConfig(...).databases[i]`). */
   db: DatabaseConfig;
-  adminPassword: pulumi.Output<string>;
-  /** Secret passwords from config, by role name. */
-  rolePasswords: Map<string, pulumi.Output<string>>;
-  /** The migrations, loaded and parsed by the program. */
+  /** The migrations of `db`, loaded and parsed before anything is declared ({@link loadDatabaseMigrations}). */
   migrations: Migration[];
-  /** The pg_dump backup folder for this database, relative to the project. */
-  backupDir: string;
+  /** Passwords of login roles, by role name; a login role without one gets a generated password. */
+  rolePasswords?: Readonly<Record<string, pulumi.Input<string>>>;
+  /** The stack, for messages and the reset policy. Default: the current Pulumi stack. */
+  stack?: string;
+  /** Where `db` is declared, for messages (e.g. `pgstack:databases[0]`). Default: `databases.<name>`. */
+  configPath?: string;
+  /** The pg_dump backup folder for this database, relative to the program's folder. Default: `backups/<stack>/<name>`. */
+  backupDir?: string;
   /** The data-safety policy (`safetyPolicyOf`); default: the dev profile if resets are allowed, else prod. */
   safety?: SafetyPolicy;
 }
@@ -69,7 +88,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgstack:index:PostgresDatabase", name, {}, opts);
     const { db, server } = args;
-    const at = `${CONFIG_NAMESPACE}:databases[${args.index}]`;
+    const stack = args.stack ?? pulumi.getStack();
+    const at = configPathOf(args);
 
     const managed: ManagedSchema[] = db.schemas.map((s) => ({
       name: s,
@@ -80,10 +100,10 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     }));
     const createdByMigrations = schemasCreatedByMigrations(args.migrations);
     const connectionTo = (database: string): ConnectionInput =>
-      pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: args.adminPassword, database, sslmode: server.sslmode });
+      pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: server.adminPassword, database, sslmode: server.sslmode ?? "disable" });
     const connection = connectionTo(db.name);
     const passwordOf = (r: RoleConfig): pulumi.Input<string> | undefined => {
-      const configured = args.rolePasswords.get(r.name);
+      const configured = args.rolePasswords?.[r.name];
       if (configured) return configured;
       // An adopted role keeps the password it has: the application's own must keep working.
       return r.login && !r.adopt ? new GeneratedPassword(`${name}-${r.name}-password`, {}, { parent: this }).value : undefined;
@@ -122,7 +142,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       `${name}-reset`,
       {
         connection,
-        stack: args.stack,
+        stack,
         configPath: `${at}.reset`,
         generation: db.reset.generation,
         allowed: db.reset.allowed,
@@ -221,15 +241,16 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     afterMigrations: Promise<pulumi.Resource>,
   ): ProvisionedObjects {
     const { db, server } = args;
-    const at = `${CONFIG_NAMESPACE}:databases[${args.index}]`;
+    const stack = args.stack ?? pulumi.getStack();
+    const at = configPathOf(args);
     const provider = new postgresql.Provider(
       `${name}-admin`,
       {
         host: server.host,
         port: server.port,
         username: server.adminUser,
-        password: args.adminPassword,
-        sslmode: server.sslmode,
+        password: pulumi.secret(server.adminPassword),
+        sslmode: server.sslmode ?? "disable",
         // pgstack never needs a superuser: managed Postgres (RDS, Cloud SQL, Neon, Supabase) gives
         // an admin with CREATEROLE and CREATEDB. In this mode the provider reads no superuser-only
         // catalog and grants itself the role memberships Postgres asks for.
@@ -252,7 +273,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       `${name}-guard`,
       {
         connection: connectionTo("postgres"),
-        stack: args.stack,
+        stack,
         objects: guarded,
         ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}),
         // The backup's pg_dump is checked against the server before anything is created.
@@ -302,10 +323,14 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     );
     const schemas = db.schemas.filter((s) => !byMigrations.has(s)).map((s) => schemaOf.get(s)!);
     const lateGrants: pulumi.CustomResource[] = db.schemas.filter((s) => byMigrations.has(s)).map((s) => schemaOf.get(s)!);
+    // Grants on one schema run one role after the other: Postgres refuses two GRANTs that
+    // update the same catalog row (the schema's, a table's ACL) at once ("tuple concurrently updated").
+    const earlierOnSchema = new Map<string, pulumi.CustomResource[]>();
     const grants = db.grants.flatMap((g) => {
       const base = { database: database.name, role: g.role, schema: g.schema };
       const late = byMigrations.has(g.schema);
-      const opts = { ...grantOptions, dependsOn: [...(late ? [schemaOf.get(g.schema)!] : schemas), ...roles, membership] };
+      const earlier = earlierOnSchema.get(g.schema) ?? [];
+      const opts = { ...grantOptions, dependsOn: [...(late ? [schemaOf.get(g.schema)!] : schemas), ...roles, membership, ...earlier] };
       const id = `${name}-grant-${g.role}-${g.schema}`;
       const out: pulumi.CustomResource[] = [new postgresql.Grant(`${id}-schema`, { ...base, objectType: "schema", privileges: g.schemaPrivileges }, opts)];
       // Each object type twice: a Grant for what exists now (so a grant added after the
@@ -316,6 +341,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         out.push(new postgresql.Grant(`${id}-${objectType}s`, { ...base, objectType, objects: [], privileges: [...privileges] }, opts));
         out.push(new postgresql.DefaultPrivileges(`${id}-default-${objectType}s`, { ...base, owner: db.owner, objectType, privileges: [...privileges] }, opts));
       }
+      earlierOnSchema.set(g.schema, [...earlier, ...out]);
       if (late) lateGrants.push(...out);
       return late ? [] : out;
     });
@@ -337,13 +363,13 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         update: 'printf "%s" "$PULUMI_COMMAND_STDOUT"',
         // Connection settings as PG* variables: no secret on a command line or in a process list.
         environment: {
-          PGSTACK_BACKUP: backupScript(args.backupDir, db.name, db.reset.generation),
+          PGSTACK_BACKUP: backupScript(args.backupDir ?? `backups/${stack}/${db.name}`, db.name, db.reset.generation),
           PGHOST: server.host,
-          PGPORT: String(server.port),
+          PGPORT: pulumi.output(server.port).apply(String),
           PGUSER: server.adminUser,
           PGDATABASE: db.name,
-          PGSSLMODE: server.sslmode,
-          PGPASSWORD: args.adminPassword,
+          PGSSLMODE: server.sslmode ?? "disable",
+          PGPASSWORD: pulumi.secret(server.adminPassword),
         },
         triggers: trigger ? [db.reset.generation, trigger.token] : [db.reset.generation],
       },
@@ -351,6 +377,11 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     );
     return { database, grants: [...schemas, ...grants], lateGrants, backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()), trigger: trigger?.token };
   }
+}
+
+/** Where the database is declared, for messages. */
+function configPathOf(args: PostgresDatabaseArgs): string {
+  return args.configPath ?? `databases.${args.db.name}`;
 }
 
 /** One role of the config. */

@@ -128,6 +128,15 @@ export type InputOf<T> = undefined extends T
         ? pulumi.Input<{ [K in keyof T]: InputOf<T[K]> }>
         : pulumi.Input<T>;
 
+/**
+ * The program's folder: the provider host runs in it, and migration folders (and `.pgstack/`)
+ * are relative to it, in this project and in any program that uses the pgstack package. Not this
+ * file's folder: installed, that is inside `node_modules/pgstack`.
+ */
+export function programRoot(): string {
+  return process.cwd();
+}
+
 /** Where progress goes. The host wires it to Pulumi's log; tests capture it. */
 export let logger: Logger = {
   info: (m) => process.stderr.write(`[pgstack] ${m}\n`),
@@ -221,10 +230,28 @@ export async function closeIdleConnections(): Promise<void> {
 }
 
 /**
- * For `read` (refresh): runs `fn`, or returns undefined when the database itself is gone, so the
- * engine drops the resource from the state instead of failing the whole refresh.
+ * What Pulumi's dynamic-provider host passes where an input is not known yet (`unknownValue` of
+ * `@pulumi/pulumi/runtime/rpc`): in a preview, the outputs of a resource not created yet, such as
+ * the host and port of a server the same program creates.
+ */
+export const UNKNOWN_INPUT = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** True when `value` is, or holds anywhere inside it, an input that is not known yet ({@link UNKNOWN_INPUT}). */
+export function hasUnknown(value: unknown): boolean {
+  if (value === UNKNOWN_INPUT) return true;
+  if (Array.isArray(value)) return value.some(hasUnknown);
+  if (value && typeof value === "object") return Object.values(value).some(hasUnknown);
+  return false;
+}
+
+/**
+ * For `read` (refresh) and the read-only checks of a preview: runs `fn`, or returns undefined when
+ * the database itself is gone, so the engine drops the resource from the state instead of failing
+ * the whole refresh. A connection not known yet (the preview before its server exists) is a
+ * database that does not exist yet: nothing is read, nothing connects.
  */
 export async function readOrGone<T>(c: ConnectionOptions, fn: (client: pg.Client) => Promise<T>): Promise<T | undefined> {
+  if (hasUnknown(c)) return undefined;
   try {
     return await withConnection(c, fn);
   } catch (err) {

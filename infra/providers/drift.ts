@@ -4,7 +4,6 @@
  * against what the last `up` saw, so no `up` blesses a hand-made change. The rules (what drift
  * is, what the policy refuses) are the core's (`lifecycle/drift.ts`); this is the provider's side.
  */
-import * as path from "node:path";
 import {
   declaredFiles,
   declaredSchemaOf,
@@ -16,19 +15,15 @@ import {
   readSchema,
   type DriftSubject,
 } from "../lifecycle/index.js";
-import { logger, readOrGone } from "./common.js";
+import { logger, programRoot, readOrGone } from "./common.js";
 
-/** The project folder: providers load the migration files from it. */
-function projectRoot(): string {
-  return path.resolve(__dirname, "..", "..");
-}
 
 /**
  * The drift report: every difference between the declared schema (all migration files) and the
  * live database, one line per object. Undefined when the database is gone.
  */
 export async function measureDrift(subject: DriftSubject, options: { requireDigest?: boolean } = {}): Promise<string[] | undefined> {
-  const root = projectRoot();
+  const root = programRoot();
   const files = await declaredFiles(root, subject.declared);
   if (options.requireDigest && migrationsDigest(files) !== subject.declared.digest) {
     throw new PgstackError("MIGRATIONS_CHANGED", `the migration files in ${subject.declared.dir} changed while pulumi ran`, {
@@ -49,7 +44,7 @@ export async function measureDrift(subject: DriftSubject, options: { requireDige
 export async function driftBeforeUp(subject: DriftSubject): Promise<string | undefined> {
   const live = await readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
   if (!live || live.history.length === 0) return undefined;
-  const root = projectRoot();
+  const root = programRoot();
   const files = await declaredFiles(root, subject.declared);
   const prefix = live.history.every((h, i) => files[i]?.id === h.id && files[i]?.name === h.name && files[i]?.checksum === h.checksum);
   if (!prefix) return undefined;

@@ -8,7 +8,7 @@ import type pg from "pg";
 import type { ConnectionOptions } from "../lifecycle/index.js";
 import { backupClientProblem, findBackupClients, readServerVersion } from "../lifecycle/client-tools.js";
 import { planAdoptedRoles, type AdoptedRole } from "../lifecycle/roles.js";
-import { defineProvider, logger, providerChanged, withConnection, type Failure } from "./common.js";
+import { defineProvider, hasUnknown, logger, providerChanged, withConnection, type Failure } from "./common.js";
 
 /** One object the stack is about to create. */
 export interface GuardedObject {
@@ -130,6 +130,8 @@ async function checkBackupClients(olds: Partial<GuardInputs> | undefined, news: 
 /** ExistingObjectsGuard's provider. The refusal is in `check`, so it shows in `pulumi preview` and nothing is created. */
 export const guard = defineProvider<GuardInputs, GuardInputs, GuardInputs>("ExistingObjectsGuard", {
   async check(olds, news) {
+    // The preview before the server exists (its address unknown): nothing exists on it yet.
+    if (hasUnknown(news.connection)) return { inputs: news, failures: [] };
     return { inputs: news, failures: [...(await checkBackupClients(olds, news)), ...(await refuseExisting(olds, news)), ...(await checkAdoptedRoles(olds, news))] };
   },
   async diff(_id, olds, news) {

@@ -21,9 +21,11 @@ import type { VerificationInputs, VerificationOutputs } from "./verification.js"
 /**
  * Builds the provider object for one resource kind. Keep it tiny: Pulumi serializes it into the
  * state and runs the stored copy for `read` and `delete`, possibly on another machine, in another
- * folder, after an upgrade. So it captures nothing but `kind`: at call time it resolves pgstack's
- * handlers (TypeScript, loaded through the project's own tsx) from the project the engine runs
- * in, which is the provider host's working directory.
+ * folder, after an upgrade. So it captures nothing but `kind`: at call time it resolves the
+ * `pgstack` package from the program's folder (the provider host's working directory), as the
+ * program's own `require("pgstack")` does: the installed package (`node_modules/pgstack`) in a
+ * program that uses pgstack as a library, the project itself (Node's self-reference by package
+ * name) in this project. An upgraded package is simply the one found next time.
  */
 function providerFor(kind: HandlerKind): pulumi.dynamic.ResourceProvider {
   const load = () => {
@@ -31,34 +33,36 @@ function providerFor(kind: HandlerKind): pulumi.dynamic.ResourceProvider {
     // resource, and each call used to walk the folders and go through require again.
     const g = globalThis as { __pgstackHandlers?: Record<string, pulumi.dynamic.ResourceProvider> };
     if (g.__pgstackHandlers) return g.__pgstackHandlers[kind] as Required<pulumi.dynamic.ResourceProvider>;
-    // The host runs in the program's folder (`infra/`, Pulumi.yaml's main) or the project root:
-    // the project is the nearest folder at or above it that holds pgstack's handlers.
     const path = require("node:path");
     const fs = require("node:fs");
-    let root = process.cwd();
-    while (!fs.existsSync(path.join(root, "infra", "providers", "handlers.ts"))) {
-      const parent = path.dirname(root);
-      if (parent === root) {
-        const err = new Error(
-          `pgstack's providers load their code from the pgstack project, but neither ${process.cwd()} nor a folder above it ` +
-            "has infra/providers/handlers.ts\n  → run pulumi from the pgstack project folder (where Pulumi.yaml is), after `npm ci`",
-        );
-        // No stack trace: Pulumi's provider host prints `${err}: ${err.stack}` (see common.ts's defineProvider).
-        err.toString = () => "[pgstack] providers not found";
-        err.stack = err.message.split("\n")[0] ?? "";
-        throw err;
+    const fromProgram = require("node:module").createRequire(path.join(process.cwd(), "[pulumi program]"));
+    let root: string;
+    try {
+      root = path.dirname(fromProgram.resolve("pgstack/package.json"));
+    } catch {
+      const err = new Error(
+        `pgstack's providers load their code from the pgstack package, but it cannot be found from ${process.cwd()}\n` +
+          "  → run pulumi from the program's folder (where Pulumi.yaml is), after `npm install` (a program that uses pgstack needs it in its package.json)",
+      );
+      // No stack trace: Pulumi's provider host prints `${err}: ${err.stack}` (see common.ts's defineProvider).
+      err.toString = () => "[pgstack] providers not found";
+      err.stack = err.message.split("\n")[0] ?? "";
+      throw err;
+    }
+    const source = path.join(root, "infra", "providers", "handlers.ts");
+    if (fs.existsSync(source)) {
+      // A checkout of the project (the package ships compiled JavaScript only): the TypeScript
+      // handlers load as they are, through the checkout's tsx, registered once per process.
+      const fromProject = require("node:module").createRequire(path.join(root, "package.json"));
+      const t = globalThis as { __pgstackTsx?: boolean };
+      if (!t.__pgstackTsx) {
+        fromProject("tsx/cjs/api").register();
+        t.__pgstackTsx = true;
       }
-      root = parent;
+      g.__pgstackHandlers = fromProject(source).handlers;
+    } else {
+      g.__pgstackHandlers = fromProgram("pgstack/providers").handlers;
     }
-    const fromProject = require("node:module").createRequire(path.join(root, "package.json"));
-    const handlersFile = path.join(root, "infra", "providers", "handlers.ts");
-    // Register tsx once per provider process, so the TypeScript handlers load as they are.
-    const t = globalThis as { __pgstackTsx?: boolean };
-    if (!t.__pgstackTsx) {
-      fromProject("tsx/cjs/api").register();
-      t.__pgstackTsx = true;
-    }
-    g.__pgstackHandlers = fromProject(handlersFile).handlers;
     return (g.__pgstackHandlers as Record<string, pulumi.dynamic.ResourceProvider>)[kind] as Required<pulumi.dynamic.ResourceProvider>;
   };
   return {

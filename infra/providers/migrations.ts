@@ -40,7 +40,7 @@ import { baselineAdopter } from "../lifecycle/baseline.js";
 import { readDatabaseState } from "../lifecycle/state.js";
 import { describeRepeatables } from "../lifecycle/repeatables.js";
 import { adoptionInput, adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
-import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
+import { defineProvider, inputsOf, logger, programRoot, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
 /** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
 export interface MigrationInput {
@@ -266,7 +266,7 @@ function toMigration(m: MigrationInput): Migration {
  * The SQL of a migration the inputs name without it, read from the project (the provider runs in
  * the project folder) and accepted only with the recorded sha256.
  */
-export async function readRecorded(m: MigrationInput, root: string = projectRoot()): Promise<Migration> {
+export async function readRecorded(m: MigrationInput, root: string = programRoot()): Promise<Migration> {
   const file = path.resolve(root, m.file);
   let bytes: Buffer;
   try {
@@ -289,10 +289,6 @@ export async function readRecorded(m: MigrationInput, root: string = projectRoot
   return fromText({ id: m.id, name: m.name, file: m.file, sql: decodeUtf8(bytes, m.file), checksum });
 }
 
-/** The project folder: two levels above this file (`infra/providers/`). */
-function projectRoot(): string {
-  return path.resolve(__dirname, "..", "..");
-}
 
 async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs> {
   const all = allMigrations(inputs);

@@ -15,7 +15,7 @@ import { errorMessage, inContext, loadSqlParser, type ConnectionOptions, type Mi
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { appliedFiles, describeAdoption, readDatabaseState, type DatabaseState } from "../lifecycle/state.js";
 import { adoptionInput, adoptionPlanner } from "../importers/adoption.js";
-import { closeIdleConnections, defineProvider, logger, providerChanged, withConnection } from "./common.js";
+import { closeIdleConnections, defineProvider, hasUnknown, logger, providerChanged, UNKNOWN_INPUT, withConnection } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
 
 /** Inputs of a MigrationSafety, as the program passes them. */
@@ -53,10 +53,12 @@ export interface SafetyState {
 /** MigrationSafety's provider. Its `check` takes the program's {@link SafetyInputs} and keeps a {@link SafetyState}. */
 export const safety = defineProvider<SafetyInputs, SafetyState, SafetyState>("MigrationSafety", {
   async check(_olds, news) {
-    const database = news.connection.database;
-    const state: SafetyState = { database, profile: news.policy.profile, migrations: news.migrations.map((m) => `${m.name}@${m.checksum.slice(0, 12)}`) };
-    // In a preview an input may still be unknown (a marker string): then there is nothing to check yet.
-    if (!Array.isArray(news.migrations) || typeof news.connection?.host !== "string") return { inputs: state, failures: [] };
+    // In a preview an input may still be unknown (a marker string), the whole connection when the
+    // program creates the server: then there is nothing to check yet, and nothing to connect to.
+    const database = hasUnknown(news.connection) ? UNKNOWN_INPUT : news.connection.database;
+    const listed = Array.isArray(news.migrations) ? news.migrations : [];
+    const state: SafetyState = { database, profile: news.policy.profile, migrations: listed.map((m) => `${m.name}@${m.checksum.slice(0, 12)}`) };
+    if (!Array.isArray(news.migrations) || hasUnknown(news.connection)) return { inputs: state, failures: [] };
     await loadSqlParser();
     const migrations = news.migrations.map(toMigration);
     const report = await analyzeDatabase(news, migrations);

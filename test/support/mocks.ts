@@ -83,7 +83,7 @@ function mockInventory(inputs: Record<string, unknown>): unknown[] {
 }
 
 /**
- * Runs `infra/index.ts` for `stack` with its committed config (plus `secrets`; `databases`
+ * Runs `index.ts` (the program) for `stack` with its committed config (plus `secrets`; `databases`
  * replaces its `pgstack:databases`), under mocks.
  * Backups are answered slowly on purpose, so a missing `dependsOn` shows as a wrong order.
  */
@@ -160,7 +160,7 @@ export async function runProgram(stack: "dev" | "prod", secrets: Record<string, 
 
   // A fresh copy of the program per run (the Pulumi SDK itself is external and keeps its state).
   vi.resetModules();
-  const program = (await import("../../infra/index.js")) as unknown as { default: Promise<Record<string, unknown>> };
+  const program = (await import("../../index.js")) as unknown as { default: Promise<Record<string, unknown>> };
   const exported = await program.default;
   const outputs: Record<string, unknown> = {};
   for (const [db, o] of Object.entries(exported)) {

@@ -39,6 +39,9 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(provider).toContain('"reset"');
     expect(provider).toContain("process.cwd()");
     expect(provider).toContain(`"handlers.ts"`);
+    // The code is found as the program's own require("pgstack") finds it: the installed package, or this project.
+    expect(provider).toContain('"pgstack/package.json"');
+    expect(provider).toContain('"pgstack/providers"');
     expect(provider).not.toContain(process.cwd());
     expect(provider).not.toMatch(/["'`]\/(home|root|tmp|work|usr)\//);
     expect(provider.length).toBeLessThan(20_000);
