@@ -7,9 +7,10 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import yaml from "js-yaml";
 import { toPgstackError } from "../infra/lifecycle/errors.js";
 import { start } from "./devdb.js";
-import { ensureToolchain, passphraseFile, projectRoot, pulumiEnv, workingStackFile } from "./pulumi-env.js";
+import { projectRoot, scriptBackend, type ScriptBackend } from "./pulumi-env.js";
 
 const STACK = process.env["PGSTACK_STACK"] ?? "dev";
 const log = (m: string) => process.stderr.write(`[up] ${m}\n`);
@@ -27,10 +28,20 @@ function pulumi(env: Record<string, string>, args: string[], opts: { cwd?: strin
   return r.stdout ?? "";
 }
 
-/** Creates the stack in the local backend if it is new, without writing into the committed stack file. */
-function ensureStack(env: Record<string, string>): void {
+/**
+ * Creates the stack if it is new. Local backend: without writing into the committed stack file.
+ * Shared backend: a plain `pulumi stack init`, whose `encryptionsalt` line in Pulumi.<stack>.yaml
+ * belongs to the team's passphrase and is committed.
+ */
+function ensureStack(backend: ScriptBackend): void {
+  const env = backend.env;
   const stacks = JSON.parse(pulumi(env, ["stack", "ls", "--json"], { capture: true })) as { name: string }[];
   if (stacks.some((s) => s.name === STACK)) return;
+  if (backend.shared) {
+    pulumi(env, ["stack", "init", STACK], { capture: true });
+    log(`created stack "${STACK}" in ${backend.label}: commit Pulumi.${STACK}.yaml (its encryptionsalt goes with the team's passphrase)`);
+    return;
+  }
   // `stack init` writes the new salt into Pulumi.<stack>.yaml of its working folder: run it in a
   // scratch folder holding the project file, and carry the salt over to the working copy.
   const scratch = path.join(projectRoot, ".pgstack", STACK, "init");
@@ -66,13 +77,17 @@ function printInventory(outputs: Record<string, Record<string, unknown>>): void 
 
 async function main(): Promise<void> {
   log("1/4 toolchain: the pulumi CLI (built from Go modules on first use) and its plugins");
-  const bin = ensureToolchain();
-  log(`2/4 embedded PostgreSQL for stack "${STACK}"`);
-  await start(STACK);
-  const env = pulumiEnv(bin, { backendDir: path.join(projectRoot, ".pgstack", "state"), passphraseFile: passphraseFile() });
-  ensureStack(env);
-  const stackFile = workingStackFile(STACK);
-  log(`3/4 pulumi up --stack ${STACK} (config: Pulumi.${STACK}.yaml)`);
+  const backend = scriptBackend();
+  const env = backend.env;
+  // A shared stack usually runs on a real server; only an embedded one is started here.
+  const server = (yaml.load(fs.readFileSync(path.join(projectRoot, `Pulumi.${STACK}.yaml`), "utf8")) as { config?: Record<string, { embedded?: boolean }> } | undefined)?.config?.["pgstack:server"];
+  if (server?.embedded) {
+    log(`2/4 embedded PostgreSQL for stack "${STACK}"`);
+    await start(STACK);
+  } else log(`2/4 stack "${STACK}" runs on its own server (pgstack:server), nothing to start`);
+  ensureStack(backend);
+  const stackFile = backend.stackFile(STACK);
+  log(`3/4 pulumi up --stack ${STACK} (config: Pulumi.${STACK}.yaml; state: ${backend.label})`);
   pulumi(env, ["up", "--stack", STACK, "--config-file", stackFile, "--yes", "--suppress-outputs"]);
   log("4/4 stack outputs");
   printInventory(JSON.parse(pulumi(env, ["stack", "output", "--stack", STACK, "--json"], { capture: true })) as Record<string, Record<string, unknown>>);
