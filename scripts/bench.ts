@@ -8,7 +8,8 @@
  *   - noop-preview.ts: noopPreviewRatio, providerPeakRssMb (real CLI, 4 databases);
  *   - state-size.ts: stateBytes (real CLI, 2,000 applied migrations);
  *   - safety.ts: safetyRatio (lint + data at risk of 500 pending vs their apply);
- *   - drift.ts: driftColdRatio, driftWarmRatio (vs pg_dump --schema-only ×2 + diff).
+ *   - drift.ts: driftColdRatio, driftWarmRatio (vs pg_dump --schema-only ×2 + diff);
+ *   - db-scale.ts: dbScaleRatio (no-op preview of 50 databases vs 1) and its provider RSS.
  *
  * Method: every database is created before any timing; a CHECKPOINT (and a V8 garbage
  * collection) precedes every timed run; warm-up rounds are not counted; contenders run
@@ -27,6 +28,7 @@ import type pg from "pg";
 import { connect } from "../infra/lifecycle/connection.js";
 import { startTestServer, type TestServer } from "../test/support/postgres.js";
 import { benchApply } from "./bench/apply.js";
+import { benchDbScale } from "./bench/db-scale.js";
 import { benchDrift } from "./bench/drift.js";
 import { benchEngineUp } from "./bench/engine-up.js";
 import { benchIntrospect } from "./bench/introspect.js";
@@ -51,6 +53,7 @@ const MEASURES: Record<Module, [title: string, measure: Measure]> = {
   state: ["state size", benchStateSize],
   safety: ["safety check", benchSafety],
   drift: ["drift check", benchDrift],
+  scale: ["databases in one stack", benchDbScale],
 };
 
 /** The modules these options run, in order, with the sizes each of them reads. */

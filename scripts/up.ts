@@ -4,13 +4,16 @@
  * language host and plugins, local file backend) and prints each database's table inventory.
  * Run it again: Pulumi reports every resource unchanged.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import * as readline from "node:readline";
+import type { Readable } from "node:stream";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yaml from "js-yaml";
 import { toPgstackError } from "../infra/lifecycle/errors.js";
 import { start } from "./devdb.js";
 import { projectRoot, scriptBackend, type ScriptBackend } from "./pulumi-env.js";
+import { formatOutcomes, OutcomeTracker, type EngineEvent } from "./up/outcome.js";
 
 const STACK = process.env["PGSTACK_STACK"] ?? "dev";
 const log = (m: string) => process.stderr.write(`[up] ${m}\n`);
@@ -54,6 +57,32 @@ function ensureStack(backend: ScriptBackend): void {
   log(`created stack "${STACK}" in the local backend (.pgstack/state)`);
 }
 
+/**
+ * `pulumi up ARGS`, its output streamed as is, and each database's outcome from the engine's
+ * events. The events come through a pipe (fd 3), never a file: debug events may hold secrets.
+ */
+async function upWithOutcomes(env: Record<string, string>, args: string[], databases: string[]): Promise<number> {
+  const child = spawn("pulumi", [...args, "--event-log", "/dev/fd/3", "--non-interactive"], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "inherit", "inherit", "pipe"],
+  });
+  const tracker = new OutcomeTracker(databases);
+  readline.createInterface({ input: child.stdio[3] as Readable }).on("line", (line) => {
+    try {
+      tracker.add(JSON.parse(line) as EngineEvent);
+    } catch {
+      // not an event line
+    }
+  });
+  const status = await new Promise<number>((resolve, reject) => {
+    child.on("error", (err) => reject(new Error(`could not run pulumi: ${err.message}`)));
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+  process.stdout.write(`\n${formatOutcomes(tracker.outcomes()).join("\n")}\n`);
+  return status;
+}
+
 function printInventory(outputs: Record<string, Record<string, unknown>>): void {
   for (const [db, o] of Object.entries(outputs)) {
     process.stdout.write(`\n${db}\n`);
@@ -79,16 +108,18 @@ async function main(): Promise<void> {
   log("1/4 toolchain: the pulumi CLI (built from Go modules on first use) and its plugins");
   const backend = scriptBackend();
   const env = backend.env;
+  const config = (yaml.load(fs.readFileSync(path.join(projectRoot, `Pulumi.${STACK}.yaml`), "utf8")) as { config?: Record<string, unknown> } | undefined)?.config ?? {};
+  const databases = ((config["pgstack:databases"] ?? []) as { name?: unknown }[]).flatMap((d) => (typeof d?.name === "string" ? [d.name] : []));
   // A shared stack usually runs on a real server; only an embedded one is started here.
-  const server = (yaml.load(fs.readFileSync(path.join(projectRoot, `Pulumi.${STACK}.yaml`), "utf8")) as { config?: Record<string, { embedded?: boolean }> } | undefined)?.config?.["pgstack:server"];
-  if (server?.embedded) {
+  if ((config["pgstack:server"] as { embedded?: boolean } | undefined)?.embedded) {
     log(`2/4 embedded PostgreSQL for stack "${STACK}"`);
     await start(STACK);
   } else log(`2/4 stack "${STACK}" runs on its own server (pgstack:server), nothing to start`);
   ensureStack(backend);
   const stackFile = backend.stackFile(STACK);
   log(`3/4 pulumi up --stack ${STACK} (config: Pulumi.${STACK}.yaml; state: ${backend.label})`);
-  pulumi(env, ["up", "--stack", STACK, "--config-file", stackFile, "--yes", "--suppress-outputs"]);
+  const status = await upWithOutcomes(env, ["up", "--stack", STACK, "--config-file", stackFile, "--yes", "--suppress-outputs"], databases);
+  if (status !== 0) throw new Error(`pulumi up failed (exit ${status}): its output and each database's outcome are above`);
   log("4/4 stack outputs");
   printInventory(JSON.parse(pulumi(env, ["stack", "output", "--stack", STACK, "--json"], { capture: true })) as Record<string, Record<string, unknown>>);
   process.stdout.write(`\nThe dev server stays up: \`npm run db:stop\` stops it, \`npm run up\` starts it again.\n`);

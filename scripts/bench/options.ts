@@ -18,6 +18,8 @@ export interface BenchOptions {
   safetyMigrations: number;
   /** Migration files in the drift measure, creating {@link tables} tables between them (500). */
   driftMigrations: number;
+  /** Databases in the scale measure's big stack, previewed against a 1-database stack (50). */
+  scaleDatabases: number;
   /** Only these modules (see {@link MODULES}); all when empty. */
   only: Module[];
   /** `--quick`: smaller N and one round, to check the bench runs (figures are not the issue's). */
@@ -36,13 +38,14 @@ const DEFAULTS: BenchOptions = {
   stateMigrations: 2000,
   safetyMigrations: 500,
   driftMigrations: 500,
+  scaleDatabases: 50,
   only: [],
   quick: false,
 };
-const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50 };
+const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50, scaleDatabases: 10 };
 
 /** The modules (one file each in `scripts/bench/`), in the order they run. */
-export const MODULES = ["apply", "introspect", "engine", "preview", "state", "safety", "drift"] as const;
+export const MODULES = ["apply", "introspect", "engine", "preview", "state", "safety", "drift", "scale"] as const;
 /** One module of {@link MODULES}. */
 export type Module = (typeof MODULES)[number];
 
@@ -58,6 +61,7 @@ export const MODULE_SIZES: Record<Module, readonly SizeKey[]> = {
   state: ["stateMigrations"],
   safety: ["rounds", "safetyMigrations"],
   drift: ["rounds", "driftMigrations", "tables"],
+  scale: ["rounds", "scaleDatabases"],
 };
 
 const FLAGS: Record<string, SizeKey> = {
@@ -69,6 +73,7 @@ const FLAGS: Record<string, SizeKey> = {
   "--state-migrations": "stateMigrations",
   "--safety-migrations": "safetyMigrations",
   "--drift-migrations": "driftMigrations",
+  "--scale-databases": "scaleDatabases",
 };
 
 /** The flags, for messages and the README. */
