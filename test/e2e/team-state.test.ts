@@ -68,7 +68,7 @@ describe("one stack, its state in PostgreSQL, two checkouts", () => {
     for (const p of [alice, bob]) expect(fs.readdirSync(path.join(p.dir, ".pgstack", "state"))).toEqual([]);
     // Bob sees the stack and its outputs without ever running it.
     expect(JSON.parse(bob.ok(["stack", "ls", "--json"]).stdout).map((s: { name: string }) => s.name)).toContain(STACK);
-    expect(Object.keys(JSON.parse(bob.ok(["stack", "output", "--stack", STACK, "--json"]).stdout))).toEqual([FLTR, `fltr_auth${S}`]);
+    expect(Object.keys(JSON.parse(bob.ok(["stack", "output", "--stack", STACK, "--json"]).stdout)).sort()).toEqual([`fltr_auth${S}`, FLTR]);
     expect((await history()).map((h) => h.name)).toEqual(["0001_create_datasets", "0002_create_documents", "0003_create_processing_jobs", "0004_index_jobs_by_status"]);
   });
 
@@ -84,6 +84,7 @@ describe("one stack, its state in PostgreSQL, two checkouts", () => {
       expect((await history()).map((h) => h.name)).not.toContain("0005_add_tags");
     }
     const applied = results.filter((r) => r.status === 0);
+    process.stderr.write(`[team-state] concurrent ups: ${results.map((r, i) => `${["alice", "bob"][i]} ${r.status === 0 ? `ok ${JSON.stringify(resourceSummary(r.stdout))}` : "refused by the lock"}`).join("; ")}\n`);
     expect(applied.length).toBeGreaterThanOrEqual(1);
     // A run that won the lock after the other finished found the migration applied: nothing to do.
     const withChanges = applied.filter((r) => (resourceSummary(r.stdout).updated ?? 0) > 0);
@@ -151,7 +152,8 @@ describe("one stack, its state in PostgreSQL, two checkouts", () => {
     // 1: needs review (a pending migration on a database with no rows to lose is safe or needs review, never refused).
     expect(fs.readFileSync(outputs, "utf8")).toMatch(/^exit=[01]$/m);
     const report = fs.readFileSync(path.join(bob.dir, `review-${STACK}.md`), "utf8");
-    expect(report).not.toContain("review of stack");
+    expect(report).not.toContain("❌ pgstack review");
+    expect(report).toMatch(/^## (✅ safe|⚠️ needs review)/);
     expect(report).toContain("0006_add_dataset_notes");
     expect(report).toContain("ALTER TABLE datasets ADD COLUMN notes text");
     expect(report).not.toContain("0005_add_tags.sql"); // applied by the concurrent ups: not pending
@@ -160,6 +162,6 @@ describe("one stack, its state in PostgreSQL, two checkouts", () => {
     // The review read the shared state and changed nothing: the migration is still pending.
     const pending = bob.ok(["preview", "--stack", STACK]).stdout;
     expect(pending).toMatch(/fltr_tm-migrations/);
-    expect(resourceSummary(pending).updated).toBeGreaterThanOrEqual(1);
+    expect(resourceSummary(pending).update).toBeGreaterThanOrEqual(1);
   });
 });
