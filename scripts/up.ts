@@ -4,9 +4,10 @@
  * language host and plugins, local file backend) and prints each database's table inventory.
  * Run it again: Pulumi reports every resource unchanged.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import * as os from "node:os";
 import * as readline from "node:readline";
-import type { Readable } from "node:stream";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yaml from "js-yaml";
@@ -59,28 +60,45 @@ function ensureStack(backend: ScriptBackend): void {
 
 /**
  * `pulumi up ARGS`, its output streamed as is, and each database's outcome from the engine's
- * events. The events come through a pipe (fd 3), never a file: debug events may hold secrets.
+ * events. The events come through a named pipe in a private folder, never a file: debug events
+ * may hold secrets.
  */
 async function upWithOutcomes(env: Record<string, string>, args: string[], databases: string[]): Promise<number> {
-  const child = spawn("pulumi", [...args, "--event-log", "/dev/fd/3", "--non-interactive"], {
-    cwd: projectRoot,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "inherit", "inherit", "pipe"],
-  });
-  const tracker = new OutcomeTracker(databases);
-  readline.createInterface({ input: child.stdio[3] as Readable }).on("line", (line) => {
-    try {
-      tracker.add(JSON.parse(line) as EngineEvent);
-    } catch {
-      // not an event line
-    }
-  });
-  const status = await new Promise<number>((resolve, reject) => {
-    child.on("error", (err) => reject(new Error(`could not run pulumi: ${err.message}`)));
-    child.on("close", (code) => resolve(code ?? 1));
-  });
-  process.stdout.write(`\n${formatOutcomes(tracker.outcomes()).join("\n")}\n`);
-  return status;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-events-"));
+  try {
+    const fifo = path.join(dir, "events");
+    execFileSync("mkfifo", ["-m", "600", fifo]);
+    // Pulumi opens the log once for its preview and again for the update: while `keeper` holds
+    // a writing end, the pipe does not read as ended in between. Closed after Pulumi exits, the
+    // reader reads what is left, then the end.
+    const keeper = fs.openSync(fifo, "r+");
+    const events = fs.createReadStream("", { fd: fs.openSync(fifo, "r") });
+    const ended = once(events, "close");
+    const tracker = new OutcomeTracker(databases);
+    readline.createInterface({ input: events }).on("line", (line) => {
+      try {
+        tracker.add(JSON.parse(line) as EngineEvent);
+      } catch {
+        // not an event line
+      }
+    });
+    const child = spawn("pulumi", [...args, "--event-log", fifo, "--non-interactive"], {
+      cwd: projectRoot,
+      // `--event-log` is one of the flags Pulumi shows only with PULUMI_DEBUG_COMMANDS.
+      env: { ...process.env, ...env, PULUMI_DEBUG_COMMANDS: "true" },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    const status = await new Promise<number>((resolve, reject) => {
+      child.on("error", (err) => reject(new Error(`could not run pulumi: ${err.message}`)));
+      child.on("close", (code) => resolve(code ?? 1));
+    });
+    fs.closeSync(keeper);
+    await ended;
+    process.stdout.write(`\n${formatOutcomes(tracker.outcomes()).join("\n")}\n`);
+    return status;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function printInventory(outputs: Record<string, Record<string, unknown>>): void {
