@@ -22,6 +22,8 @@ export interface DatabaseOutcome {
   done: number;
   /** The error, for a failed database: its first line. */
   error?: string;
+  /** The resources whose planned change was not done (by name, e.g. `shop-verification`). */
+  notDone: string[];
 }
 
 /** Steps that change nothing. */
@@ -44,9 +46,10 @@ export class OutcomeTracker {
     return this.databases.find((d) => name === d || name.startsWith(`${d}-`));
   }
 
+  /** Counts a step, except the component's own: it groups the others and changes nothing. */
   private note(map: Map<string, Set<string>>, urn: string): void {
     const db = this.databaseOf(urn);
-    if (db) map.set(db, (map.get(db) ?? new Set()).add(urn));
+    if (db && urn.split("::").at(-1) !== db) map.set(db, (map.get(db) ?? new Set()).add(urn));
   }
 
   /** Takes one engine event. */
@@ -71,13 +74,16 @@ export class OutcomeTracker {
   /** Every database's outcome, in the stack's order. */
   outcomes(): DatabaseOutcome[] {
     return this.databases.map((database) => {
-      const planned = new Set([...(this.planned.get(database) ?? []), ...(this.done.get(database) ?? [])]).size;
-      const done = this.done.get(database)?.size ?? 0;
-      const base = { database, planned, done };
+      const doneUrns = this.done.get(database) ?? new Set<string>();
+      const plannedUrns = new Set([...(this.planned.get(database) ?? []), ...doneUrns]);
+      const notDone = [...plannedUrns].filter((u) => !doneUrns.has(u)).map((u) => u.split("::").at(-1) ?? u);
+      const planned = plannedUrns.size;
+      const done = doneUrns.size;
+      const base = { database, planned, done, notDone };
       if (this.failed.has(database)) return { ...base, outcome: "failed", error: this.failed.get(database) || "a step failed (see above)" };
       if (planned === 0) return { ...base, outcome: "unchanged" };
       if (done >= planned) return { ...base, outcome: "applied" };
-      return { ...base, outcome: done === 0 ? "not started" : "stopped part-way" };
+      return { ...base, outcome: done === 0 ? ("not started" as const) : ("stopped part-way" as const) };
     });
   }
 }
@@ -91,20 +97,21 @@ function firstLine(message: string): string {
 
 /** The lines `npm run up` prints: one per database, then what to do when some did not finish. */
 export function formatOutcomes(outcomes: readonly DatabaseOutcome[]): string[] {
+  const changes = (n: number) => `${n} change${n === 1 ? "" : "s"}`;
   const width = Math.max(...outcomes.map((o) => o.database.length));
   const lines = outcomes.map((o) => {
     const name = o.database.padEnd(width);
     switch (o.outcome) {
       case "failed":
-        return `  ${name}  FAILED (${o.done} of ${o.planned} changes done): ${o.error}`;
+        return `  ${name}  FAILED (${o.done} of ${o.planned} ${o.planned === 1 ? "change" : "changes"} done): ${o.error}`;
       case "applied":
-        return `  ${name}  applied (${o.planned} changes)`;
+        return `  ${name}  applied (${changes(o.planned)})`;
       case "unchanged":
         return `  ${name}  unchanged`;
       case "not started":
-        return `  ${name}  not started (${o.planned} changes pending)`;
+        return `  ${name}  not started (${changes(o.planned)} pending)`;
       default:
-        return `  ${name}  stopped part-way (${o.done} of ${o.planned} changes done)`;
+        return `  ${name}  stopped part-way (${o.done} of ${o.planned} ${o.planned === 1 ? "change" : "changes"} done; not done: ${o.notDone.join(", ")})`;
     }
   });
   const failed = outcomes.filter((o) => o.outcome === "failed").length;
