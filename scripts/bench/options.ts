@@ -18,6 +18,8 @@ export interface BenchOptions {
   safetyMigrations: number;
   /** Migration files in the drift measure, creating {@link tables} tables between them (500). */
   driftMigrations: number;
+  /** Migrations that built the adopted database in the adopt measure (100). */
+  adoptMigrations: number;
   /** Databases in the scale measure's big stack, previewed against a 1-database stack (50). */
   scaleDatabases: number;
   /** Only these modules (see {@link MODULES}); all when empty. */
@@ -38,14 +40,15 @@ const DEFAULTS: BenchOptions = {
   stateMigrations: 2000,
   safetyMigrations: 500,
   driftMigrations: 500,
+  adoptMigrations: 100,
   scaleDatabases: 50,
   only: [],
   quick: false,
 };
-const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50, scaleDatabases: 10 };
+const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50, adoptMigrations: 30, scaleDatabases: 10 };
 
 /** The modules (one file each in `scripts/bench/`), in the order they run. */
-export const MODULES = ["apply", "introspect", "engine", "preview", "state", "safety", "drift", "scale"] as const;
+export const MODULES = ["apply", "introspect", "engine", "preview", "devpreview", "state", "safety", "drift", "adopt", "scale"] as const;
 /** One module of {@link MODULES}. */
 export type Module = (typeof MODULES)[number];
 
@@ -58,9 +61,11 @@ export const MODULE_SIZES: Record<Module, readonly SizeKey[]> = {
   introspect: ["rounds", "tables"],
   engine: ["rounds", "migrations"],
   preview: ["rounds", "previewMigrations"],
+  devpreview: ["rounds"],
   state: ["stateMigrations"],
   safety: ["rounds", "safetyMigrations"],
   drift: ["rounds", "driftMigrations", "tables"],
+  adopt: ["rounds", "adoptMigrations"],
   scale: ["rounds", "scaleDatabases"],
 };
 
@@ -73,6 +78,7 @@ const FLAGS: Record<string, SizeKey> = {
   "--state-migrations": "stateMigrations",
   "--safety-migrations": "safetyMigrations",
   "--drift-migrations": "driftMigrations",
+  "--adopt-migrations": "adoptMigrations",
   "--scale-databases": "scaleDatabases",
 };
 
