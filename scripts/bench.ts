@@ -10,7 +10,8 @@
  *   - safety.ts: safetyRatio (lint + data at risk of 500 pending vs their apply);
  *   - drift.ts: driftColdRatio, driftWarmRatio (vs pg_dump --schema-only ×2 + diff);
  *   - dev-preview.ts: devPreviewRatio (no-op preview of the dev stack vs a trivial program);
- *   - adopt.ts: adoptRatio (adopting a database 100 migrations built vs applying them).
+ *   - adopt.ts: adoptRatio (adopting a database 100 migrations built vs applying them);
+ *   - db-scale.ts: dbScaleRatio (no-op preview of 50 databases vs 1) and its provider RSS.
  *
  * Method: every database is created before any timing; a CHECKPOINT (and a V8 garbage
  * collection) precedes every timed run; warm-up rounds are not counted; contenders run
@@ -30,6 +31,7 @@ import { connect } from "../infra/lifecycle/connection.js";
 import { startTestServer, type TestServer } from "../test/support/postgres.js";
 import { benchAdopt } from "./bench/adopt.js";
 import { benchApply } from "./bench/apply.js";
+import { benchDbScale } from "./bench/db-scale.js";
 import { benchDevPreview } from "./bench/dev-preview.js";
 import { benchDrift } from "./bench/drift.js";
 import { benchEngineUp } from "./bench/engine-up.js";
@@ -57,6 +59,7 @@ const MEASURES: Record<Module, [title: string, measure: Measure]> = {
   safety: ["safety check", benchSafety],
   drift: ["drift check", benchDrift],
   adopt: ["adoption", benchAdopt],
+  scale: ["databases in one stack", benchDbScale],
 };
 
 /** The modules these options run, in order, with the sizes each of them reads. */

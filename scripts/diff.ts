@@ -3,7 +3,7 @@
  * `pg_dump --schema-only`, per object. For each database of the two stacks (paired by migrations
  * folder) it compares the declared schemas and the live ones, prints every difference, and exits
  * 0 when all are equal, 1 when something differs, 2 on a usage error or when it cannot compare
- * (as diff(1) does). Secrets come from the stacks' config through the local backend and are
+ * (as diff(1) does). Secrets come from the stacks' config through the scripts' backend and are
  * never printed.
  */
 import { loadSqlParser, toPgstackError, UsageError, type Logger } from "../infra/lifecycle/index.js";

@@ -1,7 +1,7 @@
 /**
  * `npm run review -- -s <stack> [--out report.md] [--html report.html] [--json report.json]`:
  * what a pull request will do to each database of a stack. Runs `pulumi preview --json` (the
- * real CLI, the local file backend unless PULUMI_BACKEND_URL says otherwise) together with
+ * real CLI, the local file backend unless PULUMI_BACKEND_URL names the team's) together with
  * pgstack's own plan (pending migrations, their data-safety analysis and rehearsal under the
  * stack's policy, reset, drift, the schema after the PR) and writes a
  * report: Markdown for a PR comment, a self-contained HTML page, or the JSON model.
@@ -20,7 +20,7 @@ import { planDatabase } from "../infra/review/plan.js";
 import { accessChanges, changeSummary } from "../infra/review/preview.js";
 import { computeVerdict, EXIT_CODES, verdictLine } from "../infra/review/verdict.js";
 import { start } from "./devdb.js";
-import { projectRoot, workingStackFile } from "./pulumi-env.js";
+import { projectRoot } from "./pulumi-env.js";
 import { parseReviewArgs } from "./review/args.js";
 import { pulumiRunner, configSecret, runPreview, verifiedStates } from "./review/pulumi.js";
 
@@ -34,13 +34,13 @@ export async function review(stack: string, options: { maxDiagramTables?: number
     const known = fs.readdirSync(projectRoot).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
     throw new UsageError(`there is no stack file Pulumi.${stack}.yaml`, `pick one of this project's stacks with -s <stack>: ${known.join(", ") || "none"}`);
   }
-  const configFile = workingStackFile(stack);
+  const p = pulumiRunner(stack);
+  const configFile = p.configFile;
   const doc = (yaml.load(fs.readFileSync(configFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const config = parseStackConfig({ server: doc.config?.["pgstack:server"], databases: doc.config?.["pgstack:databases"], safety: doc.config?.["pgstack:safety"] }, stack);
-  const p = pulumiRunner(stack, configFile);
   const names = config.databases.map((d) => d.name);
 
-  log("2/5 the stack's state: the schema each database was last verified with");
+  log(`2/5 the stack's state (${p.backendLabel}): the schema each database was last verified with`);
   const verified = verifiedStates(p, names);
   if (config.server.embedded) await start(stack);
   const password = config.server.embedded ? readDevPassword(projectRoot, stack) : configSecret(p, config.server.adminPasswordSecret);

@@ -20,6 +20,8 @@ export interface BenchOptions {
   driftMigrations: number;
   /** Migrations that built the adopted database in the adopt measure (100). */
   adoptMigrations: number;
+  /** Databases in the scale measure's big stack, previewed against a 1-database stack (50). */
+  scaleDatabases: number;
   /** Only these modules (see {@link MODULES}); all when empty. */
   only: Module[];
   /** `--quick`: smaller N and one round, to check the bench runs (figures are not the issue's). */
@@ -39,13 +41,14 @@ const DEFAULTS: BenchOptions = {
   safetyMigrations: 500,
   driftMigrations: 500,
   adoptMigrations: 100,
+  scaleDatabases: 50,
   only: [],
   quick: false,
 };
-const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50, adoptMigrations: 30 };
+const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50, adoptMigrations: 30, scaleDatabases: 10 };
 
 /** The modules (one file each in `scripts/bench/`), in the order they run. */
-export const MODULES = ["apply", "introspect", "engine", "preview", "devpreview", "state", "safety", "drift", "adopt"] as const;
+export const MODULES = ["apply", "introspect", "engine", "preview", "devpreview", "state", "safety", "drift", "adopt", "scale"] as const;
 /** One module of {@link MODULES}. */
 export type Module = (typeof MODULES)[number];
 
@@ -63,6 +66,7 @@ export const MODULE_SIZES: Record<Module, readonly SizeKey[]> = {
   safety: ["rounds", "safetyMigrations"],
   drift: ["rounds", "driftMigrations", "tables"],
   adopt: ["rounds", "adoptMigrations"],
+  scale: ["rounds", "scaleDatabases"],
 };
 
 const FLAGS: Record<string, SizeKey> = {
@@ -75,6 +79,7 @@ const FLAGS: Record<string, SizeKey> = {
   "--safety-migrations": "safetyMigrations",
   "--drift-migrations": "driftMigrations",
   "--adopt-migrations": "adoptMigrations",
+  "--scale-databases": "scaleDatabases",
 };
 
 /** The flags, for messages and the README. */

@@ -10,7 +10,7 @@ import yaml from "js-yaml";
 import { CONFIG_NAMESPACE, parseStackConfig, type DatabaseConfig, type StackConfig } from "../../infra/config.js";
 import { readDevPassword } from "../../infra/devserver.js";
 import { UsageError, type ConnectionOptions, type ManagedSchema } from "../../infra/lifecycle/index.js";
-import { ensureToolchain, passphraseFile, pulumiEnv, workingStackFile } from "../pulumi-env.js";
+import { scriptBackend, type ScriptBackend } from "../pulumi-env.js";
 
 
 /** A loaded stack. */
@@ -21,17 +21,20 @@ export interface DiffStack {
   connection(database: string): ConnectionOptions;
 }
 
-/** Reads a secret config value of a stack through the Pulumi CLI and the local backend. */
+/** Reads a secret config value of a stack through the Pulumi CLI and the scripts' backend. */
 export type SecretReader = (stack: string, key: string) => string;
 
-/** The default {@link SecretReader}: `pulumi config get`, with the scripts' toolchain and local backend. */
+/**
+ * The default {@link SecretReader}: `pulumi config get`, with the scripts' toolchain and backend
+ * (this checkout's file backend, or PULUMI_BACKEND_URL: {@link scriptBackend}).
+ */
 export function pulumiSecretReader(projectRoot: string): SecretReader {
-  let env: Record<string, string> | undefined;
+  let backend: ScriptBackend | undefined;
   return (stack, key) => {
-    env ??= pulumiEnv(ensureToolchain(), { backendDir: path.join(projectRoot, ".pgstack", "state"), passphraseFile: passphraseFile(path.join(projectRoot, ".pgstack")) });
-    const r = spawnSync("pulumi", ["config", "get", `${CONFIG_NAMESPACE}:${key}`, "--stack", stack, "--config-file", workingStackFile(stack, projectRoot), "--non-interactive"], {
+    backend ??= scriptBackend({ root: projectRoot });
+    const r = spawnSync("pulumi", ["config", "get", `${CONFIG_NAMESPACE}:${key}`, "--stack", stack, "--config-file", backend.stackFile(stack), "--non-interactive"], {
       cwd: projectRoot,
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...backend.env },
       encoding: "utf8",
     });
     if (r.status !== 0) {

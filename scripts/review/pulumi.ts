@@ -1,17 +1,18 @@
 /**
  * The Pulumi CLI side of `npm run review`: `pulumi preview --json`, the verified states in the
- * stack's state, and the admin password from the stack's secrets. Local file backend and
- * per-checkout passphrase by default; a CI sets PULUMI_BACKEND_URL and the passphrase itself.
+ * stack's state, and the admin password from the stack's secrets. The backend is the scripts'
+ * one choice ({@link scriptBackend}): this checkout's file backend, or PULUMI_BACKEND_URL.
  */
 import { spawnSync } from "node:child_process";
-import * as path from "node:path";
 import type { VerifiedState } from "../../infra/review/plan.js";
 import type { PreviewJson } from "../../infra/review/preview.js";
-import { ensureToolchain, passphraseFile, projectRoot, pulumiEnv } from "../pulumi-env.js";
+import { projectRoot, scriptBackend } from "../pulumi-env.js";
 
 /** How to run the CLI for one stack. */
 export interface PulumiRunner {
   env: Record<string, string>;
+  /** The backend for messages (password masked). */
+  backendLabel: string;
   stack: string;
   /** The stack file the run uses (`--config-file`). */
   configFile: string;
@@ -19,24 +20,14 @@ export interface PulumiRunner {
   run(args: string[], opts?: { configFile?: boolean }): { status: number; stdout: string; stderr: string };
 }
 
-/**
- * The CLI environment. `PGSTACK_PULUMI_FROM_PATH=1` uses the `pulumi` already on PATH (e.g. one a
- * CI installed) instead of scripts/toolchain.sh; a PULUMI_BACKEND_URL or passphrase in the
- * environment wins over the local defaults.
- */
-export function pulumiRunner(stack: string, configFile: string): PulumiRunner {
-  const fromPath = process.env["PGSTACK_PULUMI_FROM_PATH"] === "1";
-  const base = fromPath
-    ? { PULUMI_SKIP_UPDATE_CHECK: "true" }
-    : pulumiEnv(ensureToolchain(), { backendDir: path.join(projectRoot, ".pgstack", "state"), passphraseFile: passphraseFile() });
-  const env: Record<string, string> = { ...base };
-  if (!fromPath) {
-    if (process.env["PULUMI_BACKEND_URL"]) env["PULUMI_BACKEND_URL"] = process.env["PULUMI_BACKEND_URL"];
-    if (process.env["PULUMI_CONFIG_PASSPHRASE"] !== undefined) delete env["PULUMI_CONFIG_PASSPHRASE_FILE"];
-    if (process.env["PULUMI_CONFIG_PASSPHRASE_FILE"]) env["PULUMI_CONFIG_PASSPHRASE_FILE"] = process.env["PULUMI_CONFIG_PASSPHRASE_FILE"];
-  }
+/** The CLI for one stack, with the scripts' backend; runs with that backend's stack file. */
+export function pulumiRunner(stack: string): PulumiRunner {
+  const backend = scriptBackend();
+  const env = backend.env;
+  const configFile = backend.stackFile(stack);
   return {
     env,
+    backendLabel: backend.label,
     stack,
     configFile,
     run(args, opts = {}) {

@@ -27,6 +27,8 @@ export interface CliProject {
   run(args: string[], input?: string): CliResult;
   /** Runs `pulumi ARGS` and throws with the whole output unless it succeeds. */
   ok(args: string[], input?: string): CliResult;
+  /** Runs `pulumi ARGS` without blocking, so runs from two checkouts can overlap; never rejects. */
+  runAsync(args: string[]): Promise<CliResult>;
   /**
    * Runs `pulumi ARGS` while taking a snapshot of every process's command line (`ps`) every
    * 100 ms, so tests can check that no secret ever sits in a process list.
@@ -55,9 +57,10 @@ function projectFiles(): string[] {
 
 /**
  * Copies the project into a new 0700 temporary folder (as `mktemp -d` makes), with
- * node_modules linked, a passphrase file and a file backend at `.pgstack/state`.
+ * node_modules linked, a passphrase file and a file backend at `.pgstack/state` (or the
+ * `backendUrl` given, e.g. a team's `postgres://…` state, with the same passphrase).
  */
-export function copyProjectForCli(prefix = "pgstack-cli-"): CliProject {
+export function copyProjectForCli(prefix = "pgstack-cli-", opts: { backendUrl?: string } = {}): CliProject {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   for (const f of projectFiles()) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
@@ -65,14 +68,18 @@ export function copyProjectForCli(prefix = "pgstack-cli-"): CliProject {
   }
   fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"), "dir");
   fs.mkdirSync(path.join(dir, ".pgstack", "state"), { recursive: true });
-  fs.writeFileSync(path.join(dir, ".pgstack", "passphrase"), "e2e-passphrase", { mode: 0o600 });
-  return cliProject(dir);
+  fs.writeFileSync(path.join(dir, ".pgstack", "passphrase"), E2E_PASSPHRASE, { mode: 0o600 });
+  return cliProject(dir, opts);
 }
 
+/** The passphrase of every copy's stacks (the same in each, as a team shares one). */
+export const E2E_PASSPHRASE = "e2e-passphrase";
+
 /** A CLI driver for a project folder made by {@link copyProjectForCli} (or moved from one). */
-export function cliProject(dir: string): CliProject {
+export function cliProject(dir: string, opts: { backendUrl?: string } = {}): CliProject {
   const env = {
     ...pulumiEnv(toolchainBin(), { backendDir: path.join(dir, ".pgstack", "state"), passphraseFile: path.join(dir, ".pgstack", "passphrase") }),
+    ...(opts.backendUrl ? { PULUMI_BACKEND_URL: opts.backendUrl } : {}),
     PULUMI_HOME: process.env["PULUMI_HOME"] ?? path.join(os.homedir(), ".pulumi"),
   };
   const transcript: string[] = [];
@@ -100,6 +107,17 @@ export function cliProject(dir: string): CliProject {
       const r = run(args, input);
       if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.status}):\n${r.output}`);
       return r;
+    },
+    async runAsync(args) {
+      const child = spawn("pulumi", [...args, "--non-interactive", "--color", "never"], { cwd: dir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+      const status = await new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 1)));
+      const result = { status, stdout, stderr, output: `${stdout}${stderr}` };
+      transcript.push(result.output);
+      return result;
     },
     async okWatchingProcesses(args) {
       const child = spawn("pulumi", [...args, "--non-interactive", "--color", "never"], { cwd: dir, env: { ...process.env, ...env } });

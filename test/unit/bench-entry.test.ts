@@ -5,8 +5,8 @@ import { resourcesIn } from "../../scripts/bench/dev-preview.js";
 
 describe("npm run bench: one options parser for every module", () => {
   it("defaults are the issue's sizes; --quick shrinks them; explicit flags win", () => {
-    expect(parseArgs([])).toMatchObject({ rounds: 3, migrations: 500, tables: 2000, previewDatabases: 4, previewMigrations: 500, stateMigrations: 2000, safetyMigrations: 500, driftMigrations: 500, quick: false, only: [] });
-    expect(parseArgs(["--quick"])).toMatchObject({ rounds: 1, migrations: 100, safetyMigrations: 100, driftMigrations: 50, quick: true });
+    expect(parseArgs([])).toMatchObject({ rounds: 3, migrations: 500, tables: 2000, previewDatabases: 4, previewMigrations: 500, stateMigrations: 2000, safetyMigrations: 500, driftMigrations: 500, scaleDatabases: 50, quick: false, only: [] });
+    expect(parseArgs(["--quick"])).toMatchObject({ rounds: 1, migrations: 100, safetyMigrations: 100, driftMigrations: 50, scaleDatabases: 10, quick: true });
     expect(parseArgs(["--quick", "--migrations=250", "--only", "apply,state"])).toMatchObject({ migrations: 250, only: ["apply", "state"] });
     expect(parseArgs(["--safety-migrations", "20", "--drift-migrations=10", "--tables", "40"])).toMatchObject({ safetyMigrations: 20, driftMigrations: 10, tables: 40, rounds: 3 });
   });
@@ -41,7 +41,7 @@ describe("npm run bench: one options parser for every module", () => {
       message = (e as Error).message;
     }
     expect(message).toBe(`--only: unknown module "extra" (known modules: ${MODULES.join(", ")})`);
-    expect(MODULES).toEqual(["apply", "introspect", "engine", "preview", "devpreview", "state", "safety", "drift", "adopt"]);
+    expect(MODULES).toEqual(["apply", "introspect", "engine", "preview", "devpreview", "state", "safety", "drift", "adopt", "scale"]);
     expect(() => parseArgs(["--only"])).toThrow(/--only needs one or more of apply, introspect/);
   });
 
