@@ -334,16 +334,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       {
         create: backupScript(args.backupDir, db.name, db.reset.generation),
         // Connection settings as PG* variables: no secret on a command line or in a process list.
-        // TLS as the other clients have it: the same sslmode, the CA as a file (never the PEM itself).
-        environment: {
-          PGHOST: server.host,
-          PGPORT: String(server.port),
-          PGUSER: server.adminUser,
-          PGDATABASE: db.name,
-          PGSSLMODE: server.sslmode,
-          ...(args.rootCert ? { PGSSLROOTCERT: args.rootCert.file } : {}),
-          PGPASSWORD: args.adminPassword,
-        },
+        environment: backupEnvironment(server, db.name, args.adminPassword, args.rootCert?.file),
         triggers: trigger ? [db.reset.generation, trigger.token] : [db.reset.generation],
       },
       { parent: this, dependsOn: [database, ...schemas, ...grants], deletedWith: database },
@@ -445,6 +436,22 @@ interface ProvisionedObjects {
   backupPath: pulumi.Output<string>;
   /** every-deploy: the trigger's token, new on every deploy. */
   trigger?: pulumi.Output<string>;
+}
+
+/**
+ * pg_dump's connection as libpq variables: no secret on a command line or in a process list, and
+ * TLS as the other clients have it (the same sslmode; the CA as a file, never the PEM itself).
+ */
+export function backupEnvironment<T>(server: Pick<ServerConfig, "host" | "port" | "adminUser" | "sslmode">, database: string, password: T, rootCertFile?: T): Record<string, string | T> {
+  return {
+    PGHOST: server.host,
+    PGPORT: String(server.port),
+    PGUSER: server.adminUser,
+    PGDATABASE: database,
+    PGSSLMODE: server.sslmode,
+    ...(rootCertFile !== undefined ? { PGSSLROOTCERT: rootCertFile } : {}),
+    PGPASSWORD: password,
+  };
 }
 
 /**
