@@ -66,7 +66,7 @@ describe("TLS through the Pulumi CLI", () => {
 
     // The PEM: in the 0600 file the provider and pg_dump read, never in the state or the output.
     const file = path.join(p.dir, ".pgstack", "tls", "tls-dbCa.pem");
-    expect(fs.readFileSync(file, "utf8")).toBe(certs.caPem);
+    expect(fs.readFileSync(file, "utf8").trim()).toBe(certs.caPem.trim());
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     const state = p.ok(["stack", "export", "--stack", "tls"]).stdout;
     expect(state).toContain(".pgstack/tls/tls-dbCa.pem");
