@@ -6,7 +6,7 @@ import { z } from "zod";
 import { PgstackError } from "./lifecycle/errors.js";
 import { identifierProblem } from "./lifecycle/identifiers.js";
 import { normalizeValidUntil, type RoleAttribute } from "./lifecycle/roles.js";
-import { SSL_MODES } from "./lifecycle/connection.js";
+import { SSL_MODES } from "./lifecycle/tls.js";
 import { unknownKeyMessages } from "./config-keys.js";
 import { parseForeignKeyRef, parseTableRef, type Expectations, type Parsed } from "./lifecycle/verify.js";
 import { PROFILES } from "./lifecycle/safety/policy.js";

@@ -5,6 +5,7 @@
 export * from "./errors.js";
 export * from "./identifiers.js";
 export * from "./connection.js";
+export * from "./tls.js";
 export * from "./source.js";
 export * from "./sql.js";
 export * from "./history.js";

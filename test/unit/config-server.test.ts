@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, namespaceKeys, parseStackConfig, parseStackKeys } from "../../infra/config.js";
 import { closestKey } from "../../infra/config-keys.js";
 import { versionNeeds } from "../../infra/components/database.js";
-import { tlsOptions } from "../../infra/lifecycle/connection.js";
+import { tlsOptions } from "../../infra/lifecycle/tls.js";
 
 const db = { name: "a", owner: "a_owner", roles: [{ name: "a_owner" }, { name: "a_app", login: true, passwordSecret: "appPw" }], grants: [{ role: "a_app", schema: "public", tablePrivileges: ["SELECT", "MAINTAIN"] }] };
 
