@@ -25,9 +25,10 @@ export interface ProgramOptions {
 /** Declares every database of the current stack's config; resolves to the stack outputs. */
 export async function pgstackProgram(options: ProgramOptions): Promise<Record<string, DatabaseOutputs>> {
   const { projectRoot } = options;
-  const { stack, config, adminPassword, rolePasswords } = loadStack(projectRoot);
+  const { stack, config, adminPassword, rolePasswords, rootCert } = loadStack(projectRoot);
   const { host, port, adminUser, sslmode } = config.server;
-  const databases = await declareDatabases({ stack, config, server: { host, port, adminUser, sslmode, adminPassword }, rolePasswords, projectRoot });
+  const server = { host, port, adminUser, sslmode, adminPassword, ...(rootCert ? { rootCert } : {}) };
+  const databases = await declareDatabases({ stack, config, server, rolePasswords, projectRoot });
   return Object.fromEntries(Object.entries(databases).map(([name, db]) => [name, db.outputs]));
 }
 

@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yaml from "js-yaml";
-import { migrationsDir, parseStackConfig, safetyPolicyOf } from "../infra/config.js";
+import { migrationsDir, namespaceKeys, parseStackKeys, safetyPolicyOf } from "../infra/config.js";
 import { readDevPassword } from "../infra/devserver.js";
 import { loadMigrations, loadSqlParser, toPgstackError, UsageError, type ConnectionOptions } from "../infra/lifecycle/index.js";
 import { loadMermaidBundle, renderHtml } from "../infra/review/html.js";
@@ -37,7 +37,7 @@ export async function review(stack: string, options: { maxDiagramTables?: number
   const p = pulumiRunner(stack);
   const configFile = p.configFile;
   const doc = (yaml.load(fs.readFileSync(configFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-  const config = parseStackConfig({ server: doc.config?.["pgstack:server"], databases: doc.config?.["pgstack:databases"], safety: doc.config?.["pgstack:safety"] }, stack);
+  const config = parseStackKeys(namespaceKeys(doc.config), stack);
   const names = config.databases.map((d) => d.name);
 
   log(`2/5 the stack's state (${p.backendLabel}): the schema each database was last verified with`);

@@ -11,10 +11,10 @@ import type { ManagedSchema, Migration } from "../lifecycle/index.js";
 import { parseQualifiedName } from "../lifecycle/identifiers.js";
 import { acceptsDataLoss } from "../lifecycle/reset-policy.js";
 import { schemasCreatedByMigrations } from "../lifecycle/migration-schemas.js";
-import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
+import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, OwnerMembership, SchemaVerification, type ConnectionInput } from "../providers/index.js";
 import { PROFILES } from "../lifecycle/safety/policy.js";
 import type { SafetyPolicy } from "../lifecycle/safety/types.js";
-import type { GuardedObject } from "../providers/handlers.js";
+import type { GuardedObject, VersionNeed } from "../providers/handlers.js";
 import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
 import { driftPolicy, migrationsDigest } from "../lifecycle/drift-policy.js";
 import { PG_DUMP_LOOKUP } from "../lifecycle/client-tools.js";
@@ -32,8 +32,14 @@ export interface ServerInput {
   adminUser: pulumi.Input<string>;
   /** The admin's password; it is kept secret in the state. */
   adminPassword: pulumi.Input<string>;
-  /** TLS: `disable` (loopback only), `require` (any certificate) or `verify-full`. Default `disable`. */
+  /** TLS mode, as libpq's `sslmode` (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`). Default `disable`. */
   sslmode?: pulumi.Input<ServerConfig["sslmode"]>;
+  /**
+   * The server's CA certificate, for every client alike: the PEM text (for pg, kept inside the
+   * secret connection) and a file path relative to the program's folder (for the postgresql
+   * provider's `sslrootcert` and pg_dump's `PGSSLROOTCERT`, which read a file).
+   */
+  rootCert?: { pem: pulumi.Input<string>; file: pulumi.Input<string> };
 }
 
 /** Arguments of {@link PostgresDatabase}. */
@@ -100,7 +106,15 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     }));
     const createdByMigrations = schemasCreatedByMigrations(args.migrations);
     const connectionTo = (database: string): ConnectionInput =>
-      pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: server.adminPassword, database, sslmode: server.sslmode ?? "disable" });
+      pulumi.secret({
+        host: server.host,
+        port: server.port,
+        user: server.adminUser,
+        password: server.adminPassword,
+        database,
+        sslmode: server.sslmode ?? "disable",
+        ...(server.rootCert ? { sslrootcert: server.rootCert.pem } : {}),
+      });
     const connection = connectionTo(db.name);
     const passwordOf = (r: RoleConfig): pulumi.Input<string> | undefined => {
       const configured = args.rolePasswords?.[r.name];
@@ -251,6 +265,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         username: server.adminUser,
         password: pulumi.secret(server.adminPassword),
         sslmode: server.sslmode ?? "disable",
+        ...(server.rootCert ? { sslrootcert: server.rootCert.file } : {}),
         // pgstack never needs a superuser: managed Postgres (RDS, Cloud SQL, Neon, Supabase) gives
         // an admin with CREATEROLE and CREATEDB. In this mode the provider reads no superuser-only
         // catalog and grants itself the role memberships Postgres asks for.
@@ -269,6 +284,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       ...(db.adopt ? [] : [{ kind: "database" as const, name: db.name, configPath: at, type: "postgresql:index/database:Database", resourceName: name }]),
     ];
     const adoptedRoles = db.roles.flatMap((r, j): AdoptedRole[] => (r.adopt ? [adoptedRole(r, `${at}.roles[${j}]`)] : []));
+    const needs = versionNeeds(db, at);
     const guard = new ExistingObjectsGuard(
       `${name}-guard`,
       {
@@ -277,6 +293,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         objects: guarded,
         ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}),
         // The backup's pg_dump is checked against the server before anything is created.
+        ...(needs.length ? { needs } : {}),
         backup: { enabled: db.backup, configPath: at, generation: db.reset.generation, everyDeploy: db.reset.mode === "every-deploy" },
       },
       { parent: this, dependsOn: [this.safety] },
@@ -288,9 +305,16 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       const { args: roleArgs, ignoreChanges } = roleResourceArgs(r, passwordOf(r));
       return new postgresql.Role(roleName(r), roleArgs, { ...withProvider, dependsOn: [guard], ...adopted(r.adopt, r.name), ...(ignoreChanges.length ? { ignoreChanges } : {}) });
     });
-    // Migrations run as the owner (SET ROLE) and a reset drops the owner's tables, so the admin
-    // must be a member of the owner role: a superuser is implicitly, a managed-Postgres admin is not.
-    const membership = new postgresql.GrantRole(`${name}-admin-in-owner`, { role: server.adminUser, grantRole: db.owner }, { ...withProvider, dependsOn: roles });
+    // Migrations run as the owner and a reset drops the owner's tables, ends its sessions and
+    // closes its database, so the admin must be a member of the owner role with INHERIT and SET
+    // (PostgreSQL 16+ gives a role's creator ADMIN only). A superuser is implicitly.
+    const membership = new OwnerMembership(
+      `${name}-admin-in-owner`,
+      { connection: connectionTo("postgres"), owner: db.owner },
+      // Stacks made before were a postgresql.GrantRole of this name: the alias makes this its
+      // replacement, and deleting that first (its REVOKE) keeps the new grant.
+      { parent: this, dependsOn: roles, aliases: [{ type: "postgresql:index/grantRole:GrantRole" }], deleteBeforeReplace: true },
+    );
     // A stack that may not reset may not lose the database either: `pulumi destroy` stops here.
     const database = new postgresql.Database(
       name,
@@ -364,12 +388,12 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         // Connection settings as PG* variables: no secret on a command line or in a process list.
         environment: {
           PGSTACK_BACKUP: backupScript(args.backupDir ?? `backups/${stack}/${db.name}`, db.name, db.reset.generation),
-          PGHOST: server.host,
-          PGPORT: pulumi.output(server.port).apply(String),
-          PGUSER: server.adminUser,
-          PGDATABASE: db.name,
-          PGSSLMODE: server.sslmode ?? "disable",
-          PGPASSWORD: pulumi.secret(server.adminPassword),
+          ...backupEnvironment(
+            { host: server.host, port: pulumi.output(server.port).apply(String), adminUser: server.adminUser, sslmode: server.sslmode ?? "disable" },
+            db.name,
+            pulumi.secret(server.adminPassword),
+            server.rootCert?.file,
+          ),
         },
         triggers: trigger ? [db.reset.generation, trigger.token] : [db.reset.generation],
       },
@@ -382,6 +406,15 @@ export class PostgresDatabase extends pulumi.ComponentResource {
 /** Where the database is declared, for messages. */
 function configPathOf(args: PostgresDatabaseArgs): string {
   return args.configPath ?? `databases.${args.db.name}`;
+}
+
+/** The config settings of `db` that an older PostgreSQL lacks: the guard refuses them in preview there. */
+export function versionNeeds(db: DatabaseConfig, at: string): VersionNeed[] {
+  return db.grants.flatMap((g, j): VersionNeed[] =>
+    g.tablePrivileges.includes("MAINTAIN")
+      ? [{ configPath: `${at}.grants[${j}].tablePrivileges`, what: "the MAINTAIN privilege (VACUUM, ANALYZE, REINDEX, CLUSTER, REFRESH MATERIALIZED VIEW, LOCK TABLE)", major: 17, instead: "remove MAINTAIN from it (on this server only the table's owner may do these)" }]
+      : [],
+  );
 }
 
 /** One role of the config. */
@@ -472,6 +505,27 @@ interface ProvisionedObjects {
 
 /** What the backup resource runs: the script in its environment ({@link backupScript}). */
 export const BACKUP_COMMAND = 'sh -c "$PGSTACK_BACKUP"';
+
+/**
+ * pg_dump's connection as libpq variables: no secret on a command line or in a process list, and
+ * TLS as the other clients have it (the same sslmode; the CA as a file, never the PEM itself).
+ */
+export function backupEnvironment<T>(
+  server: { host: string | T; port: number | string | T; adminUser: string | T; sslmode: string | T },
+  database: string,
+  password: string | T,
+  rootCertFile?: string | T,
+): Record<string, string | T> {
+  return {
+    PGHOST: server.host,
+    PGPORT: typeof server.port === "number" ? String(server.port) : server.port,
+    PGUSER: server.adminUser,
+    PGDATABASE: database,
+    PGSSLMODE: server.sslmode,
+    ...(rootCertFile !== undefined ? { PGSSLROOTCERT: rootCertFile } : {}),
+    PGPASSWORD: password,
+  };
+}
 
 /**
  * The backup script: `pg_dump -Fc` to `<dir>/<db>-g<generation>-<UTC time>.dump`; prints the
