@@ -13,7 +13,7 @@ import { silentLogger, type ConnectionOptions, type Logger } from "./connection.
 import { PgstackError } from "./errors.js";
 import { readSchema, type SchemaSnapshot } from "./schema/index.js";
 import { withScratchDatabase, type ScratchPurpose } from "./scratch.js";
-import { schemaDdl, type ManagedSchema } from "./reset.js";
+import { runSchemaDdl, schemaDdl, type ManagedSchema } from "./reset.js";
 import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
 import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
 import { loadSqlParser } from "./sql.js";
@@ -82,7 +82,7 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
     // A managed schema a migration creates is theirs: created by it, then owned and granted as configured.
     const precreated = schemasToPrecreate(schemas, selected);
     const later = schemas.filter((s) => !precreated.includes(s));
-    if (precreated.length > 0) await scratch.admin.query(precreated.flatMap(schemaDdl).join(";\n"));
+    if (precreated.length > 0) await runSchemaDdl(scratch.admin, scratch.name, precreated.flatMap(schemaDdl).join(";\n"));
     const owner = await scratch.ownerSession();
     const structure = { schemas: schemas.map((s) => s.name) };
     const replay = scratch.migrations;

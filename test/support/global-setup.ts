@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { quoteIdent, quoteLiteral } from "../../infra/lifecycle/identifiers.js";
-import { startTestServer, type TestServer } from "./postgres.js";
+import { givePublicToDatabaseOwner, startTestServer, type TestServer } from "./postgres.js";
 
 let server: TestServer | undefined;
 
@@ -15,7 +15,7 @@ let server: TestServer | undefined;
 export const TEST_ADMIN = "pgstack_admin";
 
 /** Creates (or resets the password of) the non-superuser admin; returns how to reach it. */
-async function createManagedStyleAdmin(superuser: ConnectionOptions): Promise<ConnectionOptions> {
+export async function createManagedStyleAdmin(superuser: ConnectionOptions): Promise<ConnectionOptions> {
   const password = randomBytes(18).toString("base64url");
   const client = await connect(superuser);
   try {
@@ -44,6 +44,9 @@ export async function setup(project: TestProject): Promise<void> {
   server = await startTestServer();
   const admin = await createManagedStyleAdmin(server.admin);
   const major = await serverMajorOf(server.admin);
+  // PostgreSQL 14 gives `public` to the bootstrap superuser; pgstack's documented prerequisite there
+  // (test/integration/pg14-public.test.ts checks the refusal on a server without it).
+  if (major === 14 && server.kind !== "env") await givePublicToDatabaseOwner(server.admin);
   // Printed so a test log shows which real server the suites talked to, and as whom.
   console.log(`[pgstack tests] PostgreSQL ${major} (${server.kind}) on ${admin.host}:${admin.port}, admin "${admin.user}" (LOGIN CREATEROLE CREATEDB, not a superuser)`);
   project.provide("pgAdmin", admin);
