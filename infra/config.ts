@@ -6,6 +6,8 @@ import { z } from "zod";
 import { PgstackError } from "./lifecycle/errors.js";
 import { identifierProblem } from "./lifecycle/identifiers.js";
 import { normalizeValidUntil, type RoleAttribute } from "./lifecycle/roles.js";
+import { SSL_MODES } from "./lifecycle/connection.js";
+import { unknownKeyMessages } from "./config-keys.js";
 import { parseForeignKeyRef, parseTableRef, type Expectations, type Parsed } from "./lifecycle/verify.js";
 import { PROFILES } from "./lifecycle/safety/policy.js";
 import type { SafetyPolicy } from "./lifecycle/safety/types.js";
@@ -35,9 +37,23 @@ const serverSchema = z
     port: z.number().int().min(1).max(65535).default(5432),
     /** The role pgstack and the postgresql provider connect as. */
     adminUser: identifier.default("postgres"),
-    sslmode: z.enum(["disable", "require", "verify-full"]).default("disable"),
+    /** TLS, as libpq's sslmode; the same setting reaches pg, the postgresql provider and pg_dump. */
+    sslmode: z.enum(SSL_MODES).default("disable"),
+    /** The CA certificate file (PEM) the server's certificate must chain to, relative to the project. */
+    sslrootcert: z.string().min(1, "must be a file path; leave it out for none").optional(),
+    /** Or the secret config key holding that PEM (`pulumi config set --secret dbCa < ca.pem`). */
+    sslrootcertSecret: secretKey.optional(),
     /** The secret config key holding the admin password. Not used by embedded servers. */
     adminPasswordSecret: secretKey.default("adminPassword"),
+  })
+  .superRefine((s, ctx) => {
+    if (s.sslrootcert !== undefined && s.sslrootcertSecret !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["sslrootcertSecret"], message: "give the CA either as a file (sslrootcert) or as a secret (sslrootcertSecret), not both" });
+    }
+    const key = s.sslrootcert !== undefined ? "sslrootcert" : s.sslrootcertSecret !== undefined ? "sslrootcertSecret" : undefined;
+    if (key && (s.sslmode === "disable" || s.sslmode === "prefer")) {
+      ctx.addIssue({ code: "custom", path: [key], message: `a CA certificate is only used with sslmode require, verify-ca or verify-full, and sslmode is ${s.sslmode}: set one of those, or remove ${key}` });
+    }
   })
   .default({
     embedded: false,
@@ -85,9 +101,13 @@ const roleAttributes = {
 } satisfies Record<RoleAttribute, z.ZodType>;
 
 const roleSchema = z.strictObject({
-  name: identifier.refine((n) => !RESERVED_ROLE_NAMES.has(n), {
-    error: (i) => `${JSON.stringify(i.input)} is reserved by Postgres as a role name; choose another name`,
-  }),
+  name: identifier
+    .refine((n) => !RESERVED_ROLE_NAMES.has(n), {
+      error: (i) => `${JSON.stringify(i.input)} is reserved by Postgres as a role name; choose another name`,
+    })
+    .refine((n) => !n.startsWith("pg_"), {
+      error: (i) => `${JSON.stringify(i.input)}: names starting with pg_ belong to PostgreSQL's predefined roles (pg_database_owner, pg_signal_backend, …), which a stack neither creates nor adopts; choose another name`,
+    }),
   ...roleAttributes,
   /**
    * The secret config key holding this role's password. When absent, a login role the stack
@@ -104,7 +124,8 @@ const roleSchema = z.strictObject({
 });
 
 const schemaPrivilege = z.enum(["USAGE", "CREATE"]);
-const tablePrivilege = z.enum(["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]);
+/** MAINTAIN (VACUUM, ANALYZE, REINDEX, …) exists from PostgreSQL 17 on; the preview refuses it on an older server. */
+const tablePrivilege = z.enum(["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"]);
 const sequencePrivilege = z.enum(["USAGE", "SELECT", "UPDATE"]);
 
 const grantSchema = z.strictObject({
@@ -358,12 +379,40 @@ export function parseStackConfig(raw: unknown, stack: string): StackConfig {
   const result = stackConfigSchema.safeParse(raw);
   if (result.success) return result.data;
   const issues = result.error.issues.flatMap((i) =>
-    // Top-level keys are Pulumi config keys themselves: name each (`pgstack:sever`), not the root.
-    i.path.length === 0 && i.code === "unrecognized_keys"
-      ? i.keys.map((k) => `${CONFIG_NAMESPACE}:${k}: unknown config key; pgstack reads ${CONFIG_NAMESPACE}:server, ${CONFIG_NAMESPACE}:databases and ${CONFIG_NAMESPACE}:safety`)
-      : [`${configPath(i.path)}: ${i.message}`],
+    // Each unknown key by its own path, with the closest known key (`did you mean …?`).
+    i.code === "unrecognized_keys" ? unknownKeyMessages(stackConfigSchema, i.path, i.keys, configPath) : [`${configPath(i.path)}: ${i.message}`],
   );
   throw new ConfigError(stack, issues);
+}
+
+/** The keys of the `pgstack:` namespace in a stack file's `config:` (or Pulumi's config), without the prefix. */
+export function namespaceKeys(config: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config ?? {})) if (key.startsWith(`${CONFIG_NAMESPACE}:`)) out[key.slice(CONFIG_NAMESPACE.length + 1)] = value;
+  return out;
+}
+
+/** The secret keys a raw config names (read defensively: it is not validated yet). */
+function namedSecrets(server: unknown, databases: unknown): Set<string> {
+  const s = (server ?? {}) as { adminPasswordSecret?: unknown; sslrootcertSecret?: unknown };
+  const names = [s.adminPasswordSecret ?? "adminPassword", s.sslrootcertSecret];
+  for (const db of Array.isArray(databases) ? databases : []) {
+    for (const r of Array.isArray((db as { roles?: unknown })?.roles) ? (db as { roles: unknown[] }).roles : []) names.push((r as { passwordSecret?: unknown })?.passwordSecret);
+  }
+  return new Set(names.filter((n): n is string => typeof n === "string"));
+}
+
+/**
+ * Parses the whole `pgstack:` namespace (`keys` from {@link namespaceKeys}): `server`, `databases`
+ * and `safety`, plus the secrets they name (`adminPasswordSecret`, `sslrootcertSecret`, each
+ * role's `passwordSecret`). Any other key is refused with its path and the closest known key, so
+ * a misspelt `pgstack:sever` is never silently ignored. Throws {@link ConfigError}.
+ */
+export function parseStackKeys(keys: Record<string, unknown>, stack: string): StackConfig {
+  const { server, databases, safety, ...rest } = keys;
+  const secrets = namedSecrets(server, databases);
+  const unknown = Object.fromEntries(Object.entries(rest).filter(([k]) => !secrets.has(k)));
+  return parseStackConfig({ server, databases, safety, ...unknown }, stack);
 }
 
 /** The database's migrations folder, relative to the project root. */

@@ -20,7 +20,7 @@ export interface ProgramOptions {
 /** Declares every database of the current stack; resolves to the stack outputs. */
 export async function pgstackProgram(options: ProgramOptions): Promise<Record<string, DatabaseOutputs>> {
   const { projectRoot } = options;
-  const { stack, config, adminPassword, rolePasswords } = loadStack(projectRoot);
+  const { stack, config, adminPassword, rolePasswords, rootCert } = loadStack(projectRoot);
   // Load every migration folder before declaring anything: a bad file stops the whole run.
   // Parses are cached by checksum, so only files never parsed on this machine are parsed (and
   // the SQL parser is not even loaded when there are none).
@@ -41,6 +41,7 @@ export async function pgstackProgram(options: ProgramOptions): Promise<Record<st
       db,
       adminPassword,
       rolePasswords,
+      ...(rootCert ? { rootCert } : {}),
       migrations: relative(sources[index] ?? []),
       backupDir: `backups/${stack}/${db.name}`,
       safety: safetyPolicyOf(config, db),

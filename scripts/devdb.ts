@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import yaml from "js-yaml";
-import { parseStackConfig, type ServerConfig } from "../infra/config.js";
+import { namespaceKeys, parseStackKeys, type ServerConfig } from "../infra/config.js";
 import { devPasswordFile, devServerDir } from "../infra/devserver.js";
 import { chownToPostgres, hydrateSymlinks, isRoot, nativeForPostgres, postgresCan, problemLine, runServerBinary, serverUserIds, SYSTEM_DIR, systemDir } from "./pg-user.js";
 
@@ -177,7 +177,7 @@ export function devDb(projectRoot: string): DevDb {
   function embeddedServer(stack: string): ServerConfig {
     const file = path.join(projectRoot, `Pulumi.${stack}.yaml`);
     const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
-    const cfg = parseStackConfig({ server: doc.config?.["pgstack:server"], databases: doc.config?.["pgstack:databases"] }, stack);
+    const cfg = parseStackKeys(namespaceKeys(doc.config), stack);
     if (!cfg.server.embedded) throw new Error(`stack "${stack}" does not use an embedded server (pgstack:server.embedded is false)`);
     if (!["127.0.0.1", "localhost", "::1"].includes(cfg.server.host)) {
       throw new Error(`stack "${stack}": an embedded server listens on loopback only; set pgstack:server.host to 127.0.0.1`);

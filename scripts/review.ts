@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yaml from "js-yaml";
-import { migrationsDir, parseStackConfig, safetyPolicyOf } from "../infra/config.js";
+import { migrationsDir, namespaceKeys, parseStackKeys, safetyPolicyOf } from "../infra/config.js";
 import { readDevPassword } from "../infra/devserver.js";
 import { loadMigrations, loadSqlParser, toPgstackError, UsageError, type ConnectionOptions } from "../infra/lifecycle/index.js";
 import { loadMermaidBundle, renderHtml } from "../infra/review/html.js";
@@ -36,7 +36,7 @@ export async function review(stack: string, options: { maxDiagramTables?: number
   }
   const configFile = workingStackFile(stack);
   const doc = (yaml.load(fs.readFileSync(configFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-  const config = parseStackConfig({ server: doc.config?.["pgstack:server"], databases: doc.config?.["pgstack:databases"], safety: doc.config?.["pgstack:safety"] }, stack);
+  const config = parseStackKeys(namespaceKeys(doc.config), stack);
   const p = pulumiRunner(stack, configFile);
   const names = config.databases.map((d) => d.name);
 

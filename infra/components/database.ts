@@ -11,11 +11,12 @@ import type { ManagedSchema, Migration } from "../lifecycle/index.js";
 import { parseQualifiedName } from "../lifecycle/identifiers.js";
 import { acceptsDataLoss } from "../lifecycle/reset-policy.js";
 import { schemasCreatedByMigrations } from "../lifecycle/migration-schemas.js";
-import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
+import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, OwnerMembership, SchemaVerification, type ConnectionInput } from "../providers/index.js";
 import { PROFILES, type SafetyPolicy } from "../lifecycle/safety/index.js";
-import type { GuardedObject } from "../providers/handlers.js";
+import type { GuardedObject, VersionNeed } from "../providers/handlers.js";
 import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
 import { driftPolicy, migrationsDigest } from "../lifecycle/drift.js";
+import type { RootCert } from "../stack.js";
 
 /** Arguments of {@link PostgresDatabase}. */
 export interface PostgresDatabaseArgs {
@@ -27,6 +28,8 @@ export interface PostgresDatabaseArgs {
   adminPassword: pulumi.Output<string>;
   /** Secret passwords from config, by role name. */
   rolePasswords: Map<string, pulumi.Output<string>>;
+  /** The server's CA certificate (`sslrootcert`/`sslrootcertSecret`), for every client alike. */
+  rootCert?: RootCert;
   /** The migrations, loaded and parsed by the program. */
   migrations: Migration[];
   /** The pg_dump backup folder for this database, relative to the project. */
@@ -78,7 +81,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     }));
     const createdByMigrations = schemasCreatedByMigrations(args.migrations);
     const connectionTo = (database: string): ConnectionInput =>
-      pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: args.adminPassword, database, sslmode: server.sslmode });
+      pulumi.secret({ host: server.host, port: server.port, user: server.adminUser, password: args.adminPassword, database, sslmode: server.sslmode, ...(args.rootCert ? { sslrootcert: args.rootCert.pem } : {}) });
     const connection = connectionTo(db.name);
     const passwordOf = (r: RoleConfig): pulumi.Input<string> | undefined => {
       const configured = args.rolePasswords.get(r.name);
@@ -228,6 +231,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         username: server.adminUser,
         password: args.adminPassword,
         sslmode: server.sslmode,
+        ...(args.rootCert ? { sslrootcert: args.rootCert.file } : {}),
         // pgstack never needs a superuser: managed Postgres (RDS, Cloud SQL, Neon, Supabase) gives
         // an admin with CREATEROLE and CREATEDB. In this mode the provider reads no superuser-only
         // catalog and grants itself the role memberships Postgres asks for.
@@ -246,9 +250,10 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       ...(db.adopt ? [] : [{ kind: "database" as const, name: db.name, configPath: at, type: "postgresql:index/database:Database", resourceName: name }]),
     ];
     const adoptedRoles = db.roles.flatMap((r, j): AdoptedRole[] => (r.adopt ? [adoptedRole(r, `${at}.roles[${j}]`)] : []));
+    const needs = versionNeeds(db, at);
     const guard = new ExistingObjectsGuard(
       `${name}-guard`,
-      { connection: connectionTo("postgres"), stack: args.stack, objects: guarded, ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}) },
+      { connection: connectionTo("postgres"), stack: args.stack, objects: guarded, ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}), ...(needs.length ? { needs } : {}) },
       { parent: this, dependsOn: [this.safety] },
     );
     // An adopted object is imported (Pulumi's `import` option, the in-code `pulumi import`) and
@@ -258,9 +263,16 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       const { args: roleArgs, ignoreChanges } = roleResourceArgs(r, passwordOf(r));
       return new postgresql.Role(roleName(r), roleArgs, { ...withProvider, dependsOn: [guard], ...adopted(r.adopt, r.name), ...(ignoreChanges.length ? { ignoreChanges } : {}) });
     });
-    // Migrations run as the owner (SET ROLE) and a reset drops the owner's tables, so the admin
-    // must be a member of the owner role: a superuser is implicitly, a managed-Postgres admin is not.
-    const membership = new postgresql.GrantRole(`${name}-admin-in-owner`, { role: server.adminUser, grantRole: db.owner }, { ...withProvider, dependsOn: roles });
+    // Migrations run as the owner and a reset drops the owner's tables, ends its sessions and
+    // closes its database, so the admin must be a member of the owner role with INHERIT and SET
+    // (PostgreSQL 16+ gives a role's creator ADMIN only). A superuser is implicitly.
+    const membership = new OwnerMembership(
+      `${name}-admin-in-owner`,
+      { connection: connectionTo("postgres"), owner: db.owner },
+      // Stacks made before were a postgresql.GrantRole of this name: the alias makes this its
+      // replacement, and deleting that first (its REVOKE) keeps the new grant.
+      { parent: this, dependsOn: roles, aliases: [{ type: "postgresql:index/grantRole:GrantRole" }], deleteBeforeReplace: true },
+    );
     // A stack that may not reset may not lose the database either: `pulumi destroy` stops here.
     const database = new postgresql.Database(
       name,
@@ -322,13 +334,31 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       {
         create: backupScript(args.backupDir, db.name, db.reset.generation),
         // Connection settings as PG* variables: no secret on a command line or in a process list.
-        environment: { PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.adminUser, PGDATABASE: db.name, PGSSLMODE: server.sslmode, PGPASSWORD: args.adminPassword },
+        // TLS as the other clients have it: the same sslmode, the CA as a file (never the PEM itself).
+        environment: {
+          PGHOST: server.host,
+          PGPORT: String(server.port),
+          PGUSER: server.adminUser,
+          PGDATABASE: db.name,
+          PGSSLMODE: server.sslmode,
+          ...(args.rootCert ? { PGSSLROOTCERT: args.rootCert.file } : {}),
+          PGPASSWORD: args.adminPassword,
+        },
         triggers: trigger ? [db.reset.generation, trigger.token] : [db.reset.generation],
       },
       { parent: this, dependsOn: [database, ...schemas, ...grants], deletedWith: database },
     );
     return { database, grants: [...schemas, ...grants], lateGrants, backup, backupPath: pulumi.unsecret(backup.stdout).apply((s) => s.trim()), trigger: trigger?.token };
   }
+}
+
+/** The config settings of `db` that an older PostgreSQL lacks: the guard refuses them in preview there. */
+export function versionNeeds(db: DatabaseConfig, at: string): VersionNeed[] {
+  return db.grants.flatMap((g, j): VersionNeed[] =>
+    g.tablePrivileges.includes("MAINTAIN")
+      ? [{ configPath: `${at}.grants[${j}].tablePrivileges`, what: "the MAINTAIN privilege (VACUUM, ANALYZE, REINDEX, CLUSTER, REFRESH MATERIALIZED VIEW, LOCK TABLE)", major: 17, instead: "remove MAINTAIN from it (on this server only the table's owner may do these)" }]
+      : [],
+  );
 }
 
 /** One role of the config. */

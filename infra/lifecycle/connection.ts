@@ -1,4 +1,5 @@
 /** Connections to Postgres. Passwords never appear in messages. */
+import type * as tls from "node:tls";
 import pg from "pg";
 import { ConnectionError } from "./errors.js";
 
@@ -11,8 +12,13 @@ export interface ConnectionOptions {
   /** Never logged, never part of an error message. */
   password?: string;
   database: string;
-  /** `disable` (loopback dev servers), `require` (TLS, any certificate) or `verify-full`. */
-  sslmode?: "disable" | "require" | "verify-full";
+  /** TLS, as libpq's `sslmode` means it (see {@link SSL_MODES} and {@link tlsOptions}). Default `disable`. */
+  sslmode?: SslMode;
+  /**
+   * The CA certificate(s) the server's certificate must chain to, as PEM text (a managed
+   * service's CA bundle). With it, `require` verifies the chain as `verify-ca` does (libpq's rule).
+   */
+  sslrootcert?: string;
   /** Shows in pg_stat_activity, so a held lock can be traced to pgstack. */
   applicationName?: string;
   /** Connection timeout, ms. */
@@ -22,6 +28,40 @@ export interface ConnectionOptions {
    * Migrations set theirs per migration (`session.statementTimeout`), which takes precedence.
    */
   statementTimeoutMs?: number;
+}
+
+/**
+ * libpq's `sslmode` values: `disable` (no TLS), `prefer` (TLS when the server offers it, no
+ * verification), `require` (TLS, no verification; the chain is verified when `sslrootcert` is
+ * given, as libpq does), `verify-ca` (the chain must lead to `sslrootcert`), `verify-full` (and the
+ * certificate must name the host).
+ */
+export const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"] as const;
+/** One of {@link SSL_MODES}. */
+export type SslMode = (typeof SSL_MODES)[number];
+
+/**
+ * node-postgres' `ssl` option for a connection, matching what libpq (pg_dump) and the postgresql
+ * provider do with the same `sslmode` and `sslrootcert`. `prefer` starts with TLS; {@link connect}
+ * falls back to plain text when the server has none.
+ */
+export function tlsOptions(c: Pick<ConnectionOptions, "sslmode" | "sslrootcert">): false | tls.ConnectionOptions {
+  const mode = c.sslmode ?? "disable";
+  if (mode === "disable") return false;
+  const ca = c.sslrootcert ? { ca: c.sslrootcert } : {};
+  // libpq: with a root certificate, require verifies the chain (as verify-ca).
+  const verifyChain = mode === "verify-ca" || mode === "verify-full" || (mode === "require" && c.sslrootcert !== undefined);
+  if (!verifyChain) return { rejectUnauthorized: false };
+  // verify-ca checks the chain only; verify-full also the host name (Node's default check).
+  return mode === "verify-full" ? { ...ca, rejectUnauthorized: true } : { ...ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+}
+
+/** The options each client was opened with (for a second session with the same settings). */
+const openedWith = new WeakMap<pg.Client, ConnectionOptions>();
+
+/** The options {@link connect} opened `client` with, or undefined for a client made elsewhere. */
+export function connectionOptionsOf(client: pg.ClientBase): ConnectionOptions | undefined {
+  return openedWith.get(client as pg.Client);
 }
 
 /** A short, password-free description: `postgres@127.0.0.1:5432/fltr`. */
@@ -42,6 +82,8 @@ const RETRY_DELAYS_MS = [250, 1000];
  */
 export async function connect(c: ConnectionOptions, options: { retryDelaysMs?: readonly number[]; onRetry?: (message: string) => void } = {}): Promise<pg.Client> {
   const delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
+  // prefer: TLS first; a server without TLS gets a plain connection (as libpq does).
+  let ssl = tlsOptions(c);
   for (let attempt = 0; ; attempt++) {
     const client = new pg.Client({
       host: c.host,
@@ -49,7 +91,7 @@ export async function connect(c: ConnectionOptions, options: { retryDelaysMs?: r
       user: c.user,
       password: c.password,
       database: c.database,
-      ssl: c.sslmode === undefined || c.sslmode === "disable" ? false : { rejectUnauthorized: c.sslmode === "verify-full" },
+      ssl,
       application_name: c.applicationName ?? "pgstack",
       connectionTimeoutMillis: c.connectTimeoutMs ?? 15_000,
       ...(c.statementTimeoutMs !== undefined ? { statement_timeout: c.statementTimeoutMs } : {}),
@@ -60,9 +102,15 @@ export async function connect(c: ConnectionOptions, options: { retryDelaysMs?: r
     client.on("error", () => undefined);
     try {
       await client.connect();
+      openedWith.set(client, c);
       return client;
     } catch (err) {
       await client.end().catch(() => undefined);
+      if (c.sslmode === "prefer" && ssl !== false && /does not support SSL/i.test(err instanceof Error ? err.message : "")) {
+        ssl = false;
+        attempt--;
+        continue;
+      }
       const code = (err as { code?: string }).code ?? "";
       const delay = delays[attempt];
       if (TRANSIENT.has(code) && delay !== undefined) {
@@ -86,12 +134,18 @@ export function connectionHint(err: unknown, c: ConnectionOptions): string {
   if (code === "28P01") return `the server refused the password of "${c.user}": check the secret named by pgstack:server.adminPasswordSecret (\`pulumi config set --secret …\`)`;
   if (code === "28000") return `the server does not let "${c.user}" in from here (pg_hba.conf), or it requires TLS: check pgstack:server.adminUser and .sslmode`;
   if (code === "55000" && /not currently accepting connections/i.test(message)) {
-    return `the database "${c.database}" refuses connections (an interrupted reset closes it while it runs): from another database run \`ALTER DATABASE "${c.database}" WITH ALLOW_CONNECTIONS true\``;
+    return `the database "${c.database}" refuses connections (a reset closes it while it runs; pgstack re-opens one an interrupted reset left closed): or, from another database, run \`ALTER DATABASE "${c.database}" WITH ALLOW_CONNECTIONS true\``;
   }
   if (code === "3D000") return `the database "${c.database}" does not exist on ${where}: create it, or check its name in the stack config`;
   if (/does not support SSL/i.test(message)) return `${where} does not offer TLS: set pgstack:server.sslmode to disable for it, or enable ssl on the server`;
   if (/self[- ]signed|certificate|altnames/i.test(message)) return `the server's TLS certificate is not trusted for "${c.host}": fix the certificate, or use sslmode require (no verification)`;
   return "check the server's host, port, sslmode and admin user in the stack config, and that the server is running";
+}
+
+/** The server's major version (14, 15, … 18), from `server_version_num`. */
+export async function serverMajorOf(client: pg.ClientBase): Promise<number> {
+  const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  return Math.floor(Number(rows[0]?.v ?? 0) / 10000);
 }
 
 /** Runs `fn` with a fresh client and always closes it. */

@@ -9,12 +9,13 @@
  */
 import type pg from "pg";
 import type { Logger } from "./connection.js";
-import { connect, silentLogger } from "./connection.js";
-import { errorMessage, PgstackError, ResetLockTimeoutError, ResetRefusedError } from "./errors.js";
+import { silentLogger } from "./connection.js";
+import { PgstackError, ResetLockTimeoutError, ResetRefusedError } from "./errors.js";
 import { ensureHistory, readMeta, RUNNING_KEY_PREFIX, writeMeta } from "./history.js";
 import { qualified, quoteIdent, quoteLiteral } from "./identifiers.js";
 import { countRows, introspect, type TableInfo } from "./introspect.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, withMigrationLock } from "./lock.js";
+import { endOtherSessions, MAINTENANCE_DATABASES, withConnectionsRefused } from "./sessions.js";
 
 /** The meta key that holds the reset generation. */
 export const GENERATION_KEY = "reset_generation";
@@ -27,8 +28,8 @@ export interface SchemaGrant {
   role: string;
   /** On the schema itself: `USAGE`, `CREATE`. */
   schema: readonly ("USAGE" | "CREATE")[];
-  /** Default privileges on tables the owner creates in the schema. */
-  tables: readonly ("SELECT" | "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "REFERENCES" | "TRIGGER")[];
+  /** Default privileges on tables the owner creates in the schema (MAINTAIN: PostgreSQL 17+). */
+  tables: readonly ("SELECT" | "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "REFERENCES" | "TRIGGER" | "MAINTAIN")[];
   /** Default privileges on sequences the owner creates in the schema. */
   sequences: readonly ("USAGE" | "SELECT" | "UPDATE")[];
 }
@@ -132,7 +133,7 @@ export async function resetDatabase(client: pg.Client, options: ResetOptions): P
     });
 
     log.info(options.force ? `${db}: resetting (reset.mode every-deploy: every deploy starts from an empty database)` : `${db}: resetting from generation ${previous} to ${options.generation}`);
-    const maintenance = options.maintenanceDatabase ? [options.maintenanceDatabase] : ["postgres", "template1"];
+    const maintenance = options.maintenanceDatabase ? [options.maintenanceDatabase] : MAINTENANCE_DATABASES;
     return withConnectionsRefused(client, db, maintenance, log, async () => {
       const terminatedBackends = await endOtherSessions(client, db, log, lockMs);
       // One transaction: Postgres DDL is transactional, so a failure leaves everything as it was.
@@ -251,120 +252,6 @@ async function describeLockHolders(client: pg.Client, schemas: readonly string[]
     const state = r.state ? `, ${r.state}` : "";
     return `pid ${r.pid} (user ${r.usename ?? "unknown"}${app}${state}, holds ${r.locks})`;
   });
-}
-
-/**
- * Refuses new connections to the database (`ALLOW_CONNECTIONS false`) while `fn` runs, so a
- * reconnecting pool cannot queue behind the reset's locks or write after the count, and always
- * restores the setting found. That needs the owner's privileges and a second connection (to a
- * maintenance database): without them the reset fails here, before anything is dropped or any
- * session ended. A failure to restore is logged and reported: appended to `fn`'s error, or
- * thrown when `fn` succeeded.
- */
-async function withConnectionsRefused<T>(client: pg.Client, db: string, maintenance: readonly string[], log: Logger, fn: () => Promise<T>): Promise<T> {
-  const { rows } = await client.query<{ name: string; owner: string; allowed: boolean }>(
-    "SELECT datname AS name, pg_get_userbyid(datdba) AS owner, datallowconn AS allowed FROM pg_database WHERE datname = current_database()",
-  );
-  const found = rows[0];
-  if (!found) throw new Error("internal: the current database is missing from pg_database");
-  // Already refused by someone else (pgstack connected before that): leave it as found.
-  if (!found.allowed) return fn();
-  const target = quoteIdent(found.name);
-  const other = await connectElsewhere(client, db, maintenance);
-  try {
-    try {
-      await other.query(`ALTER DATABASE ${target} WITH ALLOW_CONNECTIONS false`);
-    } catch (err) {
-      if ((err as { code?: string }).code !== "42501") throw err;
-      throw new PgstackError(
-        "RESET_NOT_PERMITTED",
-        `database "${db}": the reset must refuse new connections while it runs (ALTER DATABASE … ALLOW_CONNECTIONS), ` +
-          `which only the database's owner "${found.owner}" and its members may do: ${errorMessage(err)}; nothing was dropped`,
-        { hint: `make the admin a member of "${found.owner}" (GRANT ${quoteIdent(found.owner)} TO <admin>), or make the stack's owner role own the database`, cause: err },
-      );
-    }
-    log.info(`${db}: new connections refused until the reset ends`);
-    const restore = async (): Promise<string | undefined> => {
-      try {
-        await other.query(`ALTER DATABASE ${target} WITH ALLOW_CONNECTIONS true`);
-        return undefined;
-      } catch (err) {
-        const problem =
-          `new connections to "${db}" are still refused: allowing them again failed (${errorMessage(err)}); ` +
-          `connect to another database as its owner and run ALTER DATABASE ${target} WITH ALLOW_CONNECTIONS true`;
-        log.warn(`${db}: ${problem}`);
-        return problem;
-      }
-    };
-    let result: T;
-    try {
-      result = await fn();
-    } catch (err) {
-      const problem = await restore();
-      // Why append: the original error says what happened to the data; it must not be masked.
-      if (problem && err instanceof Error) err.message += `\n  ! also: ${problem}`;
-      throw err;
-    }
-    const problem = await restore();
-    if (problem) throw new PgstackError("CONNECTIONS_STILL_REFUSED", `database "${db}": the reset completed, but ${problem}`);
-    return result;
-  } finally {
-    await other.end().catch(() => undefined);
-  }
-}
-
-/** A second session as the same user, with the same settings, to the first maintenance database that lets it in. */
-async function connectElsewhere(client: pg.Client, db: string, databases: readonly string[]): Promise<pg.Client> {
-  // The caller's settings, back as ConnectionOptions, so the second session goes through the
-  // shared connect() (its retries, timeouts and error messages).
-  const ssl = client.ssl as boolean | { rejectUnauthorized?: boolean };
-  const sslmode = !ssl ? "disable" : typeof ssl === "object" && ssl.rejectUnauthorized ? "verify-full" : "require";
-  const password = typeof client.password === "string" ? client.password : undefined;
-  let last: unknown;
-  for (const database of databases) {
-    try {
-      return await connect({ host: client.host, port: client.port, user: client.user ?? "", password, database, sslmode });
-    } catch (err) {
-      last = err;
-      // Missing (3D000) or refusing connections (55000): try the next one.
-      if (!["3D000", "55000"].includes((err as { cause?: { code?: string } }).cause?.code ?? "")) break;
-    }
-  }
-  throw new PgstackError(
-    "RESET_NOT_PERMITTED",
-    `database "${db}": the reset refuses new connections from a second session in another database (${databases.join(" or ")}), ` +
-      `which could not be opened: ${errorMessage(last)}; nothing was dropped`,
-    { hint: "let the admin connect to the server's postgres database (or pass maintenanceDatabase), then run `pulumi up` again", cause: last },
-  );
-}
-
-/**
- * Ends the other sessions on this database that the admin may end: its own roles' sessions, and
- * everyone's but superusers' when it holds `pg_signal_backend` (as managed Postgres admins do).
- * Sessions it may not end are named in a warning instead of failing the reset: the reset then
- * waits (bounded by the drop lock timeout) for any lock they hold.
- */
-async function endOtherSessions(client: pg.Client, db: string, log: Logger, lockMs: number): Promise<number> {
-  const { rows } = await client.query<{ terminated: string; left: string | null }>(
-    `WITH me AS (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
-          others AS (
-            SELECT a.pid, a.usename,
-                   NOT (me.rolsuper OR (NOT coalesce(r.rolsuper, false)
-                        AND (pg_has_role(a.usesysid, 'MEMBER') OR pg_has_role('pg_signal_backend', 'MEMBER')))) AS forbidden
-              FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid, me
-             -- backend_type is hidden from non-superusers for other roles' sessions; usesysid is not.
-             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.usesysid IS NOT NULL)
-     SELECT count(*) FILTER (WHERE CASE WHEN forbidden THEN false ELSE pg_terminate_backend(pid) END)::int8 AS terminated,
-            string_agg(usename || ' (pid ' || pid || ')', ', ') FILTER (WHERE forbidden) AS left
-       FROM others`,
-  );
-  const terminated = Number(rows[0]?.terminated ?? 0);
-  if (terminated > 0) log.info(`${db}: terminated ${terminated} other connection(s)`);
-  const left = rows[0]?.left;
-  if (left) {
-    log.warn(`${db}: cannot end the sessions of ${left} (the admin is not a member of their role and lacks pg_signal_backend); the reset waits up to ${lockMs} ms for any lock they hold`);
-  }
-  return terminated;
 }
 
 /** What to do when the admin may not own or drop a schema: PostgreSQL 14's `public` (README, "PostgreSQL versions"). */

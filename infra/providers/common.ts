@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import type * as pulumi from "@pulumi/pulumi";
-import { connect, toPgstackError, type ConnectionOptions, type Logger, type PgstackError } from "../lifecycle/index.js";
+import { connect, isClosedDatabaseError, reopenAfterInterruptedReset, toPgstackError, type ConnectionOptions, type Logger, type PgstackError } from "../lifecycle/index.js";
 
 /** Pulumi's `CheckFailure`. */
 export type Failure = pulumi.dynamic.CheckFailure;
@@ -175,7 +175,13 @@ export async function withConnection<T>(c: ConnectionOptions, fn: (client: pg.Cl
   let client = takeIdle(key);
   if (client) connectionStats.reused++;
   else {
-    client = await connect({ ...c, applicationName: "pgstack (pulumi)", statementTimeoutMs: c.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS });
+    const options = { ...c, applicationName: "pgstack (pulumi)", statementTimeoutMs: c.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS };
+    client = await connect(options).catch(async (err: unknown) => {
+      // A reset killed while the database refused new connections left it so: re-open it
+      // (when no reset still runs) and go on; otherwise the original error stands.
+      if (!isClosedDatabaseError(err) || !(await reopenAfterInterruptedReset(c, logger))) throw err;
+      return connect(options);
+    });
     connectionStats.opened++;
   }
   let result: T;

@@ -5,7 +5,7 @@
  * For the roles the stack does adopt, the preview names each attribute adopting them changes.
  */
 import type pg from "pg";
-import type { ConnectionOptions } from "../lifecycle/index.js";
+import { serverMajorOf, type ConnectionOptions } from "../lifecycle/index.js";
 import { planAdoptedRoles, type AdoptedRole } from "../lifecycle/roles.js";
 import { defineProvider, logger, providerChanged, withConnection, type Failure } from "./common.js";
 
@@ -27,6 +27,20 @@ export interface GuardInputs {
   objects: GuardedObject[];
   /** The roles the stack adopts (absent in states written before). */
   adopted?: AdoptedRole[];
+  /** Config settings that need a newer PostgreSQL than some servers run (e.g. MAINTAIN needs 17). */
+  needs?: VersionNeed[];
+}
+
+/** A config setting that exists only from a PostgreSQL major version on. */
+export interface VersionNeed {
+  /** Where it is set, e.g. `pgstack:databases[0].grants[1].tablePrivileges`. */
+  configPath: string;
+  /** What it is, e.g. `the MAINTAIN privilege`. */
+  what: string;
+  /** The first major version that has it. */
+  major: number;
+  /** What to do on an older server. */
+  instead: string;
 }
 
 /** The objects of `news` that `olds` did not already cover (all of them on first creation). */
@@ -82,10 +96,20 @@ async function checkAdoptedRoles(olds: Partial<GuardInputs> | undefined, news: G
   return plan.problems.map((reason) => ({ property: "", reason }));
 }
 
+/** A failure for each setting the server's version does not have, naming its config path and what to do. */
+async function checkVersionNeeds(news: GuardInputs): Promise<Failure[]> {
+  const needs = news.needs ?? [];
+  if (needs.length === 0) return [];
+  const major = await withConnection(news.connection, (c) => serverMajorOf(c));
+  return needs
+    .filter((n) => major < n.major)
+    .map((n) => ({ property: "", reason: `${n.configPath}: ${n.what} exists from PostgreSQL ${n.major} on, and ${news.connection.host}:${news.connection.port} runs PostgreSQL ${major}\n  → ${n.instead}` }));
+}
+
 /** ExistingObjectsGuard's provider. The refusal is in `check`, so it shows in `pulumi preview` and nothing is created. */
 export const guard = defineProvider<GuardInputs, GuardInputs, GuardInputs>("ExistingObjectsGuard", {
   async check(olds, news) {
-    return { inputs: news, failures: [...(await refuseExisting(olds, news)), ...(await checkAdoptedRoles(olds, news))] };
+    return { inputs: news, failures: [...(await checkVersionNeeds(news)), ...(await refuseExisting(olds, news)), ...(await checkAdoptedRoles(olds, news))] };
   },
   async diff(_id, olds, news) {
     const changes = newObjects(olds, news).length > 0 || olds.objects.length !== news.objects.length || providerChanged(olds, news);

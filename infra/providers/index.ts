@@ -1,6 +1,6 @@
 /**
  * pgstack's dynamic resources: DatabaseReset, MigrationSet, SchemaVerification, GeneratedPassword,
- * ExistingObjectsGuard, EveryDeployTrigger and MigrationSafety. Each provider object is a few
+ * ExistingObjectsGuard, EveryDeployTrigger, MigrationSafety and OwnerMembership. Each provider object is a few
  * lines that load `handlers.ts` inside Pulumi's dynamic-provider host and delegate to it. Each
  * resource's arguments are its provider's inputs as `pulumi.Input`s ({@link ArgsOf}), declared
  * once, in the provider's file.
@@ -11,6 +11,7 @@ import type { ConnectionOptions } from "../lifecycle/index.js";
 import type { ArgsOf, InputOf } from "./common.js";
 import type { EveryDeployInputs, EveryDeployOutputs } from "./every-deploy.js";
 import type { GuardInputs } from "./guard.js";
+import type { MembershipInputs, MembershipOutputs } from "./membership.js";
 import type { HandlerKind } from "./handlers.js";
 import type { MigrationSetInputs, MigrationSetOutputs } from "./migrations.js";
 import type { PasswordInputs, PasswordOutputs } from "./password.js";
@@ -192,5 +193,17 @@ export type MigrationSafetyArgs = ArgsOf<SafetyInputs>;
 export class MigrationSafety extends pulumi.dynamic.Resource {
   constructor(name: string, args: MigrationSafetyArgs, opts?: pulumi.CustomResourceOptions) {
     super(providerFor("safety"), name, args, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "MigrationSafety");
+  }
+}
+
+/**
+ * The admin's membership in a database's owner role, with INHERIT and SET (PostgreSQL 16+ names
+ * them; the creator of a role gets ADMIN only). Delete revokes only a grant pgstack made.
+ */
+export class OwnerMembership extends pulumi.dynamic.Resource {
+  /** True when pgstack made the grant (false: the admin held it already, e.g. a superuser). */
+  declare readonly granted: pulumi.Output<MembershipOutputs["granted"]>;
+  constructor(name: string, args: ArgsOf<MembershipInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor("membership"), name, { ...args, granted: undefined, inheritAndSet: undefined }, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS }, "pgstack", "OwnerMembership");
   }
 }

@@ -1,5 +1,5 @@
 /** DatabaseReset's provider: the guarded "nuke" as check/diff/create/read/update/delete. */
-import { readGeneration, resetDatabase, resetRefusal, ResetRefusedError, type ConnectionOptions, type ManagedSchema } from "../lifecycle/index.js";
+import { describeUnendable, otherSessions, readGeneration, resetDatabase, resetRefusal, ResetRefusedError, type ConnectionOptions, type ManagedSchema } from "../lifecycle/index.js";
 import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection } from "./common.js";
 
 /** Inputs of a DatabaseReset (the resource class's args are these, as `pulumi.Input`s). */
@@ -42,6 +42,20 @@ function refusal(recorded: number | undefined, news: ResetInputs): string | unde
   return resetRefusal({ stack: news.stack, database: news.connection.database, configPath: news.configPath, recorded, generation: news.generation, allowed: news.allowed, mode: news.mode });
 }
 
+/**
+ * Says in the preview of a reset which sessions it will end and which it cannot (by the server's
+ * rule), so a session the admin may not end is known before `up`. Best effort: the preview goes on
+ * without it when the database cannot be read.
+ */
+async function previewSessions(connection: ConnectionOptions): Promise<void> {
+  const db = connection.database;
+  const sessions = await withConnection(connection, (c) => otherSessions(c, db)).catch(() => undefined);
+  if (!sessions?.length) return;
+  const endable = sessions.filter((s) => !s.refusal).length;
+  const left = describeUnendable(sessions, connection.user);
+  logger.info(`${db}: the reset will end ${endable} other session(s)${left ? `; it ${left.replace(/; cannot/g, "; it cannot")}` : ""}`);
+}
+
 /** DatabaseReset's provider. */
 export const reset = defineProvider<ResetInputs, ResetInputs, ResetOutputs>("DatabaseReset", {
   async check(olds, news) {
@@ -55,6 +69,7 @@ export const reset = defineProvider<ResetInputs, ResetInputs, ResetOutputs>("Dat
     const everyDeploy = news.mode === "every-deploy" && olds.trigger !== news.trigger;
     if (everyDeploy) logger.info(`${news.connection.database}: ${news.configPath}.mode is every-deploy: this deploy drops and rebuilds the database, then re-applies every migration`);
     const replaces = olds.generation !== news.generation ? ["generation"] : everyDeploy ? ["trigger"] : [];
+    if (replaces.length > 0) await previewSessions(news.connection);
     const changes =
       replaces.length > 0 ||
       olds.allowed !== news.allowed ||

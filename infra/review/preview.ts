@@ -26,6 +26,7 @@ const ACCESS_TYPES: Record<string, string> = {
   "postgresql:index/grant:Grant": "Grant",
   "postgresql:index/defaultPrivileges:DefaultPrivileges": "DefaultPrivileges",
   "postgresql:index/grantRole:GrantRole": "GrantRole",
+  "pulumi-nodejs:dynamic/pgstack:OwnerMembership": "OwnerMembership",
   "postgresql:index/schema:Schema": "Schema",
 };
 
@@ -54,6 +55,7 @@ function describe(kind: string, step: PreviewStep): string {
   }
   else if (kind === "DefaultPrivileges") what = `default ${i("privileges")} on new ${i("objectType")}s in schema ${i("schema")} to ${i("role")} (created by ${i("owner")})`;
   else if (kind === "GrantRole") what = `${i("role")} is a member of ${i("grantRole")}`;
+  else if (kind === "OwnerMembership") what = `the admin is a member of ${i("owner")} (INHERIT, SET)`;
   else what = `schema ${i("name")} (owner ${i("owner")})`;
   const changed = (step.diffReasons ?? []).filter((k) => !k.startsWith("__"));
   if (step.op === "update" || step.op === "replace") {

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yaml from "js-yaml";
-import { CONFIG_NAMESPACE, parseStackConfig, type DatabaseConfig, type StackConfig } from "../../infra/config.js";
+import { CONFIG_NAMESPACE, namespaceKeys, parseStackKeys, type DatabaseConfig, type StackConfig } from "../../infra/config.js";
 import { readDevPassword } from "../../infra/devserver.js";
 import { UsageError, type ConnectionOptions, type ManagedSchema } from "../../infra/lifecycle/index.js";
 import { ensureToolchain, passphraseFile, pulumiEnv, workingStackFile } from "../pulumi-env.js";
@@ -52,7 +52,7 @@ export function loadDiffStack(projectRoot: string, stack: string, readSecret: Se
   const raw = doc.config ?? {};
   let config: StackConfig;
   try {
-    config = parseStackConfig({ server: raw[`${CONFIG_NAMESPACE}:server`], databases: raw[`${CONFIG_NAMESPACE}:databases`] }, stack);
+    config = parseStackKeys(namespaceKeys(raw), stack);
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }

@@ -24,6 +24,9 @@ export interface Registration {
   /** The id to import (`import` option), or "" when the resource is not imported. */
   importId: string;
   retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
+  /** The aliases, as the engine gets them (alias specs, or alias URNs), as JSON text. */
+  aliases: string[];
   /** ms since the run started: when registration was requested, and when the mock answered. */
   requestedAt: number;
   completedAt: number;
@@ -61,6 +64,9 @@ interface RawRequest {
   getIgnorechangesList(): string[];
   getImportid(): string;
   getRetainondelete(): boolean | undefined;
+  getDeletebeforereplace(): boolean;
+  getAliasurnsList(): string[];
+  getAliasesList(): { toObject(): unknown }[];
 }
 
 /** A value only the mocks supply, so tests can prove the mocks are active. */
@@ -142,6 +148,8 @@ export async function runProgram(stack: "dev" | "prod", secrets: Record<string, 
           ignoreChanges: req.getIgnorechangesList(),
           importId: req.getImportid(),
           retainOnDelete: req.getRetainondelete() ?? false,
+          deleteBeforeReplace: req.getDeletebeforereplace(),
+          aliases: [...req.getAliasurnsList(), ...req.getAliasesList().map((a) => JSON.stringify(a.toObject()))],
           requestedAt,
           completedAt: Date.now() - started,
         });

@@ -105,7 +105,7 @@ describe("role attributes", () => {
       "pgstack:databases[0].roles[3].createDb: Invalid input: expected boolean, received string",
       "pgstack:databases[0].roles[3].bypassRls: Invalid input: expected boolean, received null",
       // superuser and replication are left to the server's administrators, not to a stack.
-      'pgstack:databases[0].roles[3]: Unrecognized key: "superuser"',
+      'pgstack:databases[0].roles[3].superuser: unknown key (known keys here: `name`, `login`, `createRole`, `createDb`, `inherit`, `bypassRls`, `connectionLimit`, `validUntil`, `passwordSecret`, `adopt`)',
     ]);
   });
 

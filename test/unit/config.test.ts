@@ -65,7 +65,7 @@ describe("stack config", () => {
     ["an unknown privilege", (c) => (c.databases[0].grants[0].tablePrivileges = ["SELEKT"]), "pgstack:databases[0].grants[0].tablePrivileges[0]"],
     ["a port out of range", (c) => (c.server.port = 70000), "pgstack:server.port"],
     ["a bad sslmode", (c) => (c.server.sslmode = "maybe"), "pgstack:server.sslmode"],
-    ["a misspelt key", (c) => (c.databases[0].resett = {}), 'pgstack:databases[0]: Unrecognized key: "resett"'],
+    ["a misspelt key", (c) => (c.databases[0].resett = {}), "pgstack:databases[0].resett: unknown key; did you mean `reset`?"],
     ["a malformed foreign key", (c) => (c.databases[0].expect.foreignKeys = ["documents.dataset_id => datasets.id"]), "pgstack:databases[0].expect.foreignKeys[0]"],
     ["a generation that is not an integer", (c) => (c.databases[0].reset.generation = 1.5), "pgstack:databases[0].reset.generation"],
     ["data loss accepted for a future generation", (c) => (c.databases[0].reset.acceptDataLoss = 2), "pgstack:databases[0].reset.acceptDataLoss"],
@@ -123,7 +123,7 @@ describe("stack config", () => {
     d.databases[0].session = { lockTimeout: "5 seconds; DROP TABLE x", statemntTimeout: "1s" };
     const issues = issuesOf(d);
     expect(issues).toContainEqual(expect.stringMatching(/^pgstack:databases\[0\]\.session\.lockTimeout: must be a Postgres duration such as "10s"/));
-    expect(issues).toContainEqual(expect.stringMatching(/^pgstack:databases\[0\]\.session: Unrecognized key: "statemntTimeout"/));
+    expect(issues).toContainEqual(expect.stringMatching(/^pgstack:databases\[0\]\.session\.statemntTimeout: unknown key; did you mean `statementTimeout`\?/));
   });
 
   it("adopts roles and databases only when asked", () => {

@@ -20,7 +20,7 @@ describe("the dev stack's program (mocked engine)", () => {
           `postgresql:index/role:Role ${db}-role-${db}_owner`,
           `postgresql:index/role:Role ${db}-role-${db}_app`,
           `pulumi-nodejs:dynamic/pgstack:GeneratedPassword ${db}-${db}_app-password`,
-          `postgresql:index/grantRole:GrantRole ${db}-admin-in-owner`,
+          `pulumi-nodejs:dynamic/pgstack:OwnerMembership ${db}-admin-in-owner`,
           `${DATABASE} ${db}`,
           `postgresql:index/schema:Schema ${db}-schema-public`,
           `command:local:Command ${db}-backup`,
@@ -62,7 +62,11 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(run.byName("fltr-grant-fltr_app-public-tables").inputs).toMatchObject({ objectType: "table", privileges: ["SELECT", "INSERT", "UPDATE", "DELETE"], role: "fltr_app", schema: "public" });
     expect(run.byName("fltr-grant-fltr_app-public-default-tables").inputs).toMatchObject({ objectType: "table", owner: "fltr_owner", role: "fltr_app" });
     expect(run.byName("fltr-grant-fltr_app-public-sequences").inputs).toMatchObject({ objectType: "sequence", privileges: ["USAGE", "SELECT"] });
-    expect(run.byName("fltr-admin-in-owner").inputs).toMatchObject({ role: "postgres", grantRole: "fltr_owner" });
+    const membership = run.byName("fltr-admin-in-owner");
+    expect(membership.inputs).toMatchObject({ owner: "fltr_owner" });
+    // The GrantRole of stacks made before is this resource, replaced by deleting it first.
+    expect(membership.aliases.join(" ")).toContain("postgresql:index/grantRole:GrantRole");
+    expect(membership.deleteBeforeReplace).toBe(true);
     expect(run.byName("fltr", DATABASE).dependencies).toContain(run.byName("fltr-admin-in-owner").urn);
   });
 

@@ -30,7 +30,7 @@ describe("the prod stack's program (mocked engine)", () => {
             `pulumi-nodejs:dynamic/pgstack:ExistingObjectsGuard ${db}-guard`,
             `postgresql:index/role:Role ${db}-role-${db}_owner`,
             `postgresql:index/role:Role ${db}-role-${db}_app`,
-            `postgresql:index/grantRole:GrantRole ${db}-admin-in-owner`,
+            `pulumi-nodejs:dynamic/pgstack:OwnerMembership ${db}-admin-in-owner`,
             `${DATABASE} ${db}`,
             `postgresql:index/schema:Schema ${db}-schema-public`,
             `postgresql:index/grant:Grant ${db}-grant-${db}_app-public-schema`,
