@@ -17,6 +17,7 @@ import type { GuardedObject, VersionNeed } from "../providers/handlers.js";
 import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
 import { driftPolicy, migrationsDigest } from "../lifecycle/drift.js";
 import type { RootCert } from "../stack.js";
+import { PG_DUMP_LOOKUP } from "../lifecycle/client-tools.js";
 
 /** Arguments of {@link PostgresDatabase}. */
 export interface PostgresDatabaseArgs {
@@ -253,7 +254,15 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const needs = versionNeeds(db, at);
     const guard = new ExistingObjectsGuard(
       `${name}-guard`,
-      { connection: connectionTo("postgres"), stack: args.stack, objects: guarded, ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}), ...(needs.length ? { needs } : {}) },
+      {
+        connection: connectionTo("postgres"),
+        stack: args.stack,
+        objects: guarded,
+        ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}),
+        ...(needs.length ? { needs } : {}),
+        // The backup's pg_dump is checked against the server before anything is created.
+        backup: { enabled: db.backup, configPath: at, generation: db.reset.generation, everyDeploy: db.reset.mode === "every-deploy" },
+      },
       { parent: this, dependsOn: [this.safety] },
     );
     // An adopted object is imported (Pulumi's `import` option, the in-code `pulumi import`) and
@@ -332,10 +341,16 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const backup = new command.local.Command(
       `${name}-backup`,
       {
-        create: backupScript(args.backupDir, db.name, db.reset.generation),
+        // The script comes through the environment: a failure then shows pg_dump's own error,
+        // once (no live log), and not the script (the provider prints the command it ran).
+        create: BACKUP_COMMAND,
+        logging: "none",
+        // Another input changed (a password, a host) but not the generation: no new dump, the last one's path stays.
+        update: 'printf "%s" "$PULUMI_COMMAND_STDOUT"',
         // Connection settings as PG* variables: no secret on a command line or in a process list.
         // TLS as the other clients have it: the same sslmode, the CA as a file (never the PEM itself).
         environment: {
+          PGSTACK_BACKUP: backupScript(args.backupDir, db.name, db.reset.generation),
           PGHOST: server.host,
           PGPORT: String(server.port),
           PGUSER: server.adminUser,
@@ -447,17 +462,19 @@ interface ProvisionedObjects {
   trigger?: pulumi.Output<string>;
 }
 
+/** What the backup resource runs: the script in its environment ({@link backupScript}). */
+export const BACKUP_COMMAND = 'sh -c "$PGSTACK_BACKUP"';
+
 /**
- * The backup command: `pg_dump -Fc` to `<dir>/<db>-g<generation>-<UTC time>.dump`; prints the
+ * The backup script: `pg_dump -Fc` to `<dir>/<db>-g<generation>-<UTC time>.dump`; prints the
  * path. Connection settings come from PG* variables, so no secret is on the command line.
  */
 export function backupScript(dir: string, database: string, generation: number): string {
   return [
     "set -eu",
-    // Prefer Debian's versioned binary: /usr/bin/pg_dump is a wrapper that may pick another version.
-    'PG_DUMP="${PGSTACK_PG_DUMP:-}"',
-    'if [ -z "$PG_DUMP" ]; then for c in /usr/lib/postgresql/15/bin/pg_dump "$(command -v pg_dump || true)"; do if [ -x "$c" ]; then PG_DUMP="$c"; break; fi; done; fi',
-    'if [ -z "$PG_DUMP" ]; then echo "pg_dump not found: install PostgreSQL client 15 or set PGSTACK_PG_DUMP" >&2; exit 1; fi',
+    // The same lookup the preview's check runs (client-tools.ts), so it judged this binary.
+    PG_DUMP_LOOKUP,
+    'if [ -z "$PG_DUMP" ]; then echo "pg_dump not found: install the PostgreSQL client tools or set PGSTACK_PG_DUMP" >&2; exit 1; fi',
     `mkdir -p '${dir}'`,
     `f='${dir}/${database}-g${generation}-'"$(date -u +%Y%m%dT%H%M%SZ)"'.dump'`,
     `"$PG_DUMP" -Fc --no-password -f "$f"`,
