@@ -60,7 +60,12 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
       // No pg_dump here can back up this server: preview refuses in three lines, and up creates nothing.
       const preview = p.run(["preview", "--stack", "dev"]);
       expect(preview.status).not.toBe(0);
-      for (const line of refusal) expect(preview.output).toContain(line);
+      // The first guard to refuse names its own database's config path in the fix.
+      const [serverLine, clientLine, fixLine] = refusal as [string, string, string];
+      expect(preview.output).toContain(serverLine);
+      expect(preview.output).toContain(clientLine);
+      const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      expect(preview.output).toMatch(new RegExp(escape(fixLine).replace(escape("pgstack:databases[0]"), "pgstack:databases\\[[01]\\]")));
       expect(refusal[0]).toMatch(/^the server \S+ runs PostgreSQL (1[6-9])\./);
       const up = p.run(["up", "--stack", "dev", "--yes"]);
       expect(up.status).not.toBe(0);
