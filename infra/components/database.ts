@@ -12,10 +12,11 @@ import { parseQualifiedName } from "../lifecycle/identifiers.js";
 import { acceptsDataLoss } from "../lifecycle/reset-policy.js";
 import { schemasCreatedByMigrations } from "../lifecycle/migration-schemas.js";
 import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, OwnerMembership, SchemaVerification, type ConnectionInput } from "../providers/index.js";
-import { PROFILES, type SafetyPolicy } from "../lifecycle/safety/index.js";
+import { PROFILES } from "../lifecycle/safety/policy.js";
+import type { SafetyPolicy } from "../lifecycle/safety/types.js";
 import type { GuardedObject, VersionNeed } from "../providers/handlers.js";
 import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
-import { driftPolicy, migrationsDigest } from "../lifecycle/drift.js";
+import { driftPolicy, migrationsDigest } from "../lifecycle/drift-policy.js";
 import type { RootCert } from "../stack.js";
 import { PG_DUMP_LOOKUP } from "../lifecycle/client-tools.js";
 

@@ -66,6 +66,11 @@ export interface ApplyOptions {
    * first file. (Passed in, so the baseline, which builds with this applier, is no import cycle.)
    */
   adopt?: (client: pg.Client, migrations: readonly Migration[]) => Promise<{ count: number } | undefined>;
+  /**
+   * Called after each migration is applied and recorded, still under the lock (adoption's build
+   * reads the schema at every version this way, in one run instead of one run per version).
+   */
+  afterEach?: (m: Migration) => Promise<unknown>;
 }
 
 /**
@@ -117,6 +122,8 @@ export async function applyMigrations(
         results.push({ name: m.name, status: "Error", error });
         log.warn(`${options.database}: ${error.message}`);
       }
+      // Outside the try: a failing callback is its own error, not this migration's.
+      if (!error) await options.afterEach?.(m);
     }
     return { alreadyApplied: applied.length, results, error, ...(adopted ? { baselined: adopted.count } : {}) };
   });

@@ -11,7 +11,7 @@ import type pg from "pg";
 import { applyMigrations } from "./apply.js";
 import { silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
 import { PgstackError } from "./errors.js";
-import { readSchema, type SchemaSnapshot } from "./schema/index.js";
+import { readSchema, readTableKeys, type SchemaSnapshot } from "./schema/index.js";
 import { withScratchDatabase, type ScratchPurpose } from "./scratch.js";
 import { runSchemaDdl, schemaDdl, type ManagedSchema } from "./reset.js";
 import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
@@ -39,16 +39,26 @@ export interface DeclaredOptions {
   logger?: Logger;
   /**
    * Called before the first migration (version 0: the managed schemas, empty) and after each
-   * one with the schema at that version: one build, introspected at every step (slower). The
-   * cache is then not read (it is still written).
+   * one, in one build and one apply run: the step reads what it needs at that version (its table
+   * keys, or the whole schema). The cache is then not read (it is still written).
    */
-  onStep?: (version: number, snapshot: SchemaSnapshot) => unknown;
+  onStep?: (step: DeclaredStep) => unknown;
   /**
    * The managed schemas, created in the scratch database with their owner, grants and default privileges
    * before the migrations run, as the stack creates them in the real database. Default: `public`
    * owned by `role`, no grants. Also limits the introspection to these schemas.
    */
   schemas?: readonly ManagedSchema[];
+}
+
+/** One version of a step-by-step build ({@link DeclaredOptions.onStep}), read while it is current. */
+export interface DeclaredStep {
+  /** The version just applied; 0 before the first migration. */
+  version: number;
+  /** The keys of its tables (`schema.table`, sorted): one light catalog query. */
+  tables(): Promise<string[]>;
+  /** The whole schema at this version (the one catalog reader). */
+  read(): Promise<SchemaSnapshot>;
 }
 
 /** The migrations do not build on an empty database. */
@@ -84,12 +94,14 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
     const later = schemas.filter((s) => !precreated.includes(s));
     if (precreated.length > 0) await runSchemaDdl(scratch.admin, scratch.name, precreated.flatMap(schemaDdl).join(";\n"));
     const owner = await scratch.ownerSession();
+    // A throwaway database: a commit need not wait for its WAL to reach the disk.
+    await owner.query("SET synchronous_commit = off");
     const structure = { schemas: schemas.map((s) => s.name) };
     const replay = scratch.migrations;
     const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
-    const apply = async (list: readonly Migration[]) => {
+    const apply = async (list: readonly Migration[], afterEach?: (m: Migration) => Promise<unknown>) => {
       // As the owner, confined, as in production: the same role the real `up` runs them as.
-      const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet });
+      const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet, ...(afterEach ? { afterEach } : {}) });
       if (result.error) {
         throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
           hint: "every migration must apply, in order, to a fresh database: fix the file named above",
@@ -98,21 +110,19 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
       }
     };
     if (opts.onStep) {
-      // One build, introspected after each migration.
-      await opts.onStep(0, await readSchema(scratch.admin, structure));
-      for (const [i, m] of replay.entries()) {
-        await apply(replay.slice(0, i + 1));
-        await opts.onStep(m.id, await readSchema(scratch.admin, structure));
-      }
+      // One build and one apply run, the step called after each migration (under the run's lock).
+      const onStep = opts.onStep;
+      const step = (version: number): DeclaredStep => ({ version, tables: () => readTableKeys(scratch.admin, structure), read: () => readSchema(scratch.admin, structure) });
+      await onStep(step(0));
+      await apply(replay, async (m) => onStep(step(m.id)));
     } else {
-      // In slices, for progress on long folders; each slice is one applyMigrations run.
-      const step = Math.max(1, Math.ceil(replay.length / 10));
-      for (let done = 0; done < replay.length; ) {
-        done = Math.min(replay.length, done + step);
-        await apply(replay.slice(0, done));
-        if (selected.length >= 50) log.info(`declared schema: applied ${done}/${selected.length} migration(s) to the scratch database`);
-      }
-      if (replay.length === 0) await apply([]);
+      // One apply run; progress every tenth of a long folder.
+      const every = Math.max(1, Math.ceil(replay.length / 10));
+      let done = 0;
+      await apply(replay, async () => {
+        done++;
+        if (selected.length >= 50 && (done % every === 0 || done === replay.length)) log.info(`declared schema: applied ${done}/${selected.length} migration(s) to the scratch database`);
+      });
     }
     // As the MigrationSet does: their grants reach the tables the migrations created in them too.
     if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdlAfterMigrations).join(";\n"));
