@@ -349,17 +349,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         // Another input changed (a password, a host) but not the generation: no new dump, the last one's path stays.
         update: 'printf "%s" "$PULUMI_COMMAND_STDOUT"',
         // Connection settings as PG* variables: no secret on a command line or in a process list.
-        // TLS as the other clients have it: the same sslmode, the CA as a file (never the PEM itself).
-        environment: {
-          PGSTACK_BACKUP: backupScript(args.backupDir, db.name, db.reset.generation),
-          PGHOST: server.host,
-          PGPORT: String(server.port),
-          PGUSER: server.adminUser,
-          PGDATABASE: db.name,
-          PGSSLMODE: server.sslmode,
-          ...(args.rootCert ? { PGSSLROOTCERT: args.rootCert.file } : {}),
-          PGPASSWORD: args.adminPassword,
-        },
+        environment: { PGSTACK_BACKUP: backupScript(args.backupDir, db.name, db.reset.generation), ...backupEnvironment(server, db.name, args.adminPassword, args.rootCert?.file) },
         triggers: trigger ? [db.reset.generation, trigger.token] : [db.reset.generation],
       },
       { parent: this, dependsOn: [database, ...schemas, ...grants], deletedWith: database },
@@ -465,6 +455,22 @@ interface ProvisionedObjects {
 
 /** What the backup resource runs: the script in its environment ({@link backupScript}). */
 export const BACKUP_COMMAND = 'sh -c "$PGSTACK_BACKUP"';
+
+/**
+ * pg_dump's connection as libpq variables: no secret on a command line or in a process list, and
+ * TLS as the other clients have it (the same sslmode; the CA as a file, never the PEM itself).
+ */
+export function backupEnvironment<T>(server: Pick<ServerConfig, "host" | "port" | "adminUser" | "sslmode">, database: string, password: T, rootCertFile?: T): Record<string, string | T> {
+  return {
+    PGHOST: server.host,
+    PGPORT: String(server.port),
+    PGUSER: server.adminUser,
+    PGDATABASE: database,
+    PGSSLMODE: server.sslmode,
+    ...(rootCertFile !== undefined ? { PGSSLROOTCERT: rootCertFile } : {}),
+    PGPASSWORD: password,
+  };
+}
 
 /**
  * The backup script: `pg_dump -Fc` to `<dir>/<db>-g<generation>-<UTC time>.dump`; prints the

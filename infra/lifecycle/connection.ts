@@ -138,7 +138,14 @@ export function connectionHint(err: unknown, c: ConnectionOptions): string {
   }
   if (code === "3D000") return `the database "${c.database}" does not exist on ${where}: create it, or check its name in the stack config`;
   if (/does not support SSL/i.test(message)) return `${where} does not offer TLS: set pgstack:server.sslmode to disable for it, or enable ssl on the server`;
-  if (/self[- ]signed|certificate|altnames/i.test(message)) return `the server's TLS certificate is not trusted for "${c.host}": fix the certificate, or use sslmode require (no verification)`;
+  if (/altnames|does not match/i.test(message)) {
+    return `the server's TLS certificate does not name the host "${c.host}" that pgstack connects to (sslmode ${c.sslmode}): set pgstack:server.host to a name the certificate holds, or use sslmode verify-ca (the CA is still checked)`;
+  }
+  if (/self[- ]signed|certificate|issuer/i.test(message)) {
+    return c.sslrootcert
+      ? `the server's TLS certificate for "${c.host}" does not chain to the CA in pgstack:server.sslrootcert (or sslrootcertSecret): give the CA certificate that signed it (the managed service's CA bundle)`
+      : `the server's TLS certificate for "${c.host}" is signed by a CA pgstack was not given (sslmode ${c.sslmode} verifies it): set pgstack:server.sslrootcert to the CA's PEM file, or sslrootcertSecret to a secret holding it`;
+  }
   return "check the server's host, port, sslmode and admin user in the stack config, and that the server is running";
 }
 

