@@ -484,7 +484,9 @@ export function backupScript(dir: string, database: string, generation: number):
     'if [ -z "$PG_DUMP" ]; then echo "pg_dump not found: install the PostgreSQL client tools or set PGSTACK_PG_DUMP" >&2; exit 1; fi',
     `mkdir -p '${dir}'`,
     `f='${dir}/${database}-g${generation}-'"$(date -u +%Y%m%dT%H%M%SZ)"'.dump'`,
-    `"$PG_DUMP" -Fc --no-password -f "$f"`,
+    // Written aside and renamed when complete: a failed dump leaves no file that looks like a backup.
+    `"$PG_DUMP" -Fc --no-password -f "$f.partial" || { rc=$?; rm -f "$f.partial"; exit $rc; }`,
+    'mv "$f.partial" "$f"',
     'printf "%s" "$f"',
   ].join("\n");
 }

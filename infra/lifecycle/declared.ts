@@ -12,7 +12,7 @@ import { applyMigrations } from "./apply.js";
 import { silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
 import { PgstackError } from "./errors.js";
 import { readSchema, readTableKeys, type SchemaSnapshot } from "./schema/index.js";
-import { withScratchDatabase, type ScratchPurpose } from "./scratch.js";
+import { withScratchDatabase, type ScratchDatabase, type ScratchPurpose } from "./scratch.js";
 import { runSchemaDdl, schemaDdl, type ManagedSchema } from "./reset.js";
 import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
 import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
@@ -89,47 +89,77 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
   }
   await loadSqlParser();
   const snapshot = await withScratchDatabase(admin, { purpose: opts.purpose ?? "declared", owner: opts.role, logger: log, migrations: selected }, async (scratch) => {
-    // A managed schema a migration creates is theirs: created by it, then owned and granted as configured.
-    const precreated = schemasToPrecreate(schemas, selected);
-    const later = schemas.filter((s) => !precreated.includes(s));
-    if (precreated.length > 0) await runSchemaDdl(scratch.admin, scratch.name, precreated.flatMap(schemaDdl).join(";\n"));
-    const owner = await scratch.ownerSession();
-    // A throwaway database: a commit need not wait for its WAL to reach the disk.
-    await owner.query("SET synchronous_commit = off");
     const structure = { schemas: schemas.map((s) => s.name) };
-    const replay = scratch.migrations;
-    const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
-    const apply = async (list: readonly Migration[], afterEach?: (m: Migration) => Promise<unknown>) => {
-      // As the owner, confined, as in production: the same role the real `up` runs them as.
-      const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet, ...(afterEach ? { afterEach } : {}) });
-      if (result.error) {
-        throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
-          hint: "every migration must apply, in order, to a fresh database: fix the file named above",
-          cause: result.error,
-        });
-      }
-    };
-    if (opts.onStep) {
-      // One build and one apply run, the step called after each migration (under the run's lock).
-      const onStep = opts.onStep;
-      const step = (version: number): DeclaredStep => ({ version, tables: () => readTableKeys(scratch.admin, structure), read: () => readSchema(scratch.admin, structure) });
-      await onStep(step(0));
-      await apply(replay, async (m) => onStep(step(m.id)));
-    } else {
-      // One apply run; progress every tenth of a long folder.
-      const every = Math.max(1, Math.ceil(replay.length / 10));
-      let done = 0;
-      await apply(replay, async () => {
-        done++;
-        if (selected.length >= 50 && (done % every === 0 || done === replay.length)) log.info(`declared schema: applied ${done}/${selected.length} migration(s) to the scratch database`);
-      });
-    }
-    // As the MigrationSet does: their grants reach the tables the migrations created in them too.
-    if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdlAfterMigrations).join(";\n"));
+    const onStep = opts.onStep;
+    const step = (version: number): DeclaredStep => ({ version, tables: () => readTableKeys(scratch.admin, structure), read: () => readSchema(scratch.admin, structure) });
+    await buildInScratch(scratch, scratch.migrations, {
+      role: opts.role,
+      schemas,
+      logger: log,
+      // One build and one apply run, the step called before the first migration and after each.
+      ...(onStep ? { onStep: async (version: number) => onStep(step(version)) } : {}),
+    });
     return readSchema(scratch.admin, structure);
   });
   if (cacheFile) writeCache(cacheFile, snapshot);
   return snapshot;
+}
+
+/** Options of {@link buildInScratch}. */
+export interface BuildOptions {
+  /** The role migrations run as: the scratch database's owner. */
+  role: string;
+  /** The managed schemas, made as the stack makes them: before the migrations, or right after the ones that create them. */
+  schemas: readonly ManagedSchema[];
+  logger: Logger;
+  /** Called before the first migration (version 0) and after each one, inside the one apply run. */
+  onStep?: (version: number) => Promise<unknown>;
+}
+
+/**
+ * The one build of a schema from migrations, in a scratch database: the managed schemas
+ * pre-created (those no migration creates), then `migrations` (as the scratch run replays them,
+ * {@link ScratchDatabase.migrations}) applied as the owner, confined, through the real apply
+ * path, then the schemas the migrations created given their owner and grants. The declared
+ * schema and the rehearsal's copy build this way. Throws {@link DeclaredSchemaError} when a
+ * migration fails.
+ */
+export async function buildInScratch(scratch: ScratchDatabase, migrations: readonly Migration[], opts: BuildOptions): Promise<void> {
+  const log = opts.logger;
+  // A managed schema a migration creates is theirs: created by it, then owned and granted as configured.
+  const precreated = schemasToPrecreate(opts.schemas, migrations);
+  const later = opts.schemas.filter((s) => !precreated.includes(s));
+  if (precreated.length > 0) await runSchemaDdl(scratch.admin, scratch.name, precreated.flatMap(schemaDdl).join(";\n"));
+  const owner = await scratch.ownerSession();
+  // A throwaway database: a commit need not wait for its WAL to reach the disk.
+  await owner.query("SET synchronous_commit = off");
+  const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
+  const apply = async (list: readonly Migration[], afterEach: (m: Migration) => Promise<unknown>) => {
+    // As the owner, confined, as in production: the same role the real `up` runs them as.
+    const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet, afterEach });
+    if (result.error) {
+      throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
+        hint: "every migration must apply, in order, to a fresh database: fix the file named above",
+        cause: result.error,
+      });
+    }
+  };
+  if (opts.onStep) {
+    // One apply run, the step called after each migration (under the run's lock).
+    const onStep = opts.onStep;
+    await onStep(0);
+    await apply(migrations, async (m) => onStep(m.id));
+  } else {
+    // One apply run; progress every tenth of a long folder.
+    const every = Math.max(1, Math.ceil(migrations.length / 10));
+    let done = 0;
+    await apply(migrations, async () => {
+      done++;
+      if (migrations.length >= 50 && (done % every === 0 || done === migrations.length)) log.info(`build: applied ${done}/${migrations.length} migration(s) in the scratch database ${scratch.name}`);
+    });
+  }
+  // As the MigrationSet does: their grants reach the tables the migrations created in them too.
+  if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdlAfterMigrations).join(";\n"));
 }
 
 /** What identifies a migration file for the cache: its checksum covers its text and directives. */

@@ -133,6 +133,15 @@ async function planAdoption(client: pg.Client, migrations: readonly Migration[],
   }
 }
 
+/**
+ * The files the database has applied, or adoption records, in order: every file but the pending
+ * ones (the history is a prefix of the files). The rehearsal builds its copy's schema from them.
+ */
+export function appliedFiles(migrations: readonly Migration[], pending: readonly Migration[]): Migration[] {
+  const todo = new Set(pending.map((m) => m.id));
+  return migrations.filter((m) => !todo.has(m.id));
+}
+
 /** One line for reports: `17 migration(s) will be adopted (recorded as applied without running): 0001..0017, as golang-migrate's history says (verified)`. */
 export function describeAdoption(adoption: AdoptionState): string {
   if ("refusal" in adoption) return `adoption refused: ${adoption.refusal.split("\n")[0]}`;

@@ -11,10 +11,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
-import { copyProjectForCli, exportState, setDatabases, setSecret, setStackConfig, type CliProject } from "../support/cli.js";
-import { adminConnection, query, serverMajor, superuserConnection } from "../support/db.js";
-import { createManagedStyleAdmin } from "../support/global-setup.js";
-import { DEBIAN_BIN, startTestServer, type TestServer } from "../support/postgres.js";
+import { copyProjectForCli, exportState, resourceSummary, setDatabases, setSecret, setStackConfig, stackOutputs, type CliProject } from "../support/cli.js";
+import { query } from "../support/db.js";
+import { DEBIAN_BIN } from "../support/postgres.js";
+import { serverOfMajor, type MajorServer } from "../support/servers.js";
 
 const show = (label: string, text: string) => {
   if (process.env["PGSTACK_SHOW_PREVIEW"]) console.log(`----- ${label} -----\n${text}`);
@@ -22,13 +22,6 @@ const show = (label: string, text: string) => {
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** The local client the suites have: Debian's PostgreSQL 15. */
 const PG_DUMP_15 = path.join(DEBIAN_BIN, "pg_dump");
-
-/** A server of `major` and its managed-style admin: the suites' own when it is that major, else one started here. */
-async function serverOf(major: number): Promise<{ admin: ConnectionOptions; superuser: ConnectionOptions; server?: TestServer }> {
-  if (serverMajor() === major) return { admin: adminConnection(), superuser: superuserConnection() };
-  const server = await startTestServer({ major });
-  return { admin: await createManagedStyleAdmin(server.admin), superuser: server.admin, server };
-}
 
 /** A project copy with one stack on `admin`'s server, its backups made by `pgDump`. */
 function project(stack: string, admin: ConnectionOptions, pgDump: string): CliProject {
@@ -40,7 +33,7 @@ function project(stack: string, admin: ConnectionOptions, pgDump: string): CliPr
   return p;
 }
 
-const servers: TestServer[] = [];
+const servers: MajorServer[] = [];
 const projects: CliProject[] = [];
 afterAll(async () => {
   for (const p of projects) fs.rmSync(p.dir, { recursive: true, force: true });
@@ -57,8 +50,8 @@ describe("a PostgreSQL 18 server and the local pg_dump 15", () => {
   let p: CliProject;
 
   beforeAll(async () => {
-    const s = await serverOf(18);
-    if (s.server) servers.push(s.server);
+    const s = await serverOfMajor(18);
+    servers.push(s);
     admin = s.admin;
     p = project("v18", admin, PG_DUMP_15);
     projects.push(p);
@@ -122,8 +115,8 @@ describe("a pg_dump that fails on its own", () => {
   ];
 
   it("shows pg_dump's own error, once, and not the backup script", async () => {
-    const s = await serverOf(15);
-    if (s.server) servers.push(s.server);
+    const s = await serverOfMajor(15);
+    servers.push(s);
     const p = project("v15", s.admin, PG_DUMP_15);
     projects.push(p);
     setDatabases(p, "v15", databases(1, false));
@@ -139,7 +132,24 @@ describe("a pg_dump that fails on its own", () => {
     expect(up.output.split(own).length - 1).toBe(1);
     expect(up.output).not.toContain("set -eu");
     expect(up.output).not.toContain("PG_DUMP");
-    // The backup failed before the reset: the database is untouched.
+    // The backup failed before the reset: the database is untouched, and no dump file was left.
     expect(await query({ ...s.admin, database: DB }, "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 4 }]);
+    const dumps = () => fs.readdirSync(path.join(p.dir, "backups", "v15", DB));
+    expect(dumps()).toEqual([]);
+
+    // Once pg_dump can read everything, the same up backs up and resets.
+    await query({ ...s.superuser, database: DB }, "DROP TABLE hidden_from_admin");
+    p.ok(["up", "--stack", "v15", "--yes"]);
+    expect(dumps()).toHaveLength(1);
+    const last = stackOutputs(p, "v15")[DB]?.["lastBackup"];
+    expect(last).toMatch(/^backups\/v15\/clients15\/clients15-g2-\d{8}T\d{6}Z\.dump$/);
+
+    // A newer pgstack's backup script (here: one more line) updates the backup resource without a new dump.
+    const component = path.join(p.dir, "infra", "components", "database.ts");
+    fs.writeFileSync(component, fs.readFileSync(component, "utf8").replace('"set -eu",', '"set -eu",\n    "# a newer pgstack",'));
+    const upgraded = p.ok(["up", "--stack", "v15", "--yes"]);
+    expect(resourceSummary(upgraded.stdout)).toMatchObject({ updated: 1 });
+    expect(dumps()).toHaveLength(1);
+    expect(stackOutputs(p, "v15")[DB]?.["lastBackup"]).toBe(last);
   });
 });
