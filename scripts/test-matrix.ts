@@ -23,6 +23,8 @@ export const E2E_ON_EVERY_MAJOR = ["test/e2e/lifecycle.test.ts", "test/e2e/safet
 /** The server the suites use when no version is asked for (Debian's, with matching client tools). */
 const DEFAULT_MAJOR = 15;
 const SUITES = ["typecheck", "unit", "integration", "e2e"] as const;
+/** A part still running after this long is stopped and counted as failed, so one hung run cannot eat CI's whole budget. */
+const PART_TIMEOUT_MS = 30 * 60_000;
 type Suite = (typeof SUITES)[number];
 
 /** One run of one suite on one major (or none). */
@@ -114,8 +116,9 @@ function run(part: Part, reportDir: string): Outcome {
   }
   const report = path.join(reportDir, `${part.suite}-${part.major ?? "any"}.json`);
   const args = ["vitest", "run", "--project", part.suite, ...part.files, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`];
-  const r = spawnSync("npx", args, { stdio: "inherit", env });
+  const r = spawnSync("npx", args, { stdio: "inherit", env, timeout: PART_TIMEOUT_MS, killSignal: "SIGKILL" });
   const seconds = (Date.now() - started) / 1000;
+  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return { part, seconds, ok: false, note: `stopped after ${PART_TIMEOUT_MS / 60_000} minutes` };
   if (!fs.existsSync(report)) return { part, seconds, ok: false, note: `vitest exited with ${r.status ?? r.signal} and wrote no report` };
   const j = JSON.parse(fs.readFileSync(report, "utf8")) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number };
   const failed = j.numFailedTests;
