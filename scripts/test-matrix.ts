@@ -23,6 +23,8 @@ export const E2E_ON_EVERY_MAJOR = ["test/e2e/lifecycle.test.ts", "test/e2e/safet
 /** The server the suites use when no version is asked for (Debian's, with matching client tools). */
 const DEFAULT_MAJOR = 15;
 const SUITES = ["typecheck", "unit", "integration", "e2e"] as const;
+/** A part still running after this long is stopped and counted as failed, so one hung run cannot eat CI's whole budget. */
+const PART_TIMEOUT_MS = 30 * 60_000;
 type Suite = (typeof SUITES)[number];
 
 /** One run of one suite on one major (or none). */
@@ -94,6 +96,11 @@ function header(text: string): void {
   console.log(`\n${line}\n=== ${text}\n${line}`);
 }
 
+/** A tool of the project's own node_modules. */
+function bin(name: string): string {
+  return path.join("node_modules", ".bin", name);
+}
+
 function where(p: Part): string {
   return p.major === undefined ? "" : `PostgreSQL ${p.major}`;
 }
@@ -104,7 +111,7 @@ function run(part: Part, reportDir: string): Outcome {
   const env = { ...process.env };
   if (part.major !== undefined) env["PGSTACK_TEST_PG_VERSION"] = String(part.major);
   if (part.suite === "typecheck") {
-    const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json", "--noEmit"], { stdio: "inherit", env });
+    const r = spawnSync(bin("tsc"), ["-p", "tsconfig.json", "--noEmit"], { stdio: "inherit", env });
     return { part, seconds: (Date.now() - started) / 1000, ok: r.status === 0 };
   }
   if (part.suite === "e2e") {
@@ -113,9 +120,11 @@ function run(part: Part, reportDir: string): Outcome {
     if (t.status !== 0) return { part, seconds: (Date.now() - started) / 1000, ok: false, note: "the toolchain could not be made" };
   }
   const report = path.join(reportDir, `${part.suite}-${part.major ?? "any"}.json`);
-  const args = ["vitest", "run", "--project", part.suite, ...part.files, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`];
-  const r = spawnSync("npx", args, { stdio: "inherit", env });
+  const args = ["run", "--project", part.suite, ...part.files, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`];
+  // vitest itself, not through npx: a timeout's SIGKILL must reach the process that runs the tests.
+  const r = spawnSync(bin("vitest"), args, { stdio: "inherit", env, timeout: PART_TIMEOUT_MS, killSignal: "SIGKILL" });
   const seconds = (Date.now() - started) / 1000;
+  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return { part, seconds, ok: false, note: `stopped after ${PART_TIMEOUT_MS / 60_000} minutes` };
   if (!fs.existsSync(report)) return { part, seconds, ok: false, note: `vitest exited with ${r.status ?? r.signal} and wrote no report` };
   const j = JSON.parse(fs.readFileSync(report, "utf8")) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number };
   const failed = j.numFailedTests;
