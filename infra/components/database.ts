@@ -292,6 +292,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         stack,
         objects: guarded,
         ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}),
+        ...(needs.length ? { needs } : {}),
         // The backup's pg_dump is checked against the server before anything is created.
         ...(needs.length ? { needs } : {}),
         backup: { enabled: db.backup, configPath: at, generation: db.reset.generation, everyDeploy: db.reset.mode === "every-deploy" },

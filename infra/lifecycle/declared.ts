@@ -13,7 +13,7 @@ import { silentLogger, type ConnectionOptions, type Logger } from "./connection.
 import { PgstackError } from "./errors.js";
 import { readSchema, readTableKeys, type SchemaSnapshot } from "./schema/index.js";
 import { withScratchDatabase, type ScratchDatabase, type ScratchPurpose } from "./scratch.js";
-import { schemaDdl, type ManagedSchema } from "./reset.js";
+import { runSchemaDdl, schemaDdl, type ManagedSchema } from "./reset.js";
 import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
 import { compareMigrations, isRepeatableName, nodeFileReader, REPEATABLE_ID, sha256, upToVersion, type Migration, type MigrationFileReader } from "./source.js";
 import { loadSqlParser } from "./sql.js";
@@ -129,7 +129,7 @@ export async function buildInScratch(scratch: ScratchDatabase, migrations: reado
   // A managed schema a migration creates is theirs: created by it, then owned and granted as configured.
   const precreated = schemasToPrecreate(opts.schemas, migrations);
   const later = opts.schemas.filter((s) => !precreated.includes(s));
-  if (precreated.length > 0) await scratch.admin.query(precreated.flatMap(schemaDdl).join(";\n"));
+  if (precreated.length > 0) await runSchemaDdl(scratch.admin, scratch.name, precreated.flatMap(schemaDdl).join(";\n"));
   const owner = await scratch.ownerSession();
   // A throwaway database: a commit need not wait for its WAL to reach the disk.
   await owner.query("SET synchronous_commit = off");

@@ -143,12 +143,12 @@ export async function resetDatabase(client: pg.Client, options: ResetOptions): P
         refuseUnlessAccepted(locked, options);
         for (const s of options.schemas) {
           log.info(`${db}: dropping schema ${s.name} (CASCADE)`);
-          await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(s.name)} CASCADE`);
+          await runSchemaDdl(client, db, `DROP SCHEMA IF EXISTS ${quoteIdent(s.name)} CASCADE`);
           if (options.createdByMigrations?.includes(s.name)) {
             log.info(`${db}: schema ${s.name} is left to the migration that creates it; its owner and grants follow that migration`);
             continue;
           }
-          await client.query(schemaDdl(s).join(";\n"));
+          await runSchemaDdl(client, db, schemaDdl(s).join(";\n"));
           log.info(`${db}: recreated schema ${s.name} owned by ${s.owner}, ${s.grants.length} grant(s) restored`);
         }
         // The repeatables' log too: their objects went with the schemas, so they all run again.
@@ -252,6 +252,31 @@ async function describeLockHolders(client: pg.Client, schemas: readonly string[]
     // state is hidden from the admin for other roles' sessions.
     const state = r.state ? `, ${r.state}` : "";
     return `pid ${r.pid} (user ${r.usename ?? "unknown"}${app}${state}, holds ${r.locks})`;
+  });
+}
+
+/** What to do when the admin may not own or drop a schema: PostgreSQL 14's `public` (README, "PostgreSQL versions"). */
+export const SCHEMA_NOT_OWNED_HINT =
+  "on PostgreSQL 14 the public schema of a new database belongs to the bootstrap superuser (from 15 on, to the database's owner, pg_database_owner), " +
+  "and pgstack's admin may neither drop it nor give it to the owner: as a superuser, run once `ALTER SCHEMA public OWNER TO pg_database_owner` in template1 and template0 " +
+  "(and in each existing database), or manage another schema than public";
+
+/**
+ * `err` as a {@link PgstackError} naming the schema and what to do when it is the server's
+ * refusal to let the admin take over or drop a schema it may not act as (SQLSTATE 42501, "must be
+ * owner of schema"); undefined for any other error.
+ */
+export function schemaNotOwnedError(err: unknown, database: string): PgstackError | undefined {
+  const pgErr = err as { code?: string; message?: string };
+  const schema = /must be owner of schema (.+)$/.exec(pgErr.message ?? "")?.[1];
+  if (pgErr.code !== "42501" || schema === undefined) return undefined;
+  return new PgstackError("SCHEMA_NOT_OWNED", `database "${database}": the admin may not take over schema ${schema}: ${pgErr.message}`, { hint: SCHEMA_NOT_OWNED_HINT, cause: err });
+}
+
+/** Runs `sql` (managed-schema DDL), turning a "must be owner of schema" refusal into {@link schemaNotOwnedError}. */
+export async function runSchemaDdl(client: pg.Client, database: string, sql: string): Promise<void> {
+  await client.query(sql).catch((err: unknown) => {
+    throw schemaNotOwnedError(err, database) ?? err;
   });
 }
 

@@ -12,6 +12,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupSetting } from "../support/backups.js";
 import { copyProjectForCli, resourceSummary, setSecret, setStackConfig, type CliProject } from "../support/cli.js";
 import { adminConnection, query, superuserConnection, testServerConfig } from "../support/db.js";
 
@@ -53,6 +54,8 @@ beforeAll(async () => {
         // golang-migrate's table is not created by a migration; until drift classifies it as
         // another tool's (the schema model's known objects), it would count as drift.
         drift: { policy: "warn" },
+        // No backup where the local pg_dump cannot take one (test/support/backups.ts; lifecycle.test.ts asserts that refusal).
+        ...(await backupSetting()),
       },
     ],
   });

@@ -11,22 +11,35 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { adminConnection, query, superuserConnection, testServerConfig } from "../support/db.js";
 import { copyProjectForCli, exportState, previewThenUp, resourceSummary, setDatabases, setSecret, setStackConfig, stackOutputs, type CliProject, type HonestUp } from "../support/cli.js";
 import { rawStackConfig, renamedDatabases } from "../support/stack-config.js";
+import { backupProblem } from "../support/backups.js";
 
 const admin = adminConnection();
 const conn = (database: string) => ({ ...admin, database });
-/** Per database: component, provider, safety, guard, 2 roles, generated password, membership, database, schema, 5 grants, backup, reset, migrations, verification. */
-const PER_DATABASE = 19;
-const DEV_RESOURCES = 2 * PER_DATABASE + 1;
+/** Per database: component, provider, safety, guard, 2 roles, generated password, membership, database, schema, 5 grants, backup (when on), reset, migrations, verification. */
+const perDatabase = () => (noBackups ? 18 : 19);
+const devResources = () => 2 * perDatabase() + 1;
 /** The repeatable migration steps 3 and 3b add (`R__name.sql`: re-run whenever it changes). */
 const TEAM_VIEW = "migrations/fltr_auth/R__team_views.sql";
 
-type Databases = { name: string; owner: string; roles: { name: string; login?: boolean; passwordSecret?: string }[]; grants: { role: string; schema: string; tablePrivileges?: string[] }[]; migrations?: string; reset: { generation: number; acceptDataLoss?: number } }[];
+type Databases = { name: string; owner: string; roles: { name: string; login?: boolean; passwordSecret?: string }[]; grants: { role: string; schema: string; tablePrivileges?: string[] }[]; migrations?: string; reset: { generation: number; acceptDataLoss?: number }; backup?: boolean }[];
+
+/**
+ * The guard's refusal when the local pg_dump cannot back up this server (PostgreSQL 16+ with
+ * Debian's client 15): scenario 1 asserts it, and the stacks then run with `backup: false`, as it
+ * says. Undefined where backups work (14, 15): every backup is checked.
+ */
+let refusal: string[] | undefined;
+let noBackups = false;
+/** The dev stack's databases, with `backup: false` once the refusal was seen. */
+const devDatabases = (): Databases => withBackupSetting(structuredClone(rawStackConfig("dev").databases) as Databases);
+const withBackupSetting = (dbs: Databases): Databases => (noBackups ? dbs.map((d) => ({ ...d, backup: false })) : dbs);
 
 let p: CliProject;
 /** Every process list seen while `pulumi up` ran (scenario 1), checked for passwords in scenario 9. */
 let processLists: string[] = [];
 
-beforeAll(() => {
+beforeAll(async () => {
+  refusal = await backupProblem();
   p = copyProjectForCli();
   p.ok(["stack", "init", "dev"]);
   setStackConfig(p, "dev", { server: testServerConfig(), databases: rawStackConfig("dev").databases });
@@ -45,12 +58,31 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
   });
 
   it("1. up creates both databases; fltr_auth has its nine tables and three foreign keys to users.id", async () => {
+    if (refusal) {
+      // No pg_dump here can back up this server: preview refuses in three lines, and up creates nothing.
+      const preview = p.run(["preview", "--stack", "dev"]);
+      expect(preview.status).not.toBe(0);
+      // The first guard to refuse names its own database's config path in the fix.
+      const [serverLine, clientLine, fixLine] = refusal as [string, string, string];
+      expect(preview.output).toContain(serverLine);
+      expect(preview.output).toContain(clientLine);
+      const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      expect(preview.output).toMatch(new RegExp(escape(fixLine).replace(escape("pgstack:databases[0]"), "pgstack:databases\\[[01]\\]")));
+      expect(refusal[0]).toMatch(/^the server \S+ runs PostgreSQL (1[6-9])\./);
+      const up = p.run(["up", "--stack", "dev", "--yes"]);
+      expect(up.status).not.toBe(0);
+      expect(up.output).toContain(refusal[1]);
+      expect(await query(conn("postgres"), "SELECT datname FROM pg_database WHERE datname IN ('fltr', 'fltr_auth')")).toEqual([]);
+      expect(await query(conn("postgres"), "SELECT rolname FROM pg_roles WHERE rolname LIKE 'fltr%'")).toEqual([]);
+      noBackups = true;
+      setDatabases(p, "dev", devDatabases());
+    }
     const watched = await p.okWatchingProcesses(["up", "--stack", "dev", "--yes"]);
     const up = watched.result;
     processLists = watched.processLists;
     expect(processLists.length).toBeGreaterThan(5);
     expect(processLists.join("\n")).toContain("pulumi-resource-postgresql");
-    expect(resourceSummary(up.stdout)).toEqual({ created: DEV_RESOURCES });
+    expect(resourceSummary(up.stdout)).toEqual({ created: devResources() });
     expect((await query<{ rolsuper: boolean }>(conn("postgres"), "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))[0]?.rolsuper).toBe(false);
     const tables = await query<{ t: string }>(conn("fltr_auth"), "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
     const expected = ["accounts", "api_key_credits", "credit_transactions", "sessions", "subscriptions", "teams", "user_credits", "users", "verifications"];
@@ -69,15 +101,20 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     // Tables belong to the owner role; the app role reaches them through the grants.
     expect(await query(conn("fltr_auth"), "SELECT tableowner FROM pg_tables WHERE tablename = 'users'")).toEqual([{ tableowner: "fltr_auth_owner" }]);
     expect(await query(conn("fltr_auth"), "SELECT has_table_privilege('fltr_auth_app', 'public.users', 'INSERT') AS ok")).toEqual([{ ok: true }]);
-    // The backup ran through @pulumi/command, in the project folder.
+    // The backup ran through @pulumi/command, in the project folder (or none was asked for).
     const backup = String(outputs["fltr"]?.["lastBackup"]);
-    expect(backup).toMatch(/^backups\/dev\/fltr\/fltr-g1-\d{8}T\d{6}Z\.dump$/);
-    expect(fs.existsSync(path.join(p.dir, backup))).toBe(true);
+    if (noBackups) {
+      expect(backup).toBe("none (backup: false)");
+      expect(fs.existsSync(path.join(p.dir, "backups"))).toBe(false);
+    } else {
+      expect(backup).toMatch(/^backups\/dev\/fltr\/fltr-g1-\d{8}T\d{6}Z\.dump$/);
+      expect(fs.existsSync(path.join(p.dir, backup))).toBe(true);
+    }
   });
 
   it("2. a plain preview afterwards expects no changes", () => {
     const preview = p.ok(["preview", "--stack", "dev", "--expect-no-changes"]);
-    expect(resourceSummary(preview.stdout)).toEqual({ unchanged: DEV_RESOURCES });
+    expect(resourceSummary(preview.stdout)).toEqual({ unchanged: devResources() });
   });
 
   it("3. a new migration shows in preview with its id and SQL, then up applies it (and a repeatable view after it)", async () => {
@@ -126,7 +163,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
   });
 
   it("4. grants are real: a grant added after the tables exist reaches them; removing DELETE revokes it", async () => {
-    const dbs = structuredClone(rawStackConfig("dev").databases) as Databases;
+    const dbs = devDatabases();
     dbs[0]!.roles.push({ name: "fltr_reader", login: false });
     dbs[0]!.grants.push({ role: "fltr_reader", schema: "public", tablePrivileges: ["SELECT"] });
     setDatabases(p, "dev", dbs);
@@ -198,7 +235,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
 
   it("6. a reset-generation bump on dev: refusal with rows, then backup, nuke, rebuild, re-grant and re-apply", async () => {
     await query(conn("fltr"), "INSERT INTO datasets (name, created_by) VALUES ('sprint-32', 'ops')");
-    const dbs = structuredClone(rawStackConfig("dev").databases) as Databases;
+    const dbs = devDatabases();
     dbs[0]!.reset.generation = 2;
     setDatabases(p, "dev", dbs);
     // Rows are present and data loss was not accepted: the reset refuses before dropping anything.
@@ -213,14 +250,21 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     const honest = previewThenUp(p, "dev");
     expectHonest(honest);
     expect(honest.counts["replace"]).toBeGreaterThanOrEqual(1);
-    // The refused run had already replaced the backup (a new dump before the reset); this up
-    // only deletes the old backup resource (the dump file stays).
-    expect(honest.cleanedUp.map((u) => u.split("::").at(-1))).toEqual(["fltr-backup"]);
     const fltr = stackOutputs(p, "dev")["fltr"] as { lastBackup: string; resetGeneration: number; tables: Record<string, string[]> };
     expect(fltr.resetGeneration).toBe(2);
-    expect(fltr.lastBackup).toMatch(/^backups\/dev\/fltr\/fltr-g2-/);
-    const listing = execFileSync(path.join(inject("pgBinDir") || "/usr/lib/postgresql/15/bin", "pg_restore"), ["--list", path.join(p.dir, fltr.lastBackup)], { encoding: "utf8" });
-    expect(listing).toContain("TABLE DATA public datasets");
+    if (noBackups) {
+      // backup: false (scenario 1's refusal): the reset takes no dump, and says so.
+      expect(honest.cleanedUp).toEqual([]);
+      expect(fltr.lastBackup).toBe("none (backup: false)");
+      expect(fs.existsSync(path.join(p.dir, "backups"))).toBe(false);
+    } else {
+      // The refused run had already replaced the backup (a new dump before the reset); this up
+      // only deletes the old backup resource (the dump file stays).
+      expect(honest.cleanedUp.map((u) => u.split("::").at(-1))).toEqual(["fltr-backup"]);
+      expect(fltr.lastBackup).toMatch(/^backups\/dev\/fltr\/fltr-g2-/);
+      const listing = execFileSync(path.join(inject("pgBinDir") || "/usr/lib/postgresql/15/bin", "pg_restore"), ["--list", path.join(p.dir, fltr.lastBackup)], { encoding: "utf8" });
+      expect(listing).toContain("TABLE DATA public datasets");
+    }
     expect(await query(conn("fltr"), "SELECT count(*)::int AS n FROM datasets")).toEqual([{ n: 0 }]);
     expect(await query(conn("fltr"), "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 4 }]);
     expect(await query(conn("fltr"), "SELECT value FROM pgstack.meta WHERE key = 'reset_generation'")).toEqual([{ value: "2" }]);
@@ -229,11 +273,11 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expect(await query(conn("fltr"), "SELECT has_table_privilege('fltr_app', 'public.datasets', 'INSERT') AS ok")).toEqual([{ ok: true }]);
     // fltr_auth was not touched; and the stack is settled again.
     expect(await query(conn("fltr_auth"), "SELECT count(*)::int AS n FROM pgstack.migrations")).toEqual([{ n: 4 }]);
-    expect(resourceSummary(p.ok(["preview", "--stack", "dev", "--expect-no-changes"]).stdout)).toEqual({ unchanged: DEV_RESOURCES });
+    expect(resourceSummary(p.ok(["preview", "--stack", "dev", "--expect-no-changes"]).stdout)).toEqual({ unchanged: devResources() });
   });
 
   it("7. the same bump on a prod-like stack fails at preview with the guard's message; rows stay", async () => {
-    const dbs = renamedDatabases("prod", "_p") as Databases;
+    const dbs = withBackupSetting(renamedDatabases("prod", "_p") as Databases);
     p.ok(["stack", "init", "prodlike"]);
     setStackConfig(p, "prodlike", { server: testServerConfig(), databases: dbs });
     setSecret(p, "prodlike", "pgstack:adminPassword", admin.password ?? "");
@@ -288,8 +332,8 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     const stateFiles = listFiles(path.join(p.dir, ".pgstack", "state")).map((f) => fs.readFileSync(f, "utf8")).join("\n");
     expect(stateFiles).toContain("fltr_auth-migrations");
     const stackFile = fs.readFileSync(path.join(p.dir, "Pulumi.dev.yaml"), "utf8");
-    const backupNames = listFiles(path.join(p.dir, "backups")).join("\n");
-    expect(backupNames).toContain(".dump");
+    const backupNames = noBackups ? "" : listFiles(path.join(p.dir, "backups")).join("\n");
+    expect(backupNames).toContain(noBackups ? "" : ".dump");
     for (const pw of passwords) {
       expect(pw.length).toBeGreaterThanOrEqual(16);
       expect(JSON.stringify(resources)).toContain(pw);
@@ -307,7 +351,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
 
   it("10. destroy of the dev stack drops its databases and roles, and nothing else", async () => {
     const destroy = p.ok(["destroy", "--stack", "dev", "--yes"]);
-    expect(resourceSummary(destroy.stdout)["deleted"]).toBe(DEV_RESOURCES);
+    expect(resourceSummary(destroy.stdout)["deleted"]).toBe(devResources());
     expect(await query(conn("postgres"), "SELECT datname FROM pg_database WHERE datname IN ('fltr', 'fltr_auth') ORDER BY 1")).toEqual([]);
     expect(await query(conn("postgres"), "SELECT rolname FROM pg_roles WHERE rolname LIKE 'fltr%' AND rolname NOT LIKE '%\\_p' ORDER BY 1")).toEqual([]);
     // The prod-like stack's objects are still there.

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminConnection, query, testServerConfig } from "../support/db.js";
+import { backupSetting } from "../support/backups.js";
 import { copyProjectForCli, exportState, resourceSummary, setSecret, setStackConfig, type CliProject } from "../support/cli.js";
 
 const admin = adminConnection();
@@ -22,9 +23,11 @@ const show = (label: string, text: string) => {
 };
 
 let p: CliProject;
-const databases = [{ name: DB, owner: "shop_owner_p", roles: [{ name: "shop_owner_p" }], migrations: "migrations/shop", reset: { generation: 1, allowed: false } }];
+const database = { name: DB, owner: "shop_owner_p", roles: [{ name: "shop_owner_p" }], migrations: "migrations/shop", reset: { generation: 1, allowed: false } };
 
-beforeAll(() => {
+beforeAll(async () => {
+  // No backup where the local pg_dump cannot take one (test/support/backups.ts; lifecycle.test.ts asserts that refusal).
+  const databases = [{ ...database, ...(await backupSetting()) }];
   p = copyProjectForCli("pgstack-safety-");
   fs.mkdirSync(path.join(p.dir, "migrations", "shop"), { recursive: true });
   fs.copyFileSync(path.join(p.dir, FIXTURES, "migrations", "0001_tables.sql"), path.join(p.dir, "migrations", "shop", "0001_tables.sql"));

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
-import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
+import { connect, serverMajorOf, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { quoteIdent, quoteLiteral } from "../../infra/lifecycle/identifiers.js";
-import { startTestServer, type TestServer } from "./postgres.js";
+import { givePublicToDatabaseOwner, startTestServer, type TestServer } from "./postgres.js";
 
 let server: TestServer | undefined;
 
@@ -30,11 +30,10 @@ export async function createManagedStyleAdmin(superuser: ConnectionOptions): Pro
 }
 
 /** The server's major version, as it reports it. */
-async function serverMajorOf(conn: ConnectionOptions): Promise<number> {
+async function majorOf(conn: ConnectionOptions): Promise<number> {
   const client = await connect(conn);
   try {
-    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-    return Math.floor(Number(rows[0]?.v) / 10000);
+    return await serverMajorOf(client);
   } finally {
     await client.end();
   }
@@ -43,7 +42,10 @@ async function serverMajorOf(conn: ConnectionOptions): Promise<number> {
 export async function setup(project: TestProject): Promise<void> {
   server = await startTestServer();
   const admin = await createManagedStyleAdmin(server.admin);
-  const major = await serverMajorOf(server.admin);
+  const major = await majorOf(server.admin);
+  // PostgreSQL 14 gives `public` to the bootstrap superuser; pgstack's documented prerequisite there
+  // (test/integration/pg14-public.test.ts checks the refusal on a server without it).
+  if (major === 14 && server.kind !== "env") await givePublicToDatabaseOwner(server.admin);
   // Printed so a test log shows which real server the suites talked to, and as whom.
   console.log(`[pgstack tests] PostgreSQL ${major} (${server.kind}) on ${admin.host}:${admin.port}, admin "${admin.user}" (LOGIN CREATEROLE CREATEDB, not a superuser)`);
   project.provide("pgAdmin", admin);

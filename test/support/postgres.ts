@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
+import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { createRequire } from "node:module";
 import { asPostgres, chownToPostgres, hydrateSymlinks, nativeForPostgres } from "../../scripts/pg-user.js";
 
@@ -155,6 +155,32 @@ async function startCluster(binDir: string, kind: string, major: number, tls?: S
       }
     },
   };
+}
+
+/**
+ * The one superuser step PostgreSQL 14 needs (README, "PostgreSQL versions"): the `public` schema
+ * of new databases belongs to the database's owner (`pg_database_owner`), as it does from 15 on,
+ * and not to the bootstrap superuser, which no managed-style admin may act as. Both templates:
+ * stacks create databases from template1, scratch databases from template0.
+ */
+export async function givePublicToDatabaseOwner(superuser: ConnectionOptions): Promise<void> {
+  const run = async (database: string, sql: string) => {
+    const c = await connect({ ...superuser, database });
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  const give = "ALTER SCHEMA public OWNER TO pg_database_owner";
+  await run("template1", give);
+  // template0 takes no connections; it is opened for this one statement only.
+  await run(superuser.database, "ALTER DATABASE template0 WITH ALLOW_CONNECTIONS true");
+  try {
+    await run("template0", give);
+  } finally {
+    await run(superuser.database, "ALTER DATABASE template0 WITH ALLOW_CONNECTIONS false");
+  }
 }
 
 async function startEmbedded(): Promise<TestServer> {

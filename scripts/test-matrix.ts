@@ -1,0 +1,183 @@
+/**
+ * `npm test`: every suite on the PostgreSQL majors it must hold on, one part at a time (the
+ * machine's cores go to each part's own workers), with a header per part and, at the end, a
+ * table of pass counts and wall times per part and version, so a CI log shows both.
+ *
+ *   typecheck, unit                      once (no server)
+ *   integration                          on 14, 15, 16, 17 and 18
+ *   e2e lifecycle, safety, adoption      on 14, 15, 16, 17 and 18
+ *   every other e2e file                 on 15 (Debian's server and client tools)
+ *
+ * Usage: `npm test [-- --versions 14,18] [--only unit,integration,e2e]`. One suite on one
+ * version is plain vitest: `PGSTACK_TEST_PG_VERSION=18 npm run test:integration`.
+ * Exit code 0 only when every part ran and passed; a part that fails does not stop the others.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { TESTED_MAJORS } from "../test/support/postgres.js";
+
+/** The e2e files that run on every major; the rest run on the default server (15) only. */
+export const E2E_ON_EVERY_MAJOR = ["test/e2e/lifecycle.test.ts", "test/e2e/safety.test.ts", "test/e2e/adoption.test.ts"];
+/** The server the suites use when no version is asked for (Debian's, with matching client tools). */
+const DEFAULT_MAJOR = 15;
+const SUITES = ["typecheck", "unit", "integration", "e2e"] as const;
+/** A part still running after this long is stopped and counted as failed, so one hung run cannot eat CI's whole budget. */
+const PART_TIMEOUT_MS = 30 * 60_000;
+type Suite = (typeof SUITES)[number];
+
+/** One run of one suite on one major (or none). */
+interface Part {
+  suite: Suite;
+  major?: number;
+  /** Test files; empty: the whole project. */
+  files: string[];
+  /** How the header and the summary name the part. */
+  label: string;
+}
+
+/** What a part gave: counts from vitest's JSON report, or only ok/failed for the typecheck. */
+interface Outcome {
+  part: Part;
+  seconds: number;
+  ok: boolean;
+  passed?: number;
+  failed?: number;
+  skipped?: number;
+  note?: string;
+}
+
+/** `--versions 14,18` and `--only unit,e2e`; anything else is refused, naming what is accepted. */
+export function parseArgs(argv: readonly string[]): { versions: number[]; only: Suite[] } {
+  let versions: number[] = [...TESTED_MAJORS];
+  let only: Suite[] = [...SUITES];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.split("=", 2) as [string, string | undefined];
+    const value = inline ?? argv[++i];
+    if (flag === "--versions" && value) {
+      versions = value.split(",").map((v) => {
+        const n = Number(v);
+        if (!(TESTED_MAJORS as readonly number[]).includes(n)) throw new Error(`--versions: ${v} is not one the harness can start; use some of ${TESTED_MAJORS.join(",")}`);
+        return n;
+      });
+    } else if (flag === "--only" && value) {
+      only = value.split(",").map((s) => {
+        if (!(SUITES as readonly string[]).includes(s)) throw new Error(`--only: ${s} is not a suite; use some of ${SUITES.join(",")}`);
+        return s as Suite;
+      });
+    } else {
+      throw new Error(`unknown argument ${arg}: use --versions ${TESTED_MAJORS.join(",")} and/or --only ${SUITES.join(",")}`);
+    }
+  }
+  return { versions, only };
+}
+
+/** The parts, in the order they run: quick and version-free first, then each major. */
+export function plan(versions: readonly number[], only: readonly Suite[]): Part[] {
+  const parts: Part[] = [];
+  const want = (s: Suite) => only.includes(s);
+  if (want("typecheck")) parts.push({ suite: "typecheck", files: [], label: "typecheck" });
+  if (want("unit")) parts.push({ suite: "unit", files: [], label: "unit" });
+  for (const major of versions) {
+    if (want("integration")) parts.push({ suite: "integration", major, files: [], label: "integration" });
+    if (want("e2e")) {
+      parts.push(major === DEFAULT_MAJOR
+        ? { suite: "e2e", major, files: [], label: "e2e (all files)" }
+        : { suite: "e2e", major, files: E2E_ON_EVERY_MAJOR, label: "e2e lifecycle+safety+adoption" });
+    }
+  }
+  return parts;
+}
+
+function header(text: string): void {
+  const line = "=".repeat(Math.max(72, text.length + 8));
+  console.log(`\n${line}\n=== ${text}\n${line}`);
+}
+
+/** A tool of the project's own node_modules. */
+function bin(name: string): string {
+  return path.join("node_modules", ".bin", name);
+}
+
+function where(p: Part): string {
+  return p.major === undefined ? "" : `PostgreSQL ${p.major}`;
+}
+
+function run(part: Part, reportDir: string): Outcome {
+  const started = Date.now();
+  header(`${part.label}${part.major === undefined ? "" : ` on ${where(part)}`}`);
+  const env = { ...process.env };
+  if (part.major !== undefined) env["PGSTACK_TEST_PG_VERSION"] = String(part.major);
+  if (part.suite === "typecheck") {
+    const r = spawnSync(bin("tsc"), ["-p", "tsconfig.json", "--noEmit"], { stdio: "inherit", env });
+    return { part, seconds: (Date.now() - started) / 1000, ok: r.status === 0 };
+  }
+  if (part.suite === "e2e") {
+    // The Pulumi CLI and plugins, built or found once (as `npm run test:e2e` does).
+    const t = spawnSync("bash", ["scripts/toolchain.sh"], { stdio: ["ignore", "ignore", "inherit"], env });
+    if (t.status !== 0) return { part, seconds: (Date.now() - started) / 1000, ok: false, note: "the toolchain could not be made" };
+  }
+  const report = path.join(reportDir, `${part.suite}-${part.major ?? "any"}.json`);
+  const args = ["run", "--project", part.suite, ...part.files, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`];
+  // vitest itself, not through npx: a timeout's SIGKILL must reach the process that runs the tests.
+  const r = spawnSync(bin("vitest"), args, { stdio: "inherit", env, timeout: PART_TIMEOUT_MS, killSignal: "SIGKILL" });
+  const seconds = (Date.now() - started) / 1000;
+  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return { part, seconds, ok: false, note: `stopped after ${PART_TIMEOUT_MS / 60_000} minutes` };
+  if (!fs.existsSync(report)) return { part, seconds, ok: false, note: `vitest exited with ${r.status ?? r.signal} and wrote no report` };
+  const j = JSON.parse(fs.readFileSync(report, "utf8")) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number };
+  const failed = j.numFailedTests;
+  // A file that fails to load counts no test: the exit code and the suite count catch it.
+  const ok = r.status === 0 && failed === 0 && j.numFailedTestSuites === 0 && j.numPassedTests > 0;
+  return { part, seconds, ok, passed: j.numPassedTests, failed, skipped: j.numPendingTests + j.numTodoTests, ...(ok || failed > 0 ? {} : { note: `exit code ${r.status ?? r.signal}, ${j.numFailedTestSuites} file(s) failed to run` }) };
+}
+
+function mmss(seconds: number): string {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+/** The closing table: one row per part, then the total. */
+export function summary(outcomes: readonly Outcome[], totalSeconds: number): string {
+  const rows = [["part", "server", "passed", "failed", "skipped", "time", "result"]];
+  for (const o of outcomes) {
+    rows.push([
+      o.part.label,
+      where(o.part) || "-",
+      o.passed === undefined ? "-" : String(o.passed),
+      o.failed === undefined ? "-" : String(o.failed),
+      o.skipped === undefined ? "-" : String(o.skipped),
+      mmss(o.seconds),
+      (o.ok ? "ok" : "FAILED") + (o.note ? ` (${o.note})` : ""),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  "));
+  const failed = outcomes.filter((o) => !o.ok).length;
+  lines.push("", `total ${mmss(totalSeconds)}: ${failed === 0 ? `all ${outcomes.length} parts passed` : `${failed} of ${outcomes.length} parts FAILED`}`);
+  return lines.join("\n");
+}
+
+function main(): void {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  const started = Date.now();
+  const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-test-matrix-"));
+  const outcomes: Outcome[] = [];
+  try {
+    for (const part of plan(args.versions, args.only)) outcomes.push(run(part, reportDir));
+  } finally {
+    fs.rmSync(reportDir, { recursive: true, force: true });
+  }
+  header("summary: pass counts per PostgreSQL version");
+  console.log(summary(outcomes, (Date.now() - started) / 1000));
+  process.exit(outcomes.every((o) => o.ok) ? 0 : 1);
+}
+
+if (require.main === module) main();

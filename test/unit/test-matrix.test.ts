@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { E2E_ON_EVERY_MAJOR, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
+
+describe("npm test: the version matrix", () => {
+  it("runs unit once, integration and the lifecycle/safety/adoption e2e files on every major, every e2e file on 15", () => {
+    const parts = plan(parseArgs([]).versions, parseArgs([]).only);
+    const names = parts.map((p) => `${p.suite}@${p.major ?? "-"}:${p.files.length ? p.files.map((f) => f.replace(/^test\/e2e\/|\.test\.ts$/g, "")).join("+") : "all"}`);
+    expect(names).toEqual([
+      "typecheck@-:all",
+      "unit@-:all",
+      ...[14, 15, 16, 17, 18].flatMap((m) => [`integration@${m}:all`, `e2e@${m}:${m === 15 ? "all" : "lifecycle+safety+adoption"}`]),
+    ]);
+    expect(E2E_ON_EVERY_MAJOR).toEqual(["test/e2e/lifecycle.test.ts", "test/e2e/safety.test.ts", "test/e2e/adoption.test.ts"]);
+  });
+
+  it("--versions and --only narrow the plan; anything else is refused naming what is accepted", () => {
+    const a = parseArgs(["--versions", "18", "--only=integration,e2e"]);
+    expect(plan(a.versions, a.only).map((p) => `${p.suite}@${p.major}`)).toEqual(["integration@18", "e2e@18"]);
+    expect(() => parseArgs(["--versions", "13"])).toThrow(/--versions: 13 is not one the harness can start; use some of 14,15,16,17,18/);
+    expect(() => parseArgs(["--only", "bench"])).toThrow(/--only: bench is not a suite; use some of typecheck,unit,integration,e2e/);
+    expect(() => parseArgs(["--fast"])).toThrow(/unknown argument --fast: use --versions .* and\/or --only /);
+    expect(() => parseArgs(["--versions"])).toThrow(/unknown argument --versions/);
+  });
+
+  it("the closing table gives pass counts and times per part and version, and says which parts failed", () => {
+    const [unit, int18] = plan([18], ["unit", "integration"]);
+    const table = summary(
+      [
+        { part: unit!, seconds: 65, ok: true, passed: 400, failed: 0, skipped: 0 },
+        { part: int18!, seconds: 181.4, ok: false, passed: 250, failed: 2, skipped: 0 },
+      ],
+      246.4,
+    );
+    const lines = table.split("\n");
+    expect(lines[0]).toMatch(/^part\s+server\s+passed\s+failed\s+skipped\s+time\s+result$/);
+    expect(lines[1]).toMatch(/^unit\s+-\s+400\s+0\s+0\s+1:05\s+ok$/);
+    expect(lines[2]).toMatch(/^integration\s+PostgreSQL 18\s+250\s+2\s+0\s+3:01\s+FAILED$/);
+    expect(lines.at(-1)).toBe("total 4:06: 1 of 2 parts FAILED");
+  });
+});
