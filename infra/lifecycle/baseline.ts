@@ -11,7 +11,7 @@ import { buildDeclaredSchema } from "./declared.js";
 import { errorMessage, NotReadableYetError, PgstackError } from "./errors.js";
 import { historyExists, readHistory, recordBaselined } from "./history.js";
 import { introspect } from "./introspect.js";
-import { diffSchemas, readSchema, type SchemaSnapshot } from "./schema/index.js";
+import { diffSchemas, KIND_OF_MAP, OBJECT_MAPS, readSchema, type SchemaSnapshot } from "./schema/index.js";
 import type { Migration } from "./source.js";
 
 /** One difference, as a line a person reads: `~ public.users: + column nickname text (only in the database)`. */
@@ -98,6 +98,22 @@ export async function needsBaseline(client: pg.Client, schemas: readonly string[
 }
 
 /**
+ * `live` without the objects no step creates, of every kind, and those objects named
+ * (`public.alembic_version`, `view public.legacy_report`).
+ */
+export function onlyDeclared(live: SchemaSnapshot, steps: readonly SchemaSnapshot[]): { compared: SchemaSnapshot; others: string[] } {
+  const compared = { ...live } as Record<string, unknown>;
+  const others: string[] = [];
+  for (const map of OBJECT_MAPS) {
+    const declared = new Set(steps.flatMap((s) => Object.keys(s[map] ?? {})));
+    const mine = Object.entries(live[map] ?? {});
+    compared[map] = Object.fromEntries(mine.filter(([name]) => declared.has(name)));
+    others.push(...mine.filter(([name]) => !declared.has(name)).map(([name]) => (map === "tables" ? name : `${KIND_OF_MAP[map]} ${name}`)));
+  }
+  return { compared: compared as unknown as SchemaSnapshot, others };
+}
+
+/**
  * Plans adoption without changing the live database: undefined when there is nothing to adopt
  * (a history exists, no managed table exists, or there are no migrations). Otherwise the version
  * N whose declared schema equals the live one, or {@link BaselineRefusedError}. Builds a scratch
@@ -129,9 +145,8 @@ export async function planBaseline(
   const steps = await declaredSteps(options, owner, migrations, log);
   // Tables no migration ever creates (another tool's history table, a hand-made one) cannot tell
   // which migrations ran, and no migration trips over them: they are left out of the comparison.
-  const declared = new Set(steps.flatMap((s) => Object.keys(s.tables)));
-  const compared: SchemaSnapshot = { ...live, tables: Object.fromEntries(Object.entries(live.tables).filter(([name]) => declared.has(name))) };
-  const others = Object.keys(live.tables).filter((name) => !declared.has(name));
+  // The same holds for every kind (a hand-made view, an extension no migration creates).
+  const { compared, others } = onlyDeclared(live, steps);
   const differences = steps.map((s) => diffSchemas(s, compared, { history: false, structureOnly: true, labels: ADOPTION_LABELS }));
   const label = (k: number) => (k === 0 ? "no migration (an empty database)" : (migrations[k - 1]?.name ?? ""));
   const plan = (count: number, source: BaselinePlan["source"]): BaselinePlan => {
@@ -164,7 +179,7 @@ export async function planBaseline(
   if (matches.length > 1 && unreadable) throw unreadable;
   if (matches.length > 1) {
     throw new BaselineRefusedError(
-      `database "${database}": its schema equals several versions (${matches.map(label).join(", ")}): they differ in no table, column, constraint or index, ` +
+      `database "${database}": its schema equals several versions (${matches.map(label).join(", ")}): they differ in no object (table, column, constraint, index, view, function, type…), ` +
         `so pgstack cannot tell which of them already ran; nothing was applied or recorded`,
       [],
       `set ${setting}: <version> to say which (pgstack still verifies it), then run again`,

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   CHANGE_LABELS,
   diffSchemas,
+  emptySnapshot,
   judgeDrift,
   KNOWN_SCHEMAS,
   knownObject,
@@ -26,7 +27,7 @@ const users = (over: Partial<TableStructure> = {}): TableStructure => ({
   grants: { app: "INSERT, SELECT" },
   ...over,
 });
-const snap = (tables: Record<string, TableStructure>, history: SchemaSnapshot["history"] = []): SchemaSnapshot => ({ tables, history });
+const snap = (tables: Record<string, TableStructure>, history: SchemaSnapshot["history"] = []): SchemaSnapshot => ({ ...emptySnapshot(), tables, history });
 
 describe("diffSchemas", () => {
   it("compares by name, never by position: an extra table shifts nothing else", () => {
