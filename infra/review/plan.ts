@@ -145,7 +145,8 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
     const after = await shadowBuild(admin, db, input.migrations);
     plan.diagram = buildDiagram(live, after.tables, { maxTables: input.maxDiagramTables, types: after.snapshot.types });
     // Every kind, in the one differ's words: what the schema after the PR has that the live one has not.
-    plan.schemaChanges = diffSchemas(liveSnapshot, after.snapshot, { labels: CHANGE_LABELS, history: false });
+    // Structure only: the throwaway build has no stack grants or schema owners, so those would be noise.
+    plan.schemaChanges = diffSchemas(liveSnapshot, after.snapshot, { labels: CHANGE_LABELS, history: false, structureOnly: true });
   } catch (err) {
     plan.schemaError = errorMessage(err);
   }
