@@ -216,3 +216,60 @@ describe("grant lines of a grant this up removes", () => {
     expect(withoutPendingRevokes(report, after, after)).toEqual(report);
   });
 });
+
+describe("every kind besides tables (one line per object, in a person's words)", () => {
+  const base = (): SchemaSnapshot => ({
+    ...emptySnapshot(),
+    types: { "public.mood": { kind: "enum", labels: ["sad", "ok", "happy"] } },
+    functions: {
+      "public.f(x integer)": { kind: "function", returns: "integer", language: "sql", volatility: "stable", securityDefiner: false, strict: false, config: [], body: "SELECT x" },
+    },
+    sequences: { "public.s": { type: "bigint", start: "1", increment: "1", min: "1", max: "9223372036854775807", cycle: false, ownedBy: null } },
+    defaultPrivileges: { "for role o in schema public on tables": { app: "SELECT" } },
+  });
+
+  it("names label changes by their SQL spelling, and a new order as the whole list", () => {
+    const added = base();
+    added.types["public.mood"]!.labels = ["sad", "ok", "happy", "it's fine"];
+    expect(diffSchemas(base(), added)).toEqual(["~ enum public.mood: + label 'it''s fine' (not in migrations)"]);
+    const reordered = base();
+    reordered.types["public.mood"]!.labels = ["ok", "sad", "happy"];
+    expect(diffSchemas(base(), reordered)).toEqual(["~ enum public.mood: labels sad, ok, happy → ok, sad, happy"]);
+  });
+
+  it("puts every part of one changed object on its one line; a removed or added object is one line whatever its parts", () => {
+    const changed = base();
+    changed.functions["public.f(x integer)"] = { ...changed.functions["public.f(x integer)"]!, volatility: "volatile", body: "SELECT x + 1", config: ["search_path=public"] };
+    expect(diffSchemas(base(), changed)).toEqual(["~ function public.f(x integer): volatility stable → volatile, set none → search_path=public, body changed"]);
+    const gone = base();
+    delete gone.sequences["public.s"];
+    gone.views["public.v"] = { materialized: true, definition: " SELECT 1;", indexes: { "public.v_idx": "CREATE INDEX v_idx ON public.v USING btree (x)" } };
+    expect(diffSchemas(base(), gone)).toEqual(["- sequence public.s (missing)", "+ materialized view public.v (not in migrations)"]);
+  });
+
+  it("compares default privileges as grants (not for adoption's structure-only comparison)", () => {
+    const more = base();
+    more.defaultPrivileges["for role o in schema public on tables"] = { app: "INSERT, SELECT", PUBLIC: "SELECT" };
+    expect(diffSchemas(base(), more)).toEqual([
+      "~ default privileges for role o in schema public on tables: ~ grant app: SELECT → INSERT, SELECT",
+      "~ default privileges for role o in schema public on tables: + grant PUBLIC: SELECT (not declared)",
+    ]);
+    expect(diffSchemas(base(), more, { structureOnly: true })).toEqual([]);
+  });
+
+  it("reads a snapshot cached before a kind existed as having none of it", () => {
+    const old = { tables: {}, history: [] } as unknown as SchemaSnapshot;
+    expect(diffSchemas(old, { ...emptySnapshot(), functions: base().functions })).toEqual(["+ function public.f(x integer) (not in migrations)"]);
+  });
+
+  it("leaves out what belongs to a known object: a known table's sequence, anything in a known schema", () => {
+    const live = base();
+    live.sequences["public.goose_db_version_id_seq"] = { ...live.sequences["public.s"]!, ownedBy: "public.goose_db_version.id" };
+    live.functions["drizzle.helper()"] = live.functions["public.f(x integer)"]!;
+    live.schemas["drizzle"] = { owner: "o" };
+    expect(knownObject("sequence", "public.goose_db_version_id_seq", live.sequences["public.goose_db_version_id_seq"])).toBe("goose's history table's sequence");
+    expect(knownObject("function", "drizzle.helper()")).toBe("in drizzle's schema");
+    expect(knownObject("trigger", "t on drizzle.__drizzle_migrations")).toBe("in drizzle's schema");
+    expect(diffSchemas(base(), live)).toEqual([]);
+  });
+});
