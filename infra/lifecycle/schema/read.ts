@@ -42,8 +42,9 @@ function tableQueries(schemaFilter: string): string[] {
            CASE WHEN c.relispartition THEN (SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) FROM pg_inherits i
                 JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) END AS partition_of,
            CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
-           obj_description(c.oid, 'pg_class') AS comment
+           ds.description AS comment
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
      WHERE c.relkind IN ('r', 'p') AND ${schemaFilter} AND ${owned}`,
     `SELECT a.attrelid::int8 AS oid, quote_ident(a.attname) AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
            -- A plain default cannot reference columns, so it needs no relation to deparse (passing
@@ -52,11 +53,12 @@ function tableQueries(schemaFilter: string): string[] {
                 WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid)
                 ELSE pg_get_expr(d.adbin, 0) END AS "default",
            a.attidentity AS identity, a.attgenerated AS generated,
-           CASE WHEN a.attcollation <> ty.typcollation THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
+           -- Most columns have no collation (0) or the default one (100): only the others look further.
+           CASE WHEN a.attcollation NOT IN (0, 100) AND a.attcollation <> (SELECT ty.typcollation FROM pg_type ty WHERE ty.oid = a.atttypid)
+                THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
+           END AS collation,
            ds.description AS comment
       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      JOIN pg_type ty ON ty.oid = a.atttypid
-      LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
       LEFT JOIN pg_description ds ON ds.objoid = a.attrelid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum
      WHERE a.attrelid IN (${rels}) AND a.attnum > 0 AND NOT a.attisdropped
      ORDER BY a.attrelid, a.attnum`,
