@@ -146,7 +146,7 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
     plan.diagram = buildDiagram(live, after.tables, { maxTables: input.maxDiagramTables, types: after.snapshot.types });
     // Every kind, in the one differ's words: what the schema after the PR has that the live one has not.
     // Structure only: the throwaway build has no stack grants or schema owners, so those would be noise.
-    plan.schemaChanges = diffSchemas(liveSnapshot, after.snapshot, { labels: CHANGE_LABELS, history: false, structureOnly: true });
+    plan.schemaChanges = diffSchemas(liveSnapshot, after.snapshot, { labels: CHANGE_LABELS, history: false, structureOnly: true, tableParts: "list" });
   } catch (err) {
     plan.schemaError = errorMessage(err);
   }

@@ -257,6 +257,28 @@ describe("every kind besides tables (one line per object, in a person's words)",
     expect(diffSchemas(base(), more, { structureOnly: true })).toEqual([]);
   });
 
+  it("gives a removed or added table's triggers, policies and serial sequence no line of their own", () => {
+    const withTable = base();
+    withTable.tables["public.t"] = users();
+    withTable.sequences["public.t_id_seq"] = { ...withTable.sequences["public.s"]!, ownedBy: "public.t.id" };
+    withTable.triggers["touch on public.t"] = { definition: "CREATE TRIGGER touch …", enabled: "enabled" };
+    withTable.policies["mine on public.t"] = { command: "all", permissive: true, roles: ["PUBLIC"], using: "true", withCheck: null };
+    expect(diffSchemas(withTable, base())).toEqual(["- table public.t (missing)"]);
+    expect(diffSchemas(base(), withTable)).toEqual(["+ table public.t (not in migrations)"]);
+    // A change report lists what a new table comes with.
+    expect(diffSchemas(base(), withTable, { labels: CHANGE_LABELS, tableParts: "list" })).toEqual([
+      "+ sequence public.t_id_seq",
+      "+ table public.t",
+      "+ trigger touch on public.t",
+      "+ policy mine on public.t",
+    ]);
+    // With the table still there, each is a line of its own.
+    const kept = structuredClone(withTable);
+    delete kept.triggers["touch on public.t"];
+    delete kept.sequences["public.t_id_seq"];
+    expect(diffSchemas(withTable, kept)).toEqual(["- sequence public.t_id_seq (missing)", "- trigger touch on public.t (missing)"]);
+  });
+
   it("reads a snapshot cached before a kind existed as having none of it", () => {
     const old = { tables: {}, history: [] } as unknown as SchemaSnapshot;
     expect(diffSchemas(old, { ...emptySnapshot(), functions: base().functions })).toEqual(["+ function public.f(x integer) (not in migrations)"]);

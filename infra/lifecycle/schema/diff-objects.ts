@@ -44,6 +44,11 @@ export interface Section<T> {
   parts?: (name: string, a: T, b: T, labels: DiffLabels, structureOnly: boolean) => string[];
   /** Grants, not structure: left out of adoption's comparison (`structureOnly`). */
   grantsOnly?: boolean;
+  /**
+   * The table an object belongs to (a trigger's, a policy's, a serial column's sequence): when
+   * that table is itself added or removed, the object goes with it and gets no line of its own.
+   */
+  table?: (key: string, value: T) => string | undefined;
 }
 
 /** ` (label)`, or nothing for an empty label. */
@@ -119,6 +124,9 @@ function flat<T>(word: (v: T) => string, props: readonly Property<T>[], extra?: 
 
 const comment = { key: "comment", name: "comment", long: true } as const;
 
+/** The table of a `name on schema.table` key. */
+const tableOfKey = (key: string) => key.slice(key.lastIndexOf(" on ") + 4);
+
 /** An enum's labels: added and removed ones by name (quoted as SQL spells them), or a new order. */
 function labelChanges(a: TypeStructure, b: TypeStructure, labels: DiffLabels): string[] {
   const x = a.labels ?? [];
@@ -128,6 +136,10 @@ function labelChanges(a: TypeStructure, b: TypeStructure, labels: DiffLabels): s
   const kept = (list: string[], other: string[]) => list.filter((l) => other.includes(l));
   const reordered = added.length + removed.length === 0 && JSON.stringify(kept(x, y)) !== JSON.stringify(kept(y, x)) ? [`labels ${x.join(", ")} → ${y.join(", ")}`] : [];
   return [...added, ...removed, ...reordered];
+}
+
+function withTable<T>(table: (key: string, value: T) => string | undefined, s: Section<T>): Section<T> {
+  return { ...s, table };
 }
 
 const TYPE_WORD: Record<TypeStructure["kind"], string> = { enum: "enum", domain: "domain", composite: "type" };
@@ -163,7 +175,7 @@ export const OBJECT_PARTS = sections({
     ],
     (a, b, labels) => [...labelChanges(a, b, labels), ...namedParts("constraint", a.constraints ?? {}, b.constraints ?? {}, labels), ...namedParts("attribute", a.attributes ?? {}, b.attributes ?? {}, labels)],
   ),
-  sequences: flat<SequenceStructure>(() => "sequence", [
+  sequences: withTable<SequenceStructure>((_k, s) => (s.ownedBy === null ? undefined : s.ownedBy.slice(0, s.ownedBy.lastIndexOf("."))), flat<SequenceStructure>(() => "sequence", [
     { key: "type", name: "type" },
     { key: "start", name: "start" },
     { key: "increment", name: "increment" },
@@ -172,7 +184,7 @@ export const OBJECT_PARTS = sections({
     { key: "cycle", name: "cycle", flag: true },
     { key: "ownedBy", name: "owned by" },
     comment,
-  ]),
+  ])),
   views: {
     word: (v: ViewStructure) => (v.materialized ? "materialized view" : "view"),
     parts: (name: string, a: ViewStructure, b: ViewStructure, labels: DiffLabels) => {
@@ -194,24 +206,24 @@ export const OBJECT_PARTS = sections({
     { key: "body", name: "body", long: true },
     comment,
   ]),
-  triggers: flat<TriggerStructure>(() => "trigger", [
+  triggers: withTable<TriggerStructure>(tableOfKey, flat<TriggerStructure>(() => "trigger", [
     { key: "definition", name: "definition", long: true },
     { key: "enabled", name: "" },
     comment,
-  ]),
+  ])),
   eventTriggers: flat<EventTriggerStructure>(() => "event trigger", [
     { key: "event", name: "event" },
     { key: "function", name: "function" },
     { key: "tags", name: "tags" },
     { key: "enabled", name: "" },
   ]),
-  policies: flat<PolicyStructure>(() => "policy", [
+  policies: withTable<PolicyStructure>(tableOfKey, flat<PolicyStructure>(() => "policy", [
     { key: "command", name: "command" },
     { key: "permissive", name: "permissive", flag: true },
     { key: "roles", name: "roles" },
     { key: "using", name: "using", long: true },
     { key: "withCheck", name: "with check", long: true },
-  ]),
+  ])),
   defaultPrivileges: {
     word: () => "default privileges",
     grantsOnly: true,

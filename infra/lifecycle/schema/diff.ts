@@ -39,6 +39,12 @@ export interface CompareOptions {
    * compared like any other (before/after a run, where a new one is the migration's).
    */
   known?: "leave out" | "compare";
+  /**
+   * A table's triggers, policies and serial sequences when the table itself is added or removed:
+   * `fold` (the default) gives them no line of their own (dropping a table is one difference);
+   * `list` names each (a change report, where what a new table comes with is worth reading).
+   */
+  tableParts?: "fold" | "list";
 }
 
 /** Every kind the snapshot holds, in report order (model.ts's OBJECT_MAPS). */
@@ -65,8 +71,14 @@ export function diffSchemas(first: SchemaSnapshot, second: SchemaSnapshot, optio
     for (const name of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort(byName)) {
       const x = Object.hasOwn(a, name) ? a[name] : undefined;
       const y = Object.hasOwn(b, name) ? b[name] : undefined;
-      if (x === undefined) out.push(`+ ${s.word(y)} ${name}${suffix(labels.onlySecond)}`);
-      else if (y === undefined) out.push(`- ${s.word(x)} ${name}${suffix(labels.onlyFirst)}`);
+      // What belongs to a table that is itself added or removed goes with it: one line, the table's.
+      const table = s.table && options.tableParts !== "list" ? s.table(name, x ?? y) : undefined;
+      const withTable = (side: SchemaSnapshot) => table !== undefined && Object.hasOwn(side.tables ?? {}, table);
+      if (x === undefined) {
+        if (!(table !== undefined && withTable(live) && !withTable(first))) out.push(`+ ${s.word(y)} ${name}${suffix(labels.onlySecond)}`);
+      } else if (y === undefined) {
+        if (!(table !== undefined && withTable(first) && !withTable(live))) out.push(`- ${s.word(x)} ${name}${suffix(labels.onlyFirst)}`);
+      }
       // Most objects are equal: one string comparison settles them (snapshots are key-sorted the same way).
       else if (JSON.stringify(x) !== JSON.stringify(y)) {
         const parts = s.parts ? s.parts(name, x, y, labels, structureOnly) : [];
