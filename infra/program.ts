@@ -7,7 +7,10 @@
 import * as path from "node:path";
 import { migrationsDir, safetyPolicyOf } from "./config.js";
 import { PostgresDatabase, type DatabaseOutputs } from "./components/database.js";
-import { loadMigrations, loadSqlParser, mayCreateSchema, nodeFileReader, type Migration } from "./lifecycle/index.js";
+// The modules the program needs, not the lifecycle's barrel: every preview loads the program.
+import { mayCreateSchema } from "./lifecycle/migration-schemas.js";
+import { loadMigrations, nodeFileReader, type Migration } from "./lifecycle/source.js";
+import { loadSqlParser } from "./lifecycle/sql.js";
 import { fileParseCache, projectParseCacheDir } from "./lifecycle/parse-cache.js";
 import { loadStack } from "./stack.js";
 

@@ -8,7 +8,9 @@
  *   - noop-preview.ts: noopPreviewRatio, providerPeakRssMb (real CLI, 4 databases);
  *   - state-size.ts: stateBytes (real CLI, 2,000 applied migrations);
  *   - safety.ts: safetyRatio (lint + data at risk of 500 pending vs their apply);
- *   - drift.ts: driftColdRatio, driftWarmRatio (vs pg_dump --schema-only ×2 + diff).
+ *   - drift.ts: driftColdRatio, driftWarmRatio (vs pg_dump --schema-only ×2 + diff);
+ *   - dev-preview.ts: devPreviewRatio (no-op preview of the dev stack vs a trivial program);
+ *   - adopt.ts: adoptRatio (adopting a database 100 migrations built vs applying them).
  *
  * Method: every database is created before any timing; a CHECKPOINT (and a V8 garbage
  * collection) precedes every timed run; warm-up rounds are not counted; contenders run
@@ -26,7 +28,9 @@ import * as path from "node:path";
 import type pg from "pg";
 import { connect } from "../infra/lifecycle/connection.js";
 import { startTestServer, type TestServer } from "../test/support/postgres.js";
+import { benchAdopt } from "./bench/adopt.js";
 import { benchApply } from "./bench/apply.js";
+import { benchDevPreview } from "./bench/dev-preview.js";
 import { benchDrift } from "./bench/drift.js";
 import { benchEngineUp } from "./bench/engine-up.js";
 import { benchIntrospect } from "./bench/introspect.js";
@@ -48,9 +52,11 @@ const MEASURES: Record<Module, [title: string, measure: Measure]> = {
   introspect: ["introspect", introspectMeasure],
   engine: ["engine up", benchEngineUp],
   preview: ["no-op preview and provider RSS", benchNoopPreview],
+  devpreview: ["dev stack preview", benchDevPreview],
   state: ["state size", benchStateSize],
   safety: ["safety check", benchSafety],
   drift: ["drift check", benchDrift],
+  adopt: ["adoption", benchAdopt],
 };
 
 /** The modules these options run, in order, with the sizes each of them reads. */

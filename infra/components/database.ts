@@ -12,10 +12,12 @@ import { parseQualifiedName } from "../lifecycle/identifiers.js";
 import { acceptsDataLoss } from "../lifecycle/reset-policy.js";
 import { schemasCreatedByMigrations } from "../lifecycle/migration-schemas.js";
 import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, SchemaVerification, type ConnectionInput } from "../providers/index.js";
-import { PROFILES, type SafetyPolicy } from "../lifecycle/safety/index.js";
+import { PROFILES } from "../lifecycle/safety/policy.js";
+import type { SafetyPolicy } from "../lifecycle/safety/types.js";
 import type { GuardedObject } from "../providers/handlers.js";
 import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
-import { driftPolicy, migrationsDigest } from "../lifecycle/drift.js";
+import { driftPolicy, migrationsDigest } from "../lifecycle/drift-policy.js";
+import { PG_DUMP_LOOKUP } from "../lifecycle/client-tools.js";
 
 /** Arguments of {@link PostgresDatabase}. */
 export interface PostgresDatabaseArgs {
@@ -248,7 +250,14 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const adoptedRoles = db.roles.flatMap((r, j): AdoptedRole[] => (r.adopt ? [adoptedRole(r, `${at}.roles[${j}]`)] : []));
     const guard = new ExistingObjectsGuard(
       `${name}-guard`,
-      { connection: connectionTo("postgres"), stack: args.stack, objects: guarded, ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}) },
+      {
+        connection: connectionTo("postgres"),
+        stack: args.stack,
+        objects: guarded,
+        ...(adoptedRoles.length ? { adopted: adoptedRoles } : {}),
+        // The backup's pg_dump is checked against the server before anything is created.
+        backup: { enabled: db.backup, configPath: at, generation: db.reset.generation, everyDeploy: db.reset.mode === "every-deploy" },
+      },
       { parent: this, dependsOn: [this.safety] },
     );
     // An adopted object is imported (Pulumi's `import` option, the in-code `pulumi import`) and
@@ -320,9 +329,22 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const backup = new command.local.Command(
       `${name}-backup`,
       {
-        create: backupScript(args.backupDir, db.name, db.reset.generation),
+        // The script comes through the environment: a failure then shows pg_dump's own error,
+        // once (no live log), and not the script (the provider prints the command it ran).
+        create: BACKUP_COMMAND,
+        logging: "none",
+        // Another input changed (a password, a host) but not the generation: no new dump, the last one's path stays.
+        update: 'printf "%s" "$PULUMI_COMMAND_STDOUT"',
         // Connection settings as PG* variables: no secret on a command line or in a process list.
-        environment: { PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.adminUser, PGDATABASE: db.name, PGSSLMODE: server.sslmode, PGPASSWORD: args.adminPassword },
+        environment: {
+          PGSTACK_BACKUP: backupScript(args.backupDir, db.name, db.reset.generation),
+          PGHOST: server.host,
+          PGPORT: String(server.port),
+          PGUSER: server.adminUser,
+          PGDATABASE: db.name,
+          PGSSLMODE: server.sslmode,
+          PGPASSWORD: args.adminPassword,
+        },
         triggers: trigger ? [db.reset.generation, trigger.token] : [db.reset.generation],
       },
       { parent: this, dependsOn: [database, ...schemas, ...grants], deletedWith: database },
@@ -417,20 +439,24 @@ interface ProvisionedObjects {
   trigger?: pulumi.Output<string>;
 }
 
+/** What the backup resource runs: the script in its environment ({@link backupScript}). */
+export const BACKUP_COMMAND = 'sh -c "$PGSTACK_BACKUP"';
+
 /**
- * The backup command: `pg_dump -Fc` to `<dir>/<db>-g<generation>-<UTC time>.dump`; prints the
+ * The backup script: `pg_dump -Fc` to `<dir>/<db>-g<generation>-<UTC time>.dump`; prints the
  * path. Connection settings come from PG* variables, so no secret is on the command line.
  */
 export function backupScript(dir: string, database: string, generation: number): string {
   return [
     "set -eu",
-    // Prefer Debian's versioned binary: /usr/bin/pg_dump is a wrapper that may pick another version.
-    'PG_DUMP="${PGSTACK_PG_DUMP:-}"',
-    'if [ -z "$PG_DUMP" ]; then for c in /usr/lib/postgresql/15/bin/pg_dump "$(command -v pg_dump || true)"; do if [ -x "$c" ]; then PG_DUMP="$c"; break; fi; done; fi',
-    'if [ -z "$PG_DUMP" ]; then echo "pg_dump not found: install PostgreSQL client 15 or set PGSTACK_PG_DUMP" >&2; exit 1; fi',
+    // The same lookup the preview's check runs (client-tools.ts), so it judged this binary.
+    PG_DUMP_LOOKUP,
+    'if [ -z "$PG_DUMP" ]; then echo "pg_dump not found: install the PostgreSQL client tools or set PGSTACK_PG_DUMP" >&2; exit 1; fi',
     `mkdir -p '${dir}'`,
     `f='${dir}/${database}-g${generation}-'"$(date -u +%Y%m%dT%H%M%SZ)"'.dump'`,
-    `"$PG_DUMP" -Fc --no-password -f "$f"`,
+    // Written aside and renamed when complete: a failed dump leaves no file that looks like a backup.
+    `"$PG_DUMP" -Fc --no-password -f "$f.partial" || { rc=$?; rm -f "$f.partial"; exit $rc; }`,
+    'mv "$f.partial" "$f"',
     'printf "%s" "$f"',
   ].join("\n");
 }

@@ -11,7 +11,7 @@ import { DEFAULT_LOCK_TIMEOUT_MS, withMigrationLock } from "./lock.js";
 import type { Logger } from "./connection.js";
 import { silentLogger } from "./connection.js";
 import { locateInEnvelope, locateInStatement, migrationFailure, queryCounting, timeoutAdvice, type Envelope } from "./locate.js";
-import type { Migration } from "./source.js";
+import { isRepeatable, type Migration } from "./source.js";
 import { splitStatements, type Statement } from "./sql.js";
 import { readDatabaseState } from "./state.js";
 
@@ -66,6 +66,11 @@ export interface ApplyOptions {
    * first file. (Passed in, so the baseline, which builds with this applier, is no import cycle.)
    */
   adopt?: (client: pg.Client, migrations: readonly Migration[]) => Promise<{ count: number } | undefined>;
+  /**
+   * Called after each migration is applied and recorded, still under the lock (adoption's build
+   * reads the schema at every version this way, in one run instead of one run per version).
+   */
+  afterEach?: (m: Migration) => Promise<unknown>;
 }
 
 /**
@@ -87,7 +92,8 @@ export async function applyMigrations(
     let state = await readDatabaseState(client, migrations, { database: options.database });
     if (state.mismatches.length > 0) throw new HistoryMismatchError(options.database, state.mismatches);
     if (state.interrupted) throw state.interrupted;
-    const adopted = state.applied.length === 0 && options.adopt ? await options.adopt(client, migrations) : undefined;
+    // Adoption records versioned migrations only (repeatables run after it, as on any first `up`).
+    const adopted = state.applied.length === 0 && options.adopt ? await options.adopt(client, migrations.filter((m) => !isRepeatable(m))) : undefined;
     if (adopted) state = await readDatabaseState(client, migrations, { database: options.database });
     const { applied, pending } = state;
     const results: MigrationResult[] = [];
@@ -117,13 +123,24 @@ export async function applyMigrations(
         results.push({ name: m.name, status: "Error", error });
         log.warn(`${options.database}: ${error.message}`);
       }
+      // Outside the try: a failing callback is its own error, not this migration's.
+      if (!error) await options.afterEach?.(m);
     }
     return { alreadyApplied: applied.length, results, error, ...(adopted ? { baselined: adopted.count } : {}) };
   });
 }
 
-/** The history row, written by the same round trip as the migration. */
+/**
+ * The history row, written by the same round trip as the migration. A repeatable gets a row in
+ * `pgstack.repeatables` for each run, with the SQL that ran (history.ts).
+ */
 function historyInsert(m: Migration, inTransaction: boolean, durationSql: string): string {
+  if (isRepeatable(m)) {
+    return (
+      `INSERT INTO pgstack.repeatables (name, checksum, sql, applied_at, duration_ms) VALUES (` +
+      `${quoteLiteral(m.name)}, ${quoteLiteral(m.checksum)}, ${quoteLiteral(m.sql)}, clock_timestamp(), ${durationSql})`
+    );
+  }
   return (
     `INSERT INTO pgstack.migrations (id, name, checksum, applied_at, duration_ms, in_transaction) VALUES (` +
     `${m.id}, ${quoteLiteral(m.name)}, ${quoteLiteral(m.checksum)}, clock_timestamp(), ${durationSql}, ${inTransaction})`

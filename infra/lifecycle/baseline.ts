@@ -11,8 +11,9 @@ import { buildDeclaredSchema } from "./declared.js";
 import { errorMessage, NotReadableYetError, PgstackError } from "./errors.js";
 import { historyExists, readHistory, recordBaselined } from "./history.js";
 import { introspect } from "./introspect.js";
-import { diffSchemas, KIND_OF_MAP, OBJECT_MAPS, readSchema, type SchemaSnapshot } from "./schema/index.js";
+import { diffSchemas, OBJECT_MAPS, readSchema, type SchemaSnapshot } from "./schema/index.js";
 import type { Migration } from "./source.js";
+import { splitStatements } from "./sql.js";
 
 /** One difference, as a line a person reads: `~ public.users: + column nickname text (only in the database)`. */
 export type StructureDifference = string;
@@ -97,20 +98,14 @@ export async function needsBaseline(client: pg.Client, schemas: readonly string[
   return (await introspect(client, { schemas })).tables.length > 0;
 }
 
-/**
- * `live` without the objects no step creates, of every kind, and those objects named
- * (`public.alembic_version`, `view public.legacy_report`).
- */
-export function onlyDeclared(live: SchemaSnapshot, steps: readonly SchemaSnapshot[]): { compared: SchemaSnapshot; others: string[] } {
-  const compared = { ...live } as Record<string, unknown>;
-  const others: string[] = [];
+/** `live` with, of every kind, only the objects some version creates (tables: `tables`, the names every step read). */
+function onlyDeclared(live: SchemaSnapshot, snapshots: readonly SchemaSnapshot[], tables: ReadonlySet<string>): SchemaSnapshot {
+  const out = { ...live } as Record<string, unknown>;
   for (const map of OBJECT_MAPS) {
-    const declared = new Set(steps.flatMap((s) => Object.keys(s[map] ?? {})));
-    const mine = Object.entries(live[map] ?? {});
-    compared[map] = Object.fromEntries(mine.filter(([name]) => declared.has(name)));
-    others.push(...mine.filter(([name]) => !declared.has(name)).map(([name]) => (map === "tables" ? name : `${KIND_OF_MAP[map]} ${name}`)));
+    const declared = map === "tables" ? tables : new Set(snapshots.flatMap((s) => Object.keys(s[map] ?? {})));
+    out[map] = Object.fromEntries(Object.entries(live[map] ?? {}).filter(([name]) => declared.has(name)));
   }
-  return { compared: compared as unknown as SchemaSnapshot, others };
+  return out as unknown as SchemaSnapshot;
 }
 
 /**
@@ -142,12 +137,35 @@ export async function planBaseline(
   log.info(`${database}: has tables but no pgstack history; comparing it with the migrations in a scratch database (${migrations.length} step(s))`);
   // Every version is built, also for a stated one: a table a later migration creates counts too.
   const owner = options.owner ?? (await databaseOwner(client));
-  const steps = await declaredSteps(options, owner, migrations, log);
-  // Tables no migration ever creates (another tool's history table, a hand-made one) cannot tell
-  // which migrations ran, and no migration trips over them: they are left out of the comparison.
-  // The same holds for every kind (a hand-made view, an extension no migration creates).
-  const { compared, others } = onlyDeclared(live, steps);
-  const differences = steps.map((s) => diffSchemas(s, compared, { history: false, structureOnly: true, labels: ADOPTION_LABELS }));
+  const liveTables = Object.keys(live.tables);
+  // The live tables some migration creates: the ones compared, and what a version must have.
+  const comparedOf = (declared: ReadonlySet<string>) => liveTables.filter((name) => declared.has(name)).sort().join("\n");
+  // Every version's table keys are read (a light query); the whole schema only where it can
+  // matter: at the candidate; in detection, where the tables are exactly the compared ones (a
+  // version with a table more or less cannot equal the live schema). Which tables are compared is
+  // known only once every migration ran, so it is estimated from the CREATE TABLE statements and
+  // checked after the build; on a wrong estimate, or when no version matched (the refusal names
+  // the closest one, which needs every diff), a second build reads every version in full.
+  const estimate = candidate === undefined ? createdTables(migrations, options.schemas, owner) : undefined;
+  const expected = estimate && comparedOf(estimate);
+  const narrow =
+    candidate !== undefined ? (k: number) => k === candidate : expected !== undefined ? (k: number, tables: readonly string[]) => k === 0 || tables.join("\n") === expected : undefined;
+  const compare = (steps: Step[]) => {
+    // Tables no migration ever creates (another tool's history table, a hand-made one) cannot tell
+    // which migrations ran, and no migration trips over them: they are left out of the comparison.
+    const declared = new Set(steps.flatMap((s) => s.tables));
+    // The same holds for every kind (a hand-made view, an extension no migration creates).
+    const compared = onlyDeclared(live, steps.flatMap((s) => (s.snapshot ? [s.snapshot] : [])), declared);
+    // A version not read in full differs in its tables: never equal, and left out of "closest".
+    const differences = steps.map((s) => (s.snapshot ? diffSchemas(s.snapshot, compared, { history: false, structureOnly: true, labels: ADOPTION_LABELS }) : undefined));
+    return { declared, differences };
+  };
+  let { declared, differences } = compare(await declaredSteps(options, owner, migrations, log, narrow));
+  if (expected !== undefined && (comparedOf(declared) !== expected || !differences.some((d) => d?.length === 0))) {
+    log.info(`${database}: comparing every version in full`);
+    ({ declared, differences } = compare(await declaredSteps(options, owner, migrations, log)));
+  }
+  const others = liveTables.filter((name) => !declared.has(name));
   const label = (k: number) => (k === 0 ? "no migration (an empty database)" : (migrations[k - 1]?.name ?? ""));
   const plan = (count: number, source: BaselinePlan["source"]): BaselinePlan => {
     if (others.length) log.info(`${database}: no migration creates ${others.join(", ")}; left as it is and not compared`);
@@ -169,7 +187,7 @@ export async function planBaseline(
     log.info(`${database}: none of its tables (${others.join(", ")}) is created by a migration; every migration runs`);
     return undefined;
   }
-  const matches = differences.flatMap((d, k) => (d.length === 0 && k > 0 ? [k] : []));
+  const matches = differences.flatMap((d, k) => (d?.length === 0 && k > 0 ? [k] : []));
   if (matches.length === 1 && unreadable) {
     const at = migrations[(matches[0] as number) - 1]?.name ?? "";
     return { ...plan(matches[0] as number, "detected"), message: `${database}: ${unreadable.line}; the live schema equals ${at}, which up checks against it`, unverified: unreadable };
@@ -188,7 +206,7 @@ export async function planBaseline(
   // Fewest differences; on a tie, the later version.
   let closest = 0;
   differences.forEach((d, k) => {
-    if (d.length <= (differences[closest]?.length ?? Infinity)) closest = k;
+    if (d && d.length <= (differences[closest]?.length ?? Infinity)) closest = k;
   });
   const diff = differences[closest] ?? [];
   throw new BaselineRefusedError(
@@ -260,12 +278,25 @@ export function baselineAdopter(database: string, options: BaselineOptions): (cl
 /** Adoption's wording: `+` only in the live database, `-` only in the migrations. */
 export const ADOPTION_LABELS = { onlySecond: "only in the database", onlyFirst: "only in the migrations" };
 
+/** One version in adoption's build: its table keys, and its whole schema when it was read. */
+interface Step {
+  tables: string[];
+  snapshot?: SchemaSnapshot;
+}
+
 /**
  * The declared schema after each of `migrations` (index 0: before any): one build in a scratch
- * database (always dropped), introspected at every step, the migrations run as `owner`.
+ * database (always dropped), the migrations run as `owner`. Every version's table keys are read;
+ * its whole schema where `full(k, tables)` says so (default: everywhere).
  */
-async function declaredSteps(options: BaselineOptions, owner: string, migrations: readonly Migration[], log: Logger): Promise<SchemaSnapshot[]> {
-  const out: SchemaSnapshot[] = [];
+async function declaredSteps(
+  options: BaselineOptions,
+  owner: string,
+  migrations: readonly Migration[],
+  log: Logger,
+  full: (k: number, tables: readonly string[]) => boolean = () => true,
+): Promise<Step[]> {
+  const out: Step[] = [];
   try {
     await buildDeclaredSchema(options.connection, migrations, {
       role: owner,
@@ -273,7 +304,10 @@ async function declaredSteps(options: BaselineOptions, owner: string, migrations
       cacheDir: false,
       logger: log,
       schemas: options.schemas.map((name) => ({ name, owner, grants: [] })),
-      onStep: (_version, snapshot) => out.push(snapshot),
+      onStep: async (step) => {
+        const tables = await step.tables();
+        out.push(full(out.length, tables) ? { tables, snapshot: await step.read() } : { tables });
+      },
     });
   } catch (err) {
     if (err instanceof PgstackError && err.code !== "DECLARED_SCHEMA_FAILED") throw err;
@@ -283,6 +317,38 @@ async function declaredSteps(options: BaselineOptions, owner: string, migrations
     });
   }
   return out;
+}
+
+/**
+ * The keys of the tables the migrations' `CREATE TABLE` statements name (unqualified ones in the
+ * first schema of the owner's search_path that is managed: its own name, then `public`), or
+ * undefined when that cannot be told (no managed schema to place them in, a file that does not
+ * parse). Only an estimate: adoption checks it against what the build created.
+ */
+function createdTables(migrations: readonly Migration[], schemas: readonly string[], owner: string): Set<string> | undefined {
+  const home = [owner, "public"].find((s) => schemas.includes(s));
+  if (home === undefined) return undefined;
+  const key = (schema: string, name: string) => `${sqlIdent(schema)}.${sqlIdent(name)}`;
+  const out = new Set<string>();
+  try {
+    for (const m of migrations) {
+      if (m.sql.trim() === "") return undefined;
+      for (const st of splitStatements(m.sql, m.file)) {
+        const rel = (st.kind === "CreateStmt" ? st.node["relation"] : st.kind === "CreateTableAsStmt" ? (st.node["into"] as { rel?: unknown } | undefined)?.rel : undefined) as
+          | { schemaname?: string; relname?: string; relpersistence?: string }
+          | undefined;
+        if (rel?.relname && rel.relpersistence !== "t") out.add(key(rel.schemaname ?? home, rel.relname));
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return out;
+}
+
+/** An identifier as Postgres' `quote_ident` writes it, for the plain lowercase names it leaves bare (others are quoted; a keyword it would quote only costs a full read). */
+function sqlIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
 /** The owner of the database `client` is connected to. */

@@ -11,11 +11,11 @@ import type pg from "pg";
 import { applyMigrations } from "./apply.js";
 import { silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
 import { PgstackError } from "./errors.js";
-import { readSchema, type SchemaSnapshot } from "./schema/index.js";
-import { withScratchDatabase, type ScratchPurpose } from "./scratch.js";
+import { readSchema, readTableKeys, type SchemaSnapshot } from "./schema/index.js";
+import { withScratchDatabase, type ScratchDatabase, type ScratchPurpose } from "./scratch.js";
 import { schemaDdl, type ManagedSchema } from "./reset.js";
 import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
-import { nodeFileReader, sha256, type Migration, type MigrationFileReader } from "./source.js";
+import { compareMigrations, isRepeatableName, nodeFileReader, REPEATABLE_ID, sha256, upToVersion, type Migration, type MigrationFileReader } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
 
@@ -39,16 +39,26 @@ export interface DeclaredOptions {
   logger?: Logger;
   /**
    * Called before the first migration (version 0: the managed schemas, empty) and after each
-   * one with the schema at that version: one build, introspected at every step (slower). The
-   * cache is then not read (it is still written).
+   * one, in one build and one apply run: the step reads what it needs at that version (its table
+   * keys, or the whole schema). The cache is then not read (it is still written).
    */
-  onStep?: (version: number, snapshot: SchemaSnapshot) => unknown;
+  onStep?: (step: DeclaredStep) => unknown;
   /**
    * The managed schemas, created in the scratch database with their owner, grants and default privileges
    * before the migrations run, as the stack creates them in the real database. Default: `public`
    * owned by `role`, no grants. Also limits the introspection to these schemas.
    */
   schemas?: readonly ManagedSchema[];
+}
+
+/** One version of a step-by-step build ({@link DeclaredOptions.onStep}), read while it is current. */
+export interface DeclaredStep {
+  /** The version just applied; 0 before the first migration. */
+  version: number;
+  /** The keys of its tables (`schema.table`, sorted): one light catalog query. */
+  tables(): Promise<string[]>;
+  /** The whole schema at this version (the one catalog reader). */
+  read(): Promise<SchemaSnapshot>;
 }
 
 /** The migrations do not build on an empty database. */
@@ -66,7 +76,7 @@ export class DeclaredSchemaError extends PgstackError {
  */
 export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: readonly Migration[], opts: DeclaredOptions): Promise<SchemaSnapshot> {
   const log = opts.logger ?? silentLogger;
-  const selected = migrations.filter((m) => opts.upTo === undefined || m.id <= opts.upTo);
+  const selected = upToVersion(migrations, opts.upTo);
   const schemas = opts.schemas ?? [{ name: "public", owner: opts.role, grants: [] }];
   const key = declaredCacheKey(selected, opts.role, schemas);
   const cacheFile = opts.cacheDir === false ? undefined : path.join(opts.cacheDir ?? defaultCacheDir(), `${key}.json`);
@@ -79,47 +89,77 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
   }
   await loadSqlParser();
   const snapshot = await withScratchDatabase(admin, { purpose: opts.purpose ?? "declared", owner: opts.role, logger: log, migrations: selected }, async (scratch) => {
-    // A managed schema a migration creates is theirs: created by it, then owned and granted as configured.
-    const precreated = schemasToPrecreate(schemas, selected);
-    const later = schemas.filter((s) => !precreated.includes(s));
-    if (precreated.length > 0) await scratch.admin.query(precreated.flatMap(schemaDdl).join(";\n"));
-    const owner = await scratch.ownerSession();
     const structure = { schemas: schemas.map((s) => s.name) };
-    const replay = scratch.migrations;
-    const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
-    const apply = async (list: readonly Migration[]) => {
-      // As the owner, confined, as in production: the same role the real `up` runs them as.
-      const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet });
-      if (result.error) {
-        throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
-          hint: "every migration must apply, in order, to a fresh database: fix the file named above",
-          cause: result.error,
-        });
-      }
-    };
-    if (opts.onStep) {
-      // One build, introspected after each migration.
-      await opts.onStep(0, await readSchema(scratch.admin, structure));
-      for (const [i, m] of replay.entries()) {
-        await apply(replay.slice(0, i + 1));
-        await opts.onStep(m.id, await readSchema(scratch.admin, structure));
-      }
-    } else {
-      // In slices, for progress on long folders; each slice is one applyMigrations run.
-      const step = Math.max(1, Math.ceil(replay.length / 10));
-      for (let done = 0; done < replay.length; ) {
-        done = Math.min(replay.length, done + step);
-        await apply(replay.slice(0, done));
-        if (selected.length >= 50) log.info(`declared schema: applied ${done}/${selected.length} migration(s) to the scratch database`);
-      }
-      if (replay.length === 0) await apply([]);
-    }
-    // As the MigrationSet does: their grants reach the tables the migrations created in them too.
-    if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdlAfterMigrations).join(";\n"));
+    const onStep = opts.onStep;
+    const step = (version: number): DeclaredStep => ({ version, tables: () => readTableKeys(scratch.admin, structure), read: () => readSchema(scratch.admin, structure) });
+    await buildInScratch(scratch, scratch.migrations, {
+      role: opts.role,
+      schemas,
+      logger: log,
+      // One build and one apply run, the step called before the first migration and after each.
+      ...(onStep ? { onStep: async (version: number) => onStep(step(version)) } : {}),
+    });
     return readSchema(scratch.admin, structure);
   });
   if (cacheFile) writeCache(cacheFile, snapshot);
   return snapshot;
+}
+
+/** Options of {@link buildInScratch}. */
+export interface BuildOptions {
+  /** The role migrations run as: the scratch database's owner. */
+  role: string;
+  /** The managed schemas, made as the stack makes them: before the migrations, or right after the ones that create them. */
+  schemas: readonly ManagedSchema[];
+  logger: Logger;
+  /** Called before the first migration (version 0) and after each one, inside the one apply run. */
+  onStep?: (version: number) => Promise<unknown>;
+}
+
+/**
+ * The one build of a schema from migrations, in a scratch database: the managed schemas
+ * pre-created (those no migration creates), then `migrations` (as the scratch run replays them,
+ * {@link ScratchDatabase.migrations}) applied as the owner, confined, through the real apply
+ * path, then the schemas the migrations created given their owner and grants. The declared
+ * schema and the rehearsal's copy build this way. Throws {@link DeclaredSchemaError} when a
+ * migration fails.
+ */
+export async function buildInScratch(scratch: ScratchDatabase, migrations: readonly Migration[], opts: BuildOptions): Promise<void> {
+  const log = opts.logger;
+  // A managed schema a migration creates is theirs: created by it, then owned and granted as configured.
+  const precreated = schemasToPrecreate(opts.schemas, migrations);
+  const later = opts.schemas.filter((s) => !precreated.includes(s));
+  if (precreated.length > 0) await scratch.admin.query(precreated.flatMap(schemaDdl).join(";\n"));
+  const owner = await scratch.ownerSession();
+  // A throwaway database: a commit need not wait for its WAL to reach the disk.
+  await owner.query("SET synchronous_commit = off");
+  const quiet: Logger = { info: () => undefined, warn: (m) => log.warn(m) };
+  const apply = async (list: readonly Migration[], afterEach: (m: Migration) => Promise<unknown>) => {
+    // As the owner, confined, as in production: the same role the real `up` runs them as.
+    const result = await applyMigrations(owner, list, { database: scratch.name, role: opts.role, logger: quiet, afterEach });
+    if (result.error) {
+      throw new DeclaredSchemaError(`the migrations do not build on an empty database: ${result.error.message}`, {
+        hint: "every migration must apply, in order, to a fresh database: fix the file named above",
+        cause: result.error,
+      });
+    }
+  };
+  if (opts.onStep) {
+    // One apply run, the step called after each migration (under the run's lock).
+    const onStep = opts.onStep;
+    await onStep(0);
+    await apply(migrations, async (m) => onStep(m.id));
+  } else {
+    // One apply run; progress every tenth of a long folder.
+    const every = Math.max(1, Math.ceil(migrations.length / 10));
+    let done = 0;
+    await apply(migrations, async () => {
+      done++;
+      if (migrations.length >= 50 && (done % every === 0 || done === migrations.length)) log.info(`build: applied ${done}/${migrations.length} migration(s) in the scratch database ${scratch.name}`);
+    });
+  }
+  // As the MigrationSet does: their grants reach the tables the migrations created in them too.
+  if (later.length > 0) await scratch.admin.query(later.flatMap(schemaDdlAfterMigrations).join(";\n"));
 }
 
 /** What identifies a migration file for the cache: its checksum covers its text and directives. */
@@ -133,15 +173,20 @@ export function declaredCacheKey(migrations: readonly MigrationIdentity[], role:
 /**
  * The files of a migrations folder with their checksums (the same sha256 over the bytes that
  * {@link loadMigrations} computes), without parsing any SQL: enough to look the declared schema
- * up in the cache. Files that do not look like `NNNN_name.sql` are left to `loadMigrations` to refuse.
+ * up in the cache. Files that look like neither `NNNN_name.sql` nor `R__name.sql` are left to
+ * `loadMigrations` to refuse.
  */
 export async function scanMigrationFiles(dir: string, reader: MigrationFileReader = nodeFileReader): Promise<MigrationIdentity[]> {
-  const names = (await reader.listSqlFiles(dir)).filter((base) => /^\d+_[a-z0-9_]+\.sql$/.test(base));
+  const names = (await reader.listSqlFiles(dir)).filter((base) => /^(\d+_|R__)[a-z0-9_]+\.sql$/.test(base));
   // Read concurrently: hundreds of small files are latency, not bandwidth.
   const out = await Promise.all(
-    names.map(async (base): Promise<MigrationIdentity> => ({ id: Number(base.slice(0, base.indexOf("_"))), name: base.slice(0, -4), checksum: sha256(await reader.read(path.join(dir, base))) })),
+    names.map(async (base): Promise<MigrationIdentity> => {
+      const name = base.slice(0, -4);
+      const id = isRepeatableName(name) ? REPEATABLE_ID : Number(base.slice(0, base.indexOf("_")));
+      return { id, name, checksum: sha256(await reader.read(path.join(dir, base))) };
+    }),
   );
-  return out.sort((a, b) => a.id - b.id);
+  return out.sort(compareMigrations);
 }
 
 /** Options of {@link cachedDeclaredSchema}: those of {@link buildDeclaredSchema} that make the key. */
@@ -153,7 +198,7 @@ export type CachedOptions = Pick<DeclaredOptions, "role" | "upTo" | "cacheDir" |
  */
 export function cachedDeclaredSchema(files: readonly MigrationIdentity[], opts: CachedOptions): SchemaSnapshot | undefined {
   if (opts.cacheDir === false) return undefined;
-  const selected = files.filter((m) => opts.upTo === undefined || m.id <= opts.upTo);
+  const selected = upToVersion(files, opts.upTo);
   const schemas = opts.schemas ?? [{ name: "public", owner: opts.role, grants: [] }];
   return readCache(path.join(opts.cacheDir ?? defaultCacheDir(), `${declaredCacheKey(selected, opts.role, schemas)}.json`));
 }

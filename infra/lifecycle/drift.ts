@@ -11,7 +11,7 @@ import { buildDeclaredSchema, cachedDeclaredSchema, scanMigrationFiles, type Mig
 import { PgstackError } from "./errors.js";
 import type { ManagedSchema } from "./reset.js";
 import { diffSchemas, judgeDrift, readSchema, type DriftVerdict, type SchemaSnapshot } from "./schema/index.js";
-import { loadMigrations, sha256, type Migration } from "./source.js";
+import { loadMigrations, type Migration } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
 /** What the declared schema is built from, and the stack's drift policy. */
@@ -38,18 +38,7 @@ export interface DriftSubject {
   declared: DeclaredInput;
 }
 
-/** sha256 over the files' versions, names and checksums, in order. */
-export function migrationsDigest(migrations: readonly MigrationIdentity[]): string {
-  return sha256(JSON.stringify(migrations.map((m) => [m.id, m.name, m.checksum])));
-}
-
-/**
- * The default drift policy: a stack that may reset the database (dev-like) warns, any other
- * refuses, unless the config says which.
- */
-export function driftPolicy(db: { drift: { policy?: "refuse" | "warn" | undefined }; reset: { allowed: boolean } }): "refuse" | "warn" {
-  return db.drift.policy ?? (db.reset.allowed ? "warn" : "refuse");
-}
+export { driftPolicy, migrationsDigest } from "./drift-policy.js";
 
 /** `up` refused: the live schema differs from the migrations and the config does not accept it. */
 export class DriftRefusedError extends PgstackError {

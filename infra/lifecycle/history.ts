@@ -1,11 +1,19 @@
 /**
- * pgstack's own schema in each database: the migration history and a small meta table
- * (the reset generation). Users' tables never live here, and introspection skips it.
+ * pgstack's own schema in each database: the migration history, the log of repeatable
+ * migrations and a small meta table (the reset generation). Users' tables never live here, and
+ * introspection skips it.
+ *
+ * Repeatables have their own table, `pgstack.repeatables`, one row per run (name, checksum, the
+ * SQL that ran, when, how long): a repeatable has no version for `pgstack.migrations`' key, runs
+ * many times, and its latest row is what it is compared with. The SQL is kept so a preview can
+ * show how the definition changes. A new table rather than a change to `pgstack.migrations`:
+ * an existing stack's history is left exactly as it is, and the table is created, empty, by the
+ * next `up` (which then runs every repeatable once).
  */
 import type pg from "pg";
 import { MigrationInterruptedError, formatLocation } from "./errors.js";
 import { quoteLiteral } from "./identifiers.js";
-import type { Migration } from "./source.js";
+import { isRepeatable, type Migration } from "./source.js";
 import { splitStatements } from "./sql.js";
 import { lineColumnAt } from "./text.js";
 
@@ -24,6 +32,27 @@ export interface AppliedMigration {
   baselined?: boolean;
 }
 
+/** One run of a repeatable migration: its latest row in `pgstack.repeatables`. */
+export interface AppliedRepeatable {
+  /** The file name without extension, e.g. `R__views`. */
+  name: string;
+  checksum: string;
+  /** The SQL that ran (to show how the definition changes). */
+  sql: string;
+  appliedAt: Date;
+}
+
+/** pgstack.repeatables: one row per run of a repeatable migration (see the file's comment). */
+const REPEATABLES_DDL = `
+    CREATE TABLE IF NOT EXISTS pgstack.repeatables (
+      name        text NOT NULL,
+      checksum    text NOT NULL,
+      sql         text NOT NULL,
+      applied_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+      duration_ms double precision NOT NULL,
+      PRIMARY KEY (name, applied_at)
+    )`;
+
 /**
  * Creates pgstack's schema and tables if missing, and upgrades a history table written by an
  * older pgstack in place (see {@link upgradeHistory}). Call under the migration lock.
@@ -31,7 +60,11 @@ export interface AppliedMigration {
 export async function ensureHistory(client: pg.Client): Promise<void> {
   // Present already: no CREATE at all, so a session without CREATE rights (migrations confined
   // to the owner, see scratch-session.ts) passes; Postgres checks the right before IF NOT EXISTS.
-  const { rows } = await client.query<{ ok: boolean }>("SELECT to_regclass('pgstack.migrations') IS NOT NULL AND to_regclass('pgstack.meta') IS NOT NULL AS ok");
+  const { rows } = await client.query<{ ok: boolean; repeatables: boolean }>(
+    "SELECT to_regclass('pgstack.migrations') IS NOT NULL AND to_regclass('pgstack.meta') IS NOT NULL AS ok, to_regclass('pgstack.repeatables') IS NOT NULL AS repeatables",
+  );
+  // A history an older pgstack wrote: only the repeatables' table is added.
+  if (rows[0]?.ok && !rows[0].repeatables) await client.query(REPEATABLES_DDL);
   if (!rows[0]?.ok) await client.query(`
     CREATE SCHEMA IF NOT EXISTS pgstack;
     CREATE TABLE IF NOT EXISTS pgstack.migrations (
@@ -47,7 +80,7 @@ export async function ensureHistory(client: pg.Client): Promise<void> {
       key        text PRIMARY KEY,
       value      text NOT NULL,
       updated_at timestamptz NOT NULL DEFAULT now()
-    );`);
+    );${REPEATABLES_DDL};`);
   await upgradeHistory(client);
 }
 
@@ -108,11 +141,26 @@ export async function readHistory(client: pg.Client): Promise<AppliedMigration[]
 }
 
 /**
+ * The latest run of each repeatable migration, by name; empty when none ever ran (or the table
+ * does not exist yet: read-only, nothing is created).
+ */
+export async function readRepeatables(client: pg.Client): Promise<AppliedRepeatable[]> {
+  const { rows: exists } = await client.query<{ ok: boolean }>(`SELECT to_regclass('pgstack.repeatables') IS NOT NULL AS ok`);
+  if (!exists[0]?.ok) return [];
+  const { rows } = await client.query<{ name: string; checksum: string; sql: string; applied_at: Date }>(
+    "SELECT DISTINCT ON (name) name, checksum, sql, applied_at FROM pgstack.repeatables ORDER BY name, applied_at DESC",
+  );
+  return rows.map((r) => ({ name: r.name, checksum: r.checksum, sql: r.sql, appliedAt: r.applied_at }));
+}
+
+/**
  * Checks that the history is an in-order prefix of the migration list with equal checksums.
  * Returns every mismatch (empty when consistent), each naming the migration and its position.
  */
-export function checkHistory(applied: readonly AppliedMigration[], migrations: readonly Migration[]): string[] {
+export function checkHistory(applied: readonly AppliedMigration[], all: readonly Migration[]): string[] {
   const problems: string[] = [];
+  // Repeatables are recorded in their own table and may change: they are no part of the prefix.
+  const migrations = all.filter((m) => !isRepeatable(m));
   const byId = new Map(migrations.map((m, i) => [m.id, { m, i }]));
   applied.forEach((a, position) => {
     const expected = migrations[position];

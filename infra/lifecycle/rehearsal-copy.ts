@@ -1,34 +1,33 @@
 /**
- * The dump-and-restore copy, used when `CREATE DATABASE … TEMPLATE` is not safe (others are
- * connected to the source). pg_dump has no row limit, so the copy is built in steps:
+ * The rehearsal's copy when `CREATE DATABASE … TEMPLATE` is not possible (others are connected to
+ * the source): built from the migrations and filled through the driver, with no client binary,
+ * so it works with any server version.
  *
- * 1. `pg_dump -Fc` of the schema, every table's data left out (sequence values kept);
- * 2. `pg_restore --section=pre-data`: types, functions, tables, without indexes, keys or
- *    triggers yet, so loading rows fires nothing and checks no foreign key;
- * 3. at most `rowLimit` rows per table, read by one `psql` in one REPEATABLE READ READ ONLY
- *    transaction (`\copy (SELECT … LIMIT n) TO file`) and loaded by another (`\copy … FROM`);
- *    pgstack's own tables (history, markers) are copied whole, so the history stays complete;
- * 4. rows whose parent row was not copied are deleted, foreign key by foreign key until none is
- *    left, so that
- * 5. `pg_restore --section=data` (sequence values) and `--section=post-data` (indexes, keys,
- *    foreign keys, triggers) succeed on the sample. pg_dump leaves out the values of sequences
- *    owned by tables (identity, serial) with their tables' data: those are set from the source.
+ * 1. the schema: the migrations the source has applied, built in the empty scratch database as
+ *    the owner ({@link buildInScratch}, the one build from migrations);
+ * 2. the build's own rows (seed migrations) are emptied, its foreign keys set aside and its user
+ *    triggers disabled, so loading fires nothing and checks no key;
+ * 3. at most `rowLimit` rows per table streamed with COPY (pg-copy-streams): `COPY (SELECT … LIMIT
+ *    n) TO STDOUT` on the source, in one REPEATABLE READ READ ONLY transaction, into `COPY … FROM
+ *    STDIN` on the copy; pgstack's own tables (history, markers) whole, so the history is complete;
+ * 4. sequence values from the source; rows whose parent row was left out deleted, key by key until
+ *    none is; the foreign keys added back, the triggers restored, populated materialized views
+ *    refreshed.
  *
- * No superuser trick (session_replication_role) is needed, so it works for the admin of
- * managed Postgres. Rows pass through a private temporary folder that is always removed.
- * Passwords reach the binaries through PGPASSWORD, never argv.
+ * Tables and columns the live database has and the migrations do not create (drift) are not
+ * copied: the log names them. No superuser trick (session_replication_role) is needed, so it works
+ * for the admin of managed Postgres.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
+import { pipeline } from "node:stream/promises";
 import type pg from "pg";
-import type { ConnectionOptions } from "./connection.js";
+import { from as copyFrom, to as copyTo } from "pg-copy-streams";
+import { buildInScratch } from "./declared.js";
+import { errorMessage } from "./errors.js";
 import { PGSTACK_SCHEMA } from "./history.js";
-import { qualified, quoteIdent } from "./identifiers.js";
-
-/** Children still running, so an interrupt can stop them before dropping the copy. */
-export type ChildSet = Set<ChildProcess>;
+import { displayQualified, qualified, quoteIdent, quoteLiteral } from "./identifiers.js";
+import type { Logger } from "./connection.js";
+import type { ScratchDatabase } from "./scratch.js";
+import type { Migration } from "./source.js";
 
 /** A table copied into the sample, and the rows it holds after the orphans were removed. */
 export interface CopiedTable {
@@ -36,86 +35,100 @@ export interface CopiedTable {
   rows: number;
 }
 
-/** What {@link copyByDumpRestore} needs. */
-export interface DumpRestoreOptions {
-  admin: ConnectionOptions;
+/** What {@link copyByBuild} needs. */
+export interface BuildCopyOptions {
+  /** The source database's name, for messages. */
   source: string;
-  clone: string;
+  /** The database owner: the migrations run as it. */
+  role: string;
+  /** The migrations the source has applied (as the scratch run replays them): the copy's schema. */
+  applied: readonly Migration[];
   rowLimit: number;
-  /** How long pg_dump waits for its share lock on each table (a Postgres duration). */
+  /** How long reading a table waits for a lock another session holds on it (a Postgres duration). */
   lockWaitTimeout: string;
-  /** Folder of pg_dump, pg_restore and psql ("" = PATH). */
-  binDir: string;
-  children: ChildSet;
   log: (msg: string) => void;
 }
 
-/**
- * Fills the empty database `clone` with the schema of `source` and at most `rowLimit` rows per
- * table. `sourceClient` is an admin connection to the source, `cloneClient` to the copy.
- */
-export async function copyByDumpRestore(o: DumpRestoreOptions, sourceClient: pg.Client, cloneClient: pg.Client): Promise<CopiedTable[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-rehearsal-"));
-  try {
-    fs.chmodSync(dir, 0o700);
-    if (dir.includes("'") || dir.includes("\n")) throw new Error(`the temporary folder ${JSON.stringify(dir)} cannot be named in a psql \\copy command`);
-    const dump = path.join(dir, "schema.dump");
-    const run = (bin: string, args: string[], database: string, stdin?: string) => runBinary(o, bin, args, database, stdin);
-
-    o.log(`dump of ${o.source}'s schema (pg_dump, no table data)`);
-    const dumpArgs = [`--lock-wait-timeout=${o.lockWaitTimeout}`, "--format=custom", "--no-blobs", "--no-subscriptions", "--no-publications", "--no-security-labels", "--exclude-table-data=*.*", `--file=${dump}`];
-    await run("pg_dump", dumpArgs, o.source).catch((err: Error) => {
-      // pg_dump bounds its lock wait with a statement timeout; say what that means here.
-      const locked = /statement timeout[\s\S]*LOCK TABLE (\S+)/.exec(err.message)?.[1];
-      if (!locked) throw err;
-      throw new Error(`${locked} stayed locked by another session for longer than ${o.lockWaitTimeout} (pg_dump's lock wait); run when it is free, or raise the session lockTimeout. ${err.message}`);
-    });
-    o.log("restoring the tables (pg_restore --section=pre-data)");
-    await run("pg_restore", ["--section=pre-data", "--exit-on-error", `--dbname=${conninfo(o.clone)}`, dump], o.clone);
-
-    const tables = await tablesToCopy(sourceClient);
-    for (const t of tables) {
-      if (/[\n\r]/.test(t.schema + t.name + t.columns.join(""))) throw new Error(`the table ${qualified(t.schema, t.name)} has a line break in its name; psql's \\copy cannot name it`);
-    }
-    const file = (i: number) => path.join(dir, `${i}.copy`);
-    const cols = (t: TableToCopy) => t.columns.map(quoteIdent).join(", ");
-    // One snapshot for every table, read-only: the source sees nothing but reads.
-    const read = [
-      "\\set ON_ERROR_STOP on",
-      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
-      ...tables.map((t, i) => {
-        const limit = t.schema === PGSTACK_SCHEMA ? "" : ` LIMIT ${o.rowLimit}`;
-        return `\\copy (SELECT ${cols(t)} FROM ONLY ${qualified(t.schema, t.name)}${limit}) TO '${file(i)}'`;
-      }),
-      "COMMIT;",
-    ];
-    const write = ["\\set ON_ERROR_STOP on", ...tables.map((t, i) => `\\copy ${qualified(t.schema, t.name)} (${cols(t)}) FROM '${file(i)}'`)];
-    o.log(`copying at most ${o.rowLimit} rows of each of ${tables.length} table(s) (psql \\copy)`);
-    await run("psql", ["--no-psqlrc", "--quiet", "--file=-"], o.source, read.join("\n") + "\n");
-    await run("psql", ["--no-psqlrc", "--quiet", "--file=-"], o.clone, write.join("\n") + "\n");
-
-    await copySequenceValues(sourceClient, cloneClient);
-    const orphans = await deleteOrphans(sourceClient, cloneClient);
-    if (orphans > 0) o.log(`left out ${orphans} row(s) whose parent row was beyond the row limit`);
-    o.log("restoring sequences, indexes, keys and triggers (pg_restore --section=data, post-data)");
-    await run("pg_restore", ["--section=data", "--exit-on-error", `--dbname=${conninfo(o.clone)}`, dump], o.clone);
-    await run("pg_restore", ["--section=post-data", "--exit-on-error", `--dbname=${conninfo(o.clone)}`, dump], o.clone);
-    return await countCopied(cloneClient, tables);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-interface TableToCopy {
+/** One table on either side: its columns that take values (generated ones are computed again). */
+interface Table {
   schema: string;
   name: string;
-  /** Columns that take values (generated columns are computed again). */
   columns: string[];
 }
 
-/** Plain tables and partitions (not their parents, which hold no rows themselves), system schemas aside. */
-async function tablesToCopy(client: pg.Client): Promise<TableToCopy[]> {
-  const { rows } = await client.query<{ schema: string; name: string; columns: string[] }>(
+/** A foreign key of the copy, set aside while the rows load. */
+interface ForeignKey {
+  schema: string;
+  name: string;
+  constraint: string;
+  definition: string;
+  cols: string[];
+  rschema: string;
+  rname: string;
+  rcols: string[];
+}
+
+/**
+ * Builds the schema of `source` in the empty scratch database from its applied migrations and
+ * fills it with at most `rowLimit` rows per table. `source` is an admin connection to the source.
+ */
+export async function copyByBuild(o: BuildCopyOptions, source: pg.Client, scratch: ScratchDatabase): Promise<CopiedTable[]> {
+  const clone = scratch.admin;
+  const logger: Logger = { info: o.log, warn: o.log };
+  o.log(`building ${o.source}'s schema from its ${o.applied.length} applied migration(s)`);
+  const schemas = (await userSchemas(source)).map((name) => ({ name, owner: o.role, grants: [] }));
+  await buildInScratch(scratch, o.applied, { role: o.role, schemas, logger });
+
+  const [from, into] = await Promise.all([tablesOf(source), tablesOf(clone)]);
+  const sourceByName = new Map(from.map((t) => [qualified(t.schema, t.name), t]));
+  const pairs = into.flatMap((t) => {
+    const s = sourceByName.get(qualified(t.schema, t.name));
+    const columns = s ? t.columns.filter((c) => s.columns.includes(c)) : [];
+    return s && columns.length > 0 ? [{ table: t, columns }] : [];
+  });
+  const built = new Set(into.map((t) => qualified(t.schema, t.name)));
+  const notBuilt = from.filter((t) => !built.has(qualified(t.schema, t.name))).map((t) => displayQualified(t.schema, t.name));
+  if (notBuilt.length > 0) o.log(`not copied: ${notBuilt.join(", ")} (no applied migration creates ${notBuilt.length === 1 ? "it" : "them"})`);
+
+  const fks = await foreignKeys(clone);
+  const triggers = await enabledUserTriggers(clone);
+  await clone.query("BEGIN");
+  try {
+    for (const fk of fks) await clone.query(`ALTER TABLE ${qualified(fk.schema, fk.name)} DROP CONSTRAINT ${quoteIdent(fk.constraint)}`);
+    for (const t of triggers) await clone.query(`ALTER TABLE ${qualified(t.schema, t.name)} DISABLE TRIGGER ${quoteIdent(t.trigger)}`);
+    // What the build's migrations inserted (seed rows) is replaced by the source's.
+    if (into.length > 0) await clone.query(`TRUNCATE ${into.map((t) => qualified(t.schema, t.name)).join(", ")}`);
+    o.log(`copying at most ${o.rowLimit} rows of each of ${pairs.length} table(s) (COPY through the driver)`);
+    await copyRows(o, source, clone, pairs);
+    await copySequenceValues(source, clone);
+    const orphans = await deleteOrphans(clone, fks);
+    if (orphans > 0) o.log(`left out ${orphans} row(s) whose parent row was beyond the row limit`);
+    for (const fk of fks) await clone.query(`ALTER TABLE ${qualified(fk.schema, fk.name)} ADD CONSTRAINT ${quoteIdent(fk.constraint)} ${fk.definition}`);
+    for (const t of triggers) await clone.query(`ALTER TABLE ${qualified(t.schema, t.name)} ENABLE ${t.mode}TRIGGER ${quoteIdent(t.trigger)}`);
+    await refreshMaterializedViews(clone);
+    await clone.query("COMMIT");
+  } catch (err) {
+    await clone.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+  return countCopied(clone, pairs.map((p) => p.table));
+}
+
+/** The source's schemas that may hold the migrations' objects (system schemas and pgstack's aside). */
+async function userSchemas(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT nspname AS name FROM pg_namespace
+      WHERE nspname NOT IN ('information_schema', $1) AND nspname NOT LIKE 'pg\\_%'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = pg_namespace.oid AND d.deptype = 'e')
+      ORDER BY 1`,
+    [PGSTACK_SCHEMA],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** Plain tables and partitions (not their parents, which hold no rows themselves), system schemas and extensions' tables aside. */
+async function tablesOf(client: pg.Client): Promise<Table[]> {
+  const { rows } = await client.query<Table>(
     `SELECT n.nspname AS schema, c.relname AS name,
             ARRAY(SELECT a.attname FROM pg_attribute a
                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
@@ -130,22 +143,70 @@ async function tablesToCopy(client: pg.Client): Promise<TableToCopy[]> {
 }
 
 /**
- * Deletes, in the copy, the rows that reference a row the row limit left out, for every foreign
- * key of the source, repeating until a pass deletes nothing (a deleted parent can orphan its
- * children, and keys can form cycles). A row with a NULL in its key references nothing (MATCH
- * SIMPLE) and stays. Returns how many rows were deleted.
+ * Streams each table's rows from the source into the copy, all read in one snapshot that only
+ * reads (REPEATABLE READ READ ONLY, rolled back). A table another session keeps locked is waited
+ * for at most `lockWaitTimeout`.
  */
-async function deleteOrphans(source: pg.Client, clone: pg.Client): Promise<number> {
-  const { rows: fks } = await source.query<{ schema: string; name: string; cols: string[]; rschema: string; rname: string; rcols: string[] }>(
-    `SELECT n.nspname AS schema, c.relname AS name, rn.nspname AS rschema, rc.relname AS rname,
+async function copyRows(o: BuildCopyOptions, source: pg.Client, clone: pg.Client, pairs: readonly { table: Table; columns: string[] }[]): Promise<void> {
+  await source.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    await source.query(`SET LOCAL lock_timeout = ${quoteLiteral(o.lockWaitTimeout)}`);
+    for (const { table, columns } of pairs) {
+      const name = qualified(table.schema, table.name);
+      const shown = displayQualified(table.schema, table.name);
+      const cols = columns.map(quoteIdent).join(", ");
+      const limit = table.schema === PGSTACK_SCHEMA ? "" : ` LIMIT ${o.rowLimit}`;
+      try {
+        await pipeline(source.query(copyTo(`COPY (SELECT ${cols} FROM ONLY ${name}${limit}) TO STDOUT`)), clone.query(copyFrom(`COPY ${name} (${cols}) FROM STDIN`)));
+      } catch (err) {
+        if ((err as { code?: string }).code === "55P03") {
+          throw new Error(`${shown} stayed locked by another session for longer than ${o.lockWaitTimeout}; run when it is free, or raise the session lockTimeout (${errorMessage(err)})`);
+        }
+        throw new Error(`copying the rows of ${shown}: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+  } finally {
+    await source.query("ROLLBACK").catch(() => undefined);
+  }
+}
+
+/** The copy's foreign keys (not a partition's copy of its parent's), with what is needed to delete orphans and add them back. */
+async function foreignKeys(client: pg.Client): Promise<ForeignKey[]> {
+  const { rows } = await client.query<ForeignKey>(
+    `SELECT n.nspname AS schema, c.relname AS name, co.conname AS constraint, pg_get_constraintdef(co.oid) AS definition,
+            rn.nspname AS rschema, rc.relname AS rname,
             ARRAY(SELECT a.attname FROM unnest(co.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n ORDER BY k.i)::text[] AS cols,
             ARRAY(SELECT a.attname FROM unnest(co.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n ORDER BY k.i)::text[] AS rcols
        FROM pg_constraint co
        JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_class rc ON rc.oid = co.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
       WHERE co.contype = 'f' AND co.conparentid = 0
-        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+      ORDER BY co.oid`,
   );
+  return rows;
+}
+
+/** The copy's enabled user triggers (a foreign key's are internal), and how each was enabled. */
+async function enabledUserTriggers(client: pg.Client): Promise<{ schema: string; name: string; trigger: string; mode: string }[]> {
+  const { rows } = await client.query<{ schema: string; name: string; trigger: string; mode: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name, t.tgname AS trigger,
+            CASE t.tgenabled WHEN 'A' THEN 'ALWAYS ' WHEN 'R' THEN 'REPLICA ' ELSE '' END AS mode
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgparentid = 0
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+      ORDER BY t.oid`,
+  );
+  return rows;
+}
+
+/**
+ * Deletes, in the copy, the rows that reference a row the row limit left out, for every foreign
+ * key, repeating until a pass deletes nothing (a deleted parent can orphan its children, and keys
+ * can form cycles). A row with a NULL in its key references nothing (MATCH SIMPLE) and stays.
+ * Returns how many rows were deleted.
+ */
+async function deleteOrphans(clone: pg.Client, fks: readonly ForeignKey[]): Promise<number> {
   if (fks.length === 0) return 0;
   const statements = fks.map((f) => {
     const notNull = f.cols.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(" AND ");
@@ -162,9 +223,8 @@ async function deleteOrphans(source: pg.Client, clone: pg.Client): Promise<numbe
 }
 
 /**
- * Sets every sequence of the copy to the source's value. pg_dump leaves out the value of a
- * sequence owned by a table whose data it leaves out (identity and serial columns), so without
- * this the copy's next id would be 1 and an INSERT in a migration would collide with copied rows.
+ * Sets every sequence of the copy that the source has to the source's value: the copied rows
+ * carry their ids, so without this the copy's next id would collide with them.
  */
 async function copySequenceValues(source: pg.Client, clone: pg.Client): Promise<void> {
   const { rows } = await source.query<{ s: string; n: string; v: string }>(
@@ -173,62 +233,26 @@ async function copySequenceValues(source: pg.Client, clone: pg.Client): Promise<
   );
   if (rows.length === 0) return;
   await clone.query(
-    `SELECT setval(format('%I.%I', s, n)::regclass, v, true) FROM unnest($1::text[], $2::text[], $3::int8[]) AS t(s, n, v)`,
+    `SELECT setval(to_regclass(format('%I.%I', s, n)), v, true) FROM unnest($1::text[], $2::text[], $3::int8[]) AS t(s, n, v)
+      WHERE to_regclass(format('%I.%I', s, n)) IS NOT NULL`,
     [rows.map((r) => r.s), rows.map((r) => r.n), rows.map((r) => r.v)],
   );
 }
 
+/** Materialized views the build populated (over empty tables), refreshed over the copied rows, oldest first. */
+async function refreshMaterializedViews(clone: pg.Client): Promise<void> {
+  const { rows } = await clone.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'm' AND c.relispopulated ORDER BY c.oid`,
+  );
+  for (const v of rows) await clone.query(`REFRESH MATERIALIZED VIEW ${qualified(v.schema, v.name)}`);
+}
+
 /** Exact row counts of the copied tables, in one round trip. */
-async function countCopied(client: pg.Client, tables: readonly TableToCopy[]): Promise<CopiedTable[]> {
+async function countCopied(client: pg.Client, tables: readonly Table[]): Promise<CopiedTable[]> {
   if (tables.length === 0) return [];
   const sql = tables.map((t, i) => `SELECT ${i} AS i, count(*)::int8 AS n FROM ONLY ${qualified(t.schema, t.name)}`).join(" UNION ALL ");
   const { rows } = await client.query<{ i: number; n: string }>(sql);
   const counts = new Map(rows.map((r) => [r.i, Number(r.n)]));
   return tables.map((t, i) => ({ table: `${t.schema}.${t.name}`, rows: counts.get(i) ?? 0 }));
-}
-
-/** A libpq conninfo naming one database, quoted as libpq reads it. */
-function conninfo(database: string): string {
-  return `dbname='${database.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-}
-
-/**
- * Runs a libpq binary against `database` as the admin. The connection comes through the
- * environment (PGPASSWORD among it), so no secret is in the process list. Rejects with the
- * binary's stderr when it fails.
- */
-function runBinary(o: DumpRestoreOptions, bin: string, args: string[], database: string, stdin?: string): Promise<void> {
-  const a = o.admin;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PGHOST: a.host,
-    PGPORT: String(a.port),
-    PGUSER: a.user,
-    PGDATABASE: database,
-    PGSSLMODE: a.sslmode ?? "disable",
-    PGAPPNAME: "pgstack rehearsal",
-    PGCONNECT_TIMEOUT: String(Math.ceil((a.connectTimeoutMs ?? 15_000) / 1000)),
-  };
-  if (a.password !== undefined) env["PGPASSWORD"] = a.password;
-  else delete env["PGPASSWORD"];
-  const file = o.binDir ? path.join(o.binDir, bin) : bin;
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, stdio: ["pipe", "ignore", "pipe"] });
-    o.children.add(child);
-    let stderr = "";
-    child.stderr?.on("data", (d: Buffer) => {
-      if (stderr.length < 20_000) stderr += d.toString("utf8");
-    });
-    child.on("error", (err) => {
-      o.children.delete(child);
-      reject(new Error(`cannot run ${file}: ${err.message}; install the PostgreSQL client binaries, or pass binDir`));
-    });
-    child.on("close", (code, signal) => {
-      o.children.delete(child);
-      if (code === 0) resolve();
-      else reject(new Error(`${bin} ${signal ? `was stopped by ${signal}` : `exited with ${code}`}: ${stderr.trim() || "(no message)"}`));
-    });
-    child.stdin?.on("error", () => undefined); // a child that exits early closes its stdin
-    child.stdin?.end(stdin ?? "");
-  });
 }

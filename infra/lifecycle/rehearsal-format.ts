@@ -5,17 +5,20 @@ function ms(n: number): string {
   return n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(1)} s`;
 }
 
+/** How the copy was made, for the report and the review: `a full copy (…)` or `a copy with at most N rows per table (…)`. */
+export function describeCopy(r: Pick<RehearsalReport, "method" | "rowLimit" | "built" | "fallbackReason">): string {
+  if (r.method === "template") return "a full copy (CREATE DATABASE … TEMPLATE)";
+  const why = r.fallbackReason ? `: ${r.fallbackReason}` : "";
+  return `a copy with at most ${r.rowLimit ?? "?"} rows per table (the schema built from ${r.built ?? "?"} applied migration(s), rows by COPY${why})`;
+}
+
 /**
  * A compact, indented report: how the copy was made, one line per migration (status, duration,
  * rows affected, error at file:line:col) followed by its schema change, and whether the copy was
  * dropped.
  */
 export function formatRehearsal(report: RehearsalReport): string {
-  const how =
-    report.method === "template"
-      ? "a full copy (CREATE DATABASE … TEMPLATE)"
-      : `a copy with at most ${report.rowLimit ?? "?"} rows per table (dump and restore${report.fallbackReason ? `: ${report.fallbackReason}` : ""})`;
-  const lines = [`rehearsal of ${report.steps.length} pending migration(s) on ${how}, ${ms(report.durationMs)}:`];
+  const lines = [`rehearsal of ${report.steps.length} pending migration(s) on ${describeCopy(report)}, ${ms(report.durationMs)}:`];
   if (report.steps.length === 0) lines.push("  nothing pending");
   const width = Math.max(0, ...report.steps.map((s) => s.name.length));
   for (const s of report.steps) {

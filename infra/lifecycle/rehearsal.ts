@@ -4,19 +4,18 @@
  * dropped: on success, on failure, on SIGINT/SIGTERM, and (if the process was killed) by the
  * next rehearsal.
  *
- * A rehearsal reads the whole database: the template copy copies every byte, the dump-and-restore
- * copy reads the whole schema and up to `rowLimit` rows of every table.
+ * A rehearsal reads the whole database: the template copy copies every byte; the copy built from
+ * the migrations (when others are connected) reads up to `rowLimit` rows of every table.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import type pg from "pg";
 import { applyMigrations } from "./apply.js";
 import { silentLogger, withClient, type ConnectionOptions, type Logger } from "./connection.js";
 import { MigrationFailedError, PgstackError, errorMessage, formatLocation } from "./errors.js";
 import { PGSTACK_SCHEMA, readHistory } from "./history.js";
-import { copyByDumpRestore, type ChildSet, type CopiedTable } from "./rehearsal-copy.js";
+import { copyByBuild, type CopiedTable } from "./rehearsal-copy.js";
 import { CHANGE_LABELS, diffSchemas, readSchema } from "./schema/index.js";
-import { dropLeftoverScratch, SCRATCH_PREFIX, withScratchDatabase } from "./scratch.js";
+import { connect } from "./connection.js";
+import { dropLeftoverScratch, SCRATCH_PREFIX, withScratchDatabase, type ScratchDatabase } from "./scratch.js";
 import type { Migration } from "./source.js";
 import { loadSqlParser } from "./sql.js";
 
@@ -48,10 +47,15 @@ export interface RehearsalStep {
 export interface RehearsalReport {
   /** The database that was copied. */
   database: string;
-  /** How it was copied: `template` (everything) or `dump-restore` (schema, at most `rowLimit` rows per table). */
-  method: "template" | "dump-restore";
-  /** Rows copied per table at most (dump-restore only). */
+  /**
+   * How it was copied: `template` (everything) or `build-copy` (the schema built from the applied
+   * migrations, at most `rowLimit` rows per table streamed with COPY).
+   */
+  method: "template" | "build-copy";
+  /** Rows copied per table at most (build-copy only). */
   rowLimit?: number;
+  /** How many applied migrations built the copy's schema (build-copy only). */
+  built?: number;
   steps: RehearsalStep[];
   /** The whole rehearsal, copy and drop included, ms. */
   durationMs: number;
@@ -61,11 +65,11 @@ export interface RehearsalReport {
   clone?: string;
   /** Why the template copy was not used, when it was not. */
   fallbackReason?: string;
-  /** Rows per table in the copy (dump-restore only). */
+  /** Rows per table in the copy (build-copy only). */
   copied?: CopiedTable[];
 }
 
-/** Rows per table a dump-and-restore copy takes when no `rowLimit` is given. */
+/** Rows per table a copy built from the migrations takes when no `rowLimit` is given. */
 export const DEFAULT_REHEARSAL_ROW_LIMIT = 10_000;
 
 /** Options for {@link rehearse}. */
@@ -74,12 +78,15 @@ export interface RehearseOptions {
   role: string;
   /** `lock_timeout` / `statement_timeout` for each migration, as in the stack config. */
   session?: { lockTimeout: string; statementTimeout: string };
-  /** Rows per table for the dump-and-restore copy. Default {@link DEFAULT_REHEARSAL_ROW_LIMIT}. */
+  /**
+   * The migrations the database has applied (or adoption records), in order: the files before
+   * `pending`. When the template copy is not possible the copy's schema is built from them.
+   */
+  applied: readonly Migration[];
+  /** Rows per table for the copy built from the migrations. Default {@link DEFAULT_REHEARSAL_ROW_LIMIT}. */
   rowLimit?: number;
-  /** `auto` (default): template when nobody else is connected to the source, else dump-restore. */
-  method?: "auto" | "dump-restore";
-  /** Folder of pg_dump, pg_restore and psql. Default: $PGSTACK_PG_BIN, Debian's folder for the server's major version, else PATH. */
-  binDir?: string;
+  /** `auto` (default): template when nobody else is connected to the source, else built from the migrations. */
+  method?: "auto" | "build-copy";
   /** Progress, one line per phase and per migration. */
   logger?: (msg: string) => void;
 }
@@ -121,45 +128,61 @@ export async function rehearse(
     await withClient(maintenance, (c) => dropLeftoverScratch(c, logger));
     return { database, method: "template", steps: [], durationMs: performance.now() - started, cloneDropped: true };
   }
-  const children: ChildSet = new Set();
   const rowLimit = opts.rowLimit ?? DEFAULT_REHEARSAL_ROW_LIMIT;
   let clone: string | undefined;
-  const report = await withScratchDatabase(
-    maintenance,
-    {
-      purpose: "rehearsal",
-      owner: opts.role,
-      logger,
-      copy: { from: database, byTemplate: opts.method !== "dump-restore" },
-      migrations: pending,
-      onInterrupt: () => children.forEach((c) => c.kill("SIGTERM")),
-    },
-    async (scratch): Promise<Omit<RehearsalReport, "durationMs" | "cloneDropped">> => {
-      clone = scratch.name;
-      let copied: CopiedTable[] | undefined;
-      const fallbackReason = scratch.made.method === "empty" ? scratch.made.refused : undefined;
-      if (scratch.made.method === "empty") {
-        log(`copying ${database} to ${scratch.name} by dump and restore, at most ${rowLimit} rows per table (${fallbackReason})`);
-        try {
-          const binDir = opts.binDir ?? (await defaultBinDir(scratch.admin));
-          // pg_dump waits for a share lock on every table; a migration's lock_timeout bounds that wait too.
-          const lockWaitTimeout = opts.session?.lockTimeout && opts.session.lockTimeout !== "0" ? opts.session.lockTimeout : "30s";
-          copied = await withClient({ ...maintenance, database }, (source) =>
-            copyByDumpRestore({ admin, source: database, clone: scratch.name, rowLimit, lockWaitTimeout, binDir, children, log }, source, scratch.admin),
-          );
-        } catch (err) {
-          if (scratch.interrupted()) throw new RehearsalError(database, "interrupted", err);
-          throw new RehearsalError(database, `copying the database failed: ${errorMessage(err)}`, err);
+  // The source's session while rows are read from it: a signal cancels what it waits for (a lock).
+  let reading: number | undefined;
+  const attempt = (byTemplate: boolean, fallbackReason?: string) =>
+    withScratchDatabase(
+      maintenance,
+      {
+        purpose: "rehearsal",
+        owner: opts.role,
+        logger,
+        copy: { from: database, byTemplate },
+        // A template copy runs only the pending migrations; a build replays the applied ones first.
+        migrations: byTemplate ? pending : [...opts.applied, ...pending],
+        onInterrupt: () => (reading === undefined ? undefined : cancelBackend(maintenance, reading)),
+      },
+      async (scratch): Promise<Omit<RehearsalReport, "durationMs" | "cloneDropped"> | { retry: string }> => {
+        // The template copy was not possible: again, building the copy from the migrations.
+        if (byTemplate && scratch.made.method === "empty") return { retry: scratch.made.refused ?? "the template copy was not possible" };
+        clone = scratch.name;
+        if (byTemplate) {
+          const steps = await runSteps(scratch.admin, await scratch.ownerSession(), database, scratch.migrations, opts, log);
+          return { database, method: "template", steps, clone: scratch.name };
         }
-      }
-      const steps = await runSteps(scratch.admin, await scratch.ownerSession(), database, scratch.migrations, opts, log);
-      const method = scratch.made.method === "template" ? "template" : "dump-restore";
-      return { database, method, ...(method === "dump-restore" ? { rowLimit, copied, ...(fallbackReason ? { fallbackReason } : {}) } : {}), steps, clone: scratch.name };
-    },
-  ).catch((err: unknown) => {
+        const reason = fallbackReason ?? (scratch.made.method === "empty" ? scratch.made.refused : undefined);
+        const copied = await buildCopy(scratch, database, reason);
+        const steps = await runSteps(scratch.admin, await scratch.ownerSession(), database, scratch.migrations.slice(opts.applied.length), opts, log);
+        return { database, method: "build-copy", rowLimit, built: opts.applied.length, copied, ...(reason ? { fallbackReason: reason } : {}), steps, clone: scratch.name };
+      },
+    );
+  const buildCopy = async (scratch: ScratchDatabase, database: string, reason: string | undefined): Promise<CopiedTable[]> => {
+    log(`copying ${database} to ${scratch.name}: the schema built from the migrations, at most ${rowLimit} rows per table${reason ? ` (${reason})` : ""}`);
+    try {
+      // Reading a locked table waits at most as long as a migration's lock_timeout would.
+      const lockWaitTimeout = opts.session?.lockTimeout && opts.session.lockTimeout !== "0" ? opts.session.lockTimeout : "30s";
+      return await withClient({ ...maintenance, database }, async (source) => {
+        reading = (await source.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
+        try {
+          return await copyByBuild({ source: database, role: opts.role, applied: scratch.migrations.slice(0, opts.applied.length), rowLimit, lockWaitTimeout, log }, source, scratch);
+        } finally {
+          reading = undefined;
+        }
+      });
+    } catch (err) {
+      if (scratch.interrupted()) throw new RehearsalError(database, "interrupted", err);
+      throw new RehearsalError(database, `copying the database failed: ${errorMessage(err)}`, err);
+    }
+  };
+  const rethrow = (err: unknown): never => {
     if (err instanceof RehearsalError || !(err instanceof PgstackError)) throw err;
     throw new RehearsalError(database, err.message, err);
-  });
+  };
+  const first = await attempt(opts.method !== "build-copy").catch(rethrow);
+  const report = "retry" in first ? await attempt(false, first.retry).catch(rethrow) : first;
+  if ("retry" in report) throw new RehearsalError(database, `the copy could not be made: ${report.retry}`);
   const left = await withClient(maintenance, async (c) => (await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [clone])).rowCount ?? 0);
   return { ...report, durationMs: performance.now() - started, cloneDropped: left === 0 };
 }
@@ -260,14 +283,14 @@ function stepError(err: unknown): string {
   return `${where}${errorMessage(cause)}${err.sqlState ? ` (SQLSTATE ${err.sqlState})` : ""}${detail}`;
 }
 
-/** $PGSTACK_PG_BIN, else Debian's binaries for the server's major version when present, else PATH (""). */
-async function defaultBinDir(client: pg.Client): Promise<string> {
-  const env = process.env["PGSTACK_PG_BIN"];
-  if (env) return env;
-  const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-  const major = Math.floor(Number(rows[0]?.v ?? 0) / 10000);
-  const debian = `/usr/lib/postgresql/${major}/bin`;
-  return fs.existsSync(path.join(debian, "pg_dump")) ? debian : "";
+/** Cancels what the session `pid` is running (the admin may cancel its own sessions), on a connection of its own. */
+async function cancelBackend(admin: ConnectionOptions, pid: number): Promise<void> {
+  const client = await connect(admin, { retryDelaysMs: [] });
+  try {
+    await client.query("SELECT pg_cancel_backend($1)", [pid]);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** Names of rehearsal copies on the server (a leftover check for tests and operators). */

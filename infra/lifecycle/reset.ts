@@ -154,7 +154,8 @@ export async function resetDatabase(client: pg.Client, options: ResetOptions): P
           if (comment) await client.query(`COMMENT ON SCHEMA ${quoteIdent(s.name)} IS ${quoteLiteral(comment)}`);
           log.info(`${db}: recreated schema ${s.name} owned by ${s.owner}, ${s.grants.length} grant(s) restored`);
         }
-        await client.query("DELETE FROM pgstack.migrations");
+        // The repeatables' log too: their objects went with the schemas, so they all run again.
+        await client.query("DELETE FROM pgstack.migrations; DELETE FROM pgstack.repeatables");
         // Markers of interrupted no-transaction migrations: their effects are dropped with the schemas.
         await client.query(`DELETE FROM pgstack.meta WHERE starts_with(key, ${quoteLiteral(RUNNING_KEY_PREFIX)})`);
         await writeMeta(client, GENERATION_KEY, String(options.generation));

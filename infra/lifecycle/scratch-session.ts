@@ -128,7 +128,7 @@ export async function withOwnerSession<T>(control: pg.Client, target: Connection
 async function allowHistory(control: pg.Client, database: string, role: string): Promise<void> {
   await withMigrationLock(control, database, DEFAULT_LOCK_TIMEOUT_MS, () => ensureHistory(control));
   const r = quoteIdent(role);
-  await control.query(`GRANT USAGE ON SCHEMA ${PGSTACK_SCHEMA} TO ${r}; GRANT SELECT, INSERT, UPDATE, DELETE ON ${PGSTACK_SCHEMA}.migrations, ${PGSTACK_SCHEMA}.meta TO ${r}`);
+  await control.query(`GRANT USAGE ON SCHEMA ${PGSTACK_SCHEMA} TO ${r}; GRANT SELECT, INSERT, UPDATE, DELETE ON ${PGSTACK_SCHEMA}.migrations, ${PGSTACK_SCHEMA}.repeatables, ${PGSTACK_SCHEMA}.meta TO ${r}`);
 }
 
 /** `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` (RFC 5802, as Postgres stores it). */

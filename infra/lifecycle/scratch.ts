@@ -46,8 +46,8 @@ export interface ScratchOptions {
    * databases they create are removed after the run.
    */
   migrations?: readonly Migration[];
-  /** Called first when SIGINT or SIGTERM arrives (e.g. to stop child processes using the database). */
-  onInterrupt?: () => void;
+  /** Called first, and waited for, when SIGINT or SIGTERM arrives (e.g. to cancel a query that reads the source). */
+  onInterrupt?: () => unknown;
 }
 
 /** A scratch database in use. */
@@ -98,8 +98,11 @@ export async function withScratchDatabase<T>(admin: ConnectionOptions, opts: Scr
   const state: Cleanup = { maintenance, control, log, opts, creator };
   const stop = onInterrupt((signal) => {
     log.warn(`${signal}: stopping the ${opts.purpose} run and dropping its scratch database`);
-    opts.onInterrupt?.();
-    return cleanupOnce(state, "signal");
+    state.signalled = true;
+    return Promise.resolve()
+      .then(() => opts.onInterrupt?.())
+      .catch(() => undefined)
+      .then(() => cleanupOnce(state, "signal"));
   });
   let failed = false;
   try {
@@ -132,7 +135,7 @@ export async function withScratchDatabase<T>(admin: ConnectionOptions, opts: Scr
       migrations,
       admin: scratchAdmin,
       made,
-      interrupted: () => state.cleaning !== undefined,
+      interrupted: () => state.signalled === true || state.cleaning !== undefined,
       ownerSession: async () => {
         // Already the owner (the admin owns it): there is nothing above it to confine.
         if (!throwaway) return scratchAdmin;
@@ -170,6 +173,8 @@ interface Cleanup {
   before?: ServerObjects;
   changes?: ServerChanges;
   cleaning?: Promise<string[]>;
+  /** Set as soon as SIGINT or SIGTERM arrives. */
+  signalled?: boolean;
 }
 
 /** Creates the database: a template copy when asked and possible, else empty. */
@@ -195,7 +200,7 @@ async function create(control: pg.Client, name: string, opts: ScratchOptions, lo
   );
   const info = rows[0];
   if (!info) fail(new Error(`the database "${source}" does not exist`));
-  let refused = opts.copy.byTemplate ? undefined : "a copy by dump and restore was asked for";
+  let refused = opts.copy.byTemplate ? undefined : "a copy built from the migrations was asked for";
   if (!refused && Number(info?.others) > 0) refused = `${info?.others} other session(s) are connected to ${source}; a template copy would need them gone`;
   if (!refused) {
     log.info(`${opts.purpose}: copying ${source} to ${name} (CREATE DATABASE … TEMPLATE)`);

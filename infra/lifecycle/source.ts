@@ -2,6 +2,15 @@
  * The migration source: a folder of `NNNN_name.sql` files becomes an ordered list of
  * migrations with checksums and directives. The file system is handed in, so tests can pass
  * migrations inline.
+ *
+ * Repeatable migrations are `R__name.sql` files in the same folder (Flyway's naming rule, which
+ * the Flyway importer already reads): views, functions, triggers and policies written as
+ * `CREATE OR REPLACE …`, run again whenever their checksum changes. Why a naming rule rather than
+ * a directive: the file's role is visible in a listing, and a versioned file can never become a
+ * repeatable by an edit (which would let an applied migration run again). They come after every
+ * versioned migration in the list, ordered by name, with the id {@link REPEATABLE_ID}, so every
+ * consumer of the list (apply, the state model, the declared schema, the rehearsal) runs them
+ * last without a second list.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -14,7 +23,10 @@ import { parseAcknowledgements } from "./safety/acknowledgements.js";
 
 /** One versioned migration, ready to apply. */
 export interface Migration {
-  /** The numeric version from the file name (`0003_x.sql` → 3). Unique and ascending. */
+  /**
+   * The numeric version from the file name (`0003_x.sql` → 3). Unique and ascending. A repeatable
+   * (`R__name.sql`) has {@link REPEATABLE_ID}, above every version.
+   */
   id: number;
   /** The file name without extension, e.g. `0003_add_teams`. Recorded in the history. */
   name: string;
@@ -24,7 +36,7 @@ export interface Migration {
   checksum: string;
   /** The SQL text. */
   sql: string;
-  /** False when the file carries `-- pgstack:no-transaction` (e.g. `CREATE INDEX CONCURRENTLY`). */
+  /** False when the file carries `-- pgstack:no-transaction` (e.g. `CREATE INDEX CONCURRENTLY`). Always true for a repeatable. */
   inTransaction: boolean;
 }
 
@@ -51,6 +63,8 @@ export const nodeFileReader: MigrationFileReader = {
 
 /** File names look like `0001_create_users.sql`: digits, underscore, a lowercase name. */
 const FILE_NAME = /^(\d+)_([a-z0-9_]+)\.sql$/;
+/** Repeatable migrations: `R__create_views.sql` (Flyway's rule), a lowercase name. */
+const REPEATABLE_FILE_NAME = /^R__([a-z0-9_]+)\.sql$/;
 /**
  * The directive that makes a migration run outside a transaction. `[ \t]` rather than `\s`:
  * `\s` also matches line breaks, which would let a match start lines before the directive.
@@ -63,6 +77,38 @@ const ANY_DIRECTIVE = /^([ \t]*)--[ \t]*pgstack:(\S*)/gm;
  * limit is 2^53 − 1 (`Number.MAX_SAFE_INTEGER`). Timestamps such as `20240101120000` fit.
  */
 export const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+/**
+ * The id of every repeatable migration: 2^53, above every version and still exact in JSON and
+ * in Pulumi's state, so sorting by id puts repeatables last. Never written to the history:
+ * repeatables are recorded in `pgstack.repeatables`, by name (history.ts).
+ */
+export const REPEATABLE_ID = MAX_VERSION + 1;
+
+/** True for a repeatable migration (`R__name.sql`). */
+export function isRepeatable(m: { id: number }): boolean {
+  return m.id === REPEATABLE_ID;
+}
+
+/** True for the name of a repeatable (`R__views`); versioned names start with digits. */
+export function isRepeatableName(name: string): boolean {
+  return name.startsWith("R__");
+}
+
+/** The order migrations run in: versions ascending, then repeatables by name. */
+export function compareMigrations(a: { id: number; name: string }, b: { id: number; name: string }): number {
+  return a.id !== b.id ? a.id - b.id : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * The migrations a database at version `upTo` has run: the versioned ones up to it, and the
+ * repeatables once it has reached the last version (they run after every versioned one).
+ * Undefined `upTo`: all of them.
+ */
+export function upToVersion<T extends { id: number }>(migrations: readonly T[], upTo: number | undefined): T[] {
+  if (upTo === undefined) return [...migrations];
+  const last = Math.max(-1, ...migrations.filter((m) => !isRepeatable(m)).map((m) => m.id));
+  return migrations.filter((m) => (isRepeatable(m) ? upTo >= last : m.id <= upTo));
+}
 /**
  * Versions from 12 digits up (`YYYYMMDDhhmm…`) are timestamps, as golang-migrate, dbmate and
  * Prisma write them: they are ordered but never consecutive, so the gap rule skips them.
@@ -98,14 +144,19 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
   const problems: MigrationSourceError[] = [];
   const byId = new Map<number, string>();
   const parsed: { id: number; base: string; file: string }[] = [];
+  const repeatables: { id: number; base: string; file: string }[] = [];
   for (const base of names.sort()) {
     const file = path.join(dir, base);
+    if (REPEATABLE_FILE_NAME.test(base)) {
+      repeatables.push({ id: REPEATABLE_ID, base, file });
+      continue;
+    }
     const m = FILE_NAME.exec(base);
     if (!m) {
       problems.push(
         new MigrationSourceError(`bad migration file name "${base}"`, {
           location: { file, line: 1, column: 1 },
-          hint: "name migrations NNNN_snake_case_name.sql, e.g. 0007_add_teams.sql",
+          hint: "name migrations NNNN_snake_case_name.sql, e.g. 0007_add_teams.sql, and repeatable ones R__snake_case_name.sql, e.g. R__views.sql",
         }),
       );
       continue;
@@ -139,7 +190,8 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
 
   const migrations: Migration[] = [];
   const cache = options.cache;
-  for (const { id, base, file } of parsed) {
+  // Repeatables after the versioned ones, by name (`names` is sorted).
+  for (const { id, base, file } of [...parsed, ...repeatables]) {
     const bytes = await reader.read(file);
     try {
       // The checksum is over the bytes as read (BOM and line endings included).
@@ -148,7 +200,8 @@ export async function loadMigrations(dir: string, reader: MigrationFileReader = 
       const sql = decodeUtf8(bytes, file);
       // Every check of fromText depends only on the bytes: a cached success stays a success.
       const known = cache?.get(checksum);
-      if (known) {
+      // The same bytes cached as a no-transaction versioned file: parse, so the repeatable's rule refuses it.
+      if (known && (known.inTransaction || !isRepeatable({ id }))) {
         migrations.push({ id, name, file, checksum, sql: sql.startsWith(BOM) ? sql.slice(BOM.length) : sql, inTransaction: known.inTransaction });
         continue;
       }
@@ -277,6 +330,12 @@ export function fromText(input: { id: number; name: string; file: string; sql: s
     });
   }
   const inTransaction = !NO_TRANSACTION.test(sql);
+  if (!inTransaction && isRepeatable(input)) {
+    throw new MigrationSourceError("a repeatable migration cannot use `-- pgstack:no-transaction`", {
+      location: { file: input.file, ...lineColumnAt(sql, NO_TRANSACTION.exec(sql)?.index ?? 0) },
+      hint: "a repeatable runs in one transaction with its history row, so a failing one leaves nothing half-applied: remove the directive, or make it a versioned migration",
+    });
+  }
   if (inTransaction) {
     for (const st of statements) {
       const where = { file: input.file, ...lineColumnAt(sql, st.offset) };

@@ -14,9 +14,9 @@
  */
 import type pg from "pg";
 import { errorMessage, NotReadableYetError, PgstackError, type MigrationInterruptedError } from "./errors.js";
-import { checkHistory, findInterrupted, readHistory, readRunningMarkers, type AppliedMigration } from "./history.js";
+import { checkHistory, findInterrupted, readHistory, readRepeatables, readRunningMarkers, type AppliedMigration, type AppliedRepeatable } from "./history.js";
 import { readGeneration } from "./reset.js";
-import type { Migration } from "./source.js";
+import { isRepeatable, type Migration } from "./source.js";
 
 /** Adoption's plan for a database with tables and no pgstack history (`planBaseline`'s result). */
 export interface AdoptionPlan {
@@ -62,8 +62,14 @@ export interface DatabaseState {
   applied: AppliedMigration[];
   /** Set before the first `up` of an adopted database: what adoption will record, or why it refuses. */
   adoption?: AdoptionState;
-  /** The migrations the next `up` runs, in order: after the history, and after what adoption records. */
+  /**
+   * The migrations the next `up` runs, in order: after the history, and after what adoption
+   * records; then the repeatables whose checksum differs from their latest recorded run (or that
+   * never ran), by name.
+   */
   pending: Migration[];
+  /** The latest recorded run of each repeatable migration, by name. Empty after a reset. */
+  repeatables: AppliedRepeatable[];
   /** A `pgstack:no-transaction` migration that started and never finished: `up` refuses until it is cleared. */
   interrupted?: MigrationInterruptedError;
   /** History problems (an edited applied migration…): the MigrationSet refuses those itself. */
@@ -99,21 +105,27 @@ export async function readDatabaseState(client: pg.Client, migrations: readonly 
   const recordedGeneration = await readGeneration(client);
   const generation = options.generation;
   if (generation !== undefined && recordedGeneration !== undefined && recordedGeneration !== generation) {
-    return { applied: [], pending: [...migrations], mismatches: [], afterReset: true, recordedGeneration };
+    return { applied: [], pending: [...migrations], repeatables: [], mismatches: [], afterReset: true, recordedGeneration };
   }
+  const versioned = migrations.filter((m) => !isRepeatable(m));
   const applied = await readHistory(client);
-  const mismatches = checkHistory(applied, migrations);
+  const mismatches = checkHistory(applied, versioned);
   const database = options.database ?? client.database ?? "";
-  const interrupted = findInterrupted(database, await readRunningMarkers(client), applied, migrations);
-  const base = { applied, mismatches, afterReset: false, ...(interrupted ? { interrupted } : {}), ...(recordedGeneration !== undefined ? { recordedGeneration } : {}) };
+  const interrupted = findInterrupted(database, await readRunningMarkers(client), applied, versioned);
+  const repeatables = await readRepeatables(client);
+  const base = { applied, repeatables, mismatches, afterReset: false, ...(interrupted ? { interrupted } : {}), ...(recordedGeneration !== undefined ? { recordedGeneration } : {}) };
   const done = new Set(applied.map((a) => a.id));
-  const after = migrations.filter((m) => !done.has(m.id));
-  if (applied.length > 0 || !options.adoption) return { ...base, pending: after };
-  const adoption = await planAdoption(client, migrations, database, options.adoption);
-  if (!adoption) return { ...base, pending: after };
+  const after = versioned.filter((m) => !done.has(m.id));
+  // A repeatable runs again when its file differs from its latest run, after every versioned one.
+  const ran = new Set(repeatables.map((r) => `${r.name}@${r.checksum}`));
+  const rerun = migrations.filter((m) => isRepeatable(m) && !ran.has(`${m.name}@${m.checksum}`));
+  if (applied.length > 0 || !options.adoption) return { ...base, pending: [...after, ...rerun] };
+  // Adoption records versioned migrations only; the repeatables then run, as on any first `up`.
+  const adoption = await planAdoption(client, versioned, database, options.adoption);
+  if (!adoption) return { ...base, pending: [...after, ...rerun] };
   if (!("migrations" in adoption)) return { ...base, adoption, pending: [] };
   const adopted = new Set(adoption.migrations.map((m) => m.id));
-  return { ...base, adoption, pending: after.filter((m) => !adopted.has(m.id)) };
+  return { ...base, adoption, pending: [...after.filter((m) => !adopted.has(m.id)), ...rerun] };
 }
 
 /** Adoption's plan as state: undefined when there is nothing to adopt; a refusal as data. */
@@ -131,6 +143,15 @@ async function planAdoption(client: pg.Client, migrations: readonly Migration[],
     }
     throw err;
   }
+}
+
+/**
+ * The files the database has applied, or adoption records, in order: every file but the pending
+ * ones (the history is a prefix of the files). The rehearsal builds its copy's schema from them.
+ */
+export function appliedFiles(migrations: readonly Migration[], pending: readonly Migration[]): Migration[] {
+  const todo = new Set(pending.map((m) => m.id));
+  return migrations.filter((m) => !todo.has(m.id));
 }
 
 /** One line for reports: `17 migration(s) will be adopted (recorded as applied without running): 0001..0017, as golang-migrate's history says (verified)`. */

@@ -4,6 +4,7 @@
  * is imported for its types only: the providers run no Pulumi code.
  */
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import type pg from "pg";
 import type * as pulumi from "@pulumi/pulumi";
 import { connect, toPgstackError, type ConnectionOptions, type Logger, type PgstackError } from "../lifecycle/index.js";
@@ -65,20 +66,26 @@ export function defineProvider<Args, Inputs, Outputs>(kind: string, p: Provider<
   const guarded =
     <A extends unknown[], R>(method: string, fn: (...args: A) => Promise<R>, subject: (...args: A) => unknown) =>
     async (...args: A): Promise<R> => {
+      const started = Date.now();
       try {
         return await fn(...args);
       } catch (err) {
         const at = where(method, subject(...args));
         throw forEngine(toPgstackError(err, at), at);
+      } finally {
+        profile(kind, method, subject(...args), started);
       }
     };
   return {
     async check(olds, news) {
+      const started = Date.now();
       try {
         return await p.check(olds, news);
       } catch (err) {
         // With a failure the engine stops at this resource and keeps no inputs: the program's stand in.
         return { inputs: news as unknown as Inputs, failures: [{ property: "", reason: toPgstackError(err, where("check", news)).message }] };
+      } finally {
+        profile(kind, "check", news, started);
       }
     },
     diff: guarded("diff", p.diff, (_id, _olds, news) => news),
@@ -87,6 +94,22 @@ export function defineProvider<Args, Inputs, Outputs>(kind: string, p: Provider<
     update: guarded("update", p.update, (_id, _olds, news) => news),
     delete: guarded("delete", p.delete, (_id, props) => props),
   };
+}
+
+/**
+ * `PGSTACK_PROFILE=<file>`: one JSON line per provider call (start in ms since 1970, duration,
+ * process, kind, method, database) appended to that file, to see where a preview's time goes.
+ * Off by default; it writes no inputs, so no secret.
+ */
+export function profile(kind: string, method: string, subject: unknown, started: number): void {
+  const file = process.env["PGSTACK_PROFILE"];
+  if (!file) return;
+  const line = { start: started, ms: Date.now() - started, pid: process.pid, kind, method, database: databaseOf(subject) ?? null };
+  try {
+    fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
+  } catch {
+    // a profile must never fail a call
+  }
 }
 
 /**

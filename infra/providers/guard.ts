@@ -6,6 +6,7 @@
  */
 import type pg from "pg";
 import type { ConnectionOptions } from "../lifecycle/index.js";
+import { backupClientProblem, findBackupClients, readServerVersion } from "../lifecycle/client-tools.js";
 import { planAdoptedRoles, type AdoptedRole } from "../lifecycle/roles.js";
 import { defineProvider, logger, providerChanged, withConnection, type Failure } from "./common.js";
 
@@ -27,6 +28,20 @@ export interface GuardInputs {
   objects: GuardedObject[];
   /** The roles the stack adopts (absent in states written before). */
   adopted?: AdoptedRole[];
+  /** The database's pg_dump backup (absent in states written before): its client is checked against the server. */
+  backup?: GuardedBackup;
+}
+
+/** What decides whether this run takes a backup (the backup resource runs on creation and on each new generation). */
+export interface GuardedBackup {
+  /** `backup` in the config. */
+  enabled: boolean;
+  /** The database's config path, e.g. `pgstack:databases[0]`. */
+  configPath: string;
+  /** The reset generation: a new one replaces the backup resource, which takes a dump. */
+  generation: number;
+  /** `reset.mode: every-deploy`: every up takes a dump. */
+  everyDeploy: boolean;
 }
 
 /** The objects of `news` that `olds` did not already cover (all of them on first creation). */
@@ -82,10 +97,40 @@ async function checkAdoptedRoles(olds: Partial<GuardInputs> | undefined, news: G
   return plan.problems.map((reason) => ({ property: "", reason }));
 }
 
+/**
+ * True when this run takes a backup: the first run (or the first with backups on), a new reset
+ * generation, or every deploy (other changes update the backup resource without a dump). A
+ * state written before the guard knew of backups has none due.
+ */
+export function backupDue(olds: Partial<GuardInputs> | undefined, news: GuardInputs): boolean {
+  const b = news.backup;
+  if (!b?.enabled) return false;
+  if (b.everyDeploy || !olds?.objects) return true;
+  const o = olds.backup;
+  return o !== undefined && (!o.enabled || o.generation !== b.generation);
+}
+
+/**
+ * The backup's pg_dump (and the pg_restore beside it) against the server's version: refused in
+ * three lines (server, client, fix) when this run takes a backup that would fail, so nothing is
+ * created; a warning when the next backup (a reset) would.
+ */
+async function checkBackupClients(olds: Partial<GuardInputs> | undefined, news: GuardInputs): Promise<Failure[]> {
+  if (!news.backup?.enabled) return [];
+  const [version, clients] = await Promise.all([withConnection(news.connection, readServerVersion), findBackupClients()]);
+  const problem = backupClientProblem({ server: `${news.connection.host}:${news.connection.port}`, configPath: news.backup.configPath }, version, clients);
+  if (!problem) return [];
+  if (!backupDue(olds, news)) {
+    logger.warn(`${news.backup.configPath}: no backup is due now, but the next one (a reset) will be refused: ${problem[0]}; ${problem[1]}`);
+    return [];
+  }
+  return [{ property: "", reason: problem.join("\n") }];
+}
+
 /** ExistingObjectsGuard's provider. The refusal is in `check`, so it shows in `pulumi preview` and nothing is created. */
 export const guard = defineProvider<GuardInputs, GuardInputs, GuardInputs>("ExistingObjectsGuard", {
   async check(olds, news) {
-    return { inputs: news, failures: [...(await refuseExisting(olds, news)), ...(await checkAdoptedRoles(olds, news))] };
+    return { inputs: news, failures: [...(await checkBackupClients(olds, news)), ...(await refuseExisting(olds, news)), ...(await checkAdoptedRoles(olds, news))] };
   },
   async diff(_id, olds, news) {
     const changes = newObjects(olds, news).length > 0 || olds.objects.length !== news.objects.length || providerChanged(olds, news);

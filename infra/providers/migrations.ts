@@ -7,17 +7,26 @@
  * nothing of the history. When an apply needs the SQL of a migration it was not given (the
  * database lost history rows the state knew of), it reads the file from the project and refuses
  * it unless its sha256 is the recorded one.
+ *
+ * Repeatable migrations (`R__name.sql`) are in the same lists, after the versioned ones: one
+ * changed since its latest run is pending again (with its SQL, and a unified diff of the
+ * definition in the preview), and its latest run is in `applied` as `R__name@checksum12`.
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import {
   applyMigrations,
   checkHistory,
+  compareMigrations,
   decodeUtf8,
+  isRepeatable,
+  isRepeatableName,
   fromText,
   loadSqlParser,
   MigrationSourceError,
   readHistory,
+  readRepeatables,
+  REPEATABLE_ID,
   sha256,
   withMigrationLock,
   withOwnerSession,
@@ -29,6 +38,7 @@ import {
 import { schemaDdlAfterMigrations, schemasCreatedBy } from "../lifecycle/migration-schemas.js";
 import { baselineAdopter } from "../lifecycle/baseline.js";
 import { readDatabaseState } from "../lifecycle/state.js";
+import { describeRepeatables } from "../lifecycle/repeatables.js";
 import { adoptionInput, adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
 import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
@@ -83,7 +93,7 @@ export interface MigrationSetInputs {
  * every migration here), and the history read back from the database.
  */
 export interface MigrationSetOutputs extends MigrationSetInputs {
-  /** `name@checksum12` of every recorded migration, oldest first. */
+  /** `name@checksum12` of every recorded migration, oldest first, then each repeatable's latest run by name. */
   applied: string[];
   /** The last applied migration's name, or null. */
   head: string | null;
@@ -99,7 +109,8 @@ export function fromAppliedKey(key: string, dir: string | undefined): MigrationI
   const left = key.slice(0, at);
   const file = left.includes("/") || dir === undefined ? left : `${dir}/${left}.sql`;
   const name = path.posix.basename(file).replace(/\.sql$/, "");
-  return { id: Number(/^\d+/.exec(name)?.[0] ?? Number.NaN), name, file, checksum: key.slice(at + 1), inTransaction: true };
+  const id = isRepeatableName(name) ? REPEATABLE_ID : Number(/^\d+/.exec(name)?.[0] ?? Number.NaN);
+  return { id, name, file, checksum: key.slice(at + 1), inTransaction: true };
 }
 
 /** The key a migration is recorded under in {@link MigrationSetInputs.appliedChecksums}. */
@@ -121,7 +132,7 @@ export function allMigrations(inputs: Partial<Pick<MigrationSetInputs, "migratio
     byName.set(m.name, m);
   }
   for (const m of inputs.migrations ?? []) byName.set(m.name, m);
-  return [...byName.values()].sort((a, b) => a.id - b.id);
+  return [...byName.values()].sort(compareMigrations);
 }
 
 /** MigrationSet's provider. */
@@ -138,27 +149,38 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
     const sameGeneration = olds?.migrations !== undefined && olds.resetGeneration === news.resetGeneration;
     const known = sameGeneration ? allMigrations(olds) : [];
     if (known.length > 0) {
-      const applied = known.map((m) => ({ ...m, appliedAt: new Date(0), durationMs: 0 }));
+      // Repeatables may change: checkHistory leaves them out.
+      const applied = known.filter((m) => !isRepeatable(m)).map((m) => ({ ...m, appliedAt: new Date(0), durationMs: 0 }));
       for (const problem of checkHistory(applied, all.map(toMigration))) {
         // No property: the engine would print the whole (long) property value with the reason.
         failures.push({ property: "", reason: `${problem}. Applied migrations are immutable: restore the file and add a new migration instead` });
       }
     }
     if (failures.length > 0) return { inputs: news, failures };
+    const done = new Set(known.map((m) => `${m.name}@${m.checksum}`));
     // Adoption shows in preview: N is named, or the refusal (with the difference) fails it. Only
     // before any up of this generation: afterwards the history exists and there is nothing to adopt.
-    if (news.schemas && known.length === 0) {
+    const adopting = news.schemas !== undefined && known.length === 0;
+    // A repeatable not run at this checksum by the last `up`: the preview names it, with its diff.
+    const repeating = all.some((m) => isRepeatable(m) && !done.has(`${m.name}@${m.checksum}`));
+    if ((adopting || repeating) && typeof news.connection?.host === "string") {
       await loadSqlParser();
       // Read-only; undefined before the database exists (nothing to adopt then).
       const state = await readOrGone(news.connection, (client) =>
-        readDatabaseState(client, all.map(toMigration), { generation: news.resetGeneration, database: news.connection.database, adoption: adoptionPlanner(adoptionOf(news)) }),
+        readDatabaseState(client, all.map(toMigration), {
+          generation: news.resetGeneration,
+          database: news.connection.database,
+          ...(adopting ? { adoption: adoptionPlanner(adoptionOf(news)) } : {}),
+        }),
       );
       const adoption = state?.adoption;
       if (adoption && "message" in adoption) logger.info(adoption.message);
       if (adoption && "deferred" in adoption) logger.warn(adoption.deferred);
       if (adoption && "refusal" in adoption) return { inputs: news, failures: [{ property: "", reason: adoption.refusal }] };
+      // A repeatable without SQL here ran at this checksum in the last `up`; `up` reads its file if needed.
+      const pending = (state?.pending ?? all.map(toMigration)).filter((m) => m.sql !== "");
+      for (const line of describeRepeatables(news.connection.database, pending, state?.repeatables ?? [])) logger.info(line);
     }
-    const done = new Set(known.map((m) => `${m.name}@${m.checksum}`));
     const { session, migrationsDir: _dir, ...rest } = news;
     const dir = commonDir(all);
     const inputs: MigrationSetInputs = {
@@ -180,9 +202,11 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
     const recorded = new Set(applied);
     const all = allMigrations(news);
     const pending = all.filter((m) => !recorded.has(`${m.name}@${m.checksum.slice(0, 12)}`));
+    // A recorded versioned migration without its file; a removed repeatable is no change (its objects stay).
+    const versioned = (names: string[]) => names.filter((n) => !isRepeatableName(n)).length;
     const changes =
       pending.length > 0 ||
-      all.length !== applied.length ||
+      versioned(all.map((m) => m.name)) !== versioned(applied) ||
       olds.resetGeneration !== news.resetGeneration ||
       olds.role !== news.role ||
       !same(olds.session, news.session) ||
@@ -205,17 +229,18 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
    * The inputs become the history's migrations (names and checksums), with no SQL.
    */
   async read(id, props) {
-    const history = await readOrGone(props.connection, (client) => readHistory(client));
-    if (!history) return {};
+    const read = await readOrGone(props.connection, readRecordedRuns);
+    if (!read) return {};
+    const { history, repeatables } = read;
     const dir = props.migrationsDir ?? commonDir(props.migrations ?? []);
     const { migrations: _m, appliedChecksums: _a, ...outs } = props;
     const inputs: MigrationSetInputs = {
       ...inputsOf(outs, MIGRATION_INPUT_KEYS),
       migrations: [],
-      appliedChecksums: history.map((h) => appliedKey({ name: h.name, file: dir === undefined ? `${h.name}.sql` : `${dir}/${h.name}.sql`, checksum: h.checksum }, dir)),
+      appliedChecksums: [...history, ...repeatables].map((h) => appliedKey({ name: h.name, file: dir === undefined ? `${h.name}.sql` : `${dir}/${h.name}.sql`, checksum: h.checksum }, dir)),
       ...(dir !== undefined ? { migrationsDir: dir } : {}),
     };
-    return { id, props: { ...outs, migrations: [], ...(dir !== undefined ? { migrationsDir: dir } : {}), applied: appliedKeys(history), head: history.at(-1)?.name ?? null }, inputs };
+    return { id, props: { ...outs, migrations: [], ...(dir !== undefined ? { migrationsDir: dir } : {}), applied: appliedKeys([...history, ...repeatables]), head: history.at(-1)?.name ?? null }, inputs };
   },
 
   /** Deleting the MigrationSet leaves tables and history in place; only the Database's deletion drops them. */
@@ -226,6 +251,11 @@ const MIGRATION_INPUT_KEYS = ["connection", "role", "resetGeneration", "session"
 /** Adoption settings from the inputs, with the progress logged (the MigrationSet reports adoption). */
 function adoptionOf(inputs: MigrationSetInputs) {
   return adoptionInput(inputs, inputs.migrations.filter((m) => m.sql !== undefined).map(toMigration), logger);
+}
+
+/** pgstack's history and each repeatable's latest run: what `applied` lists. */
+async function readRecordedRuns(client: Parameters<typeof readHistory>[0]) {
+  return { history: await readHistory(client), repeatables: await readRepeatables(client) };
 }
 
 function toMigration(m: MigrationInput): Migration {
@@ -273,14 +303,17 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
     // The lock is held from the history read to the end of the apply (applyMigrations takes it
     // again: session advisory locks nest), so the SQL loaded below is all the apply can need.
     withMigrationLock(client, database, DEFAULT_LOCK_TIMEOUT_MS, async () => {
-      const recorded = new Set((await readHistory(client)).map((h) => h.name));
-      const needsSql = all.filter((m) => m.sql === undefined && !recorded.has(m.name));
+      // Versioned by name; repeatables at the checksum of their latest run.
+      const before = await readRecordedRuns(client);
+      const recorded = new Set([...before.history.map((h) => h.name), ...before.repeatables.map((r) => `${r.name}@${r.checksum}`)]);
+      const isRecorded = (m: MigrationInput) => recorded.has(isRepeatable(m) ? `${m.name}@${m.checksum}` : m.name);
+      const needsSql = all.filter((m) => m.sql === undefined && !isRecorded(m));
       if (needsSql.length > 0) logger.info(`${database}: reading ${needsSql.length} applied migration file(s) the database has no record of`);
       const loaded = new Map<string, Migration>();
       for (const m of needsSql) loaded.set(m.name, await readRecorded(m));
       const list = all.map((m) => loaded.get(m.name) ?? toMigration(m));
       // The parser splits no-transaction migrations, and places a failing statement at file:line.
-      if (recorded.size < list.length) await loadSqlParser();
+      if (all.some((m) => !isRecorded(m))) await loadSqlParser();
       const result = await applyMigrations(client, list, {
         database,
         role: inputs.role,
@@ -296,11 +329,11 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
         logger.info(`${database}: owner and grants applied to schema(s) the migrations created: ${created.map((s) => s.name).join(", ")}`);
       }
       if (result.error) throw result.error;
-      return readHistory(client);
+      return readRecordedRuns(client);
     }),
   ));
   // The outputs keep neither SQL nor the lists (the inputs have them): the state holds the
   // history once, as names and checksums.
   const { session, migrations: _m, appliedChecksums: _a, ...rest } = inputs;
-  return { ...rest, migrations: [], ...(session ? { session } : {}), applied: appliedKeys(outs), head: outs.at(-1)?.name ?? null };
+  return { ...rest, migrations: [], ...(session ? { session } : {}), applied: appliedKeys([...outs.history, ...outs.repeatables]), head: outs.history.at(-1)?.name ?? null };
 }

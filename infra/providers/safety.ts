@@ -13,7 +13,7 @@ import {
 } from "../lifecycle/safety/index.js";
 import { errorMessage, inContext, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
-import { describeAdoption, readDatabaseState, type DatabaseState } from "../lifecycle/state.js";
+import { appliedFiles, describeAdoption, readDatabaseState, type DatabaseState } from "../lifecycle/state.js";
 import { adoptionInput, adoptionPlanner } from "../importers/adoption.js";
 import { closeIdleConnections, defineProvider, logger, providerChanged, withConnection } from "./common.js";
 import type { MigrationInput } from "./migrations.js";
@@ -128,6 +128,7 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
     try {
       report.rehearsal = await rehearse({ ...news.connection, database: "postgres" }, database, state.pending, {
         role: news.role,
+        applied: appliedFiles(migrations, state.pending),
         ...(news.session ? { session: news.session } : {}),
         logger: (m) => logger.info(m),
       });

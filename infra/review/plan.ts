@@ -26,7 +26,7 @@ import {
 } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { schemasToPrecreate } from "../lifecycle/migration-schemas.js";
-import { describeAdoption, readDatabaseState } from "../lifecycle/state.js";
+import { appliedFiles, describeAdoption, readDatabaseState } from "../lifecycle/state.js";
 import { adoptionInput, adoptionPlanner } from "../importers/adoption.js";
 import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { acceptsDataLoss, resetVerdict } from "../lifecycle/reset-policy.js";
@@ -167,6 +167,7 @@ async function rehearseCopy(input: PlanInput, pending: Migration[]): Promise<Dat
   try {
     return await rehearse({ ...input.admin, database: "postgres" }, input.db.name, pending, {
       role: input.db.owner,
+      applied: appliedFiles(input.migrations, pending),
       session: input.db.session,
       logger: (m) => log.info(m),
     });

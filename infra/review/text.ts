@@ -1,5 +1,6 @@
 /** Wording both renderers share, so the Markdown comment and the HTML page say the same things. */
 import { atRisk } from "../lifecycle/safety/policy.js";
+import { describeCopy } from "../lifecycle/rehearsal-format.js";
 import type { AccessChange, DatabaseReview, Finding, RehearsalReport, RehearsalStep, ReviewReport } from "./model.js";
 
 /** Why a database's pending migrations have no analysis (only when none ran). */
@@ -32,7 +33,7 @@ export function findingExtra(f: Finding): string {
 
 /** How the rehearsal's copy was made, and whether it was dropped. */
 export function rehearsalLine(r: RehearsalReport): string {
-  const how = r.method === "template" ? "a full copy (CREATE DATABASE … TEMPLATE)" : `a copy with at most ${r.rowLimit ?? "?"} rows per table (dump and restore${r.fallbackReason ? `: ${r.fallbackReason}` : ""})`;
+  const how = describeCopy(r);
   const dropped = r.cloneDropped ? "the copy was dropped" : `the copy ${r.clone ?? ""} could NOT be dropped: drop it by hand`;
   return `${r.steps.length} pending migration(s) on ${how}, ${Math.round(r.durationMs)} ms; ${dropped}`;
 }

@@ -44,17 +44,29 @@ export function benchDatabase(name: string): Record<string, unknown> {
   };
 }
 
-/** Copies the project (what `git clone` gives) into `<tmp>/<name>`, with node_modules linked. */
-export function benchProject(tmp: string, name: string): BenchProject {
+/**
+ * Copies the project (what `git clone` gives) into `<tmp>/<name>`, with node_modules linked.
+ * The migrations folder is left out (each measure writes its own) unless `withMigrations`.
+ */
+export function benchProject(tmp: string, name: string, withMigrations = false): BenchProject {
   const dir = path.join(tmp, name);
   const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: projectRoot, encoding: "utf8" })
     .split("\n")
-    .filter((f) => f && !f.startsWith("node_modules/") && !f.startsWith("migrations/") && fs.existsSync(path.join(projectRoot, f)));
+    .filter((f) => f && !f.startsWith("node_modules/") && (withMigrations || !f.startsWith("migrations/")) && fs.existsSync(path.join(projectRoot, f)));
   for (const f of files) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.copyFileSync(path.join(projectRoot, f), path.join(dir, f));
   }
+  return cliProject(dir);
+}
+
+/**
+ * A folder holding a Pulumi project (its files written already) driven through the toolchain's
+ * CLI and plugins: node_modules linked to pgstack's, a local file backend and a passphrase inside it.
+ */
+export function cliProject(dir: string): BenchProject {
   fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"), "dir");
+  const project = (yaml.load(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { name: string }).name;
   const backendDir = path.join(dir, ".pgstack", "state");
   const passphrase = path.join(dir, ".pgstack", "passphrase");
   fs.mkdirSync(backendDir, { recursive: true });
@@ -100,10 +112,10 @@ export function benchProject(tmp: string, name: string): BenchProject {
       await pulumi(["config", "set", "--stack", stack, "--secret", "pgstack:adminPassword"], { input: server.password ?? "" });
     },
     stateBytes(stack) {
-      return fs.statSync(path.join(backendDir, ".pulumi", "stacks", "pgstack", `${stack}.json`)).size;
+      return fs.statSync(path.join(backendDir, ".pulumi", "stacks", project, `${stack}.json`)).size;
     },
     statePath(stack) {
-      return path.join(backendDir, ".pulumi", "stacks", "pgstack", `${stack}.json`);
+      return path.join(backendDir, ".pulumi", "stacks", project, `${stack}.json`);
     },
   };
 }

@@ -18,6 +18,8 @@ export interface BenchOptions {
   safetyMigrations: number;
   /** Migration files in the drift measure, creating {@link tables} tables between them (500). */
   driftMigrations: number;
+  /** Migrations that built the adopted database in the adopt measure (100). */
+  adoptMigrations: number;
   /** Only these modules (see {@link MODULES}); all when empty. */
   only: Module[];
   /** `--quick`: smaller N and one round, to check the bench runs (figures are not the issue's). */
@@ -36,13 +38,14 @@ const DEFAULTS: BenchOptions = {
   stateMigrations: 2000,
   safetyMigrations: 500,
   driftMigrations: 500,
+  adoptMigrations: 100,
   only: [],
   quick: false,
 };
-const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50 };
+const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50, adoptMigrations: 30 };
 
 /** The modules (one file each in `scripts/bench/`), in the order they run. */
-export const MODULES = ["apply", "introspect", "engine", "preview", "state", "safety", "drift"] as const;
+export const MODULES = ["apply", "introspect", "engine", "preview", "devpreview", "state", "safety", "drift", "adopt"] as const;
 /** One module of {@link MODULES}. */
 export type Module = (typeof MODULES)[number];
 
@@ -55,9 +58,11 @@ export const MODULE_SIZES: Record<Module, readonly SizeKey[]> = {
   introspect: ["rounds", "tables"],
   engine: ["rounds", "migrations"],
   preview: ["rounds", "previewMigrations"],
+  devpreview: ["rounds"],
   state: ["stateMigrations"],
   safety: ["rounds", "safetyMigrations"],
   drift: ["rounds", "driftMigrations", "tables"],
+  adopt: ["rounds", "adoptMigrations"],
 };
 
 const FLAGS: Record<string, SizeKey> = {
@@ -69,6 +74,7 @@ const FLAGS: Record<string, SizeKey> = {
   "--state-migrations": "stateMigrations",
   "--safety-migrations": "safetyMigrations",
   "--drift-migrations": "driftMigrations",
+  "--adopt-migrations": "adoptMigrations",
 };
 
 /** The flags, for messages and the README. */

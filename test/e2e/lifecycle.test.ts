@@ -1,7 +1,7 @@
 /**
  * The full lifecycle through the plain Pulumi CLI (real engine, real language host, real
  * postgresql and command plugins) against a real PostgreSQL, connected as an admin that is not a
- * superuser: up, a no-op preview, a new migration, grants, drift through refresh, a reset, the
+ * superuser: up, a no-op preview, a new migration (with a repeatable view, then the view edited), grants, drift through refresh, a reset, the
  * guard refusing, a failing migration, no secret in plain text, and destroy.
  */
 import { execFileSync } from "node:child_process";
@@ -17,6 +17,8 @@ const conn = (database: string) => ({ ...admin, database });
 /** Per database: component, provider, safety, guard, 2 roles, generated password, membership, database, schema, 5 grants, backup, reset, migrations, verification. */
 const PER_DATABASE = 19;
 const DEV_RESOURCES = 2 * PER_DATABASE + 1;
+/** The repeatable migration steps 3 and 3b add (`R__name.sql`: re-run whenever it changes). */
+const TEAM_VIEW = "migrations/fltr_auth/R__team_views.sql";
 
 type Databases = { name: string; owner: string; roles: { name: string; login?: boolean; passwordSecret?: string }[]; grants: { role: string; schema: string; tablePrivileges?: string[] }[]; migrations?: string; reset: { generation: number; acceptDataLoss?: number } }[];
 
@@ -78,7 +80,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expect(resourceSummary(preview.stdout)).toEqual({ unchanged: DEV_RESOURCES });
   });
 
-  it("3. a new migration shows in preview with its id and SQL, then up applies it", async () => {
+  it("3. a new migration shows in preview with its id and SQL, then up applies it (and a repeatable view after it)", async () => {
     fs.writeFileSync(
       path.join(p.dir, "migrations", "fltr_auth", "0004_add_team_members.sql"),
       "CREATE TABLE team_members (\n    team_id text NOT NULL REFERENCES teams (id),\n    user_id text NOT NULL,\n    PRIMARY KEY (team_id, user_id)\n);\n" +
@@ -86,7 +88,10 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
         "CREATE VIEW team_sizes AS SELECT team_id, count(*) AS members FROM team_members GROUP BY team_id;\n" +
         "CREATE FUNCTION team_size(team text) RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM team_members WHERE team_id = team $$;\n",
     );
+    // A repeatable over the new table: it can only run after 0004.
+    fs.writeFileSync(path.join(p.dir, TEAM_VIEW), "CREATE OR REPLACE VIEW team_sizes AS\n  SELECT team_id, count(*) AS members\n    FROM team_members\n   GROUP BY team_id;\n");
     const preview = p.ok(["preview", "--stack", "dev", "--diff"]);
+    expect(preview.output).toContain(`[pgstack] fltr_auth: repeatable R__team_views will run for the first time (${TEAM_VIEW})`);
     expect(preview.stdout).toMatch(/~ pulumi-nodejs:dynamic\/pgstack:MigrationSet: \(update\)[\s\S]*::fltr_auth-migrations\]/);
     expect(preview.stdout.match(/pgstack:MigrationSet: \(update\)/g)).toHaveLength(1);
     expect(preview.stdout).toContain("0004_add_team_members");
@@ -100,9 +105,27 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expect(honest.planned.map((u) => u.split("::").at(-1))).toEqual(["fltr_auth-migrations", "fltr_auth-verification"]);
     expect(honest.counts["update"]).toBe(2);
     expect(await query(conn("fltr_auth"), "SELECT name FROM pgstack.migrations ORDER BY id DESC LIMIT 1")).toEqual([{ name: "0004_add_team_members" }]);
+    expect(await query(conn("fltr_auth"), "SELECT name FROM pgstack.repeatables")).toEqual([{ name: "R__team_views" }]);
     expect((stackOutputs(p, "dev")["fltr_auth"]?.["tables"] as Record<string, string[]>)["public"]).toContain("team_members");
     // A table created by a later migration gets the app's privileges (default privileges).
     expect(await query(conn("fltr_auth"), "SELECT has_table_privilege('fltr_auth_app', 'public.team_members', 'SELECT') AS ok")).toEqual([{ ok: true }]);
+  });
+
+  it("3b. an edited repeatable: preview names the re-run with the view's diff, up re-applies it, then nothing to do", async () => {
+    const file = path.join(p.dir, TEAM_VIEW);
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("count(*) AS members", "count(*) AS members, min(user_id) AS first_member"));
+    const preview = p.ok(["preview", "--stack", "dev", "--diff"]);
+    expect(preview.output).toMatch(/\[pgstack\] fltr_auth: repeatable R__team_views will run again \(sha256 [0-9a-f]{12}… → [0-9a-f]{12}…\), its definition changes:/);
+    expect(preview.output).toContain("-  SELECT team_id, count(*) AS members\n");
+    expect(preview.output).toContain("+  SELECT team_id, count(*) AS members, min(user_id) AS first_member\n");
+    expect(preview.stdout).toMatch(/~ pulumi-nodejs:dynamic\/pgstack:MigrationSet: \(update\)[\s\S]*::fltr_auth-migrations\]/);
+    const honest = previewThenUp(p, "dev");
+    expectHonest(honest);
+    expect(honest.planned.map((u) => u.split("::").at(-1))).toContain("fltr_auth-migrations");
+    expect(honest.up.output).toContain("applied R__team_views");
+    expect((await query<{ c: string }>(conn("fltr_auth"), "SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'team_sizes' ORDER BY ordinal_position")).map((r) => r.c)).toEqual(["team_id", "members", "first_member"]);
+    expect(await query(conn("fltr_auth"), "SELECT count(DISTINCT checksum)::int AS n FROM pgstack.repeatables WHERE name = 'R__team_views'")).toEqual([{ n: 2 }]);
+    p.ok(["preview", "--stack", "dev", "--expect-no-changes"]);
   });
 
   it("4. grants are real: a grant added after the tables exist reaches them; removing DELETE revokes it", async () => {

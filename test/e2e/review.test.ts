@@ -132,7 +132,7 @@ describe("npm run review on a fixture PR, through the real CLI", () => {
     expect(rh.steps.map((s) => [s.name, s.file, s.status, s.rowsAffected])).toEqual([["0005_add_tags", file, "ok", 0]]);
     const added = fltr.diagram!.tables.filter((t) => t.status === "added").map((t) => t.id).sort();
     expect(rh.steps[0]!.schemaChange.filter((c) => c.startsWith("+ table ")).map((c) => /^\+ table (\S+)/.exec(c)![1]).sort()).toEqual(added);
-    if (rh.method === "dump-restore") expect(rh.copied?.find((c) => /(^|\.)datasets$/.test(c.table))?.rows).toBe(Math.min(Number(rows[0]?.n), rh.rowLimit ?? Infinity));
+    if (rh.method === "build-copy") expect(rh.copied?.find((c) => /(^|\.)datasets$/.test(c.table))?.rows).toBe(Math.min(Number(rows[0]?.n), rh.rowLimit ?? Infinity));
     expect(r.md).toContain(`| 0005_add_tags | ✅ ok | ${Math.round(rh.steps[0]!.durationMs)} ms | 0 | `);
     // The copy is gone, and the live database did not get the PR's tables.
     expect(await query(conn("postgres"), "SELECT datname FROM pg_database WHERE datname LIKE 'pgstack\\_rehearsal\\_%'")).toEqual([]);

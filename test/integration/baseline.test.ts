@@ -61,6 +61,8 @@ describe("adoption of an existing database (baseline)", () => {
     expect(plan?.source).toBe("detected");
     expect(plan?.message).toBe(`${db.database}: adopting an existing schema at 0003_add_user_team: 0001..0003 will be recorded as applied without running; 0004 will run`);
     expect(await query(db, "SELECT to_regclass('pgstack.migrations') AS t")).toEqual([{ t: null }]);
+    // One build: the CREATE TABLE statements told which versions to read in full.
+    expect(logs.filter((l) => l.includes("comparing every version in full"))).toEqual([]);
 
     const result = await applyMigrations(cl, migrations, { database: db.database, logger: options.logger, adopt: baselineAdopter(db.database, options)});
     expect(result.error).toBeUndefined();
@@ -80,10 +82,27 @@ describe("adoption of an existing database (baseline)", () => {
     expect([again.results, again.baselined]).toEqual([[], undefined]);
   });
 
+  it("a table the CREATE TABLE statements do not name (made in a DO block) costs a second build that reads every version, with the same answer", async () => {
+    const files = {
+      "0001_create_a.sql": "CREATE TABLE a (id int PRIMARY KEY);\n",
+      "0002_create_b.sql": "DO $$ BEGIN EXECUTE 'CREATE TABLE b (id int PRIMARY KEY)'; END $$;\n",
+      "0003_b_note.sql": "ALTER TABLE b ADD COLUMN note text;\n",
+    };
+    const db = await freshDatabase("adopt");
+    await query(db, "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY, note text);");
+    const cl = await connectTo(db);
+    const logs: string[] = [];
+    const plan = await planBaseline(cl, await inline(files), db.database, { connection: db, schemas: ["public"], logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } });
+    expect(plan?.count).toBe(3);
+    expect(logs).toContain(`${db.database}: comparing every version in full`);
+  });
+
   it("a database that matches no version is refused with the difference against the closest one; nothing changes", async () => {
-    const { db, cl, options } = await createAllDatabase("ALTER TABLE users ADD COLUMN nickname text; DROP INDEX users_team_idx;");
+    const { db, cl, logs, options } = await createAllDatabase("ALTER TABLE users ADD COLUMN nickname text; DROP INDEX users_team_idx;");
     const migrations = await inline(FILES);
     const err = await applyMigrations(cl, migrations, { database: db.database, adopt: baselineAdopter(db.database, options)}).catch((e: unknown) => e);
+    // No version matched, so the closest one is found among all of them, each read in full.
+    expect(logs).toContain(`${db.database}: comparing every version in full`);
     expect(err).toBeInstanceOf(BaselineRefusedError);
     const message = (err as Error).message;
     expect(message).toContain(

@@ -146,7 +146,17 @@ describe("the declared schema", () => {
   it("reports each version through onStep", async () => {
     const { db, owner } = await fltrDatabase("steps");
     const steps: [number, string[]][] = [];
-    await buildDeclaredSchema(db, fltr, { role: owner, cacheDir: false, onStep: (v, s: SchemaSnapshot) => steps.push([v, Object.keys(s.tables)]) });
+    const light: string[][] = [];
+    await buildDeclaredSchema(db, fltr, {
+      role: owner,
+      cacheDir: false,
+      onStep: async (step) => {
+        steps.push([step.version, Object.keys((await step.read()).tables)]);
+        light.push(await step.tables());
+      },
+    });
+    // The light read names the same tables as the whole read, at every version.
+    expect(light).toEqual(steps.map(([, tables]) => tables));
     expect(steps).toEqual([
       [0, []],
       [1, ["public.datasets"]],
@@ -163,7 +173,7 @@ describe("the declared schema", () => {
     const more = { ...fltr[0]!, id: 5, name: "0005_billing", file: "migrations/fltr/0005_billing.sql", sql: "-- the schema is the migration's\nCREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id int PRIMARY KEY);\n", inTransaction: true };
     const all = [...fltr, more];
     const steps: [number, string[]][] = [];
-    const declared = await buildDeclaredSchema(db, all, { role: owner, schemas: managed, cacheDir: false, onStep: (v, s: SchemaSnapshot) => steps.push([v, Object.keys(s.tables)]) });
+    const declared = await buildDeclaredSchema(db, all, { role: owner, schemas: managed, cacheDir: false, onStep: async (step) => steps.push([step.version, Object.keys((await step.read()).tables)]) });
     expect(steps.at(-1)).toEqual([5, ["billing.invoices", "public.datasets", "public.documents", "public.processing_jobs"]]);
     expect(Object.keys(declared.tables)).toContain("billing.invoices");
     // The same migration applied for real, then the schema owned and granted as configured: no drift.

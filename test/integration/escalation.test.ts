@@ -40,14 +40,14 @@ describe("a migration that escalates from the owner to the admin", () => {
     const f = await fltrDatabase("esc");
     const escalate = pendingOf("escalate", ESCALATE);
     const before = await serverWide(f.db.database);
-    const report = await rehearse(adminConnection(), f.db.database, [escalate], { role: f.owner });
+    const fltr = await loadMigrations("migrations/fltr");
+    const report = await rehearse(adminConnection(), f.db.database, [escalate], { role: f.owner, applied: fltr });
     expect(report.steps).toHaveLength(1);
     expect(report.steps[0]!.status).toBe("failed");
     expect(report.steps[0]!.error).toMatch(/migrations\/fltr\/0005_escalate\.sql:2:1: permission denied to create role/);
     expect(report.cloneDropped).toBe(true);
     expect(await serverWide(f.db.database)).toEqual(before);
 
-    const fltr = await (await import("../../infra/lifecycle/source.js")).loadMigrations("migrations/fltr");
     const err = await buildDeclaredSchema(f.db, [...fltr, escalate], { role: f.owner, cacheDir: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeclaredSchemaError);
     expect((err as Error).message).toContain("permission denied to create role");
@@ -71,7 +71,8 @@ describe("a migration that escalates from the owner to the admin", () => {
     const reader = `${f.db.database}_reader`;
     const create = pendingOf("reader", `CREATE ROLE ${reader} NOLOGIN;\nGRANT SELECT ON datasets TO ${reader};\n`);
     const before = await serverWide(f.db.database);
-    const report = await rehearse(adminConnection(), f.db.database, [create], { role: f.owner });
+    const fltr = await loadMigrations("migrations/fltr");
+    const report = await rehearse(adminConnection(), f.db.database, [create], { role: f.owner, applied: fltr });
     expect(report.steps.map((s) => [s.status, s.error])).toEqual([["ok", undefined]]);
     expect(await serverWide(f.db.database)).toEqual(before);
 
@@ -85,7 +86,6 @@ describe("a migration that escalates from the owner to the admin", () => {
 
     // Applied for real, the role exists: every later scratch build replays the migrations without
     // creating it again (not "role already exists"), and leaves it as it is.
-    const fltr = await loadMigrations("migrations/fltr");
     const logs: string[] = [];
     const declared = await buildDeclaredSchema(f.db, [...fltr, create], { role: f.owner, cacheDir: false, logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } });
     expect(logs.filter((l) => l.includes("is not replayed"))).toEqual([
@@ -98,7 +98,7 @@ describe("a migration that escalates from the owner to the admin", () => {
     expect(tables.map((t) => t.name)).toContain("datasets");
     // A second preview's rehearsal of a later migration, with the role in place.
     const next = { ...pendingOf("more", `GRANT SELECT ON datasets TO ${reader};\n`), id: 6, name: "0006_more", file: "migrations/fltr/0006_more.sql" };
-    const again = await rehearse(adminConnection(), f.db.database, [next], { role: f.owner });
+    const again = await rehearse(adminConnection(), f.db.database, [next], { role: f.owner, applied: [...fltr, create] });
     expect(again.steps.map((s) => [s.status, s.error])).toEqual([["ok", undefined]]);
     expect(await serverWide(f.db.database)).toEqual(after);
     expect(await query(f.db, `SELECT has_table_privilege('${reader}', 'datasets', 'SELECT') AS ok`)).toEqual([{ ok: true }]);

@@ -1,42 +1,33 @@
 /**
- * Rehearsal on a real server, as the non-superuser admin: template and dump-restore copies,
+ * Rehearsal on a real server, as the non-superuser admin: template copies and copies built from the migrations,
  * per-migration reports, and the copy dropped on success, failure, interrupt and after a kill.
  */
 import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { listRehearsalCopies, rehearse, RehearsalError } from "../../infra/lifecycle/rehearsal.js";
 import { formatRehearsal } from "../../infra/lifecycle/rehearsal-format.js";
 import { readCreator, SCRATCH_PREFIX, scratchName } from "../../infra/lifecycle/scratch-names.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
-import { sha256, type Migration } from "../../infra/lifecycle/source.js";
+import { loadMigrations, sha256, type Migration } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { connect } from "../../infra/lifecycle/connection.js";
+import { applyMigrations } from "../../infra/lifecycle/apply.js";
 import { fltrDatabase } from "../support/fixtures.js";
 import { adminConnection, closeClients, connectTo, query } from "../support/db.js";
 
 afterEach(closeClients);
-beforeAll(loadSqlParser);
+/** fltr's migrations: what the fixtures' databases have applied. */
+let fltr: Migration[];
+beforeAll(async () => {
+  await loadSqlParser();
+  fltr = await loadMigrations("migrations/fltr");
+});
 
 /** An inline migration, as the source would load it from `migrations/fltr/<name>.sql`. */
 function migration(id: number, slug: string, sql: string, inTransaction = true): Migration {
   const name = `${String(id).padStart(4, "0")}_${slug}`;
   return { id, name, file: `migrations/fltr/${name}.sql`, checksum: sha256(sql), sql, inTransaction };
-}
-
-/** Command lines of running pg_dump processes, from /proc. */
-function pgDumpCommandLines(): string[] {
-  const out: string[] = [];
-  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-      if (/\bpg_dump\b/.test(cmd)) out.push(cmd);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return out;
 }
 
 /** Rehearsal copies currently on the server. */
@@ -72,7 +63,7 @@ describe("rehearse", () => {
     await closeClients(); // the template copy needs the source to itself
     const before = await copies();
     const lines: string[] = [];
-    const report = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, logger: (m) => lines.push(m) });
+    const report = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, applied: fltr, logger: (m) => lines.push(m) });
     expect(report.method).toBe("template");
     expect(report.rowLimit).toBeUndefined();
     expect(report.steps.map((s) => [s.name, s.status, s.rowsAffected])).toEqual([
@@ -98,7 +89,7 @@ describe("rehearse", () => {
     expect(text).toContain("the copy was dropped");
   });
 
-  it("falls back to dump and restore with a row limit when others are connected; foreign keys hold on the sample", async () => {
+  it("builds the copy from the migrations, rows by COPY with a row limit, when others are connected; foreign keys hold on the sample", async () => {
     const f = await populated(); // f.cl stays connected: a user's session
     const [expected] = await query<{ docs: number }>(
       f.db,
@@ -106,8 +97,8 @@ describe("rehearse", () => {
     );
     const before = await copies();
     const concurrently = migration(7, "index_archived", "-- pgstack:no-transaction\nCREATE INDEX CONCURRENTLY datasets_archived_idx ON datasets (archived);\n", false);
-    const report = await rehearse(adminConnection(), f.db.database, [...pending, concurrently], { role: f.owner, rowLimit: 100 });
-    expect(report.method).toBe("dump-restore");
+    const report = await rehearse(adminConnection(), f.db.database, [...pending, concurrently], { role: f.owner, applied: fltr, rowLimit: 100 });
+    expect(report.method).toBe("build-copy");
     expect(report.rowLimit).toBe(100);
     expect(report.fallbackReason).toMatch(/1 other session\(s\) are connected/);
     const copied = Object.fromEntries((report.copied ?? []).map((c) => [c.table, c.rows]));
@@ -124,20 +115,17 @@ describe("rehearse", () => {
     expect(await copies()).toEqual(before);
     expect(await query(f.db, "SELECT count(*)::int AS n FROM datasets")).toEqual([{ n: 621 }]);
     expect(await query(f.db, "SELECT count(*)::int AS n FROM documents")).toEqual([{ n: 300 }]);
-    expect(formatRehearsal(report)).toContain("at most 100 rows per table (dump and restore: 1 other session(s)");
+    expect(formatRehearsal(report)).toContain("at most 100 rows per table (the schema built from 4 applied migration(s), rows by COPY: 1 other session(s)");
   });
 
-  it("copies tables whose names need quotes, with generated and identity columns, by dump and restore", async () => {
+  it("copies tables whose names need quotes, with generated and identity columns, into the copy built from the migrations", async () => {
     const f = await fltrDatabase("reh");
-    await query(
-      f.db,
-      `SET ROLE ${f.owner};
-       CREATE TABLE "Bazaar-Vid Exports" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "say ""hi""" text, doubled int GENERATED ALWAYS AS (id::int * 2) STORED);
-       INSERT INTO "Bazaar-Vid Exports" ("say ""hi""") SELECT 'v' || g FROM generate_series(1, 150) g;`,
-    );
-    const m = migration(5, "touch_exports", 'UPDATE "Bazaar-Vid Exports" SET "say ""hi""" = upper("say ""hi""");\nINSERT INTO "Bazaar-Vid Exports" ("say ""hi""") VALUES (\'new\');\n');
-    const report = await rehearse(adminConnection(), f.db.database, [m], { role: f.owner, rowLimit: 100 });
-    expect(report.method).toBe("dump-restore"); // f.cl is connected
+    const exports = migration(5, "create_exports", `CREATE TABLE "Bazaar-Vid Exports" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "say ""hi""" text, doubled int GENERATED ALWAYS AS (id::int * 2) STORED);\n`);
+    expect((await applyMigrations(f.cl, [...fltr, exports], { database: f.db.database, role: f.owner })).error).toBeUndefined();
+    await query(f.db, `INSERT INTO "Bazaar-Vid Exports" ("say ""hi""") SELECT 'v' || g FROM generate_series(1, 150) g`);
+    const m = migration(6, "touch_exports", 'UPDATE "Bazaar-Vid Exports" SET "say ""hi""" = upper("say ""hi""");\nINSERT INTO "Bazaar-Vid Exports" ("say ""hi""") VALUES (\'new\');\n');
+    const report = await rehearse(adminConnection(), f.db.database, [m], { role: f.owner, applied: [...fltr, exports], rowLimit: 100 });
+    expect(report.method).toBe("build-copy"); // f.cl is connected
     expect(report.copied).toContainEqual({ table: "public.Bazaar-Vid Exports", rows: 100 });
     // The identity sequence kept its value: the INSERT on the copy takes id 151, no duplicate key.
     expect(report.steps.map((s) => [s.status, s.rowsAffected, s.error])).toEqual([["ok", 101, undefined]]);
@@ -152,7 +140,7 @@ describe("rehearse", () => {
       migration(7, "never", "CREATE TABLE never_created (id int);\n"),
     ];
     const before = await copies();
-    const report = await rehearse(adminConnection(), f.db.database, failing, { role: f.owner, rowLimit: 1000 });
+    const report = await rehearse(adminConnection(), f.db.database, failing, { role: f.owner, applied: fltr, rowLimit: 1000 });
     expect(report.steps.map((s) => s.status)).toEqual(["ok", "failed", "skipped"]);
     const bad = report.steps[1]!;
     expect(bad.error).toMatch(/^migrations\/fltr\/0006_bad_cast\.sql:2:1: invalid input syntax for type integer: "u" \(SQLSTATE 22P02\)/);
@@ -197,18 +185,19 @@ function interruptedChild(database: string, role: string, method: string, signal
 }
 
 describe("the copy is always dropped", () => {
-  it("when the copy itself fails (no pg_dump where binDir says): a RehearsalError, nothing left behind", async () => {
+  it("when the copy cannot be built (an applied migration that does not build): a RehearsalError, nothing left behind", async () => {
     const f = await fltrDatabase("reh");
     const before = await copies();
-    const err = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, method: "dump-restore", binDir: "/nonexistent/bin" }).catch((e: unknown) => e);
+    const broken = fltr.map((m) => (m.id === 2 ? { ...m, sql: "CREATE TABLE documents (id bigint REFERENCES no_such_table (id));\n" } : m));
+    const err = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, applied: broken, method: "build-copy" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RehearsalError);
-    expect((err as Error).message).toMatch(/the rehearsal could not run: copying the database failed: cannot run \/nonexistent\/bin\/pg_dump/);
+    expect((err as Error).message).toMatch(/the rehearsal could not run: copying the database failed: the migrations do not build on an empty database: .*0002_create_documents.*no_such_table/s);
     expect(await copies()).toEqual(before);
   });
 
   it.each([
     ["SIGINT", "template"],
-    ["SIGTERM", "dump-restore"],
+    ["SIGTERM", "build-copy"],
   ] as const)("on %s during a %s rehearsal: the child drops its copy and ends by the signal", async (signal, method) => {
     const f = await fltrDatabase("reh");
     await closeClients();
@@ -218,41 +207,31 @@ describe("the copy is always dropped", () => {
     expect(run.out).toMatch(/rehearsal: dropped the scratch database pgstack_scratch_\d+_[0-9a-z]+_rehearsal_/);
     expect(run.signal).toBe(signal); // re-raised after the cleanup, so the process ends as interrupted
     expect(await copies()).toEqual(before);
-    expect(run.out).toContain(method === "template" ? "TEMPLATE" : "dump and restore");
+    expect(run.out).toContain(method === "template" ? "TEMPLATE" : "the schema built from the migrations");
   });
 
-  it("when a table stays locked past the lock timeout: pg_dump gives up, the rehearsal says why, nothing is left behind", async () => {
+  it("when a table stays locked past the lock timeout: reading it gives up, the rehearsal says why, nothing is left behind", async () => {
     const f = await fltrDatabase("reh");
     await f.cl.query("BEGIN; LOCK TABLE documents IN ACCESS EXCLUSIVE MODE");
     const before = await copies();
-    const running = rehearse(adminConnection(), f.db.database, pending, { role: f.owner, session: { lockTimeout: "2s", statementTimeout: "0" } }).catch((e: unknown) => e);
-    // While pg_dump waits: its command line names no password (it comes through PGPASSWORD).
-    let argv: string | undefined;
-    for (let i = 0; i < 100 && !argv; i++) {
-      argv = pgDumpCommandLines().find((c) => c.includes("--lock-wait-timeout=2s"));
-      if (!argv) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(argv).toContain("--exclude-table-data=*.*");
-    expect(argv).not.toContain(adminConnection().password!);
-    expect(argv).not.toMatch(/password/i);
-    const err = await running;
+    const err = await rehearse(adminConnection(), f.db.database, pending, { role: f.owner, applied: fltr, session: { lockTimeout: "2s", statementTimeout: "0" } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RehearsalError);
-    expect((err as Error).message).toMatch(/copying the database failed: public\.documents stayed locked by another session for longer than 2s \(pg_dump's lock wait\)/);
+    expect((err as Error).message).toMatch(/copying the database failed: public\.documents stayed locked by another session for longer than 2s; run when it is free, or raise the session lockTimeout/);
     expect(await copies()).toEqual(before);
     await f.cl.query("ROLLBACK");
   });
 
-  it("on SIGTERM while pg_dump waits for a lock on the source: pg_dump is stopped, the copy dropped", async () => {
+  it("on SIGTERM while reading a locked table of the source: the read is cancelled, the copy dropped", async () => {
     const f = await fltrDatabase("reh");
     await closeClients();
     const holder = await connectTo(f.db);
     await holder.query("BEGIN; LOCK TABLE datasets IN ACCESS EXCLUSIVE MODE");
     const before = await copies();
-    const run = await interruptedChild(f.db.database, f.owner, "dump-restore", "SIGTERM", "(pg_dump, no table data)");
+    const run = await interruptedChild(f.db.database, f.owner, "build-copy", "SIGTERM", "(COPY through the driver)");
     expect(run.signal).toBe("SIGTERM");
     expect(run.out).toMatch(/rehearsal: dropped the scratch database pgstack_scratch_\d+_[0-9a-z]+_rehearsal_/);
     expect(await copies()).toEqual(before);
-    // pg_dump was stopped with its parent, not left waiting on the lock.
+    // The read was cancelled with its process, not left waiting on the lock.
     const waiting = async () => (await query<{ n: number }>(f.db, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pgstack rehearsal'"))[0]!.n;
     for (let i = 0; i < 50 && (await waiting()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await waiting()).toBe(0);
@@ -265,14 +244,14 @@ describe("the copy is always dropped", () => {
     const busy = scratchName(await readCreator(creator), "rehearsal");
     await creator.query(`CREATE DATABASE ${busy}`);
     try {
-      await rehearse(adminConnection(), f.db.database, [], { role: f.owner });
+      await rehearse(adminConnection(), f.db.database, [], { role: f.owner, applied: fltr });
       expect(await copies()).toContain(busy);
     } finally {
       await creator.end();
     }
     // Its creator gone, it is a leftover (the server may take a moment to notice the closed session).
     for (let i = 0; i < 50 && (await copies()).includes(busy); i++) {
-      await rehearse(adminConnection(), f.db.database, [], { role: f.owner });
+      await rehearse(adminConnection(), f.db.database, [], { role: f.owner, applied: fltr });
       if ((await copies()).includes(busy)) await new Promise((r) => setTimeout(r, 100));
     }
     expect(await copies()).not.toContain(busy);
@@ -288,7 +267,7 @@ describe("the copy is always dropped", () => {
     expect(left).toHaveLength(1);
     expect(left[0]!.startsWith(SCRATCH_PREFIX)).toBe(true);
     const lines: string[] = [];
-    const report = await rehearse(adminConnection(), f.db.database, [], { role: f.owner, logger: (m) => lines.push(m) });
+    const report = await rehearse(adminConnection(), f.db.database, [], { role: f.owner, applied: fltr, logger: (m) => lines.push(m) });
     expect(report.steps).toEqual([]);
     expect(report.clone).toBeUndefined(); // nothing pending: no copy made
     expect(lines, lines.join("\n")).toContain(`scratch: dropped the database ${left[0]}, left over from a run that ended without cleaning up`);

@@ -15,7 +15,7 @@ let server: TestServer | undefined;
 export const TEST_ADMIN = "pgstack_admin";
 
 /** Creates (or resets the password of) the non-superuser admin; returns how to reach it. */
-async function createManagedStyleAdmin(superuser: ConnectionOptions): Promise<ConnectionOptions> {
+export async function createManagedStyleAdmin(superuser: ConnectionOptions): Promise<ConnectionOptions> {
   const password = randomBytes(18).toString("base64url");
   const client = await connect(superuser);
   try {

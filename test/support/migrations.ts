@@ -1,4 +1,6 @@
 /** Inline migrations for tests: the source takes an injected reader, so no files are needed. */
+import { expect } from "vitest";
+import { MigrationSourceError } from "../../infra/lifecycle/errors.js";
 import { loadMigrations, type Migration, type MigrationFileReader } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 
@@ -19,4 +21,11 @@ export function memoryReader(files: Record<string, string>): MigrationFileReader
 export async function inline(files: Record<string, string>): Promise<Migration[]> {
   await loadSqlParser();
   return loadMigrations("mem", memoryReader(files));
+}
+
+/** The {@link MigrationSourceError} loading inline migrations throws (asserted to be one). */
+export async function sourceError(files: Record<string, string>): Promise<MigrationSourceError> {
+  const err = await inline(files).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(MigrationSourceError);
+  return err as MigrationSourceError;
 }

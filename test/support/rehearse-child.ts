@@ -4,20 +4,23 @@
  * PGSTACK_CHILD_CONNECTION (JSON, in the environment: never on a command line). Prints each
  * progress line, then a final JSON line if it finishes.
  *
- *   node --import tsx test/support/rehearse-child.ts <database> <role> <template|dump-restore>
+ *   node --import tsx test/support/rehearse-child.ts <database> <role> <template|build-copy>
+ *
+ * The database has fltr's migrations applied (the fixtures' fltrDatabase).
  */
-import { rehearse, sha256, type ConnectionOptions } from "../../infra/lifecycle/index.js";
+import { loadMigrations, rehearse, sha256, type ConnectionOptions } from "../../infra/lifecycle/index.js";
 
 async function main(): Promise<void> {
   const [database, role, method] = process.argv.slice(2);
   const raw = process.env["PGSTACK_CHILD_CONNECTION"];
-  if (!database || !role || !raw) throw new Error("usage: PGSTACK_CHILD_CONNECTION=<json> rehearse-child.ts <database> <role> [dump-restore]");
+  if (!database || !role || !raw) throw new Error("usage: PGSTACK_CHILD_CONNECTION=<json> rehearse-child.ts <database> <role> [build-copy]");
   const sql = "SELECT pg_sleep(60);\n";
   const report = await rehearse(JSON.parse(raw) as ConnectionOptions, database, [
     { id: 900, name: "0900_slow", file: "migrations/x/0900_slow.sql", checksum: sha256(sql), sql, inTransaction: true },
   ], {
     role,
-    ...(method === "dump-restore" ? { method: "dump-restore" as const } : {}),
+    applied: await loadMigrations("migrations/fltr"),
+    ...(method === "build-copy" ? { method: "build-copy" as const } : {}),
     logger: (m) => process.stdout.write(`${m}\n`),
   });
   process.stdout.write(`${JSON.stringify({ steps: report.steps.length, dropped: report.cloneDropped })}\n`);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { mergeSummary, parseArgs, plan } from "../../scripts/bench.js";
 import { BenchArgumentError, MODULE_SIZES, MODULES } from "../../scripts/bench/options.js";
+import { resourcesIn } from "../../scripts/bench/dev-preview.js";
 
 describe("npm run bench: one options parser for every module", () => {
   it("defaults are the issue's sizes; --quick shrinks them; explicit flags win", () => {
@@ -40,7 +41,7 @@ describe("npm run bench: one options parser for every module", () => {
       message = (e as Error).message;
     }
     expect(message).toBe(`--only: unknown module "extra" (known modules: ${MODULES.join(", ")})`);
-    expect(MODULES).toEqual(["apply", "introspect", "engine", "preview", "state", "safety", "drift"]);
+    expect(MODULES).toEqual(["apply", "introspect", "engine", "preview", "devpreview", "state", "safety", "drift", "adopt"]);
     expect(() => parseArgs(["--only"])).toThrow(/--only needs one or more of apply, introspect/);
   });
 
@@ -59,6 +60,8 @@ describe("npm run bench: one options parser for every module", () => {
     // The safety and drift modules, which once ignored --quick, get the small sizes.
     expect(quick.find((p) => p.module === "safety")?.sizes).toEqual({ rounds: 1, safetyMigrations: 100 });
     expect(quick.find((p) => p.module === "drift")?.sizes).toEqual({ rounds: 1, driftMigrations: 50, tables: 300 });
+    expect(quick.find((p) => p.module === "adopt")?.sizes).toEqual({ rounds: 1, adoptMigrations: 30 });
+    expect(parseArgs(["--only", "adopt,devpreview", "--adopt-migrations", "7"])).toMatchObject({ only: ["adopt", "devpreview"], adoptMigrations: 7 });
   });
 
   it("merges every module's keys into one JSON object and refuses a key two modules report", () => {
@@ -67,5 +70,12 @@ describe("npm run bench: one options parser for every module", () => {
     mergeSummary(summary, "drift", { driftColdRatio: 1.1, driftWarmRatio: 0.1 });
     expect(summary).toEqual({ quick: true, safetyRatio: 0.2, safetyMet: true, driftColdRatio: 1.1, driftWarmRatio: 0.1 });
     expect(() => mergeSummary(summary, "drift", { safetyRatio: 1 })).toThrow(/bench module drift reports "safetyRatio", which is reported already/);
+  });
+
+  it("counts every resource of an up's summary, and refuses output without one", () => {
+    const out = "Updating (dev):\n ~ pgstack:MigrationSet fltr updated\n\nResources:\n    ~ 2 updated\n    37 unchanged\n\nDuration: 4s\n";
+    expect(resourcesIn(out)).toBe(39);
+    expect(resourcesIn("Resources:\n    + 12 created\n\nDuration: 1s\n")).toBe(12);
+    expect(() => resourcesIn("error: boom\n")).toThrow(/no "Resources:" summary/);
   });
 });

@@ -107,7 +107,12 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(m.migrations[3]?.inTransaction).toBe(false);
     expect(m.role).toBe("fltr_owner");
     expect(run.byName("fltr-reset").inputs).toMatchObject({ generation: 1, allowed: true, stack: "dev", configPath: "pgstack:databases[0].reset" });
-    expect(run.byName("fltr-backup").inputs["create"]).toContain("mkdir -p 'backups/dev/fltr'");
+    // The script rides in the environment, so a failure shows pg_dump's error, not the script.
+    const backup = run.byName("fltr-backup").inputs as { create: string; update: string; logging: string; environment: Record<string, unknown> };
+    expect([backup.create, backup.logging]).toEqual(['sh -c "$PGSTACK_BACKUP"', "none"]);
+    expect(unwrapSecret(backup.environment)).toMatchObject({ PGSTACK_BACKUP: expect.stringContaining("mkdir -p 'backups/dev/fltr'") });
+    expect(backup.update).toBe('printf "%s" "$PULUMI_COMMAND_STDOUT"');
+    expect(run.byName("fltr-guard").inputs["backup"]).toEqual({ enabled: true, configPath: "pgstack:databases[0]", generation: 1, everyDeploy: false });
     expect(run.byName("fltr-backup").inputs["triggers"]).toEqual([1]);
   });
 

@@ -15,8 +15,9 @@ describe("formatRehearsal", () => {
   it("shows each migration with its status, time, rows, error at file:line:col and schema change", () => {
     const report: RehearsalReport = {
       database: "bazaar",
-      method: "dump-restore",
+      method: "build-copy",
       rowLimit: 10000,
+      built: 4,
       fallbackReason: "2 other session(s) are connected to bazaar; a template copy would need them gone",
       durationMs: 2345,
       cloneDropped: true,
@@ -28,7 +29,7 @@ describe("formatRehearsal", () => {
     };
     expect(formatRehearsal(report)).toBe(
       [
-        "rehearsal of 3 pending migration(s) on a copy with at most 10000 rows per table (dump and restore: 2 other session(s) are connected to bazaar; a template copy would need them gone), 2.3 s:",
+        "rehearsal of 3 pending migration(s) on a copy with at most 10000 rows per table (the schema built from 4 applied migration(s), rows by COPY: 2 other session(s) are connected to bazaar; a template copy would need them gone), 2.3 s:",
         "  ok      0005_fold_exports  (12 ms, 621 rows)",
         "            - table public.bazaar_exports",
         "  FAILED  0006_uuid          (3 ms)",

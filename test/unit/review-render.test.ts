@@ -233,9 +233,9 @@ describe("the Markdown comment", () => {
     expect(md).toContain("| 0005_add_tags | ✅ ok | 12 ms | 0 | + table public.document_tags; + table public.tags |");
     const failed = { ...SAMPLE_REHEARSAL.steps[0]!, status: "failed" as const, error: "migrations/fltr/0005_add_tags.sql:3:1: relation \"documents\" does not exist (SQLSTATE 42P01)", rowsAffected: 3, schemaChange: [] };
     const skipped = { ...SAMPLE_REHEARSAL.steps[0]!, name: "0006_more", status: "skipped" as const, schemaChange: [] };
-    const sample = { ...SAMPLE_REHEARSAL, method: "dump-restore" as const, rowLimit: 10_000, fallbackReason: "other sessions are connected", steps: [failed, skipped] };
+    const sample = { ...SAMPLE_REHEARSAL, method: "build-copy" as const, rowLimit: 10_000, built: 4, fallbackReason: "other sessions are connected", steps: [failed, skipped] };
     const out = renderMarkdown(sampleReport([sampleDatabase({ rehearsal: sample })]));
-    expect(out).toContain("**Rehearsal:** 2 pending migration(s) on a copy with at most 10000 rows per table (dump and restore: other sessions are connected), 1234 ms; the copy was dropped.");
+    expect(out).toContain("**Rehearsal:** 2 pending migration(s) on a copy with at most 10000 rows per table (the schema built from 4 applied migration(s), rows by COPY: other sessions are connected), 1234 ms; the copy was dropped.");
     expect(out).toContain('| 0005_add_tags | ⛔ failed: migrations/fltr/0005_add_tags.sql:3:1: relation "documents" does not exist (SQLSTATE 42P01) | 12 ms | 3 (rolled back) | none |');
     expect(out).toContain("| 0006_more | not run (an earlier migration failed) | 12 ms | 0 | none |");
     const off = renderMarkdown(sampleReport([sampleDatabase({ rehearsal: { skipped: "off (pgstack:safety.rehearsal)" } })]));

@@ -7,15 +7,9 @@ import { loadSqlParser, splitStatements } from "../../infra/lifecycle/sql.js";
 import { lineColumnAt, pgPositionToOffset } from "../../infra/lifecycle/text.js";
 import { schemaDdl } from "../../infra/lifecycle/reset.js";
 import { schemaDdlAfterMigrations } from "../../infra/lifecycle/migration-schemas.js";
-import { inline, memoryReader } from "../support/migrations.js";
+import { inline, memoryReader, sourceError } from "../support/migrations.js";
 
 beforeAll(loadSqlParser);
-
-async function sourceError(files: Record<string, string>): Promise<MigrationSourceError> {
-  const err = await inline(files).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(MigrationSourceError);
-  return err as MigrationSourceError;
-}
 
 describe("migration source", () => {
   it("orders by version, takes sha256 checksums and reads the no-transaction directive", async () => {

@@ -54,16 +54,20 @@ export async function lintWithSquawk(pending: readonly Migration[], options: { p
       hint: "run `npm ci` (it installs @squawk-cli/linux-x64 as an optional dependency), or point PGSTACK_SQUAWK at a squawk binary",
     });
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-squawk-"));
+  // Asynchronous file work throughout: hundreds of small writes and the removal cost seconds on a
+  // slow disk, and the safety check's rules and live counts run on the main thread meanwhile.
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "pgstack-squawk-"));
   try {
     const byTemp = new Map<string, Migration>();
     const groups: Record<"tx" | "noTx", string[]> = { tx: [], noTx: [] };
-    pending.forEach((m, i) => {
-      const name = `${String(i).padStart(5, "0")}.sql`;
-      fs.writeFileSync(path.join(dir, name), m.sql, { mode: 0o600 });
-      byTemp.set(name, m);
-      groups[m.inTransaction ? "tx" : "noTx"].push(name);
-    });
+    await Promise.all(
+      pending.map((m, i) => {
+        const name = `${String(i).padStart(5, "0")}.sql`;
+        byTemp.set(name, m);
+        groups[m.inTransaction ? "tx" : "noTx"].push(name);
+        return fs.promises.writeFile(path.join(dir, name), m.sql, { mode: 0o600 });
+      }),
+    );
     const findings: Finding[] = [];
     for (const [kind, files] of Object.entries(groups)) {
       if (files.length === 0) continue;
@@ -85,7 +89,7 @@ export async function lintWithSquawk(pending: readonly Migration[], options: { p
     }
     return findings;
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    await fs.promises.rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -170,3 +170,16 @@ async function readHistoryEntries(client: pg.Client): Promise<HistoryEntry[]> {
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The keys of the tables {@link readSchema} reads (`schema.table`, quoted as it quotes them),
+ * without their structure: one light query, for callers that only need to know which tables exist
+ * (adoption's build narrows which versions it reads in full by it).
+ */
+export async function readTableKeys(client: pg.Client, options: Pick<StructureOptions, "schemas"> = {}): Promise<string[]> {
+  const { rows } = await client.query<{ key: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND ${schemaCondition(options.schemas)}`,
+  );
+  return rows.map((r) => r.key).sort(cmp);
+}

@@ -1,0 +1,122 @@
+/**
+ * adoptRatio: adopting a database that N migrations built (100) against applying the same N
+ * with pgstack's apply, in the same run.
+ *
+ * Setup (untimed): N generated migrations (generate.ts: tables, indexes, foreign keys, rows); a
+ * template database built by them as the owner, with pgstack's history then dropped (as another
+ * tool or `create_all` would leave it); one copy of it per timed run, and one empty database per
+ * timed run for the apply.
+ *
+ * Timed, round-robin per round (medians of the timed rounds after one warm-up), each from the
+ * files on disk with no parse cache, connection included:
+ *   - the floor: `loadMigrations` + `applyMigrations` of the N on the empty database;
+ *   - adoption: `loadMigrations` + `applyMigrations` with the adopter `up` uses (the MigrationSet's
+ *     `adopt`: the live schema read, the migrations built in a scratch database and compared at
+ *     every version, the N recorded as `baselined`), on a copy of the built database.
+ * Each run is verified: N history rows, all `baselined` for adoption and none for the apply.
+ */
+import * as path from "node:path";
+import type pg from "pg";
+import { adoptionInput, adoptionOptions } from "../../infra/importers/adoption.js";
+import { applyMigrations } from "../../infra/lifecycle/apply.js";
+import { baselineAdopter } from "../../infra/lifecycle/baseline.js";
+import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
+import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
+import { loadMigrations } from "../../infra/lifecycle/source.js";
+import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import type { TestServer } from "../../test/support/postgres.js";
+import { writeMigrations } from "./generate.js";
+import type { BenchOptions } from "./options.js";
+import { count, median, pairedRatio, progress, r4, rotate, settle, since, verdict } from "./stats.js";
+
+/** Goal of the issue: adopting costs at most 1.5× applying the same migrations. */
+export const ADOPT_GOAL = 1.5;
+const OWNER = "bench_adopt_owner";
+
+/** The adopt measure, as report lines and keys. */
+export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
+  const n = opts.adoptMigrations;
+  await loadSqlParser();
+  const { migrationsDir } = writeMigrations(path.join(tmp, "adopt"), n);
+  const tpl = "bench_adopt_tpl";
+  const created: string[] = [];
+  const name = (kind: "adopt" | "apply", r: number) => `bench_adopt_${kind}_r${r}`;
+  const db = (database: string): ConnectionOptions => ({ ...server.admin, database });
+  try {
+    await admin.query(`CREATE ROLE ${OWNER}`);
+    await admin.query(`CREATE DATABASE ${tpl} OWNER ${OWNER}`);
+    created.push(tpl);
+    const t = await connect(db(tpl));
+    try {
+      const built = await applyMigrations(t, await loadMigrations(migrationsDir), { database: tpl, role: OWNER });
+      if (built.error) throw built.error;
+      // What another tool leaves: the tables, and no pgstack history.
+      await t.query("DROP SCHEMA pgstack CASCADE");
+    } finally {
+      await t.end();
+    }
+    for (let r = 0; r <= opts.rounds; r++) {
+      await admin.query(`CREATE DATABASE ${quoteIdent(name("adopt", r))} TEMPLATE ${tpl} OWNER ${OWNER}`);
+      created.push(name("adopt", r));
+      await admin.query(`CREATE DATABASE ${quoteIdent(name("apply", r))} OWNER ${OWNER}`);
+      created.push(name("apply", r));
+    }
+    progress(`adopt: ${n} migrations; the built database and ${2 * (opts.rounds + 1)} copies are ready (not timed)`);
+
+    const run = async (kind: "adopt" | "apply", r: number): Promise<number> => {
+      const database = name(kind, r);
+      const started = performance.now();
+      const migrations = await loadMigrations(migrationsDir);
+      const client = await connect(db(database));
+      try {
+        const adopt = kind === "adopt" ? { adopt: baselineAdopter(database, adoptionOptions(adoptionInput({ connection: db(database), role: OWNER }, migrations))) } : {};
+        const res = await applyMigrations(client, migrations, { database, role: OWNER, ...adopt });
+        const seconds = since(started);
+        if (res.error) throw res.error;
+        const baselined = await count(client, "SELECT count(*) AS n FROM pgstack.migrations WHERE baselined");
+        const rows = await count(client, "SELECT count(*) AS n FROM pgstack.migrations");
+        const expected = kind === "adopt" ? { ran: 0, baselined: n } : { ran: n, baselined: 0 };
+        if (res.results.length !== expected.ran || baselined !== expected.baselined || rows !== n) {
+          throw new Error(`adopt: ${kind} on ${database} ran ${res.results.length}, recorded ${rows} (${baselined} baselined); expected ${expected.ran} run and ${n} recorded (${expected.baselined} baselined)`);
+        }
+        return seconds;
+      } finally {
+        await client.end();
+      }
+    };
+
+    const samples = { adopt: [] as number[], apply: [] as number[] };
+    for (let r = 0; r <= opts.rounds; r++) {
+      const times: Record<string, number> = {};
+      for (const kind of rotate(["adopt", "apply"] as const, r)) {
+        await settle(admin);
+        times[kind] = await run(kind, r);
+      }
+      progress(`adopt ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: adopt ${times["adopt"]?.toFixed(3)} s, apply ${times["apply"]?.toFixed(3)} s`);
+      if (r === 0) continue;
+      samples.adopt.push(times["adopt"] ?? Number.NaN);
+      samples.apply.push(times["apply"] ?? Number.NaN);
+    }
+    const adopt = median(samples.adopt);
+    const apply = median(samples.apply);
+    const ratio = adopt / apply;
+    const paired = pairedRatio(samples.adopt, samples.apply);
+    return {
+      lines: [
+        `adoptRatio — adopting a database built by ${n} migrations vs applying the same ${n} (load + apply, medians of ${opts.rounds}):`,
+        `  apply ${apply.toFixed(3)} s, adoption ${adopt.toFixed(3)} s: ${ratio.toFixed(2)}× (paired ${paired.toFixed(2)}×); goal ≤ ${ADOPT_GOAL}×: ${verdict(ratio <= ADOPT_GOAL)}`,
+      ],
+      summary: {
+        adoptMigrations: n,
+        adoptSeconds: r4(adopt),
+        adoptApplySeconds: r4(apply),
+        adoptRatio: r4(ratio),
+        adoptRatioPaired: r4(paired),
+        adoptMet: ratio <= ADOPT_GOAL,
+      },
+    };
+  } finally {
+    for (const d of created.reverse()) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(d)}`).catch(() => undefined);
+    await admin.query(`DROP ROLE IF EXISTS ${OWNER}`).catch(() => undefined);
+  }
+}
