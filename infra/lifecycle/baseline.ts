@@ -11,7 +11,7 @@ import { buildDeclaredSchema } from "./declared.js";
 import { errorMessage, NotReadableYetError, PgstackError } from "./errors.js";
 import { historyExists, readHistory, recordBaselined } from "./history.js";
 import { introspect } from "./introspect.js";
-import { diffSchemas, readSchema, type SchemaSnapshot } from "./schema/index.js";
+import { diffSchemas, OBJECT_MAPS, readSchema, type SchemaSnapshot } from "./schema/index.js";
 import type { Migration } from "./source.js";
 import { splitStatements } from "./sql.js";
 
@@ -98,6 +98,16 @@ export async function needsBaseline(client: pg.Client, schemas: readonly string[
   return (await introspect(client, { schemas })).tables.length > 0;
 }
 
+/** `live` with, of every kind, only the objects some version creates (tables: `tables`, the names every step read). */
+function onlyDeclared(live: SchemaSnapshot, snapshots: readonly SchemaSnapshot[], tables: ReadonlySet<string>): SchemaSnapshot {
+  const out = { ...live } as Record<string, unknown>;
+  for (const map of OBJECT_MAPS) {
+    const declared = map === "tables" ? tables : new Set(snapshots.flatMap((s) => Object.keys(s[map] ?? {})));
+    out[map] = Object.fromEntries(Object.entries(live[map] ?? {}).filter(([name]) => declared.has(name)));
+  }
+  return out as unknown as SchemaSnapshot;
+}
+
 /**
  * Plans adoption without changing the live database: undefined when there is nothing to adopt
  * (a history exists, no managed table exists, or there are no migrations). Otherwise the version
@@ -144,7 +154,8 @@ export async function planBaseline(
     // Tables no migration ever creates (another tool's history table, a hand-made one) cannot tell
     // which migrations ran, and no migration trips over them: they are left out of the comparison.
     const declared = new Set(steps.flatMap((s) => s.tables));
-    const compared: SchemaSnapshot = { ...live, tables: Object.fromEntries(Object.entries(live.tables).filter(([name]) => declared.has(name))) };
+    // The same holds for every kind (a hand-made view, an extension no migration creates).
+    const compared = onlyDeclared(live, steps.flatMap((s) => (s.snapshot ? [s.snapshot] : [])), declared);
     // A version not read in full differs in its tables: never equal, and left out of "closest".
     const differences = steps.map((s) => (s.snapshot ? diffSchemas(s.snapshot, compared, { history: false, structureOnly: true, labels: ADOPTION_LABELS }) : undefined));
     return { declared, differences };
@@ -186,7 +197,7 @@ export async function planBaseline(
   if (matches.length > 1 && unreadable) throw unreadable;
   if (matches.length > 1) {
     throw new BaselineRefusedError(
-      `database "${database}": its schema equals several versions (${matches.map(label).join(", ")}): they differ in no table, column, constraint or index, ` +
+      `database "${database}": its schema equals several versions (${matches.map(label).join(", ")}): they differ in no object (table, column, constraint, index, view, function, type…), ` +
         `so pgstack cannot tell which of them already ran; nothing was applied or recorded`,
       [],
       `set ${setting}: <version> to say which (pgstack still verifies it), then run again`,

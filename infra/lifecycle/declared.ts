@@ -20,7 +20,7 @@ import { loadSqlParser } from "./sql.js";
 
 
 /** Bumped whenever the snapshot's shape, the introspection or the build changes, so old cache entries miss. */
-const CACHE_FORMAT = 4;
+const CACHE_FORMAT = 5;
 
 /** Options of {@link buildDeclaredSchema}. */
 export interface DeclaredOptions {

@@ -65,6 +65,8 @@ export interface Inventory {
   tables: TableInfo[];
   /** sha256 over the normalized structure (no row counts), stable across runs and servers. */
   fingerprint: string;
+  /** The whole schema model it is a view of (every kind, not only tables), for comparisons. */
+  snapshot: SchemaSnapshot;
 }
 
 /** Options for {@link introspect}. */
@@ -112,7 +114,7 @@ export async function introspect(client: pg.Client, options: IntrospectOptions =
   }
   if (options.exactCounts) await countRows(client, tables);
   else await countRows(client, small);
-  return { tables, fingerprint: fingerprintOf(tables) };
+  return { tables, fingerprint: fingerprintOf(tables), snapshot };
 }
 
 /** Row statistics and sizes of the tables, keyed as the snapshot keys them. */

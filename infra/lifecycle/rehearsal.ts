@@ -232,7 +232,7 @@ async function runSteps(
       error = stepError(err);
     }
     const rowsAffected = rowsBetween(writtenBefore, await rowsWritten(owner));
-    const schemaChange = diffSchemas(before, await readSchema(client, { history: false }), { labels: CHANGE_LABELS, known: "compare" });
+    const schemaChange = diffSchemas(before, await readSchema(client, { history: false }), { labels: CHANGE_LABELS, known: "compare", tableParts: "list" });
     if (error) {
       failed = true;
       log(`${m.name} failed on the copy: ${error}`);

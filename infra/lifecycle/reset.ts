@@ -143,12 +143,16 @@ export async function resetDatabase(client: pg.Client, options: ResetOptions): P
         refuseUnlessAccepted(locked, options);
         for (const s of options.schemas) {
           log.info(`${db}: dropping schema ${s.name} (CASCADE)`);
+          // Its comment (`public`'s "standard public schema") is the schema's, not the migrations': kept, or drift would name it.
+          const { rows } = await client.query<{ c: string | null }>(`SELECT obj_description(to_regnamespace(${quoteLiteral(s.name)}), 'pg_namespace') AS c`);
           await runSchemaDdl(client, db, `DROP SCHEMA IF EXISTS ${quoteIdent(s.name)} CASCADE`);
           if (options.createdByMigrations?.includes(s.name)) {
             log.info(`${db}: schema ${s.name} is left to the migration that creates it; its owner and grants follow that migration`);
             continue;
           }
           await runSchemaDdl(client, db, schemaDdl(s).join(";\n"));
+          const comment = rows[0]?.c;
+          if (comment) await runSchemaDdl(client, db, `COMMENT ON SCHEMA ${quoteIdent(s.name)} IS ${quoteLiteral(comment)}`);
           log.info(`${db}: recreated schema ${s.name} owned by ${s.owner}, ${s.grants.length} grant(s) restored`);
         }
         // The repeatables' log too: their objects went with the schemas, so they all run again.

@@ -17,6 +17,7 @@ import {
   findingMark,
   migrationsLine,
   rehearsalLine,
+  schemaChangesLine,
   resetLine,
   safetyLine,
   safetySkippedLine,
@@ -77,6 +78,7 @@ function database(db: DatabaseReview): string {
   if (db.reset?.tables.length) out.push(table(["Table", "Rows lost"], db.reset.tables.map((t) => [t.table, String(t.rows)])));
   out.push(`<p><b>Drift:</b> ${inline(driftLine(db))}</p>${db.drift?.length ? `<ul>${db.drift.map((d) => `<li>${esc(d)}</li>`).join("")}</ul>` : ""}`);
   out.push(db.access.length ? `<p><b>Roles and grants:</b></p>${table(["Op", "Kind", "Resource", "Change"], db.access.map(accessCells))}` : "<p><b>Roles and grants:</b> no changes.</p>");
+  if (db.schemaChanges) out.push(`<p><b>Schema changes:</b> ${schemaChangesLine(db.schemaChanges)}</p>${db.schemaChanges.length ? `<ul>${db.schemaChanges.map((d) => `<li>${code(d)}</li>`).join("")}</ul>` : ""}`);
   if (db.diagram) {
     const removed = db.diagram.removed.length ? ` Removed: ${db.diagram.removed.map(code).join(", ")}.` : "";
     out.push(`<p><b>Schema after the PR:</b> ${esc(diagramLegend(db))}${removed}</p>`);

@@ -14,6 +14,7 @@ import {
   findingMark,
   migrationsLine,
   rehearsalLine,
+  schemaChangesLine,
   resetLine,
   safetyLine,
   safetySkippedLine,
@@ -117,6 +118,7 @@ function databaseBlocks(db: DatabaseReview, sqlLines: number | undefined): strin
       ? "**Roles and grants:** no changes."
       : ["**Roles and grants:**", "", "| Op | Kind | Resource | Change |", "|---|---|---|---|", ...db.access.map((c) => `| ${accessCells(c).map(cell).join(" | ")} |`)].join("\n"),
   );
+  if (db.schemaChanges) blocks.push(`**Schema changes:** ${schemaChangesLine(db.schemaChanges)}${db.schemaChanges.length ? `\n\n${db.schemaChanges.map((d) => `- ${code(d)}`).join("\n")}` : ""}`);
   if (db.diagram) {
     const removed = db.diagram.removed.length ? `\n\nRemoved: ${db.diagram.removed.map(code).join(", ")}.` : "";
     // Without the class lines: older Mermaid builds (as a host may run) reject them in an

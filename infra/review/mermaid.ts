@@ -1,16 +1,19 @@
 /**
- * The ER diagram of the schema after a PR: a Mermaid `erDiagram` with every table's key columns
- * and foreign keys, added and changed tables marked. A large schema is cut to the tables the PR
+ * The ER diagram of the schema after a PR: a Mermaid `erDiagram` with every table's key columns,
+ * enum columns (with their labels) and foreign keys, added and changed tables marked. A large schema is cut to the tables the PR
  * touches and their direct neighbours.
  */
 import type { TableInfo } from "../lifecycle/introspect.js";
 import { knownTable } from "../lifecycle/schema/known.js";
+import type { TypeStructure } from "../lifecycle/schema/model.js";
 import type { DiagramRelation, DiagramTable, SchemaDiagram } from "./model.js";
 
 /** Options of {@link buildDiagram}. */
 export interface DiagramOptions {
   /** Above this many tables only touched tables and their neighbours are drawn. Default 30. */
   maxTables?: number;
+  /** The schema's types (the snapshot's `types`): columns of an enum type are drawn with their labels. */
+  types?: Readonly<Record<string, TypeStructure>>;
 }
 
 const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
@@ -32,6 +35,9 @@ function structure(t: TableInfo): string {
  */
 export function buildDiagram(before: readonly TableInfo[], after: readonly TableInfo[], options: DiagramOptions = {}): SchemaDiagram {
   const maxTables = options.maxTables ?? 30;
+  const types = options.types ?? {};
+  // An enum column's type as format_type spells it (`public.mood`) is the type's key; arrays of enums stay plain.
+  const labelsOf = (type: string): string[] | undefined => (Object.hasOwn(types, type) && types[type]?.kind === "enum" ? types[type].labels : undefined);
   const old = new Map(before.map((t) => [key(t), t]));
   const afterKeys = new Set(after.map(key));
   const all: DiagramTable[] = after.map((t) => {
@@ -42,12 +48,16 @@ export function buildDiagram(before: readonly TableInfo[], after: readonly Table
       id: key(t),
       status: !prev ? "added" : structure(prev) !== structure(t) ? "changed" : "unchanged",
       columns: t.columns
-        .filter((c) => pk.has(c.name) || fkCols.has(c.name))
-        .map((c) => ({
-          name: c.name,
-          type: c.type,
-          key: [...(pk.has(c.name) ? (["PK"] as const) : []), ...(fkCols.has(c.name) ? (["FK"] as const) : [])],
-        })),
+        .filter((c) => pk.has(c.name) || fkCols.has(c.name) || labelsOf(c.type) !== undefined)
+        .map((c) => {
+          const labels = labelsOf(c.type);
+          return {
+            name: c.name,
+            type: c.type,
+            key: [...(pk.has(c.name) ? (["PK"] as const) : []), ...(fkCols.has(c.name) ? (["FK"] as const) : [])],
+            ...(labels ? { labels } : {}),
+          };
+        }),
     };
   });
   const notNull = new Map(after.map((t) => [key(t), new Set(t.columns.filter((c) => !c.nullable).map((c) => c.name))]));
@@ -135,7 +145,12 @@ export function toMermaid(tables: readonly DiagramTable[], relations: readonly D
       continue;
     }
     lines.push(`${head} {`);
-    for (const c of t.columns) lines.push(`    ${attrType(c.type)} ${word(c.name)}${c.key.length ? ` ${c.key.join(", ")}` : ""}`);
+    for (const c of t.columns) {
+      // An enum column: its type's own name, and its labels as the attribute's comment.
+      const type = c.labels ? attrType(displayName(c.type)) : attrType(c.type);
+      const comment = c.labels ? ` "${label(`enum: ${c.labels.join(", ")}`)}"` : "";
+      lines.push(`    ${type} ${word(c.name)}${c.key.length ? ` ${c.key.join(", ")}` : ""}${comment}`);
+    }
     lines.push("  }");
   }
   for (const r of relations) {

@@ -60,8 +60,8 @@ export interface DiagramTable {
   /** `schema.table`. */
   id: string;
   status: "added" | "changed" | "unchanged";
-  /** Key columns only (primary and foreign key), in table order. */
-  columns: { name: string; type: string; key: ("PK" | "FK")[] }[];
+  /** Key columns (primary and foreign key) and enum columns, in table order. */
+  columns: { name: string; type: string; key: ("PK" | "FK")[]; /** An enum column's labels, in order. */ labels?: string[] }[];
 }
 
 /** A foreign key edge. */
@@ -121,6 +121,11 @@ export interface DatabaseReview {
   /** `undefined`: no verified state to compare with (a new stack or database). Empty: in sync. */
   drift?: string[];
   access: AccessChange[];
+  /**
+   * The schema after the PR against the live one, every kind, one line per object in the schema
+   * differ's words (`+ view public.active_users`, `~ function public.f(): body changed`).
+   */
+  schemaChanges?: string[];
   /** The schema after the PR; `schemaError` says why it is missing. */
   diagram?: SchemaDiagram;
   schemaError?: string;

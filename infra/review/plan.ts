@@ -20,6 +20,7 @@ import {
   type Logger,
   type ManagedSchema,
   type Migration,
+  type Inventory,
   type TableInfo,
   withScratchDatabase,
 } from "../lifecycle/index.js";
@@ -31,6 +32,7 @@ import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { acceptsDataLoss, resetVerdict } from "../lifecycle/reset-policy.js";
 import { legacyDriftStatus, type InventoryTable } from "../lifecycle/inventory.js";
 import { judgeDriftPolicy, measureDriftAtHead, type DeclaredInput } from "../lifecycle/drift.js";
+import { CHANGE_LABELS, diffSchemas, emptySnapshot, type SchemaSnapshot } from "../lifecycle/schema/index.js";
 import { buildDiagram } from "./mermaid.js";
 import type { DatabaseReview, PendingMigration, ResetPlan } from "./model.js";
 import { reviewRehearsalOf } from "./safety-types.js";
@@ -77,6 +79,7 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   );
   const plan: DatabasePlan = { database: db.name, exists, applied: 0, pending: [], historyProblems: [] };
   let live: TableInfo[] = [];
+  let liveSnapshot: SchemaSnapshot = emptySnapshot();
   let pending: Migration[] = input.migrations;
   /** Set when the pending migrations run on empty schemas (a new database, or after the reset). */
   let empty: string | undefined = "the database does not exist yet: `pulumi up` creates it";
@@ -105,7 +108,9 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
       const status = "refusal" in state.adoption ? "refused" : "deferred" in state.adoption ? "deferred" : "adopts";
       plan.adoption = { text: describeAdoption(state.adoption), status };
     }
-    live = (await introspect(client, { schemas: db.schemas, exactCounts: true })).tables;
+    const inventory = await introspect(client, { schemas: db.schemas, exactCounts: true });
+    live = inventory.tables;
+    liveSnapshot = inventory.snapshot;
     plan.reset = resetPlan(input, state.recordedGeneration, live);
     const rebuilds = plan.reset?.guard === "allowed";
     pending = rebuilds ? input.migrations : plan.historyProblems.length ? [] : state.pending;
@@ -138,7 +143,10 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
   log.info(`${db.name}: building the schema after the PR in a throwaway database`);
   try {
     const after = await shadowBuild(admin, db, input.migrations);
-    plan.diagram = buildDiagram(live, after, { maxTables: input.maxDiagramTables });
+    plan.diagram = buildDiagram(live, after.tables, { maxTables: input.maxDiagramTables, types: after.snapshot.types });
+    // Every kind, in the one differ's words: what the schema after the PR has that the live one has not.
+    // Structure only: the throwaway build has no stack grants or schema owners, so those would be noise.
+    plan.schemaChanges = diffSchemas(liveSnapshot, after.snapshot, { labels: CHANGE_LABELS, history: false, structureOnly: true, tableParts: "list" });
   } catch (err) {
     plan.schemaError = errorMessage(err);
   }
@@ -222,11 +230,11 @@ async function driftOf(client: pg.Client, input: PlanInput, verified: VerifiedSt
  * Every migration applied to a scratch database on the same server (as the owner, confined, as
  * in production), introspected, then dropped, whatever happened.
  */
-export async function shadowBuild(admin: ConnectionOptions, db: DatabaseConfig, migrations: readonly Migration[]): Promise<TableInfo[]> {
+export async function shadowBuild(admin: ConnectionOptions, db: DatabaseConfig, migrations: readonly Migration[]): Promise<Inventory> {
   return withScratchDatabase({ ...admin, database: "postgres" }, { purpose: "review", owner: db.owner, migrations }, async (scratch) => {
     for (const s of schemasToPrecreate(db.schemas.map((name) => ({ name })), migrations).map((x) => x.name)) await scratch.admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)} AUTHORIZATION ${quoteIdent(db.owner)}`);
     const result = await applyMigrations(await scratch.ownerSession(), scratch.migrations, { database: `${db.name} (scratch copy ${scratch.name})`, role: db.owner, session: db.session });
     if (result.error) throw result.error;
-    return (await introspect(scratch.admin, { schemas: db.schemas })).tables;
+    return introspect(scratch.admin, { schemas: db.schemas });
   });
 }

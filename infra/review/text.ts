@@ -102,3 +102,8 @@ export function diagramLegend(db: DatabaseReview): string {
 export function title(report: ReviewReport): string {
   return `pgstack review of stack \`${report.stack}\``;
 }
+
+/** The headline of the schema changes (the schema after the PR against the live one, every kind). */
+export function schemaChangesLine(changes: readonly string[]): string {
+  return changes.length === 0 ? "none (the schema after the PR equals the live one)." : `${changes.length} object(s) differ from the live schema (+ added, - removed, ~ changed):`;
+}

@@ -1,7 +1,8 @@
 /**
  * `npm run diff -- <stackA> <stackB>` on a copy of the project: two stacks (their config in
  * Pulumi.<stack>.yaml, the admin password a secret in the local backend) whose databases were
- * built by the same migrations, compared before and after a column is added by hand to one.
+ * built by the same migrations, compared before and after a column (then a view, a function and
+ * an enum) is added by hand to one.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -75,6 +76,26 @@ describe("npm run diff", () => {
     expect(diff("stage_b", "stage_a").stdout).toContain("~ public.datasets: - column archived_at timestamp with time zone (only in stage_b)");
     // The secret never shows.
     expect(`${r.stdout}${r.stderr}`).not.toContain(admin.password);
+  });
+
+  it("names a view, a function and an enum that only one stack has, one line each", async () => {
+    await query(
+      { ...admin, database: dbs.stage_b },
+      `SET ROLE ${owner};
+       CREATE TYPE job_state AS ENUM ('queued', 'done');
+       CREATE VIEW recent_datasets AS SELECT id FROM datasets ORDER BY id DESC LIMIT 10;
+       CREATE FUNCTION dataset_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM datasets $$;
+       RESET ROLE`,
+    );
+    const r = diff("stage_a", "stage_b", "--db", dbs.stage_b);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(
+      "  live schemas: 4 difference(s)\n" +
+        "    + enum public.job_state (only in stage_b)\n" +
+        "    ~ public.datasets: + column archived_at timestamp with time zone (only in stage_b)\n" +
+        "    + view public.recent_datasets (only in stage_b)\n" +
+        "    + function public.dataset_count() (only in stage_b)\n",
+    );
   });
 
   it("exits 2 on usage errors, saying what is wrong", () => {

@@ -120,7 +120,10 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
   it("3. a new migration shows in preview with its id and SQL, then up applies it (and a repeatable view after it)", async () => {
     fs.writeFileSync(
       path.join(p.dir, "migrations", "fltr_auth", "0004_add_team_members.sql"),
-      "CREATE TABLE team_members (\n    team_id text NOT NULL REFERENCES teams (id),\n    user_id text NOT NULL,\n    PRIMARY KEY (team_id, user_id)\n);\n",
+      "CREATE TABLE team_members (\n    team_id text NOT NULL REFERENCES teams (id),\n    user_id text NOT NULL,\n    PRIMARY KEY (team_id, user_id)\n);\n" +
+        // A view and a function, for the drift of scenario 5b.
+        "CREATE VIEW team_sizes AS SELECT team_id, count(*) AS members FROM team_members GROUP BY team_id;\n" +
+        "CREATE FUNCTION team_size(team text) RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM team_members WHERE team_id = team $$;\n",
     );
     // A repeatable over the new table: it can only run after 0004.
     fs.writeFileSync(path.join(p.dir, TEAM_VIEW), "CREATE OR REPLACE VIEW team_sizes AS\n  SELECT team_id, count(*) AS members\n    FROM team_members\n   GROUP BY team_id;\n");
@@ -231,6 +234,37 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expectHonest(previewThenUp(p, "dev"));
     expect(stackOutputs(p, "dev")["fltr"]?.["drift"]).toBe("in sync");
     expect(stackOutputs(p, "dev")["fltr"]?.["driftReport"]).toEqual([]);
+  });
+
+  it("5b. drift of a view and a function redefined by hand shows in refresh, one line each; up keeps it; undoing clears it", async () => {
+    const auth = conn("fltr_auth");
+    await query(
+      auth,
+      `SET ROLE fltr_auth_owner;
+       CREATE OR REPLACE VIEW team_sizes AS SELECT team_id, count(*) AS members FROM team_members WHERE user_id <> '' GROUP BY team_id;
+       CREATE OR REPLACE FUNCTION team_size(team text) RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(DISTINCT user_id) FROM team_members WHERE team_id = team $$;
+       RESET ROLE`,
+    );
+    const lines = ["~ view public.team_sizes: definition changed", "~ function public.team_size(team text): body changed"];
+    const refresh = p.ok(["refresh", "--stack", "dev", "--yes", "--diff"]);
+    for (const line of lines) expect(refresh.stdout).toContain(line);
+    const verificationOf = () => exportState(p, "dev").deployment.resources.find((r) => r.urn.endsWith("::fltr_auth-verification"));
+    expect(verificationOf()?.outputs?.["driftReport"]).toEqual(lines);
+    expect(verificationOf()?.outputs?.["drift"]).toBe(`drifted: ${lines.join("; ")}`);
+    // `up` does not bless it.
+    expectHonest(previewThenUp(p, "dev"));
+    expect(stackOutputs(p, "dev")["fltr_auth"]?.["driftReport"]).toEqual(lines);
+
+    await query(
+      auth,
+      `SET ROLE fltr_auth_owner;
+       CREATE OR REPLACE VIEW team_sizes AS SELECT team_id, count(*) AS members FROM team_members GROUP BY team_id;
+       CREATE OR REPLACE FUNCTION team_size(team text) RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM team_members WHERE team_id = team $$;
+       RESET ROLE`,
+    );
+    p.ok(["refresh", "--stack", "dev", "--yes"]);
+    expect(verificationOf()?.outputs?.["drift"]).toBe("in sync");
+    expect(verificationOf()?.outputs?.["driftReport"]).toEqual([]);
   });
 
   it("6. a reset-generation bump on dev: refusal with rows, then backup, nuke, rebuild, re-grant and re-apply", async () => {

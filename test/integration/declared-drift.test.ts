@@ -42,7 +42,7 @@ describe("the declared schema", () => {
     const declared = await buildDeclaredSchema(db, fltr, { role: owner, cacheDir: false, logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m) } });
     expect(logs).toContainEqual(expect.stringMatching(new RegExp(`^declared: building in the scratch database ${SCRATCH_PREFIX}`)));
     expect(Object.keys(declared.tables)).toEqual(["public.datasets", "public.documents", "public.processing_jobs"]);
-    expect(declared.tables["public.datasets"]?.columns["id"]).toEqual({ type: "bigint", nullable: false, default: "identity" });
+    expect(declared.tables["public.datasets"]?.columns["id"]).toEqual({ type: "bigint", nullable: false, default: "identity", identity: "always" });
     expect(declared.tables["public.processing_jobs"]?.indexes["public.processing_jobs_status_queued_at_idx"]).toContain("USING btree (status, queued_at)");
     expect(declared.history.map((h) => h.name)).toEqual(fltr.map((m) => m.name));
     expect(await shadows()).toEqual([]);

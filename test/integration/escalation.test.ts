@@ -94,7 +94,7 @@ describe("a migration that escalates from the owner to the admin", () => {
     // Drift in sync: the declared schema is the live one.
     expect(diffSchemas(declared, await readSchema(f.cl))).toEqual([]);
     // The review's schema-after-the-PR builds them all too.
-    const tables = await shadowBuild(adminConnection(), { name: f.db.database, owner: f.owner, schemas: ["public"] } as Parameters<typeof shadowBuild>[1], [...fltr, create]);
+    const { tables } = await shadowBuild(adminConnection(), { name: f.db.database, owner: f.owner, schemas: ["public"] } as Parameters<typeof shadowBuild>[1], [...fltr, create]);
     expect(tables.map((t) => t.name)).toContain("datasets");
     // A second preview's rehearsal of a later migration, with the role in place.
     const next = { ...pendingOf("more", `GRANT SELECT ON datasets TO ${reader};\n`), id: 6, name: "0006_more", file: "migrations/fltr/0006_more.sql" };

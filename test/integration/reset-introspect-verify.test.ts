@@ -137,6 +137,8 @@ describe("reset", () => {
     expect(await query(db, "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'")).toEqual([{ n: 0 }]);
     expect(await query(db, "SELECT to_regtype('job_status') AS t")).toEqual([{ t: null }]);
     expect(await query(db, "SELECT pg_get_userbyid(nspowner) AS o FROM pg_namespace WHERE nspname = 'public'")).toEqual([{ o: owner }]);
+    // The schema's own comment survives, as in a new database (else drift would name it).
+    expect(await query(db, "SELECT obj_description('public'::regnamespace, 'pg_namespace') AS c")).toEqual([{ c: "standard public schema" }]);
     expect(await readHistory(cl)).toEqual([]);
     expect(await readGeneration(cl)).toBe(2);
     expect(await query(db, "SELECT key FROM pgstack.meta WHERE key LIKE 'running:%'")).toEqual([]);

@@ -4,6 +4,7 @@ import { ConfigError, expectationsOf, parseStackConfig } from "../../infra/confi
 import { displayIdent, displayQualified, parseQualifiedName } from "../../infra/lifecycle/identifiers.js";
 import { parseForeignKeyRef, parseTableRef, verify } from "../../infra/lifecycle/verify.js";
 import type { Inventory, TableInfo } from "../../infra/lifecycle/introspect.js";
+import { emptySnapshot } from "../../infra/lifecycle/schema/model.js";
 
 function config(tables: string[], foreignKeys: string[] = []) {
   return {
@@ -114,6 +115,7 @@ describe("verify with quoted names", () => {
   it("finds quoted tables and foreign keys, and names missing ones quoted", () => {
     const inv: Inventory = {
       fingerprint: "x",
+      snapshot: emptySnapshot(),
       tables: [
         table("public", "users"),
         table("public", "bazaar-vid_exports", {

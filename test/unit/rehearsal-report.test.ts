@@ -1,6 +1,7 @@
 /** Pure parts of the rehearsal and the inventory: the report text, row estimates (the schema-change lines are the differ's: schema-diff.test.ts). */
 import { describe, expect, it } from "vitest";
 import { estimateRows, formatRowCount, type Inventory, type TableInfo } from "../../infra/lifecycle/introspect.js";
+import { emptySnapshot } from "../../infra/lifecycle/schema/model.js";
 import type { RehearsalReport } from "../../infra/lifecycle/rehearsal.js";
 import { formatRehearsal } from "../../infra/lifecycle/rehearsal-format.js";
 
@@ -8,7 +9,7 @@ const col = (name: string, type = "text", nullable = true, dflt: string | null =
 function table(name: string, extra: Partial<TableInfo> = {}): TableInfo {
   return { schema: "public", name, owner: "o", estimatedRows: 0, columns: [col("id", "bigint", false)], primaryKey: ["id"], foreignKeys: [], constraints: [], grants: [], indexes: [], ...extra };
 }
-const inv = (...tables: TableInfo[]): Inventory => ({ tables, fingerprint: JSON.stringify(tables) });
+const inv = (...tables: TableInfo[]): Inventory => ({ tables, fingerprint: JSON.stringify(tables), snapshot: emptySnapshot() });
 
 describe("formatRehearsal", () => {
   it("shows each migration with its status, time, rows, error at file:line:col and schema change", () => {

@@ -82,6 +82,26 @@ describe("the ER diagram", () => {
   });
 });
 
+describe("enum columns and schema changes", () => {
+  it("draws an enum column with its labels beside the keys; the same type name that is no enum stays out", () => {
+    const jobs = table("jobs", ["id bigint", "state public.job_state", "kind public.kind", "note text"], ["id"]);
+    const types = { "public.job_state": { kind: "enum" as const, labels: ["queued", "done"] }, "public.kind": { kind: "domain" as const, base: "text" } };
+    const d = buildDiagram([], [jobs], { types });
+    expect(d.tables[0]?.columns).toEqual([
+      { name: "id", type: "bigint", key: ["PK"] },
+      { name: "state", type: "public.job_state", key: [], labels: ["queued", "done"] },
+    ]);
+    expect(d.mermaid).toContain('    job_state state "enum: queued, done"');
+  });
+
+  it("lists the schema changes in the Markdown, each as code, or says there are none", () => {
+    const changes = ["+ view public.v", "~ function public.f(): body changed"];
+    const md = renderMarkdown(sampleReport([sampleDatabase({ schemaChanges: changes })]));
+    expect(md).toContain("**Schema changes:** 2 object(s) differ from the live schema (+ added, - removed, ~ changed):\n\n- `+ view public.v`\n- `~ function public.f(): body changed`");
+    expect(renderMarkdown(sampleReport([sampleDatabase({ schemaChanges: [] })]))).toContain("**Schema changes:** none (the schema after the PR equals the live one).");
+  });
+});
+
 describe("the verdict", () => {
   it("is safe when nothing needs a look, and the exit code follows", () => {
     const v = computeVerdict([sampleDatabase({ pending: [], safety: undefined, safetySkipped: "nothing pending", rehearsal: { skipped: "nothing pending" }, reset: undefined, drift: [], access: [] })]);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   CHANGE_LABELS,
   diffSchemas,
+  emptySnapshot,
   judgeDrift,
   KNOWN_SCHEMAS,
   knownObject,
@@ -26,7 +27,7 @@ const users = (over: Partial<TableStructure> = {}): TableStructure => ({
   grants: { app: "INSERT, SELECT" },
   ...over,
 });
-const snap = (tables: Record<string, TableStructure>, history: SchemaSnapshot["history"] = []): SchemaSnapshot => ({ tables, history });
+const snap = (tables: Record<string, TableStructure>, history: SchemaSnapshot["history"] = []): SchemaSnapshot => ({ ...emptySnapshot(), tables, history });
 
 describe("diffSchemas", () => {
   it("compares by name, never by position: an extra table shifts nothing else", () => {
@@ -213,5 +214,84 @@ describe("grant lines of a grant this up removes", () => {
     ];
     expect(withoutPendingRevokes(report, before, after)).toEqual(report.slice(1));
     expect(withoutPendingRevokes(report, after, after)).toEqual(report);
+  });
+});
+
+describe("every kind besides tables (one line per object, in a person's words)", () => {
+  const base = (): SchemaSnapshot => ({
+    ...emptySnapshot(),
+    types: { "public.mood": { kind: "enum", labels: ["sad", "ok", "happy"] } },
+    functions: {
+      "public.f(x integer)": { kind: "function", returns: "integer", language: "sql", volatility: "stable", securityDefiner: false, strict: false, config: [], body: "SELECT x" },
+    },
+    sequences: { "public.s": { type: "bigint", start: "1", increment: "1", min: "1", max: "9223372036854775807", cycle: false, ownedBy: null } },
+    defaultPrivileges: { "for role o in schema public on tables": { app: "SELECT" } },
+  });
+
+  it("names label changes by their SQL spelling, and a new order as the whole list", () => {
+    const added = base();
+    added.types["public.mood"]!.labels = ["sad", "ok", "happy", "it's fine"];
+    expect(diffSchemas(base(), added)).toEqual(["~ enum public.mood: + label 'it''s fine' (not in migrations)"]);
+    const reordered = base();
+    reordered.types["public.mood"]!.labels = ["ok", "sad", "happy"];
+    expect(diffSchemas(base(), reordered)).toEqual(["~ enum public.mood: labels sad, ok, happy → ok, sad, happy"]);
+  });
+
+  it("puts every part of one changed object on its one line; a removed or added object is one line whatever its parts", () => {
+    const changed = base();
+    changed.functions["public.f(x integer)"] = { ...changed.functions["public.f(x integer)"]!, volatility: "volatile", body: "SELECT x + 1", config: ["search_path=public"] };
+    expect(diffSchemas(base(), changed)).toEqual(["~ function public.f(x integer): volatility stable → volatile, set none → search_path=public, body changed"]);
+    const gone = base();
+    delete gone.sequences["public.s"];
+    gone.views["public.v"] = { materialized: true, definition: " SELECT 1;", indexes: { "public.v_idx": "CREATE INDEX v_idx ON public.v USING btree (x)" } };
+    expect(diffSchemas(base(), gone)).toEqual(["- sequence public.s (missing)", "+ materialized view public.v (not in migrations)"]);
+  });
+
+  it("compares default privileges as grants (not for adoption's structure-only comparison)", () => {
+    const more = base();
+    more.defaultPrivileges["for role o in schema public on tables"] = { app: "INSERT, SELECT", PUBLIC: "SELECT" };
+    expect(diffSchemas(base(), more)).toEqual([
+      "~ default privileges for role o in schema public on tables: ~ grant app: SELECT → INSERT, SELECT",
+      "~ default privileges for role o in schema public on tables: + grant PUBLIC: SELECT (not declared)",
+    ]);
+    expect(diffSchemas(base(), more, { structureOnly: true })).toEqual([]);
+  });
+
+  it("gives a removed or added table's triggers, policies and serial sequence no line of their own", () => {
+    const withTable = base();
+    withTable.tables["public.t"] = users();
+    withTable.sequences["public.t_id_seq"] = { ...withTable.sequences["public.s"]!, ownedBy: "public.t.id" };
+    withTable.triggers["touch on public.t"] = { definition: "CREATE TRIGGER touch …", enabled: "enabled" };
+    withTable.policies["mine on public.t"] = { command: "all", permissive: true, roles: ["PUBLIC"], using: "true", withCheck: null };
+    expect(diffSchemas(withTable, base())).toEqual(["- table public.t (missing)"]);
+    expect(diffSchemas(base(), withTable)).toEqual(["+ table public.t (not in migrations)"]);
+    // A change report lists what a new table comes with.
+    expect(diffSchemas(base(), withTable, { labels: CHANGE_LABELS, tableParts: "list" })).toEqual([
+      "+ sequence public.t_id_seq",
+      "+ table public.t",
+      "+ trigger touch on public.t",
+      "+ policy mine on public.t",
+    ]);
+    // With the table still there, each is a line of its own.
+    const kept = structuredClone(withTable);
+    delete kept.triggers["touch on public.t"];
+    delete kept.sequences["public.t_id_seq"];
+    expect(diffSchemas(withTable, kept)).toEqual(["- sequence public.t_id_seq (missing)", "- trigger touch on public.t (missing)"]);
+  });
+
+  it("reads a snapshot cached before a kind existed as having none of it", () => {
+    const old = { tables: {}, history: [] } as unknown as SchemaSnapshot;
+    expect(diffSchemas(old, { ...emptySnapshot(), functions: base().functions })).toEqual(["+ function public.f(x integer) (not in migrations)"]);
+  });
+
+  it("leaves out what belongs to a known object: a known table's sequence, anything in a known schema", () => {
+    const live = base();
+    live.sequences["public.goose_db_version_id_seq"] = { ...live.sequences["public.s"]!, ownedBy: "public.goose_db_version.id" };
+    live.functions["drizzle.helper()"] = live.functions["public.f(x integer)"]!;
+    live.schemas["drizzle"] = { owner: "o" };
+    expect(knownObject("sequence", "public.goose_db_version_id_seq", live.sequences["public.goose_db_version_id_seq"])).toBe("goose's history table's sequence");
+    expect(knownObject("function", "drizzle.helper()")).toBe("in drizzle's schema");
+    expect(knownObject("trigger", "t on drizzle.__drizzle_migrations")).toBe("in drizzle's schema");
+    expect(diffSchemas(base(), live)).toEqual([]);
   });
 });

@@ -10,16 +10,11 @@
  * before) has, `~` what both have but differently. Drift, the rehearsal, adoption and the
  * environment diff all use it. Pure, so it is unit-tested without a database.
  */
-import { withoutUndeclaredKnown, type ObjectKind } from "./known.js";
-import type { ColumnStructure, HistoryEntry, SchemaSnapshot, TableStructure } from "./model.js";
+import { KIND_OF_MAP, withoutUndeclaredKnown } from "./known.js";
+import { OBJECT_MAPS, type ColumnStructure, type HistoryEntry, type ObjectMap, type SchemaSnapshot, type TableStructure } from "./model.js";
+import { OBJECT_PARTS, indexLines, keyed, suffix, type DiffLabels, type Section } from "./diff-objects.js";
 
-/** How the two sides are named in the report's lines (an empty label adds nothing). */
-export interface DiffLabels {
-  /** Suffix for what only the second side has. Default `not in migrations`. */
-  onlySecond: string;
-  /** Suffix for what only the first side has. Default `missing`. */
-  onlyFirst: string;
-}
+export type { DiffLabels, Section };
 
 /** Labels for drift: the first side is the declared schema, the second the live database. */
 export const DRIFT_LABELS: DiffLabels = { onlySecond: "not in migrations", onlyFirst: "missing" };
@@ -44,20 +39,19 @@ export interface CompareOptions {
    * compared like any other (before/after a run, where a new one is the migration's).
    */
   known?: "leave out" | "compare";
+  /**
+   * A table's triggers, policies and serial sequences when the table itself is added or removed:
+   * `fold` (the default) gives them no line of their own (dropping a table is one difference);
+   * `list` names each (a change report, where what a new table comes with is worth reading).
+   */
+  tableParts?: "fold" | "list";
 }
 
-/** What the differ needs to know about one kind of object (see model.ts on adding one). */
-interface Section<T> {
-  kind: ObjectKind;
-  of: (s: SchemaSnapshot) => Record<string, T>;
-  /** The lines for an object both sides have and that differs; a `~ kind name` line when absent. */
-  parts?: (name: string, a: T, b: T, labels: DiffLabels, structureOnly: boolean) => string[];
-}
-
-const section = <T>(s: Section<T>): Section<unknown> => s as Section<unknown>;
-
-/** Every kind the snapshot holds, in report order. */
-const SECTIONS: readonly Section<unknown>[] = [section<TableStructure>({ kind: "table", of: (s) => s.tables, parts: compareTable })];
+/** Every kind the snapshot holds, in report order (model.ts's OBJECT_MAPS). */
+const SECTIONS: Readonly<Record<ObjectMap, Section<unknown>>> = {
+  ...OBJECT_PARTS,
+  tables: { word: () => KIND_OF_MAP.tables, parts: compareTable as Section<unknown>["parts"] },
+};
 
 /**
  * Every difference between `first` (declared, before) and `second` (live, after), one line per
@@ -68,29 +62,44 @@ export function diffSchemas(first: SchemaSnapshot, second: SchemaSnapshot, optio
   const structureOnly = options.structureOnly === true;
   const live = options.known === "compare" ? second : withoutUndeclaredKnown(second, first);
   const out: string[] = options.history === false ? [] : compareHistory(first.history, live.history, labels);
-  for (const s of SECTIONS) {
-    const a = s.of(first);
-    const b = s.of(live);
+  for (const map of OBJECT_MAPS) {
+    const s = SECTIONS[map];
+    if (structureOnly && s.grantsOnly) continue;
+    // A snapshot cached before a kind existed has no map for it: nothing of that kind.
+    const a = (first[map] ?? {}) as Record<string, unknown>;
+    const b = (live[map] ?? {}) as Record<string, unknown>;
     for (const name of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort(byName)) {
       const x = Object.hasOwn(a, name) ? a[name] : undefined;
       const y = Object.hasOwn(b, name) ? b[name] : undefined;
-      if (x === undefined) out.push(`+ ${s.kind} ${name}${suffix(labels.onlySecond)}`);
-      else if (y === undefined) out.push(`- ${s.kind} ${name}${suffix(labels.onlyFirst)}`);
+      // What belongs to a table that is itself added or removed goes with it: one line, the table's.
+      const table = s.table && options.tableParts !== "list" ? s.table(name, x ?? y) : undefined;
+      const withTable = (side: SchemaSnapshot) => table !== undefined && Object.hasOwn(side.tables ?? {}, table);
+      if (x === undefined) {
+        if (!(table !== undefined && withTable(live) && !withTable(first))) out.push(`+ ${s.word(y)} ${name}${suffix(labels.onlySecond)}`);
+      } else if (y === undefined) {
+        if (!(table !== undefined && withTable(first) && !withTable(live))) out.push(`- ${s.word(x)} ${name}${suffix(labels.onlyFirst)}`);
+      }
       // Most objects are equal: one string comparison settles them (snapshots are key-sorted the same way).
-      else if (JSON.stringify(x) !== JSON.stringify(y)) out.push(...(s.parts ? s.parts(name, x, y, labels, structureOnly) : [`~ ${s.kind} ${name}`]));
+      else if (JSON.stringify(x) !== JSON.stringify(y)) {
+        const parts = s.parts ? s.parts(name, x, y, labels, structureOnly) : [];
+        out.push(...(parts.length || s.parts ? parts : [`~ ${s.word(y)} ${name}`]));
+      }
     }
   }
   return out;
-}
-
-function suffix(label: string): string {
-  return label ? ` (${label})` : "";
 }
 
 function compareTable(name: string, a: TableStructure, b: TableStructure, labels: DiffLabels, structureOnly: boolean): string[] {
   const out: string[] = [];
   const at = (s: string) => `~ ${name}: ${s}`;
   if (!structureOnly && a.owner !== b.owner) out.push(at(`owner ${a.owner} → ${b.owner}`));
+  if (a.rowSecurity !== b.rowSecurity) out.push(at(`row security ${a.rowSecurity ?? "off"} → ${b.rowSecurity ?? "off"}`));
+  if (a.partitionKey !== b.partitionKey) out.push(at(`partition key ${a.partitionKey ?? "none"} → ${b.partitionKey ?? "none"}`));
+  if (a.partitionOf !== b.partitionOf || a.partitionBound !== b.partitionBound) {
+    const of = (t: TableStructure) => (t.partitionOf ? `partition of ${t.partitionOf} ${t.partitionBound ?? ""}`.trim() : "not a partition");
+    out.push(at(`${of(a)} → ${of(b)}`));
+  }
+  if (a.comment !== b.comment) out.push(at(commentChange(a.comment, b.comment)));
   for (const [col, change] of keyed(a.columns, b.columns)) {
     if (change.only === "second") out.push(at(`+ column ${col} ${columnText(change.second)}${suffix(labels.onlySecond)}`));
     else if (change.only === "first") out.push(at(`- column ${col} ${columnText(change.first)}${suffix(labels.onlyFirst)}`));
@@ -110,27 +119,38 @@ function compareTable(name: string, a: TableStructure, b: TableStructure, labels
     else if (change.only === "first") out.push(at(`- grant ${grantee}: ${change.first}${suffix(labels.onlyFirst)}`));
     else if (change.first !== change.second) out.push(at(`~ grant ${grantee}: ${change.first} → ${change.second}`));
   }
-  // Indexes are schema objects of their own: one line each, not under the table.
-  for (const [index, change] of keyed(a.indexes, b.indexes)) {
-    if (change.only === "second") out.push(`+ index ${index}${suffix(labels.onlySecond)}`);
-    else if (change.only === "first") out.push(`- index ${index}${suffix(labels.onlyFirst)}`);
-    else if (change.first !== change.second) out.push(`~ index ${index}: ${change.first} → ${change.second}`);
-  }
+  out.push(...indexLines(a.indexes, b.indexes, labels));
   return out;
 }
 
-/** `text`, `integer not null default 0`, `bigint not null identity`. */
+/** `text`, `integer not null default 0`, `bigint not null identity`, `integer generated always as (a * 2) stored`. */
 export function columnText(c: ColumnStructure): string {
-  const def = c.default === null ? "" : c.default === "identity" ? " identity" : ` default ${c.default}`;
-  return `${c.type}${c.nullable ? "" : " not null"}${def}`;
+  const collate = c.collation ? ` collate ${c.collation}` : "";
+  return `${c.type}${collate}${c.nullable ? "" : " not null"}${defaultText(c)}`;
+}
+
+/** The default part of a column, as DDL spells it (empty when there is none). */
+function defaultText(c: ColumnStructure): string {
+  if (c.identity) return c.identity === "always" ? " identity" : " identity by default";
+  if (c.generated) return ` generated always as (${c.default ?? ""}) ${c.generated}`;
+  return c.default === null ? "" : ` default ${c.default}`;
 }
 
 function columnChanges(a: ColumnStructure, b: ColumnStructure): string[] {
   const out: string[] = [];
   if (a.type !== b.type) out.push(`type ${a.type} → ${b.type}`);
+  if (a.collation !== b.collation) out.push(`collation ${a.collation ?? "default"} → ${b.collation ?? "default"}`);
   if (a.nullable !== b.nullable) out.push(a.nullable ? "nullable → not null" : "not null → nullable");
-  if (a.default !== b.default) out.push(`default ${a.default ?? "none"} → ${b.default ?? "none"}`);
+  if (a.default !== b.default || a.identity !== b.identity || a.generated !== b.generated) {
+    out.push(`default ${defaultText(a).trim().replace(/^default /, "") || "none"} → ${defaultText(b).trim().replace(/^default /, "") || "none"}`);
+  }
+  if (a.comment !== b.comment) out.push(commentChange(a.comment, b.comment));
   return out;
+}
+
+/** `comment added`, `comment removed`, `comment changed`: comments can be long, so never quoted whole. */
+export function commentChange(a: string | undefined, b: string | undefined): string {
+  return a === undefined ? "comment added" : b === undefined ? "comment removed" : "comment changed";
 }
 
 function compareHistory(a: readonly HistoryEntry[], b: readonly HistoryEntry[], labels: DiffLabels): string[] {
@@ -150,20 +170,6 @@ function compareHistory(a: readonly HistoryEntry[], b: readonly HistoryEntry[], 
     }
   }
   return out;
-}
-
-type Change<T> = { only: "first"; first: T } | { only: "second"; second: T } | { only: "both"; first: T; second: T };
-
-/** The union of two records' keys (first's order, then second's new keys), with both values. */
-function keyed<T>(a: Record<string, T>, b: Record<string, T>): [string, Change<T>][] {
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-  return keys.map((k): [string, Change<T>] => {
-    const x = Object.hasOwn(a, k) ? a[k] : undefined;
-    const y = Object.hasOwn(b, k) ? b[k] : undefined;
-    if (x === undefined) return [k, { only: "second", second: y as T }];
-    if (y === undefined) return [k, { only: "first", first: x }];
-    return [k, { only: "both", first: x, second: y }];
-  });
 }
 
 /** By name as written without quotes (`public."b-x"` sorts under b), then by code unit: the same on every machine. */

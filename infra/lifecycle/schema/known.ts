@@ -6,7 +6,7 @@
  */
 import { PGSTACK_SCHEMA } from "../history.js";
 import { parseQualifiedName } from "../identifiers.js";
-import type { SchemaSnapshot } from "./model.js";
+import { OBJECT_MAPS, type ObjectMap, type SchemaSnapshot, type SequenceStructure } from "./model.js";
 
 export { PGSTACK_SCHEMA };
 
@@ -35,18 +35,44 @@ export const KNOWN_SCHEMAS: Readonly<Record<string, string>> = {
   ...Object.fromEntries(FOREIGN_HISTORY_TABLES.filter((t) => t.schema).map((t) => [t.schema, `${t.tools}'s schema`])),
 };
 
-/** The kinds of object a snapshot holds (issue 18 adds more). */
-export type ObjectKind = "table";
+/** The kinds of object a snapshot holds, one per keyed map (model.ts's {@link OBJECT_MAPS}). */
+export type ObjectKind = "table" | "schema" | "sequence" | "type" | "view" | "function" | "trigger" | "event trigger" | "extension" | "policy" | "collation" | "default privileges";
+
+/** The kind of the objects in each keyed map. */
+export const KIND_OF_MAP: Readonly<Record<ObjectMap, ObjectKind>> = {
+  schemas: "schema",
+  extensions: "extension",
+  collations: "collation",
+  types: "type",
+  sequences: "sequence",
+  tables: "table",
+  views: "view",
+  functions: "function",
+  triggers: "trigger",
+  eventTriggers: "event trigger",
+  policies: "policy",
+  defaultPrivileges: "default privileges",
+};
 
 /**
  * What a known object is (`goose's history table`), or undefined for the application's own.
- * `key` is the object's key in the snapshot (`public.schema_migrations`, `quote_ident` spelling).
+ * `key` is the object's key in the snapshot (`public.schema_migrations`, `quote_ident` spelling);
+ * `value` its structure, where that tells (a sequence owned by a known table is that table's).
  */
-export function knownObject(kind: ObjectKind, key: string): string | undefined {
-  const parsed = parseQualifiedName(key);
+export function knownObject(kind: ObjectKind, key: string, value?: unknown): string | undefined {
+  if (kind === "schema") return KNOWN_SCHEMAS[key];
+  if (kind === "sequence" && value) {
+    const owner = (value as SequenceStructure).ownedBy;
+    const table = owner === null ? undefined : parseQualifiedName(owner);
+    if (table?.ok && table.parts.length === 3 && knownTable(table.parts[0] as string, table.parts[1] as string)) return `${knownTable(table.parts[0] as string, table.parts[1] as string)}'s sequence`;
+  }
+  // `name on schema.table` (triggers, policies): the table's schema decides.
+  const qualified = kind === "trigger" || kind === "policy" ? key.slice(key.lastIndexOf(" on ") + 4) : key.replace(/\(.*$/s, "");
+  const parsed = parseQualifiedName(qualified);
   if (!parsed.ok || parsed.parts.length !== 2) return undefined;
   const [schema, name] = parsed.parts as [string, string];
-  return kind === "table" ? knownTable(schema, name) : undefined;
+  if (kind === "table") return knownTable(schema, name);
+  return KNOWN_SCHEMAS[schema] ? `in ${KNOWN_SCHEMAS[schema]}` : undefined;
 }
 
 /** What a table is when pgstack knows it (by schema and name as the catalogs spell them), else undefined. */
@@ -62,6 +88,10 @@ export function knownTable(schema: string, name: string): string | undefined {
  * is compared as usual.
  */
 export function withoutUndeclaredKnown(live: SchemaSnapshot, declared: SchemaSnapshot): SchemaSnapshot {
-  const tables = Object.fromEntries(Object.entries(live.tables).filter(([key]) => Object.hasOwn(declared.tables, key) || knownObject("table", key) === undefined));
-  return { ...live, tables };
+  const out = { ...live } as Record<ObjectMap, Record<string, unknown>>;
+  for (const map of OBJECT_MAPS) {
+    const mine = (declared[map] ?? {}) as Record<string, unknown>;
+    out[map] = Object.fromEntries(Object.entries(live[map] ?? {}).filter(([key, value]) => Object.hasOwn(mine, key) || knownObject(KIND_OF_MAP[map], key, value) === undefined));
+  }
+  return out as unknown as SchemaSnapshot;
 }

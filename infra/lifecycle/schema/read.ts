@@ -9,7 +9,8 @@ import type pg from "pg";
 import { historyExists } from "../history.js";
 import { quoteLiteral } from "../identifiers.js";
 import { PGSTACK_SCHEMA } from "./known.js";
-import type { ConstraintKind, ConstraintStructure, HistoryEntry, SchemaSnapshot, TableStructure } from "./model.js";
+import type { ConstraintKind, ConstraintStructure, HistoryEntry, SchemaSnapshot, TableStructure, ViewStructure } from "./model.js";
+import { fillObjects, notExtensionMember, objectQueries, sorted } from "./read-objects.js";
 
 /** Options for {@link readSchema}. */
 export interface StructureOptions {
@@ -22,31 +23,48 @@ export interface StructureOptions {
 const KINDS: Record<string, ConstraintKind> = { p: "primary key", f: "foreign key", u: "unique", c: "check", x: "exclusion" };
 const ON_DELETE: Record<string, string> = { a: "no action", r: "restrict", c: "cascade", n: "set null", d: "set default" };
 
-/** The SQL of {@link readSchema}: one statement per result set, in this order. */
-function catalogQueries(schemaFilter: string): string {
-  const rels = `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND ${schemaFilter}`;
+/** The SQL of {@link readSchema}'s tables: one statement per result set, in this order. */
+function tableQueries(schemaFilter: string): string[] {
+  // Tables an extension owns (PostGIS' spatial_ref_sys) are the extension's.
+  const owned = notExtensionMember("pg_class", "c.oid");
+  const relsOf = (kinds: string) => `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN (${kinds}) AND ${schemaFilter} AND ${owned}`;
+  const rels = relsOf("'r', 'p'");
   const names = (arr: string, rel: string) =>
     `ARRAY(SELECT quote_ident(a.attname) FROM unnest(${arr}) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attnum = k.n ORDER BY k.i)::text[]`;
-  return `
-    SELECT c.oid::int8 AS oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS key, pg_get_userbyid(c.relowner) AS owner,
+  return [
+    `SELECT c.oid::int8 AS oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS key, pg_get_userbyid(c.relowner) AS owner,
            (SELECT json_object_agg(g.grantee, g.privileges) FROM (
               SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END AS grantee,
                      string_agg(x.privilege_type, ', ' ORDER BY x.privilege_type) AS privileges
-                FROM aclexplode(c.relacl) x WHERE x.grantee <> c.relowner GROUP BY x.grantee) g) AS grants
+                FROM aclexplode(c.relacl) x WHERE x.grantee <> c.relowner GROUP BY x.grantee) g) AS grants,
+           CASE WHEN c.relrowsecurity THEN 'enabled' || CASE WHEN c.relforcerowsecurity THEN ', forced' ELSE '' END END AS row_security,
+           CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
+           CASE WHEN c.relispartition THEN (SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) FROM pg_inherits i
+                JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) END AS partition_of,
+           CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+           ds.description AS comment
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND ${schemaFilter};
-    SELECT a.attrelid::int8 AS oid, quote_ident(a.attname) AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
+      LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
+     WHERE c.relkind IN ('r', 'p') AND ${schemaFilter} AND ${owned}`,
+    `SELECT a.attrelid::int8 AS oid, quote_ident(a.attname) AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
            -- A plain default cannot reference columns, so it needs no relation to deparse (passing
            -- one makes Postgres open every table); a generated column's expression can.
            CASE WHEN a.attidentity <> '' THEN 'identity'
                 WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid)
-                ELSE pg_get_expr(d.adbin, 0) END AS "default"
+                ELSE pg_get_expr(d.adbin, 0) END AS "default",
+           a.attidentity AS identity, a.attgenerated AS generated,
+           -- Most columns have no collation (0) or the default one (100): only the others look further.
+           CASE WHEN a.attcollation NOT IN (0, 100) AND a.attcollation <> (SELECT ty.typcollation FROM pg_type ty WHERE ty.oid = a.atttypid)
+                THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
+           END AS collation,
+           ds.description AS comment
       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      LEFT JOIN pg_description ds ON ds.objoid = a.attrelid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum
      WHERE a.attrelid IN (${rels}) AND a.attnum > 0 AND NOT a.attisdropped
-     ORDER BY a.attrelid, a.attnum;
-    -- The five table constraint kinds: PostgreSQL 18's NOT NULL constraints ('n') are the
-    -- columns' nullability, and constraint triggers ('t') are triggers.
-    SELECT co.conrelid::int8 AS oid, quote_ident(co.conname) AS name, co.contype AS kind, pg_get_constraintdef(co.oid) AS definition,
+     ORDER BY a.attrelid, a.attnum`,
+    // The five table constraint kinds: PostgreSQL 18's NOT NULL constraints ('n') are the
+    // columns' nullability, and constraint triggers ('t') are triggers.
+    `SELECT co.conrelid::int8 AS oid, quote_ident(co.conname) AS name, co.contype AS kind, pg_get_constraintdef(co.oid) AS definition,
            ${names("co.conkey", "co.conrelid")} AS columns,
            CASE WHEN co.contype = 'f' THEN quote_ident(fn.nspname) || '.' || quote_ident(fc.relname) END AS ref_table,
            CASE WHEN co.contype = 'f' THEN ${names("co.confkey", "co.confrelid")} END AS ref_columns,
@@ -55,10 +73,12 @@ function catalogQueries(schemaFilter: string): string {
       FROM pg_constraint co
       LEFT JOIN pg_class fc ON fc.oid = co.confrelid
       LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-     WHERE co.conrelid IN (${rels}) AND co.contype IN ('p', 'f', 'u', 'c', 'x');
-    SELECT i.indrelid::int8 AS oid, quote_ident(n.nspname) || '.' || quote_ident(ic.relname) AS name, pg_get_indexdef(i.indexrelid) AS definition
+     WHERE co.conrelid IN (${rels}) AND co.contype IN ('p', 'f', 'u', 'c', 'x')`,
+    // Tables' and materialized views' indexes.
+    `SELECT i.indrelid::int8 AS oid, quote_ident(n.nspname) || '.' || quote_ident(ic.relname) AS name, pg_get_indexdef(i.indexrelid) AS definition
       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-     WHERE i.indrelid IN (${rels}) AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid);`;
+     WHERE i.indrelid IN (${relsOf("'r', 'p', 'm'")}) AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid)`,
+  ];
 }
 
 /** The SQL condition on `n.nspname` for {@link StructureOptions.schemas}. */
@@ -69,30 +89,48 @@ export function schemaCondition(schemas: readonly string[] | undefined): string 
 }
 
 /**
- * Reads tables, columns, constraints, indexes, owners and grants in one multi-statement message
- * (four result sets, one round trip), then the history.
+ * Reads every kind (tables with their columns, constraints, indexes, owners and grants, and the
+ * kinds of read-objects.ts) in one multi-statement message (one round trip), then the history.
  */
 export async function readSchema(client: pg.Client, options: StructureOptions = {}): Promise<SchemaSnapshot> {
   // Catalog text (defaults, constraint and index definitions) is deparsed with an empty
   // search_path, so it is schema-qualified the same way whatever the session's path. The path is
   // saved and restored in the same message, so this also runs inside a caller's transaction (the
   // reset's) without ending it or changing its path; on an error the SET is rolled back.
+  const filter = schemaCondition(options.schemas);
   const results = (await client.query(
     `SELECT set_config('pgstack.saved_search_path', current_setting('search_path'), false);
      SELECT set_config('search_path', '', false);
-     ${catalogQueries(schemaCondition(options.schemas))}
+     ${[...tableQueries(filter), ...objectQueries(filter)].join(";\n")};
      SELECT set_config('search_path', current_setting('pgstack.saved_search_path'), false);`,
   )) as unknown as pg.QueryResult[];
-  const [tablesRes, columnsRes, constraintsRes, indexesRes] = results.slice(2, 6);
-  if (!tablesRes || !columnsRes || !constraintsRes || !indexesRes) throw new Error("internal: structural introspection returned too few result sets");
-
-  const byOid = new Map<string, { key: string; table: TableStructure }>();
-  for (const r of tablesRes.rows as { oid: string; key: string; owner: string; grants: Record<string, string> | null }[]) {
-    byOid.set(r.oid, { key: r.key, table: { owner: r.owner, columns: {}, constraints: {}, indexes: {}, grants: r.grants ?? {} } });
+  const [tablesRes, columnsRes, constraintsRes, indexesRes, ...objectResults] = results.slice(2, -1);
+  if (!tablesRes || !columnsRes || !constraintsRes || !indexesRes || objectResults.length !== objectQueries(filter).length) {
+    throw new Error("internal: structural introspection returned too few result sets");
   }
-  for (const r of columnsRes.rows as { oid: string; name: string; type: string; nullable: boolean; default: string | null }[]) {
+
+  type TableRow = { oid: string; key: string; owner: string; grants: Record<string, string> | null; row_security: string | null; partition_key: string | null; partition_of: string | null; partition_bound: string | null; comment: string | null };
+  const byOid = new Map<string, { key: string; table: TableStructure }>();
+  for (const r of tablesRes.rows as TableRow[]) {
+    const table: TableStructure = { owner: r.owner, columns: {}, constraints: {}, indexes: {}, grants: r.grants ?? {} };
+    // Optional parts only when set: a plain table's JSON stays what it was.
+    if (r.row_security !== null) table.rowSecurity = r.row_security;
+    if (r.partition_key !== null) table.partitionKey = r.partition_key;
+    if (r.partition_of !== null) table.partitionOf = r.partition_of;
+    if (r.partition_bound !== null) table.partitionBound = r.partition_bound;
+    if (r.comment !== null) table.comment = r.comment;
+    byOid.set(r.oid, { key: r.key, table });
+  }
+  type ColumnRow = { oid: string; name: string; type: string; nullable: boolean; default: string | null; identity: string; generated: string; collation: string | null; comment: string | null };
+  for (const r of columnsRes.rows as ColumnRow[]) {
     const t = byOid.get(r.oid)?.table;
-    if (t) t.columns[r.name] = { type: r.type, nullable: r.nullable, default: r.default };
+    if (!t) continue;
+    const c: TableStructure["columns"][string] = { type: r.type, nullable: r.nullable, default: r.default };
+    if (r.identity) c.identity = r.identity === "a" ? "always" : "by default";
+    if (r.generated) c.generated = r.generated === "v" ? "virtual" : "stored";
+    if (r.collation !== null) c.collation = r.collation;
+    if (r.comment !== null) c.comment = r.comment;
+    t.columns[r.name] = c;
   }
   type ConstraintRow = { oid: string; name: string; kind: string; definition: string; columns: string[]; ref_table: string | null; ref_columns: string[] | null; on_delete: string; index: string | null };
   for (const r of constraintsRes.rows as ConstraintRow[]) {
@@ -103,15 +141,20 @@ export async function readSchema(client: pg.Client, options: StructureOptions = 
     if (r.index !== null) c.index = r.index;
     t.constraints[r.name] = c;
   }
+  const viewsByOid = new Map<string, { key: string; view: ViewStructure }>();
+  const objects = fillObjects(objectResults, viewsByOid);
   for (const r of indexesRes.rows as { oid: string; name: string; definition: string }[]) {
     const t = byOid.get(r.oid)?.table;
     if (t) t.indexes[r.name] = r.definition;
+    const v = viewsByOid.get(r.oid)?.view;
+    if (v) v.indexes = { ...v.indexes, [r.name]: r.definition };
   }
   const tables: Record<string, TableStructure> = {};
   for (const { key, table } of [...byOid.values()].sort((a, b) => cmp(a.key, b.key))) {
-    tables[key] = { ...table, constraints: sortedRecord(table.constraints), indexes: sortedRecord(table.indexes), grants: sortedRecord(table.grants) };
+    tables[key] = { ...table, constraints: sorted(table.constraints), indexes: sorted(table.indexes), grants: sorted(table.grants) };
   }
-  return { tables, history: options.history === false ? [] : await readHistoryEntries(client) };
+  const views = sorted(Object.fromEntries([...viewsByOid.values()].map(({ key, view }) => [key, view.indexes ? { ...view, indexes: sorted(view.indexes) } : view])));
+  return { ...objects, tables, views, history: options.history === false ? [] : await readHistoryEntries(client) };
 }
 
 /** The history as `{id, name, checksum}`, oldest first; empty when the table does not exist. */
@@ -121,10 +164,6 @@ async function readHistoryEntries(client: pg.Client): Promise<HistoryEntry[]> {
     "SELECT id::int8 AS id, name, checksum FROM pgstack.migrations ORDER BY id",
   );
   return rows.map((r) => ({ id: Number(r.id), name: r.name, checksum: r.checksum }));
-}
-
-function sortedRecord<T>(r: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => cmp(a, b)));
 }
 
 /** By code unit, so the order is the same on every machine. */
