@@ -249,12 +249,24 @@ async function runSteps(
  * aside), by table oid. The session's pending statistics are flushed first, so the migration it
  * just ran is included.
  */
+/** How long a pre-15 server may take to publish a session's table counters (its send interval is 500 ms). */
+const PRE15_STATS_WAIT_MS = 800;
+
 async function rowsWritten(client: pg.Client): Promise<Map<string, number>> {
   // Flushed when the session next goes idle, i.e. right after this statement. Before Postgres 15
-  // there is no such function; the statistics then lag by up to half a second.
-  await client.query("SELECT pg_stat_force_next_flush()").catch((err: { code?: string }) => {
-    if (err.code !== "42883") throw err;
-  });
+  // there is no such function: the session sends its counts to the statistics collector at most
+  // every 500 ms (PGSTAT_STAT_INTERVAL), so wait past that and read a fresh snapshot.
+  const flushed = await client.query("SELECT pg_stat_force_next_flush()").then(
+    () => true,
+    (err: { code?: string }) => {
+      if (err.code !== "42883") throw err;
+      return false;
+    },
+  );
+  if (!flushed) {
+    await new Promise((resolve) => setTimeout(resolve, PRE15_STATS_WAIT_MS));
+    await client.query("SELECT pg_stat_clear_snapshot()");
+  }
   const { rows } = await client.query<{ relid: string; n: string }>(
     `SELECT relid::text, (n_tup_ins + n_tup_upd + n_tup_del)::int8 AS n FROM pg_stat_user_tables WHERE schemaname <> $1`,
     [PGSTACK_SCHEMA],
