@@ -15,6 +15,7 @@ import type pg from "pg";
 import { NotReadableYetError } from "../lifecycle/errors.js";
 import { FOREIGN_HISTORY_TABLES } from "../lifecycle/schema/known.js";
 import { displayQualified, quoteIdent } from "../lifecycle/identifiers.js";
+import { readMembership, type RoleMembership } from "../lifecycle/membership.js";
 import type { Migration } from "../lifecycle/source.js";
 import { compareFlywayVersions, normalizeFlywayVersion } from "./flyway.js";
 import { ForeignHistoryError, parseProvenance, type ToolName } from "./shared.js";
@@ -65,11 +66,10 @@ export interface ForeignHistoryOptions {
  * {@link NotReadableYetError} for a table `options.owner` owns that the admin cannot read yet.
  */
 export async function readForeignHistory(client: pg.ClientBase, options: ForeignHistoryOptions = {}): Promise<ForeignHistory | null> {
-  const { rows: found } = await client.query<{ schema: string; table: string; columns: string[]; owner: string; readable: boolean; member: boolean; admin: string }>(
+  const { rows: found } = await client.query<{ schema: string; table: string; columns: string[]; owner: string; readable: boolean; admin: string }>(
     `SELECT n.nspname AS schema, c.relname AS table, array_agg(a.attname::text ORDER BY a.attnum) AS columns,
             pg_get_userbyid(c.relowner) AS owner, current_user AS admin,
-            has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') AS readable,
-            pg_has_role(c.relowner, 'MEMBER') AS member
+            has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') AS readable
        FROM pg_class c
        JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -90,21 +90,21 @@ export async function readForeignHistory(client: pg.ClientBase, options: Foreign
     );
   }
   const c = candidates[0]!;
-  if (!c.readable) refuseUnreadable(c, options);
+  if (!c.readable) refuseUnreadable(c, await readMembership(client, c.owner), options);
   return readTable(client, c.tool, c.qualified);
 }
 
 /** Why the admin cannot read the history table, as a preview's one line or a refusal. */
-function refuseUnreadable(c: { schema: string; table: string; qualified: string; tool: ToolName; owner: string; member: boolean; admin: string }, options: ForeignHistoryOptions): never {
+function refuseUnreadable(c: { schema: string; table: string; qualified: string; tool: ToolName; owner: string; admin: string }, m: RoleMembership | undefined, options: ForeignHistoryOptions): never {
   const what = `${displayQualified(c.schema, c.table)} (${c.tool}'s history)`;
-  if (options.owner !== undefined && c.owner === options.owner && !c.member) {
+  if (options.owner !== undefined && c.owner === options.owner && m?.joinsDuringUp) {
     throw new NotReadableYetError(
       `cannot read ${what} yet: the admin "${c.admin}" becomes a member of its owner "${c.owner}" during up, and up reads it then`,
       `cannot read ${what}: the admin "${c.admin}" is not a member of its owner "${c.owner}"`,
       `\`pulumi up\` makes the admin a member of "${c.owner}" (the database's owner) before it adopts the database, and reads it then`,
     );
   }
-  const why = c.member ? `it is a member of the owner "${c.owner}" but does not inherit its privileges (NOINHERIT)` : `it belongs to "${c.owner}"`;
+  const why = m && !m.joinsDuringUp && !m.inherit ? `it is a member of the owner "${c.owner}" but does not inherit its privileges (NOINHERIT)` : `it belongs to "${c.owner}"`;
   throw new ForeignHistoryError(
     `cannot read ${what}: the admin "${c.admin}" may not (${why}), so pgstack cannot tell which migrations ${c.tool} ran`,
     `GRANT SELECT ON ${c.qualified} (and USAGE on its schema) TO "${c.admin}", or state the adopted version with \`baseline: N\``,

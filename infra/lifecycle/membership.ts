@@ -25,6 +25,13 @@ export interface RoleMembership {
   admin: boolean;
   /** The current user is a superuser: it holds every role's privileges. */
   superuser: boolean;
+  /**
+   * It lacks the role's privileges and `up`'s grant ({@link grantOwnerMembership}) is what gives
+   * them (or refuses, naming the superuser's statement): it is no member yet, or (16+) holds only
+   * ADMIN OPTION, as the server's own grant to a CREATEROLE creator is (`createrole_self_grant`
+   * unset); that membership does not count as joined.
+   */
+  joinsDuringUp: boolean;
 }
 
 /** What the current user holds of `role`; undefined when the role does not exist. */
@@ -33,8 +40,9 @@ export async function readMembership(client: pg.ClientBase, role: string): Promi
   // 'SET' is a privilege type of pg_has_role from 16 on; before, any member may SET ROLE.
   const set = major >= 16 ? "pg_has_role(r.oid, 'SET')" : "pg_has_role(r.oid, 'MEMBER')";
   const admin = `pg_has_role(r.oid, 'MEMBER WITH ADMIN OPTION')${major >= 16 ? "" : " OR (me.rolcreaterole AND NOT r.rolsuper)"}`;
+  const joins = `NOT pg_has_role(r.oid, 'USAGE') AND (NOT pg_has_role(r.oid, 'MEMBER')${major >= 16 ? " OR pg_has_role(r.oid, 'MEMBER WITH ADMIN OPTION')" : ""})`;
   const { rows } = await client.query<RoleMembership>(
-    `SELECT pg_has_role(r.oid, 'USAGE') AS inherit, ${set} AS set, ${admin} AS admin, me.rolsuper AS superuser
+    `SELECT pg_has_role(r.oid, 'USAGE') AS inherit, ${set} AS set, ${admin} AS admin, me.rolsuper AS superuser, ${joins} AS "joinsDuringUp"
        FROM pg_roles r, pg_roles me WHERE r.rolname = $1 AND me.rolname = current_user`,
     [role],
   );

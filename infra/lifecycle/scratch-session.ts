@@ -58,7 +58,7 @@ export async function createThrowawayRole(control: pg.Client, admin: string, own
     const denied = (err as { code?: string }).code === "42501" && /grant/i.test(errorMessage(err));
     throw new OwnerSessionError(`cannot create the throwaway role that runs the migrations as "${owner}": ${errorMessage(err)}; nothing was run`, {
       hint: denied
-        ? `the admin "${admin}" must be able to grant "${owner}" (PostgreSQL 16 and later: GRANT ${quoteIdent(owner)} TO ${quoteIdent(admin)} WITH ADMIN OPTION)`
+        ? `the admin "${admin}" must be able to grant "${owner}" (PostgreSQL 16 and later: only with ADMIN OPTION on it, which a role's creator has): as a superuser, run GRANT ${quoteIdent(owner)} TO ${quoteIdent(admin)} WITH ADMIN OPTION`
         : `the admin "${admin}" needs CREATEROLE, and the role "${owner}" must exist`,
       cause: err,
     });

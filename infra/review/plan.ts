@@ -27,6 +27,7 @@ import {
 import { rehearse } from "../lifecycle/rehearsal.js";
 import { schemasToPrecreate } from "../lifecycle/migration-schemas.js";
 import { appliedFiles, describeAdoption, readDatabaseState } from "../lifecycle/state.js";
+import { readMembership } from "../lifecycle/membership.js";
 import { adoptionInput, adoptionPlanner } from "../importers/adoption.js";
 import { analyzeSafety, type SafetyPolicy } from "../lifecycle/safety/index.js";
 import { acceptsDataLoss, resetVerdict } from "../lifecycle/reset-policy.js";
@@ -87,8 +88,8 @@ export async function planDatabase(input: PlanInput): Promise<DatabasePlan> {
     empty = await withClient({ ...admin, database: db.name }, async (client) => readLive(client)).catch(async (err: unknown) => {
       if (sqlStateOf(err) !== "42501") throw err;
       // Before the first `up` of an adoption the admin is not yet a member of the owner role: say what it cannot read and why, and report the rest.
-      const member = await withClient({ ...admin, database: "postgres" }, async (c) => (await c.query<{ m: boolean }>("SELECT pg_has_role(current_user, $1, 'MEMBER') AS m", [db.owner])).rows[0]?.m).catch(() => undefined);
-      const why = member === false ? `the admin "${admin.user}" is not yet a member of the owner role "${db.owner}" (the first \`pulumi up\` makes it one)` : `the admin "${admin.user}" lacks a privilege on it`;
+      const joins = await withClient({ ...admin, database: "postgres" }, async (c) => (await readMembership(c, db.owner))?.joinsDuringUp).catch(() => undefined);
+      const why = joins === true ? `the admin "${admin.user}" is not yet a member of the owner role "${db.owner}" (the first \`pulumi up\` makes it one)` : `the admin "${admin.user}" lacks a privilege on it`;
       const text = `database "${db.name}": cannot read it yet: ${errorMessage(err).split("\n")[0]}: ${why}; its history, drift and pending migrations are left out of this report`;
       log.warn(text);
       plan.adoption = { text, status: "deferred" };

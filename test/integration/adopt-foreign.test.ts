@@ -20,12 +20,13 @@ import type pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { convertFolder, foreignAppliedVersions, readForeignHistory, writeMigrations, type SourceFormat } from "../../infra/importers/index.js";
 import { adoptBaseline } from "../../infra/lifecycle/baseline.js";
+import { grantOwnerMembership } from "../../infra/lifecycle/membership.js";
 import { NotReadableYetError } from "../../infra/lifecycle/errors.js";
 import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { flywayChecksum } from "../../infra/importers/flyway.js";
 import { loadMigrations, loadSqlParser, readHistory, splitStatements, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
 import { migrations, safety, setLogger, type MigrationSetInputs } from "../../infra/providers/handlers.js";
-import { closeClients, connectTo, freshDatabase, query, superuserConnection } from "../support/db.js";
+import { closeClients, connectTo, freshDatabase, letAdminGrant, query, serverMajor, superuserConnection } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 import { importFixture, runByTool } from "../support/foreign.js";
 
@@ -214,15 +215,17 @@ describe("golang-migrate: schema_migrations says version 2, but the database is 
 });
 
 /**
- * A database owned by a fresh owner role the admin is not a member of, where the owner (through
+ * A database owned by a fresh owner role whose privileges the admin does not hold (on 16+ it may
+ * grant the role, {@link letAdminGrant}, as a DBA lets it), where the owner (through
  * the superuser, standing in for the tool) ran the first `k` migrations and `history` (the tool's
  * own table and rows).
  */
-async function ownedByTool(ms: Migration[], k: number, history: string): Promise<{ conn: ConnectionOptions; owner: string; inputs: MigrationSetInputs }> {
+async function ownedByTool(ms: Migration[], k: number, history: string, opts: { grantable?: boolean } = {}): Promise<{ conn: ConnectionOptions; owner: string; inputs: MigrationSetInputs }> {
   const owner = `nm_owner_${randomBytes(4).toString("hex")}`;
   const conn = await freshDatabase("nonmember");
   const su = { ...superuserConnection(), database: conn.database };
   await query(su, `CREATE ROLE ${owner} CREATEROLE; ALTER DATABASE ${conn.database} OWNER TO ${owner}; ALTER SCHEMA public OWNER TO ${owner}`);
+  if (opts.grantable !== false) await letAdminGrant(owner, conn.user);
   const cl = await connectTo(su);
   await cl.query(`SET ROLE ${owner}`);
   for (const m of ms.slice(0, k)) {
@@ -248,7 +251,8 @@ describe("preview of an adoption by an admin that is not a member of the owner y
     const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
     const { conn, owner, inputs } = await ownedByTool(ms, 3, GOLANG_MIGRATE_HISTORY);
     const admin = conn.user;
-    expect(await query(conn, `SELECT pg_has_role($1, 'MEMBER') AS member`, [owner])).toEqual([{ member: false }]);
+    // It holds none of the owner's privileges (on 16+ only ADMIN OPTION, which lets up grant them).
+    expect(await query(conn, `SELECT pg_has_role($1, 'USAGE') AS privileges`, [owner])).toEqual([{ privileges: false }]);
 
     const checked = await migrations.check(undefined, inputs);
     expect(checked.failures).toEqual([]);
@@ -259,7 +263,7 @@ describe("preview of an adoption by an admin that is not a member of the owner y
     ]);
     expect(logs.join("\n")).not.toMatch(/permission denied|\n\s+at /);
     // The preview changed nothing: no history, no membership.
-    expect(await query(conn, "SELECT to_regclass('pgstack.migrations') AS t, pg_has_role($1, 'MEMBER') AS member", [owner])).toEqual([{ t: null, member: false }]);
+    expect(await query(conn, "SELECT to_regclass('pgstack.migrations') AS t, pg_has_role($1, 'USAGE') AS privileges", [owner])).toEqual([{ t: null, privileges: false }]);
 
     // An up that still cannot read the history records nothing (the schema alone never decides when a history exists).
     const options = { connection: conn, schemas: ["public"], foreignApplied: foreignAppliedVersions(ms, { owner }) };
@@ -318,6 +322,29 @@ describe("preview of an adoption by an admin that is not a member of the owner y
     expect((await migrations.check(undefined, inputs)).failures).toEqual([]);
     expect(logs.some((l) => l.includes("cannot read"))).toBe(false);
     expect(logs).toContain(`${conn.database}: adopting an existing schema at 0003_index_orders_by_state: 0001..0003 will be recorded as applied without running; 0004 will run`);
+  });
+
+  it("an owner someone else created and the admin may not grant: on 16+ a refusal naming the superuser's one statement; before 16 CREATEROLE suffices", async () => {
+    const ms = await importFixture(tmp, "golang-migrate", `${FIX}/golang-migrate`);
+    const { conn, owner, inputs } = await ownedByTool(ms, 3, GOLANG_MIGRATE_HISTORY, { grantable: false });
+    const checked = await migrations.check(undefined, inputs);
+    if (serverMajor() >= 16) {
+      expect(checked.failures).toEqual([
+        {
+          property: "",
+          reason:
+            `cannot create the throwaway role that runs the migrations as "${owner}": permission denied to grant role "${owner}"; nothing was run\n` +
+            `  → the admin "${conn.user}" must be able to grant "${owner}" (PostgreSQL 16 and later: only with ADMIN OPTION on it, which a role's creator has): as a superuser, run GRANT "${owner}" TO "${conn.user}" WITH ADMIN OPTION`,
+        },
+      ]);
+      // up's own grant of the owner's privileges is refused the same way, naming the statement.
+      await expect(grantOwnerMembership(await connectTo(conn), owner)).rejects.toMatchObject({ code: "MEMBERSHIP_NOT_PERMITTED", hint: expect.stringContaining(`as a superuser or the role's creator, run GRANT "${owner}" TO "${conn.user}"`) });
+    } else {
+      expect(checked.failures).toEqual([]);
+      expect(await grantOwnerMembership(await connectTo(conn), owner)).toMatchObject({ action: "granted" });
+    }
+    // Nothing was recorded by the refused (or passing) preview.
+    expect(await query(conn, "SELECT to_regclass('pgstack.migrations') AS t")).toEqual([{ t: null }]);
   });
 
   it("a history table of another role, which up will not give access to, is refused with what to grant", async () => {

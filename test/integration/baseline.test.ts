@@ -10,7 +10,7 @@ import { BaselineRefusedError, baselineAdopter, planBaseline, type BaselineOptio
 import { SCRATCH_PREFIX } from "../../infra/lifecycle/scratch.js";
 import { readHistory } from "../../infra/lifecycle/history.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
-import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
+import { adminConnection, closeClients, connectTo, freshDatabase, letAdminGrant, query, superuserConnection } from "../support/db.js";
 import { inline } from "../support/migrations.js";
 
 afterEach(closeClients);
@@ -206,7 +206,10 @@ describe("the scratch database needs CREATEDB", () => {
   it("an admin without it gets a clear refusal naming what to grant; nothing changes", async () => {
     const { db, options } = await createAllDatabase();
     const role = `${db.database}_nocreatedb`;
-    await query(adminConnection(), `CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}' NOCREATEDB CREATEROLE; GRANT ALL ON DATABASE ${db.database} TO ${role}`);
+    // Another admin a DBA made (as the superuser; the suites' admin cannot grant itself to a role it created).
+    await query(superuserConnection(), `CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}' NOCREATEDB CREATEROLE; GRANT ALL ON DATABASE ${db.database} TO ${role}`);
+    // On 16+ the DBA lets it grant the owner (the suites' admin) to pgstack's throwaway role; CREATEDB is what it lacks.
+    await letAdminGrant(adminConnection().user, role);
     const weak = { ...db, user: role, password: `pw-${role}` };
     const cl = await connectTo(weak);
     const err = await planBaseline(cl, await inline(FILES), db.database, { ...options, connection: weak }).catch((e: unknown) => e);

@@ -16,7 +16,7 @@ import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { inventoryOf } from "../../infra/lifecycle/inventory.js";
 import { planDatabase, type PlanInput } from "../../infra/review/plan.js";
 import { computeVerdict } from "../../infra/review/verdict.js";
-import { adminConnection, closeClients, query, superuserConnection } from "../support/db.js";
+import { adminConnection, closeClients, letAdminGrant, query, superuserConnection } from "../support/db.js";
 import { fltrDatabase, type FltrDatabase } from "../support/fixtures.js";
 
 afterEach(closeClients);
@@ -124,6 +124,8 @@ describe("the review's plan", () => {
     await f.cl.query(`DROP SCHEMA pgstack CASCADE; CREATE SCHEMA billing AUTHORIZATION ${f.owner}; SET ROLE ${f.owner}; CREATE TABLE billing.invoices (id int PRIMARY KEY); RESET ROLE`);
     const admin = adminConnection();
     await query(superuserConnection(), `REVOKE ${f.owner} FROM ${admin.user} CASCADE`);
+    // On 16+ the admin keeps what lets up grant it the owner (ADMIN OPTION alone, no privileges).
+    await letAdminGrant(f.owner);
     const parsed = parseStackConfig({ server: { host: "127.0.0.1" }, databases: [{ name: f.db.database, owner: f.owner, adopt: true, roles: [{ name: f.owner, adopt: true }], schemas: ["public", "billing"], reset: { generation: 1, allowed: false } }] }, "test");
     const p = await planDatabase({ stack: "test", index: 0, db: parsed.databases[0]!, policy: safetyPolicyOf(parsed, parsed.databases[0]!), admin, migrations: await prMigrations() });
     expect(p.adoption?.status).toBe("deferred");

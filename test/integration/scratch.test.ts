@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, buildDeclaredSchema, connect, loadSqlParser, sha256, withScratchDatabase, ScratchRefusedError, SCRATCH_PREFIX, type Migration } from "../../infra/lifecycle/index.js";
 import { readCreator, scratchName } from "../../infra/lifecycle/scratch-names.js";
-import { adminConnection, closeClients, query, superuserConnection } from "../support/db.js";
+import { adminConnection, closeClients, query, serverMajor, superuserConnection } from "../support/db.js";
 import { fltrDatabase } from "../support/fixtures.js";
 import { serverWide } from "../support/server-wide.js";
 
@@ -128,11 +128,21 @@ describe("an admin that is not (yet) a member of the owner", () => {
     const f = await fltrDatabase("scr");
     const stranger = `${f.db.database}_stranger`;
     await query(adminConnection(), `CREATE ROLE ${stranger} NOLOGIN`);
-    const member = async () => (await query<{ m: boolean }>(adminConnection(), "SELECT pg_has_role(current_user, $1, 'MEMBER') AS m", [stranger]))[0]!.m;
-    expect(await member()).toBe(false);
+    // The admin's memberships in it, and whether it holds its privileges. On 16+ the server itself
+    // made the creating admin a member WITH ADMIN OPTION only (createrole_self_grant unset): that
+    // grant is no membership pgstack made, holds no privileges, and must stay as it was.
+    const membership = async () =>
+      query<{ admin: boolean; privileges: boolean; rows: string }>(
+        adminConnection(),
+        `SELECT pg_has_role(current_user, $1, 'MEMBER WITH ADMIN OPTION') AS admin, pg_has_role(current_user, $1, 'USAGE') AS privileges,
+                (SELECT coalesce(string_agg(to_jsonb(m)::text, ',' ORDER BY to_jsonb(m)::text), '') FROM pg_auth_members m WHERE m.roleid = $1::regrole AND m.member = current_user::regrole) AS rows`,
+        [stranger],
+      );
+    const before = await membership();
+    expect(before).toEqual([{ admin: serverMajor() >= 16, privileges: false, rows: expect.any(String) }]);
     const snapshot = await buildDeclaredSchema(adminConnection(), [m(1, "t", "CREATE TABLE t (id int PRIMARY KEY);\n")], { role: stranger, cacheDir: false });
     expect(snapshot.tables["public.t"]?.owner).toBe(stranger);
-    expect(await member()).toBe(false);
+    expect(await membership()).toEqual(before);
   });
 });
 

@@ -40,6 +40,18 @@ export function superuserConnection(): ConnectionOptions {
   return inject("pgSuperuser");
 }
 
+/**
+ * What a DBA does on PostgreSQL 16+ for a role someone else (the superuser here) created, so that
+ * the admin may grant it (to pgstack's throwaway role, and to itself during `up`): as the superuser,
+ * GRANT it WITH ADMIN OPTION, no INHERIT, no SET (the membership the server gives a role's CREATEROLE
+ * creator there; the admin holds none of its privileges yet). Before 16, CREATEROLE lets the admin
+ * grant any non-superuser role: nothing is run.
+ */
+export async function letAdminGrant(role: string, admin: string = adminConnection().user): Promise<void> {
+  if (serverMajor() < 16) return;
+  await query(superuserConnection(), `GRANT ${quoteIdent(role)} TO ${quoteIdent(admin)} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`);
+}
+
 /** Creates an empty database with a unique name and returns a connection to it. */
 export async function freshDatabase(prefix = "t"): Promise<ConnectionOptions> {
   const admin = adminConnection();
