@@ -238,10 +238,11 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
 
   it("5b. drift of a view and a function redefined by hand shows in refresh, one line each; up keeps it; undoing clears it", async () => {
     const auth = conn("fltr_auth");
+    // The view as step 3b's repeatable left it (three columns: CREATE OR REPLACE may not drop one), with a filter added by hand.
     await query(
       auth,
       `SET ROLE fltr_auth_owner;
-       CREATE OR REPLACE VIEW team_sizes AS SELECT team_id, count(*) AS members FROM team_members WHERE user_id <> '' GROUP BY team_id;
+       CREATE OR REPLACE VIEW team_sizes AS SELECT team_id, count(*) AS members, min(user_id) AS first_member FROM team_members WHERE user_id <> '' GROUP BY team_id;
        CREATE OR REPLACE FUNCTION team_size(team text) RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(DISTINCT user_id) FROM team_members WHERE team_id = team $$;
        RESET ROLE`,
     );
@@ -258,7 +259,7 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     await query(
       auth,
       `SET ROLE fltr_auth_owner;
-       CREATE OR REPLACE VIEW team_sizes AS SELECT team_id, count(*) AS members FROM team_members GROUP BY team_id;
+       CREATE OR REPLACE VIEW team_sizes AS SELECT team_id, count(*) AS members, min(user_id) AS first_member FROM team_members GROUP BY team_id;
        CREATE OR REPLACE FUNCTION team_size(team text) RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM team_members WHERE team_id = team $$;
        RESET ROLE`,
     );
