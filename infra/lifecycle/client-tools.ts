@@ -9,7 +9,7 @@
  */
 import { execFile } from "node:child_process";
 import * as path from "node:path";
-import type pg from "pg";
+import { majorOf, type ServerVersion } from "./connection.js";
 
 /**
  * Shell lines that set `PG_DUMP` to the pg_dump a backup runs: `$PGSTACK_PG_DUMP`, else the newest
@@ -29,29 +29,6 @@ export interface ClientTool {
   version: string;
   /** `15` (for 9.x: `9.6`, as a number 9.6). */
   major: number;
-}
-
-/** A server's version, as `server_version` and `server_version_num` give it. */
-export interface ServerVersion {
-  /** `18.1`. */
-  version: string;
-  /** `server_version_num`, e.g. 180001. */
-  num: number;
-  /** 18 (for 9.x: 9.6). */
-  major: number;
-}
-
-/** The major version of a `server_version_num` (10 and later: one number; before: `9.6`). */
-export function majorOf(num: number): number {
-  return num >= 100_000 ? Math.floor(num / 10_000) : Math.floor(num / 10_000) + (Math.floor(num / 100) % 100) / 10;
-}
-
-/** The server's version. */
-export async function readServerVersion(client: pg.Client): Promise<ServerVersion> {
-  const { rows } = await client.query<{ version: string; num: string }>("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num");
-  const num = Number(rows[0]?.num ?? 0);
-  // `18.1 (Debian 18.1-1)`: the number alone.
-  return { version: (rows[0]?.version ?? "").split(" ")[0] ?? "", num, major: majorOf(num) };
 }
 
 /**

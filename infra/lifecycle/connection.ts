@@ -123,10 +123,32 @@ export function connectionHint(err: unknown, c: ConnectionOptions): string {
   return "check the server's host, port, sslmode and admin user in the stack config, and that the server is running";
 }
 
-/** The server's major version (14, 15, … 18), from `server_version_num`. */
+/** A server's version, as `server_version` and `server_version_num` give it. */
+export interface ServerVersion {
+  /** `18.1`. */
+  version: string;
+  /** `server_version_num`, e.g. 180001. */
+  num: number;
+  /** 18 (for 9.x: 9.6). */
+  major: number;
+}
+
+/** The major version of a `server_version_num` (10 and later: one number; before: `9.6`). */
+export function majorOf(num: number): number {
+  return num >= 100_000 ? Math.floor(num / 10_000) : Math.floor(num / 10_000) + (Math.floor(num / 100) % 100) / 10;
+}
+
+/** The server's version. */
+export async function readServerVersion(client: pg.ClientBase): Promise<ServerVersion> {
+  const { rows } = await client.query<{ version: string; num: string }>("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num");
+  const num = Number(rows[0]?.num ?? 0);
+  // `18.1 (Debian 18.1-1)`: the number alone.
+  return { version: (rows[0]?.version ?? "").split(" ")[0] ?? "", num, major: majorOf(num) };
+}
+
+/** The server's major version (18; 9.6 before 10). */
 export async function serverMajorOf(client: pg.ClientBase): Promise<number> {
-  const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-  return Math.floor(Number(rows[0]?.v ?? 0) / 10000);
+  return (await readServerVersion(client)).major;
 }
 
 /** Runs `fn` with a fresh client and always closes it. */

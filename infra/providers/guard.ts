@@ -6,7 +6,8 @@
  */
 import type pg from "pg";
 import { serverMajorOf, type ConnectionOptions } from "../lifecycle/index.js";
-import { backupClientProblem, findBackupClients, readServerVersion } from "../lifecycle/client-tools.js";
+import { backupClientProblem, findBackupClients } from "../lifecycle/client-tools.js";
+import { readServerVersion } from "../lifecycle/connection.js";
 import { planAdoptedRoles, type AdoptedRole } from "../lifecycle/roles.js";
 import { defineProvider, hasUnknown, logger, providerChanged, withConnection, type Failure } from "./common.js";
 

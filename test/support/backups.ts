@@ -5,7 +5,8 @@
  * asserts that refusal there, then runs on with `backup: false`, as the refusal says to; the
  * other e2e files, whose subject is not the backup, take that setting from the start.
  */
-import { backupClientProblem, findBackupClients, readServerVersion } from "../../infra/lifecycle/client-tools.js";
+import { backupClientProblem, findBackupClients } from "../../infra/lifecycle/client-tools.js";
+import { readServerVersion } from "../../infra/lifecycle/connection.js";
 import { connect } from "../../infra/lifecycle/connection.js";
 import { adminConnection } from "./db.js";
 

@@ -1,6 +1,7 @@
 /** The backup's client tools against the server: pg_dump's version rule, the three-line refusal, and when a backup is due. */
 import { describe, expect, it } from "vitest";
-import { backupClientProblem, clientVersion, locatePgDump, majorOf, pgDumpCanDump, type BackupClients } from "../../infra/lifecycle/client-tools.js";
+import { backupClientProblem, clientVersion, locatePgDump, pgDumpCanDump, type BackupClients } from "../../infra/lifecycle/client-tools.js";
+import { majorOf } from "../../infra/lifecycle/connection.js";
 import { backupDue, type GuardInputs } from "../../infra/providers/guard.js";
 
 const server = (version: string, num: number) => ({ version, num, major: majorOf(num) });
