@@ -8,10 +8,10 @@
 import * as path from "node:path";
 import type pg from "pg";
 import type { TestServer } from "../../test/support/postgres.js";
-import { benchDatabase, benchProject, type BenchProject } from "./engine.js";
+import { benchDatabase, benchProject, previewRounds, type BenchProject } from "./engine.js";
 import { writeMigrationFiles } from "./generate.js";
 import type { BenchOptions } from "./options.js";
-import { median, progress, r4, rotate, settle, verdict } from "./stats.js";
+import { median, progress, r4, verdict } from "./stats.js";
 
 export const DB_SCALE_GOAL = 10;
 export const DB_SCALE_RSS_GOAL_MB = 300;
@@ -40,19 +40,7 @@ export async function benchDbScale(admin: pg.Client, server: TestServer, tmp: st
     { key: "many" as const, label: `${d} databases` },
     { key: "one" as const, label: "1 database" },
   ];
-  const samples = { many: [] as number[], one: [] as number[] };
-  const rss = { many: 0, one: 0 };
-  for (let r = 0; r <= opts.rounds; r++) {
-    const line: string[] = [];
-    for (const c of rotate(contenders, r)) {
-      await settle(admin);
-      const run = await p.pulumi(["preview", "--stack", c.key, "--expect-no-changes"], { sampleRss: true });
-      if (r > 0) samples[c.key].push(run.seconds);
-      rss[c.key] = Math.max(rss[c.key], run.providerPeakRssMb);
-      line.push(`${c.label} ${run.seconds.toFixed(2)} s (provider peak RSS ${run.providerPeakRssMb.toFixed(0)} MB)`);
-    }
-    progress(`scale: no-op preview ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: ${line.join(", ")}`);
-  }
+  const { samples, peakRssMb: rss } = await previewRounds(p, admin, contenders, opts.rounds, "scale: no-op preview");
   const many = median(samples.many);
   const one = median(samples.one);
   const ratio = many / one;

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import yaml from "js-yaml";
 import type { ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { ensureToolchain, projectRoot, pulumiEnv } from "../pulumi-env.js";
-import { since } from "./stats.js";
+import type pg from "pg";
+import { progress, rotate, settle, since } from "./stats.js";
 
 /** One finished CLI run. */
 export interface PulumiRun {
@@ -153,4 +154,37 @@ function providerPeakKb(root: number): number {
     }
   }
   return peak;
+}
+
+/** The no-op previews of {@link previewRounds}: seconds per stack (warm-up left out) and each stack's provider peak RSS. */
+export interface PreviewRounds<K extends string> {
+  samples: Record<K, number[]>;
+  peakRssMb: Record<K, number>;
+}
+
+/**
+ * No-op `pulumi preview --expect-no-changes` of each stack, a warm-up round and then `rounds`
+ * timed ones, the order rotated every round so neither side always runs on a warmer machine.
+ */
+export async function previewRounds<K extends string>(
+  p: BenchProject,
+  admin: pg.Client,
+  contenders: readonly { key: K; label: string }[],
+  rounds: number,
+  what: string,
+): Promise<PreviewRounds<K>> {
+  const samples = Object.fromEntries(contenders.map((c) => [c.key, [] as number[]])) as Record<K, number[]>;
+  const peakRssMb = Object.fromEntries(contenders.map((c) => [c.key, 0])) as Record<K, number>;
+  for (let r = 0; r <= rounds; r++) {
+    const line: string[] = [];
+    for (const c of rotate(contenders, r)) {
+      await settle(admin);
+      const run = await p.pulumi(["preview", "--stack", c.key, "--expect-no-changes"], { sampleRss: true });
+      if (r > 0) samples[c.key].push(run.seconds);
+      peakRssMb[c.key] = Math.max(peakRssMb[c.key], run.providerPeakRssMb);
+      line.push(`${c.label} ${run.seconds.toFixed(2)} s (provider peak RSS ${run.providerPeakRssMb.toFixed(0)} MB)`);
+    }
+    progress(`${what} ${r === 0 ? "warm-up" : `round ${r}/${rounds}`}: ${line.join(", ")}`);
+  }
+  return { samples, peakRssMb };
 }

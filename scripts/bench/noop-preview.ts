@@ -10,10 +10,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type pg from "pg";
 import type { TestServer } from "../../test/support/postgres.js";
-import { benchDatabase, benchProject, type BenchProject } from "./engine.js";
+import { benchDatabase, benchProject, previewRounds, type BenchProject } from "./engine.js";
 import { writeMigrationFiles } from "./generate.js";
 import type { BenchOptions } from "./options.js";
-import { median, progress, r4, rotate, settle, since, verdict } from "./stats.js";
+import { median, progress, r4, settle, since, verdict } from "./stats.js";
 
 export const NOOP_PREVIEW_GOAL = 1.2;
 export const PROVIDER_RSS_GOAL_MB = 200;
@@ -43,19 +43,8 @@ export async function benchNoopPreview(admin: pg.Client, server: TestServer, tmp
     { key: "big" as const, label: `${d} × ${m} applied` },
     { key: "small" as const, label: `${d} × 1 applied` },
   ];
-  const samples = { big: [] as number[], small: [] as number[] };
-  let peakRss = 0;
-  for (let r = 0; r <= opts.rounds; r++) {
-    const line: string[] = [];
-    for (const c of rotate(contenders, r)) {
-      await settle(admin);
-      const run = await p.pulumi(["preview", "--stack", c.key, "--expect-no-changes"], { sampleRss: true });
-      if (r > 0) samples[c.key].push(run.seconds);
-      peakRss = Math.max(peakRss, run.providerPeakRssMb);
-      line.push(`${c.label} ${run.seconds.toFixed(2)} s (provider peak RSS ${run.providerPeakRssMb.toFixed(0)} MB)`);
-    }
-    progress(`no-op preview ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: ${line.join(", ")}`);
-  }
+  const { samples, peakRssMb } = await previewRounds(p, admin, contenders, opts.rounds, "no-op preview");
+  const peakRss = Math.max(peakRssMb.big, peakRssMb.small);
   // Info: a preview on a machine that never parsed these files (a fresh CI checkout).
   fs.rmSync(path.join(p.dir, ".pgstack", "cache"), { recursive: true, force: true });
   await settle(admin);
