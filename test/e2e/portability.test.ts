@@ -88,7 +88,7 @@ describe("state that works from any checkout", () => {
         }
       }
     }
-    expect(dynamic).toBe(2 * 6); // safety, guard, password, reset, migrations, verification per database
+    expect(dynamic).toBe(2 * 7); // safety, guard, password, membership, reset, migrations, verification per database
     const file = path.join(p.dir, "old-state.json");
     fs.writeFileSync(file, JSON.stringify(exported));
     p.ok(["stack", "import", "--stack", "upgrade", "--file", file]);
@@ -100,13 +100,13 @@ describe("state that works from any checkout", () => {
     // ...preview shows the provider change as an update of each dynamic resource...
     const preview = p.ok(["preview", "--stack", "upgrade", "--diff"]);
     const updated = [...preview.stdout.matchAll(/^\s*~ (\S+): \(update\)/gm)].map((m) => m[1]);
-    expect(updated.filter((t) => t?.startsWith("pulumi-nodejs:dynamic/pgstack:"))).toHaveLength(2 * 6);
+    expect(updated.filter((t) => t?.startsWith("pulumi-nodejs:dynamic/pgstack:"))).toHaveLength(2 * 7);
     // The login roles follow their GeneratedPassword, whose value preview cannot see (it stays the same).
     expect(updated.filter((t) => !t?.startsWith("pulumi-nodejs:dynamic/pgstack:"))).toEqual(["postgresql:index/role:Role", "postgresql:index/role:Role"]);
     // ...and up writes the new providers: refresh works again, nothing else changed.
     p.ok(["up", "--stack", "upgrade", "--yes"]);
     const after = exportState(p, "upgrade").deployment.resources.flatMap((r) => [r.inputs?.["__provider"], r.outputs?.["__provider"]]).filter((x) => typeof x === "string");
-    expect(after).toHaveLength(2 * 2 * 6);
+    expect(after).toHaveLength(2 * 2 * 7);
     for (const provider of after) expect(current.has(provider as string)).toBe(true);
     p.ok(["refresh", "--stack", "upgrade", "--yes"]);
     expect(resourceSummary(p.ok(["preview", "--stack", "upgrade", "--expect-no-changes"]).stdout)["unchanged"]).toBe(2 * 19 + 1);
