@@ -76,9 +76,19 @@ describe("TLS as pg takes it", () => {
 });
 
 describe("TLS as pg_dump takes it (the backup's environment)", () => {
+  // Debian's pg_dump 15 is the client here, and it dumps 15 and older only (a newer server is
+  // refused before TLS matters, see client-tools.ts): its own TLS server is a 15, on every matrix run.
+  let dumpServer: TestServer;
+  beforeAll(async () => {
+    dumpServer = await startTlsServer(certs, { major: 15 });
+  });
+  afterAll(async () => {
+    await dumpServer?.stop();
+  });
+
   /** pg_dump --schema-only with the backup's PG* variables; its exit and stderr. */
   function dump(host: string, sslmode: SslMode, caFile?: string): { ok: boolean; stderr: string } {
-    const env = backupEnvironment({ host, port: server.admin.port, adminUser: server.admin.user, sslmode }, "postgres", server.admin.password ?? "", caFile);
+    const env = backupEnvironment({ host, port: dumpServer.admin.port, adminUser: dumpServer.admin.user, sslmode }, "postgres", dumpServer.admin.password ?? "", caFile);
     expect(JSON.stringify(Object.values(env))).not.toContain("BEGIN CERTIFICATE");
     try {
       // HOME elsewhere: libpq's default root.crt (~/.postgresql) must not stand in for the CA.

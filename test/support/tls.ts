@@ -34,6 +34,6 @@ export function makeCerts(): TestCerts {
 }
 
 /** A PostgreSQL with `ssl = on` and the certificate of {@link makeCerts}. */
-export function startTlsServer(certs: TestCerts): Promise<TestServer> {
-  return startTestServer({ tls: { cert: certs.serverCert, key: certs.serverKey } });
+export function startTlsServer(certs: TestCerts, opts: { major?: number } = {}): Promise<TestServer> {
+  return startTestServer({ ...opts, tls: { cert: certs.serverCert, key: certs.serverKey } });
 }
