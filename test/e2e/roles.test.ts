@@ -28,11 +28,22 @@ function commitWithGrantRole(): string {
   return `${removed}^`;
 }
 
-/** Replaces the copy's `infra/` with the one of `ref` (the committed program of that version). */
+/**
+ * Replaces the copy's `infra/` with the one of `ref` (the committed program of that version). Its
+ * entry point was `infra/index.ts` (the project's `main` then): the root `index.ts` that Pulumi.yaml
+ * names now loads it.
+ */
 function checkoutInfra(p: CliProject, ref: string): void {
   fs.rmSync(path.join(p.dir, "infra"), { recursive: true, force: true });
   const tar = execFileSync("git", ["archive", ref, "infra"]);
   execFileSync("tar", ["-x", "-C", p.dir], { input: tar });
+  fs.writeFileSync(path.join(p.dir, "index.ts"), 'export = require("./infra/index");\n');
+}
+
+/** Puts this checkout's program back into the copy: `infra/` and the root entry point. */
+function currentProgram(p: CliProject): void {
+  fs.cpSync(path.resolve("infra"), path.join(p.dir, "infra"), { recursive: true });
+  fs.copyFileSync(path.resolve("index.ts"), path.join(p.dir, "index.ts"));
 }
 
 async function membership(owner: string): Promise<Record<string, unknown>[]> {
@@ -60,7 +71,7 @@ describe("the admin's membership and sessions through the Pulumi CLI", () => {
     expect(oldTypes).toContain("postgresql:index/grantRole:GrantRole");
 
     // This pgstack: the GrantRole is replaced by the OwnerMembership (deleted first, so its REVOKE cannot undo the new grant).
-    fs.cpSync(path.resolve("infra"), path.join(p.dir, "infra"), { recursive: true });
+    currentProgram(p);
     p.ok(["up", "--stack", "roles", "--yes"]);
     const newTypes = JSON.parse(p.ok(["stack", "export", "--stack", "roles"]).stdout).deployment.resources.map((r: { type: string }) => r.type) as string[];
     expect(newTypes).toContain("pulumi-nodejs:dynamic/pgstack:OwnerMembership");
