@@ -68,9 +68,10 @@ export interface ApplyOptions {
   adopt?: (client: pg.Client, migrations: readonly Migration[]) => Promise<{ count: number } | undefined>;
   /**
    * Called after each migration is applied and recorded, still under the lock (adoption's build
-   * reads the schema at every version this way, in one run instead of one run per version).
+   * reads the schema at every version this way, in one run instead of one run per version; the
+   * rehearsal measures each step with its result).
    */
-  afterEach?: (m: Migration) => Promise<unknown>;
+  afterEach?: (m: Migration, result: MigrationResult) => Promise<unknown>;
 }
 
 /**
@@ -109,11 +110,13 @@ export async function applyMigrations(
         continue;
       }
       const started = performance.now();
+      let done: MigrationResult | undefined;
       try {
         if (m.inTransaction) await runInTransaction(client, m, options);
         else await runWithoutTransaction(client, m, options);
         const durationMs = performance.now() - started;
-        results.push({ name: m.name, status: "Success", durationMs, inTransaction: m.inTransaction });
+        done = { name: m.name, status: "Success", durationMs, inTransaction: m.inTransaction };
+        results.push(done);
         log.info(
           `${options.database}: applied ${m.name} (${i + 1}/${pending.length}, ${durationMs.toFixed(0)} ms` +
             `${m.inTransaction ? "" : ", no transaction"})`,
@@ -124,7 +127,7 @@ export async function applyMigrations(
         log.warn(`${options.database}: ${error.message}`);
       }
       // Outside the try: a failing callback is its own error, not this migration's.
-      if (!error) await options.afterEach?.(m);
+      if (!error && done) await options.afterEach?.(m, done);
     }
     return { alreadyApplied: applied.length, results, error, ...(adopted ? { baselined: adopted.count } : {}) };
   });

@@ -187,7 +187,12 @@ export async function rehearse(
   return { ...report, durationMs: performance.now() - started, cloneDropped: left === 0 };
 }
 
-/** Applies the pending migrations one by one, measuring each; after a failure the rest are skipped. */
+/**
+ * Applies the pending migrations in one apply run (one lock, one history read), measuring each
+ * step as it completes: its duration, the rows it wrote and its schema change (the schema read
+ * after a step is the next step's "before", so each step costs one catalog read). After a
+ * failure the rest are skipped.
+ */
 async function runSteps(
   client: pg.Client,
   owner: pg.Client,
@@ -201,46 +206,50 @@ async function runSteps(
   // migrations stand in by name and checksum, so applyMigrations checks it as in a real run.
   const history = await readHistory(client);
   const applied: Migration[] = history.map((h) => ({ id: h.id, name: h.name, file: h.name, checksum: h.checksum, sql: "", inTransaction: h.inTransaction }));
-  const todo = pending;
   const steps: RehearsalStep[] = [];
-  let failed = false;
-  for (const [i, m] of todo.entries()) {
-    if (failed) {
-      steps.push({ name: m.name, file: m.file, status: "skipped", durationMs: 0, rowsAffected: 0, schemaChange: [] });
-      continue;
-    }
-    log(`rehearsing ${m.name} (${i + 1}/${todo.length})`);
-    const before = await readSchema(client, { history: false });
-    // Counted on the session that writes: each session flushes its own statistics.
-    const writtenBefore = await rowsWritten(owner);
-    const t0 = performance.now();
-    let error: string | undefined;
-    let durationMs: number;
-    try {
-      // As the owner, confined: a `RESET ROLE` in the migration cannot reach the admin.
-      const result = await applyMigrations(owner, [...applied, ...todo.slice(0, i + 1)], {
-        database: `${database} (rehearsal copy)`,
-        role: opts.role,
-        ...(opts.session ? { session: opts.session } : {}),
-        logger: silentLogger,
-      });
-      const r = result.results.at(-1);
-      durationMs = r?.status === "Success" ? r.durationMs : performance.now() - t0;
-      if (result.error) error = stepError(result.error);
-    } catch (err) {
-      durationMs = performance.now() - t0;
-      error = stepError(err);
-    }
-    const rowsAffected = rowsBetween(writtenBefore, await rowsWritten(owner));
-    const schemaChange = diffSchemas(before, await readSchema(client, { history: false }), { labels: CHANGE_LABELS, known: "compare", tableParts: "list" });
-    if (error) {
-      failed = true;
+  if (pending.length === 0) return steps;
+  // Counted on the session that writes: each session flushes its own statistics.
+  let before = await readSchema(client, { history: false });
+  let writtenBefore = await rowsWritten(owner);
+  /** Measures the step just run against the previous one. */
+  const measure = async (): Promise<Pick<RehearsalStep, "rowsAffected" | "schemaChange">> => {
+    const after = await readSchema(client, { history: false });
+    const writtenAfter = await rowsWritten(owner);
+    const measured = { rowsAffected: rowsBetween(writtenBefore, writtenAfter), schemaChange: diffSchemas(before, after, { labels: CHANGE_LABELS, known: "compare", tableParts: "list" }) };
+    before = after;
+    writtenBefore = writtenAfter;
+    return measured;
+  };
+  log(`rehearsing ${pending[0]?.name} (1/${pending.length})`);
+  let error: string | undefined;
+  let t0 = performance.now();
+  try {
+    // As the owner, confined: a `RESET ROLE` in the migration cannot reach the admin.
+    const result = await applyMigrations(owner, [...applied, ...pending], {
+      database: `${database} (rehearsal copy)`,
+      role: opts.role,
+      ...(opts.session ? { session: opts.session } : {}),
+      logger: silentLogger,
+      afterEach: async (m, r) => {
+        steps.push({ name: m.name, file: m.file, status: "ok", durationMs: r.status === "Success" ? r.durationMs : 0, ...(await measure()) });
+        const next = pending[steps.length];
+        if (next) log(`rehearsing ${next.name} (${steps.length + 1}/${pending.length})`);
+        t0 = performance.now();
+      },
+    });
+    if (result.error) error = stepError(result.error);
+  } catch (err) {
+    error = stepError(err);
+  }
+  if (error !== undefined) {
+    const m = pending[steps.length];
+    if (m) {
+      const durationMs = performance.now() - t0;
       log(`${m.name} failed on the copy: ${error}`);
-      steps.push({ name: m.name, file: m.file, status: "failed", error, durationMs, rowsAffected, schemaChange });
-    } else {
-      steps.push({ name: m.name, file: m.file, status: "ok", durationMs, rowsAffected, schemaChange });
+      steps.push({ name: m.name, file: m.file, status: "failed", error, durationMs, ...(await measure()) });
     }
   }
+  for (const m of pending.slice(steps.length)) steps.push({ name: m.name, file: m.file, status: "skipped", durationMs: 0, rowsAffected: 0, schemaChange: [] });
   return steps;
 }
 

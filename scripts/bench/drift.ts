@@ -10,7 +10,9 @@
  *   - pgstack cold: read the files, build the declared schema (throwaway database migrated
  *     through the real apply path, introspected, dropped), introspect the live one, compare;
  *     with an empty checksum cache;
- *   - pgstack warm: the same with the cache filled (the files unchanged).
+ *   - pgstack warm: the same with the cache filled (the files unchanged);
+ *   - the build floor (a reference, not a contender): psql running every file in one transaction
+ *     into an empty database, as the owner; the DDL the cold check cannot avoid.
  * Each run is verified: the runbook's diff and pgstack's report must both find the hand-made column.
  */
 import * as fs from "node:fs";
@@ -26,7 +28,7 @@ import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import type { TestServer } from "../../test/support/postgres.js";
 import { pad } from "./generate.js";
 import type { BenchOptions } from "./options.js";
-import { libpqArgs, libpqEnv, PG_DUMP, runBinary } from "./processes.js";
+import { libpqArgs, libpqEnv, PG_DUMP, PSQL, runBinary } from "./processes.js";
 import { median, progress, r4, rotate, settle, since, verdict } from "./stats.js";
 
 /** Goals of the issue: cold ≤ 1.0× the runbook, warm ≤ 0.2×. */
@@ -81,6 +83,27 @@ async function runbook(reference: ConnectionOptions, live: ConnectionOptions, wo
   return seconds;
 }
 
+/**
+ * The build floor: psql runs every file, in one transaction, as the owner, into a new empty
+ * database (dropped after). What any declared-schema build must at least spend on the DDL.
+ */
+async function buildFloor(admin: pg.Client, server: TestServer, folder: string, work: string): Promise<number> {
+  const db = "bench_drift_floor";
+  const all = path.join(work, "all.sql");
+  if (!fs.existsSync(all)) {
+    const files = fs.readdirSync(folder).filter((f) => f.endsWith(".sql")).sort();
+    fs.writeFileSync(all, [`SET ROLE ${OWNER};`, ...files.map((f) => fs.readFileSync(path.join(folder, f), "utf8"))].join("\n"));
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${db}`);
+  const started = performance.now();
+  await admin.query(`CREATE DATABASE ${db} OWNER ${OWNER}`);
+  const target = { ...server.admin, database: db };
+  await runBinary(PSQL, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", ...libpqArgs(target), "-c", "SET synchronous_commit = off", "-f", all], libpqEnv(target));
+  const seconds = since(started);
+  await admin.query(`DROP DATABASE ${db}`);
+  return seconds;
+}
+
 /** The drift measure, as report lines and keys. */
 export async function benchDrift(admin: pg.Client, server: TestServer, tmp: string, opts: BenchOptions): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
   const { driftMigrations: m, tables } = opts;
@@ -95,6 +118,8 @@ export async function benchDrift(admin: pg.Client, server: TestServer, tmp: stri
     await admin.query(`CREATE DATABASE ${quoteIdent(db)} OWNER ${OWNER}`);
     const c = await connect({ ...server.admin, database: db });
     try {
+      // As the stack makes it (and as the declared build assumes): public belongs to the owner.
+      await c.query(`ALTER SCHEMA public OWNER TO ${OWNER}`);
       const r = await applyMigrations(c, migrations, { database: db, role: OWNER });
       if (r.error) throw r.error;
       if (db === dbs.live) await c.query(DRIFT_SQL);
@@ -127,25 +152,27 @@ export async function benchDrift(admin: pg.Client, server: TestServer, tmp: stri
     return seconds;
   };
 
-  const samples = { runbook: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const samples = { runbook: [] as number[], cold: [] as number[], warm: [] as number[], build: [] as number[] };
   for (let round = 0; round <= opts.rounds; round++) {
     const cacheDir = path.join(work, `cache-${round}`);
     const times: Record<string, number> = {};
     // The order rotates per round, so a noisy neighbour hits both alike; warm always follows cold (it needs the cache).
-    for (const who of rotate(["runbook", "pgstack"], round)) {
+    for (const who of rotate(["runbook", "pgstack", "build"], round)) {
       await settle(admin);
       if (who === "runbook") times["runbook"] = await runbook(reference, live, work);
+      else if (who === "build") times["build"] = await buildFloor(admin, server, folder, work);
       else {
         times["cold"] = await pgstack(cacheDir);
         await settle(admin);
         times["warm"] = await pgstack(cacheDir);
       }
     }
-    progress(`drift ${round === 0 ? "warm-up" : `round ${round}/${opts.rounds}`}: runbook ${times["runbook"]?.toFixed(3)} s, cold ${times["cold"]?.toFixed(3)} s, warm ${times["warm"]?.toFixed(3)} s`);
+    progress(`drift ${round === 0 ? "warm-up" : `round ${round}/${opts.rounds}`}: runbook ${times["runbook"]?.toFixed(3)} s, cold ${times["cold"]?.toFixed(3)} s, warm ${times["warm"]?.toFixed(3)} s, build floor ${times["build"]?.toFixed(3)} s`);
     if (round === 0) continue;
     samples.runbook.push(times["runbook"] ?? Number.NaN);
     samples.cold.push(times["cold"] ?? Number.NaN);
     samples.warm.push(times["warm"] ?? Number.NaN);
+    samples.build.push(times["build"] ?? Number.NaN);
   }
   for (const db of Object.values(dbs)) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)}`);
   await admin.query(`DROP ROLE IF EXISTS ${OWNER}`);
@@ -153,10 +180,12 @@ export async function benchDrift(admin: pg.Client, server: TestServer, tmp: stri
   const floor = median(samples.runbook);
   const cold = median(samples.cold);
   const warm = median(samples.warm);
+  const build = median(samples.build);
   return {
     lines: [
       `driftColdRatio / driftWarmRatio — drift check of ${m} migrations creating ${tables} tables vs pg_dump --schema-only ×2 + diff (medians of ${opts.rounds}):`,
       `  runbook ${floor.toFixed(3)} s; pgstack cold (declared schema built) ${cold.toFixed(3)} s: ${(cold / floor).toFixed(2)}×, warm (cache hit) ${warm.toFixed(3)} s: ${(warm / floor).toFixed(2)}×`,
+      `  build floor (psql, every file in one transaction into an empty database) ${build.toFixed(3)} s = ${(build / floor).toFixed(2)}× the runbook; cold is ${(cold / build).toFixed(2)}× the build floor`,
       `  goals ≤ ${DRIFT_GOALS.cold}× cold: ${verdict(cold / floor <= DRIFT_GOALS.cold)}; ≤ ${DRIFT_GOALS.warm}× warm: ${verdict(warm / floor <= DRIFT_GOALS.warm)}`,
     ],
     summary: {
@@ -165,6 +194,8 @@ export async function benchDrift(admin: pg.Client, server: TestServer, tmp: stri
       driftRunbookSeconds: r4(floor),
       driftColdSeconds: r4(cold),
       driftWarmSeconds: r4(warm),
+      driftBuildFloorSeconds: r4(build),
+      driftColdVsBuildFloor: r4(cold / build),
       driftColdRatio: r4(cold / floor),
       driftWarmRatio: r4(warm / floor),
       driftColdMet: cold / floor <= DRIFT_GOALS.cold,

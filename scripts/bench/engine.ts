@@ -53,7 +53,8 @@ export function benchProject(tmp: string, name: string, withMigrations = false):
   const dir = path.join(tmp, name);
   const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: projectRoot, encoding: "utf8" })
     .split("\n")
-    .filter((f) => f && !f.startsWith("node_modules/") && (withMigrations || !f.startsWith("migrations/")) && fs.existsSync(path.join(projectRoot, f)));
+    // `node_modules` itself may be a symlink (a worktree sharing another checkout's packages): linked below.
+    .filter((f) => f && f !== "node_modules" && !f.startsWith("node_modules/") && (withMigrations || !f.startsWith("migrations/")) && fs.existsSync(path.join(projectRoot, f)));
   for (const f of files) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.copyFileSync(path.join(projectRoot, f), path.join(dir, f));
