@@ -14,7 +14,7 @@ import { schemasCreatedByMigrations } from "../lifecycle/migration-schemas.js";
 import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassword, MigrationSafety, MigrationSet, OwnerMembership, SchemaVerification, type ConnectionInput } from "../providers/index.js";
 import { PROFILES } from "../lifecycle/safety/policy.js";
 import type { SafetyPolicy } from "../lifecycle/safety/types.js";
-import type { GuardedObject, VersionNeed } from "../providers/handlers.js";
+import type { GuardedObject, VersionNeed } from "../providers/kinds.js";
 import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
 import { driftPolicy, migrationsDigest } from "../lifecycle/drift-policy.js";
 import { PG_DUMP_LOOKUP } from "../lifecycle/client-tools.js";

@@ -1,28 +1,20 @@
 /**
- * pgstack's provider logic by resource kind: Pulumi's check/diff/create/read/update/delete turned
- * into calls to the lifecycle core. Loaded inside Pulumi's dynamic-provider host (see `index.ts`)
- * and called directly by the provider tests.
+ * What Pulumi's dynamic-provider host loads (`index.ts` names this file; the package exports it
+ * as `pgstack/providers`): the handlers of `kinds.ts`. In a checkout, inside the host, they come
+ * from one prebuilt bundle of `kinds.ts` when one matches the sources exactly (host-bundle.ts):
+ * loading ~70 TypeScript modules through tsx on every preview costs about a second, the bundle a
+ * fraction of that. Anywhere else (tests, the library's compiled JavaScript), `kinds.ts` itself.
  */
-import { guard } from "./guard.js";
-import { membership } from "./membership.js";
-import { migrations } from "./migrations.js";
-import { password } from "./password.js";
-import { everyDeploy } from "./every-deploy.js";
-import { reset } from "./reset.js";
-import { safety } from "./safety.js";
-import { verification } from "./verification.js";
+import type * as Kinds from "./kinds.js";
+import { hostBundle, inProviderHost } from "./host-bundle.js";
 
-export { same, setLogger, providerChanged, type Failure } from "./common.js";
-export { guard, existingObjectsError, existingObjects, type GuardInputs, type GuardedObject, type VersionNeed } from "./guard.js";
-export { migrations, type MigrationInput, type MigrationSetInputs, type MigrationSetOutputs } from "./migrations.js";
-export { password } from "./password.js";
-export { membership, type MembershipInputs, type MembershipOutputs } from "./membership.js";
-export { reset, type ResetInputs, type ResetOutputs } from "./reset.js";
-export { everyDeploy, type EveryDeployInputs, type EveryDeployOutputs } from "./every-deploy.js";
-export { safety, type SafetyInputs, type SafetyState } from "./safety.js";
-export { verification, type VerificationInputs, type VerificationOutputs } from "./verification.js";
-export { driftBeforeUp, measureDrift } from "./drift.js";
+export type { HandlerKind } from "./kinds.js";
+
+function load(): typeof Kinds {
+  const bundle = inProviderHost() ? hostBundle(__dirname) : undefined;
+  // A plain require: the host is CommonJS, and the choice must be made before anything loads.
+  return (bundle ? require(bundle) : require("./kinds.js")) as typeof Kinds;
+}
 
 /** The handlers by resource kind, as the provider closures look them up. */
-export const handlers = { reset, migrations, verification, password, guard, everyDeploy, safety, membership };
-export type HandlerKind = keyof typeof handlers;
+export const handlers: typeof Kinds.handlers = load().handlers;

@@ -25,7 +25,7 @@ import { NotReadableYetError } from "../../infra/lifecycle/errors.js";
 import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { flywayChecksum } from "../../infra/importers/flyway.js";
 import { loadMigrations, loadSqlParser, readHistory, splitStatements, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
-import { migrations, safety, setLogger, type MigrationSetInputs } from "../../infra/providers/handlers.js";
+import { migrations, safety, setLogger, type MigrationSetInputs } from "../../infra/providers/kinds.js";
 import { closeClients, connectTo, freshDatabase, letAdminGrant, query, serverMajor, superuserConnection } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 import { importFixture, runByTool } from "../support/foreign.js";

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { planAdoptedRoles, readRoleAttributes } from "../../infra/lifecycle/roles.js";
-import { guard, setLogger } from "../../infra/providers/handlers.js";
+import { guard, setLogger } from "../../infra/providers/kinds.js";
 import { adminConnection, closeClients, connectTo, query } from "../support/db.js";
 
 afterEach(closeClients);

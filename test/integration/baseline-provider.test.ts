@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadMigrations, loadSqlParser, readHistory, type ConnectionOptions } from "../../infra/lifecycle/index.js";
-import { migrations, type MigrationInput, type MigrationSetInputs } from "../../infra/providers/handlers.js";
+import { migrations, type MigrationInput, type MigrationSetInputs } from "../../infra/providers/kinds.js";
 import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 

@@ -15,7 +15,7 @@ import {
   type MigrationInput,
   type VerificationInputs,
   type VerificationOutputs,
-} from "../../infra/providers/handlers.js";
+} from "../../infra/providers/kinds.js";
 import { freshDatabase, query } from "../support/db.js";
 
 const logs: string[] = [];

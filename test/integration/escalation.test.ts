@@ -8,7 +8,7 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildDeclaredSchema, DeclaredSchemaError, diffSchemas, loadMigrations, loadSqlParser, readHistory, readSchema, rehearse, sha256, type Migration } from "../../infra/lifecycle/index.js";
 import { shadowBuild } from "../../infra/review/plan.js";
-import { migrations as migrationSet, setLogger, type MigrationSetInputs } from "../../infra/providers/handlers.js";
+import { migrations as migrationSet, setLogger, type MigrationSetInputs } from "../../infra/providers/kinds.js";
 import { adminConnection, closeClients, query } from "../support/db.js";
 import { fltrDatabase } from "../support/fixtures.js";
 import { serverWide } from "../support/server-wide.js";

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadMigrations, loadSqlParser, migrationsDigest, readSchema, schemaDdl, type ConnectionOptions, type ManagedSchema } from "../../infra/lifecycle/index.js";
-import { migrations, setLogger, verification, type MigrationInput, type VerificationInputs, type VerificationOutputs } from "../../infra/providers/handlers.js";
+import { migrations, setLogger, verification, type MigrationInput, type VerificationInputs, type VerificationOutputs } from "../../infra/providers/kinds.js";
 import { closeClients, connectTo, freshDatabase, query, serverMajor, superuserConnection } from "../support/db.js";
 import { EVERY_KIND_FILES, EVERY_KIND_SCHEMAS, HAND_CHANGES, lineFor, type HandChange } from "../support/every-kind.js";
 

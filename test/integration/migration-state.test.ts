@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMigrations, loadSqlParser, type ConnectionOptions } from "../../infra/lifecycle/index.js";
 import { closeIdleConnections, connectionStats } from "../../infra/providers/common.js";
-import { migrations, setLogger, type MigrationInput, type MigrationSetInputs, type MigrationSetOutputs } from "../../infra/providers/handlers.js";
+import { migrations, setLogger, type MigrationInput, type MigrationSetInputs, type MigrationSetOutputs } from "../../infra/providers/kinds.js";
 import { freshDatabase, query } from "../support/db.js";
 
 const logs: string[] = [];

@@ -11,7 +11,7 @@ import {
   type MigrationSetInputs,
   type ResetInputs,
   type VerificationInputs,
-} from "../../infra/providers/handlers.js";
+} from "../../infra/providers/kinds.js";
 import { expectationsOf, parseStackConfig } from "../../infra/config.js";
 import { freshDatabase, query } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";

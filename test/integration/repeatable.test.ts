@@ -23,7 +23,7 @@ import {
 } from "../../infra/lifecycle/index.js";
 import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { closeIdleConnections } from "../../infra/providers/common.js";
-import { migrations, safety, type MigrationSetInputs, type SafetyInputs } from "../../infra/providers/handlers.js";
+import { migrations, safety, type MigrationSetInputs, type SafetyInputs } from "../../infra/providers/kinds.js";
 import { closeClients, connectTo, freshDatabase, query, superuserConnection } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadSqlParser, sha256, type ManagedSchema } from "../../infra/lifecycle/index.js";
-import { migrations, reset, type MigrationInput, type MigrationSetInputs, type ResetInputs } from "../../infra/providers/handlers.js";
+import { migrations, reset, type MigrationInput, type MigrationSetInputs, type ResetInputs } from "../../infra/providers/kinds.js";
 import { closeClients, freshDatabase, query } from "../support/db.js";
 
 afterEach(closeClients);

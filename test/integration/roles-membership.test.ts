@@ -10,7 +10,7 @@ import { grantOwnerMembership, otherSessions, readMembership, resetDatabase, rev
 import { PgstackError } from "../../infra/lifecycle/errors.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { closeIdleConnections } from "../../infra/providers/common.js";
-import { guard } from "../../infra/providers/handlers.js";
+import { guard } from "../../infra/providers/kinds.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query, serverMajor, superuserConnection } from "../support/db.js";
 
 afterEach(async () => {

@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, fromText, loadMigrations, loadSqlParser, MigrationSourceError, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
 import { analyzeSafety, formatSafetyReport, PROFILES, type Finding, type SafetyReport } from "../../infra/lifecycle/safety/index.js";
 import { readDatabaseState } from "../../infra/lifecycle/state.js";
-import { safety, setLogger, type SafetyInputs } from "../../infra/providers/handlers.js";
+import { safety, setLogger, type SafetyInputs } from "../../infra/providers/kinds.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 
 const DIR = "test/fixtures/safety/migrations";

@@ -26,7 +26,7 @@ import {
 } from "../../infra/lifecycle/index.js";
 import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { closeIdleConnections } from "../../infra/providers/common.js";
-import { migrations, safety, type SafetyInputs } from "../../infra/providers/handlers.js";
+import { migrations, safety, type SafetyInputs } from "../../infra/providers/kinds.js";
 import { closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 import { golangMigrateAt, importFixture, runByTool } from "../support/foreign.js";

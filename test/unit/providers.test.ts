@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { legacyDriftStatus } from "../../infra/lifecycle/inventory.js";
 import { driftStatus } from "../../infra/providers/drift.js";
-import { existingObjectsError, guard, migrations, password, providerChanged, reset, same, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/handlers.js";
+import { existingObjectsError, guard, migrations, password, providerChanged, reset, same, verification, type MigrationInput, type ResetInputs } from "../../infra/providers/kinds.js";
 
 const resetInputs = (over: Partial<ResetInputs> = {}): ResetInputs => ({
   connection: { host: "h", port: 1, user: "u", password: "pw", database: "fltr" },

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { hasUnknown, readOrGone, UNKNOWN_INPUT } from "../../infra/providers/common.js";
-import { guard, migrations, safety } from "../../infra/providers/handlers.js";
+import { guard, migrations, safety } from "../../infra/providers/kinds.js";
 import { PROFILES } from "../../infra/lifecycle/safety/index.js";
 
 // A connection to nowhere: any attempt to connect would fail the test (port 1 refuses).
