@@ -157,7 +157,8 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
 function adopter(news: SafetyInputs, migrations: readonly Migration[]): AdoptionPlanner {
   return async (client, versioned, database) => {
     const all = await withSql(migrations);
-    return adoptionPlanner(adoptionInput({ ...news, configPath: news.databaseConfigPath }, all))(client, await withSql(versioned), database);
+    const read = new Map(all.map((m) => [m.name, m]));
+    return adoptionPlanner(adoptionInput({ ...news, configPath: news.databaseConfigPath }, all))(client, versioned.map((m) => read.get(m.name) ?? m), database);
   };
 }
 
