@@ -67,6 +67,7 @@ export async function declareDatabases(options: DeclareDatabasesOptions): Promis
         safety: safetyPolicyOf(config, db),
         ...(options.rolePasswords ? { rolePasswords: options.rolePasswords } : {}),
         ...(options.stack !== undefined ? { stack: options.stack } : {}),
+        ...(options.projectRoot !== undefined ? { projectRoot: options.projectRoot } : {}),
       },
       options.opts,
     );

@@ -5,6 +5,7 @@
 import * as command from "@pulumi/command";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
 import { CONFIG_NAMESPACE, expectationsOf, migrationsDir, type DatabaseConfig, type ServerConfig } from "../config.js";
 import { ROLE_ATTRIBUTES, type AdoptedRole, type RoleAttribute, type RoleAttributes } from "../lifecycle/roles.js";
 import type { ManagedSchema, Migration } from "../lifecycle/index.js";
@@ -60,6 +61,12 @@ export interface PostgresDatabaseArgs {
   backupDir?: string;
   /** The data-safety policy (`safetyPolicyOf`); default: the dev profile if resets are allowed, else prod. */
   safety?: SafetyPolicy;
+  /**
+   * The folder the migrations' `file` paths are relative to ({@link loadDatabaseMigrations}'s
+   * `projectRoot`). Default: the working directory, where the providers run too: then the
+   * MigrationSet and the safety check get names and checksums, and read the SQL they need.
+   */
+  projectRoot?: string;
 }
 
 /** The per-database stack outputs. */
@@ -116,6 +123,12 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         ...(server.rootCert ? { sslrootcert: server.rootCert.pem } : {}),
       });
     const connection = connectionTo(db.name);
+    // The MigrationSet and the safety check read the files of the migrations they judge or run
+    // (the pending ones); the SQL of the whole history would travel to the engine on every run
+    // only to be dropped there. Where the provider cannot find the files (another folder), the
+    // SQL travels as before.
+    const filesFound = path.resolve(args.projectRoot ?? process.cwd()) === process.cwd();
+    const listed = args.migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, ...(filesFound ? {} : { sql: m.sql }) }));
     const passwordOf = (r: RoleConfig): pulumi.Input<string> | undefined => {
       const configured = args.rolePasswords?.[r.name];
       if (configured) return configured;
@@ -130,7 +143,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       {
         connection,
         role: db.owner,
-        migrations: args.migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })),
+        migrations: listed,
         policy: args.safety ?? PROFILES[db.reset.allowed ? "dev" : "prod"],
         configPath: `${CONFIG_NAMESPACE}:safety`,
         resetGeneration: db.reset.generation,
@@ -174,7 +187,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       {
         connection,
         role: db.owner,
-        migrations: args.migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql })),
+        migrations: listed,
         // every-deploy: the reset's epoch is new after each reset, so everything re-applies.
         resetGeneration: objects.trigger ? this.reset.epoch : this.reset.generation,
         session: db.session,

@@ -14,6 +14,7 @@ import { introspect } from "./introspect.js";
 import { diffSchemas, OBJECT_MAPS, readSchema, type SchemaSnapshot } from "./schema/index.js";
 import type { Migration } from "./source.js";
 import { splitStatements } from "./sql.js";
+import { memoizedPlan, planKey, type Planned } from "./baseline-memo.js";
 
 /** One difference, as a line a person reads: `~ public.users: + column nickname text (only in the database)`. */
 export type StructureDifference = string;
@@ -112,7 +113,9 @@ function onlyDeclared(live: SchemaSnapshot, snapshots: readonly SchemaSnapshot[]
  * Plans adoption without changing the live database: undefined when there is nothing to adopt
  * (a history exists, no managed table exists, or there are no migrations). Otherwise the version
  * N whose declared schema equals the live one, or {@link BaselineRefusedError}. Builds a scratch
- * database (always dropped). Used by the preview (check) and by {@link adoptBaseline}.
+ * database (always dropped), once per process for the same live schema and migrations (see
+ * baseline-memo.ts): the live database is read at every call, and a plan is reused only when
+ * every input is the same. Used by the preview (check) and by {@link adoptBaseline}.
  */
 export async function planBaseline(
   client: pg.Client,
@@ -123,7 +126,6 @@ export async function planBaseline(
   if (migrations.length === 0 || !(await needsBaseline(client, options.schemas))) return undefined;
   const log = options.logger ?? silentLogger;
   const live = await readSchema(client, { schemas: options.schemas });
-  const setting = options.configPath ?? "baseline";
   let unreadable: NotReadableYetError | undefined;
   const foreign = options.foreignApplied
     ? await options.foreignApplied(client).catch((err: unknown) => {
@@ -133,10 +135,35 @@ export async function planBaseline(
         return null;
       })
     : null;
+  const identity = await databaseIdentity(client);
+  const owner = options.owner ?? identity.owner;
+  const { connection: c, schemas, stated, configPath } = options;
+  const key = planKey({ server: `${c.user}@${c.host}:${c.port}`, database: identity.key, owner, schemas, stated, configPath, migrations, foreign: foreign ?? unreadable?.line, live });
+  const isAnswer = (err: unknown) => err instanceof BaselineRefusedError || err instanceof NotReadableYetError;
+  const reused = () => log.info(`${database}: its schema is unchanged since adoption was planned earlier in this run; that plan holds (no new scratch build)`);
+  const { value, notes } = await memoizedPlan(key, () => comparePlan(migrations, database, options, { live, foreign, owner, ...(unreadable ? { unreadable } : {}) }), isAnswer, reused);
+  for (const note of notes) log.info(note);
+  return value && { ...value };
+}
+
+/** What {@link comparePlan} compares the migrations with, as {@link planBaseline} read it. */
+interface LiveDatabase {
+  live: SchemaSnapshot;
+  foreign: { tool: string; versions: number[] } | null;
+  /** Another tool's history exists but cannot be read yet. */
+  unreadable?: NotReadableYetError;
+  owner: string;
+}
+
+/** {@link planBaseline}'s comparison: the migrations built in a scratch database, each version compared with the live schema. */
+async function comparePlan(migrations: readonly Migration[], database: string, options: BaselineOptions, read: LiveDatabase): Promise<Planned<BaselinePlan | undefined>> {
+  const { live, foreign, unreadable, owner } = read;
+  const log = options.logger ?? silentLogger;
+  const setting = options.configPath ?? "baseline";
+  const notes: string[] = [];
   const candidate = candidateCount(migrations, database, options, foreign);
   log.info(`${database}: has tables but no pgstack history; comparing it with the migrations in a scratch database (${migrations.length} step(s))`);
   // Every version is built, also for a stated one: a table a later migration creates counts too.
-  const owner = options.owner ?? (await databaseOwner(client));
   const liveTables = Object.keys(live.tables);
   // The live tables some migration creates: the ones compared, and what a version must have.
   const comparedOf = (declared: ReadonlySet<string>) => liveTables.filter((name) => declared.has(name)).sort().join("\n");
@@ -168,14 +195,14 @@ export async function planBaseline(
   const others = liveTables.filter((name) => !declared.has(name));
   const label = (k: number) => (k === 0 ? "no migration (an empty database)" : (migrations[k - 1]?.name ?? ""));
   const plan = (count: number, source: BaselinePlan["source"]): BaselinePlan => {
-    if (others.length) log.info(`${database}: no migration creates ${others.join(", ")}; left as it is and not compared`);
+    if (others.length) notes.push(`${database}: no migration creates ${others.join(", ")}; left as it is and not compared`);
     return { count, at: migrations[count - 1] as Migration, source, message: describeBaseline(database, migrations, count, false, toolOf(source)) };
   };
 
   if (candidate !== undefined) {
     const diff = differences[candidate] ?? [];
     const who = foreign && options.stated === undefined ? `${foreign.tool}'s history` : `${setting}: ${options.stated}`;
-    if (diff.length === 0) return plan(candidate, options.stated !== undefined ? "stated" : { tool: foreign?.tool ?? "" });
+    if (diff.length === 0) return { value: plan(candidate, options.stated !== undefined ? "stated" : { tool: foreign?.tool ?? "" }), notes };
     throw new BaselineRefusedError(
       `database "${database}": ${who} says its schema is at ${label(candidate)}, but it differs from that version in ${diff.length} place(s); nothing was applied or recorded:`,
       diff,
@@ -184,15 +211,15 @@ export async function planBaseline(
   }
   // None of its tables is one a migration creates: nothing to adopt, every migration runs.
   if (differences[0]?.length === 0) {
-    log.info(`${database}: none of its tables (${others.join(", ")}) is created by a migration; every migration runs`);
-    return undefined;
+    notes.push(`${database}: none of its tables (${others.join(", ")}) is created by a migration; every migration runs`);
+    return { value: undefined, notes };
   }
   const matches = differences.flatMap((d, k) => (d?.length === 0 && k > 0 ? [k] : []));
   if (matches.length === 1 && unreadable) {
     const at = migrations[(matches[0] as number) - 1]?.name ?? "";
-    return { ...plan(matches[0] as number, "detected"), message: `${database}: ${unreadable.line}; the live schema equals ${at}, which up checks against it`, unverified: unreadable };
+    return { value: { ...plan(matches[0] as number, "detected"), message: `${database}: ${unreadable.line}; the live schema equals ${at}, which up checks against it`, unverified: unreadable }, notes };
   }
-  if (matches.length === 1) return plan(matches[0] as number, "detected");
+  if (matches.length === 1) return { value: plan(matches[0] as number, "detected"), notes };
   // Several versions equal the schema: the unread history would tell which.
   if (matches.length > 1 && unreadable) throw unreadable;
   if (matches.length > 1) {
@@ -351,8 +378,14 @@ function sqlIdent(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
-/** The owner of the database `client` is connected to. */
-async function databaseOwner(client: pg.Client): Promise<string> {
-  const { rows } = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()");
-  return rows[0]?.owner ?? "";
+/**
+ * The owner of the database `client` is connected to, and a key naming that database on that
+ * server run: one dropped and created again, or a restarted server, is another.
+ */
+async function databaseIdentity(client: pg.Client): Promise<{ owner: string; key: string }> {
+  const { rows } = await client.query<{ owner: string; oid: string; started: string }>(
+    "SELECT pg_get_userbyid(datdba) AS owner, oid::text AS oid, pg_postmaster_start_time()::text AS started FROM pg_database WHERE datname = current_database()",
+  );
+  const row = rows[0];
+  return { owner: row?.owner ?? "", key: `${client.host}:${client.port}/${client.database}#${row?.oid}@${row?.started}` };
 }

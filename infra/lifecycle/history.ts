@@ -328,7 +328,8 @@ export function findInterrupted(
 /** Which statements finished, which may have run in part, which did not run, with file:line:column. */
 function describeProgress(marker: RunningMarker, migration: Migration | undefined): string {
   const lines: string[] = [];
-  const sameFile = migration !== undefined && (marker.checksum === undefined || marker.checksum === migration.checksum);
+  // A migration given without its SQL (a provider that reads only the files it needs) is placed by count alone.
+  const sameFile = migration !== undefined && migration.sql !== "" && (marker.checksum === undefined || marker.checksum === migration.checksum);
   const where = sameFile
     ? splitStatements(migration.sql, migration.file).map((s) => formatLocation({ file: migration.file, ...lineColumnAt(migration.sql, s.offset) }))
     : [];

@@ -1,33 +1,31 @@
 /**
  * MigrationSet's provider: pending migrations as a diff, applied under the advisory lock.
  *
- * The state stays small as the history grows: `check` keeps the SQL of pending migrations only,
- * and records every migration applied by an earlier `up` as `file@sha256` in
- * `appliedChecksums`. So `pulumi preview --diff` shows the pending files and their SQL, and
- * nothing of the history. When an apply needs the SQL of a migration it was not given (the
- * database lost history rows the state knew of), it reads the file from the project and refuses
- * it unless its sha256 is the recorded one.
+ * The state stays small as the history grows: the program sends every migration's name, file and
+ * checksum without its SQL; `check` reads the SQL of the pending ones from their files (refusing
+ * a file whose sha256 is not the one the program read), and records every migration applied by
+ * an earlier `up` as `file@sha256` in `appliedChecksums`. So `pulumi preview --diff` shows the
+ * pending files and their SQL, and nothing of the history. When an apply needs the SQL of a
+ * migration it was not given (the database lost history rows the state knew of), it reads the
+ * file the same way and refuses it unless its sha256 is the recorded one. (Inputs that carry SQL,
+ * from older programs or a program whose files the provider cannot find, are used as they are.)
  *
  * Repeatable migrations (`R__name.sql`) are in the same lists, after the versioned ones: one
  * changed since its latest run is pending again (with its SQL, and a unified diff of the
  * definition in the preview), and its latest run is in `applied` as `R__name@checksum12`.
  */
-import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import {
   applyMigrations,
   checkHistory,
   compareMigrations,
-  decodeUtf8,
   isRepeatable,
   isRepeatableName,
-  fromText,
   loadSqlParser,
   MigrationSourceError,
   readHistory,
   readRepeatables,
   REPEATABLE_ID,
-  sha256,
   withMigrationLock,
   withOwnerSession,
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -40,7 +38,8 @@ import { baselineAdopter } from "../lifecycle/baseline.js";
 import { readDatabaseState } from "../lifecycle/state.js";
 import { describeRepeatables } from "../lifecycle/repeatables.js";
 import { adoptionInput, adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
-import { defineProvider, inputsOf, logger, programRoot, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
+import { readRecorded, withSql } from "./migration-files.js";
+import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
 /** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
 export interface MigrationInput {
@@ -58,9 +57,10 @@ export interface MigrationSetInputs {
   /** Run the migrations as this role, so the tables belong to it. */
   role: string;
   /**
-   * The migrations still to apply, with their SQL. The program passes every migration; `check`
-   * moves the ones an earlier `up` applied to {@link appliedChecksums}. (States written before
-   * that split hold every migration here.)
+   * The migrations still to apply, with their SQL. The program passes every migration, without
+   * SQL where the provider can read the file; `check` fills in the pending ones' SQL and moves the
+   * ones an earlier `up` applied to {@link appliedChecksums}. (States written before that split
+   * hold every migration here, with SQL.)
    */
   migrations: MigrationInput[];
   /**
@@ -144,25 +144,34 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
    */
   async check(olds, news) {
     const failures: Failure[] = [];
-    const all = allMigrations(news);
+    const listed = allMigrations(news);
     // After a reset the history starts again from zero, so edits to old files are allowed.
     const sameGeneration = olds?.migrations !== undefined && olds.resetGeneration === news.resetGeneration;
     const known = sameGeneration ? allMigrations(olds) : [];
     if (known.length > 0) {
       // Repeatables may change: checkHistory leaves them out.
       const applied = known.filter((m) => !isRepeatable(m)).map((m) => ({ ...m, appliedAt: new Date(0), durationMs: 0 }));
-      for (const problem of checkHistory(applied, all.map(toMigration))) {
+      for (const problem of checkHistory(applied, listed.map(toMigration))) {
         // No property: the engine would print the whole (long) property value with the reason.
         failures.push({ property: "", reason: `${problem}. Applied migrations are immutable: restore the file and add a new migration instead` });
       }
     }
     if (failures.length > 0) return { inputs: news, failures };
     const done = new Set(known.map((m) => `${m.name}@${m.checksum}`));
+    const isDone = (m: MigrationInput) => done.has(`${m.name}@${m.checksum}`);
+    // The program sends names and checksums; the preview shows the SQL of what will run.
+    let all: MigrationInput[];
+    try {
+      all = await withSql(listed, (m) => !isDone(m));
+    } catch (err) {
+      if (err instanceof MigrationSourceError) return { inputs: news, failures: [{ property: "", reason: err.message }] };
+      throw err;
+    }
     // Adoption shows in preview: N is named, or the refusal (with the difference) fails it. Only
     // before any up of this generation: afterwards the history exists and there is nothing to adopt.
     const adopting = news.schemas !== undefined && known.length === 0;
     // A repeatable not run at this checksum by the last `up`: the preview names it, with its diff.
-    const repeating = all.some((m) => isRepeatable(m) && !done.has(`${m.name}@${m.checksum}`));
+    const repeating = all.some((m) => isRepeatable(m) && !isDone(m));
     if ((adopting || repeating) && typeof news.connection?.host === "string") {
       await loadSqlParser();
       // Read-only; undefined before the database exists (nothing to adopt then).
@@ -170,7 +179,7 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
         readDatabaseState(client, all.map(toMigration), {
           generation: news.resetGeneration,
           database: news.connection.database,
-          ...(adopting ? { adoption: adoptionPlanner(adoptionOf(news)) } : {}),
+          ...(adopting ? { adoption: adoptionPlanner(adoptionOf({ ...news, migrations: all })) } : {}),
         }),
       );
       const adoption = state?.adoption;
@@ -185,8 +194,8 @@ export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs,
     const dir = commonDir(all);
     const inputs: MigrationSetInputs = {
       ...rest,
-      migrations: all.filter((m) => !done.has(`${m.name}@${m.checksum}`)),
-      appliedChecksums: all.filter((m) => done.has(`${m.name}@${m.checksum}`)).map((m) => appliedKey(m, dir)),
+      migrations: all.filter((m) => !isDone(m)),
+      appliedChecksums: all.filter(isDone).map((m) => appliedKey(m, dir)),
       ...(dir !== undefined ? { migrationsDir: dir } : {}),
       ...(session ? { session } : {}),
     };
@@ -261,34 +270,6 @@ async function readRecordedRuns(client: Parameters<typeof readHistory>[0]) {
 function toMigration(m: MigrationInput): Migration {
   return { id: m.id, name: m.name, file: m.file, checksum: m.checksum, sql: m.sql ?? "", inTransaction: m.inTransaction };
 }
-
-/**
- * The SQL of a migration the inputs name without it, read from the project (the provider runs in
- * the project folder) and accepted only with the recorded sha256.
- */
-export async function readRecorded(m: MigrationInput, root: string = programRoot()): Promise<Migration> {
-  const file = path.resolve(root, m.file);
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    throw new MigrationSourceError(`${m.name} must be applied again, but its file cannot be read: ${(err as Error).message}`, {
-      location: { file: m.file, line: 1, column: 1 },
-      hint: "restore the file as it was applied, or run `pulumi refresh` so the state matches the database",
-      cause: err,
-    });
-  }
-  const checksum = sha256(bytes);
-  if (checksum !== m.checksum) {
-    throw new MigrationSourceError(
-      `${m.name} must be applied again, but its file changed since it was applied (recorded sha256 ${m.checksum.slice(0, 12)}…, file now ${checksum.slice(0, 12)}…)`,
-      { location: { file: m.file, line: 1, column: 1 }, hint: "restore the file as it was applied; nothing was applied" },
-    );
-  }
-  await loadSqlParser();
-  return fromText({ id: m.id, name: m.name, file: m.file, sql: decodeUtf8(bytes, m.file), checksum });
-}
-
 
 async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs> {
   const all = allMigrations(inputs);

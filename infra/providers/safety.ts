@@ -10,12 +10,14 @@ import {
   formatRefusal,
   formatSafetyReport,
   type SafetyPolicy,
+  type SafetyReport,
 } from "../lifecycle/safety/index.js";
-import { errorMessage, inContext, loadSqlParser, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
+import { errorMessage, inContext, loadSqlParser, MigrationSourceError, type ConnectionOptions, type Migration } from "../lifecycle/index.js";
 import { rehearse } from "../lifecycle/rehearsal.js";
-import { appliedFiles, describeAdoption, readDatabaseState, type DatabaseState } from "../lifecycle/state.js";
+import { appliedFiles, describeAdoption, readDatabaseState, type AdoptionPlanner, type DatabaseState } from "../lifecycle/state.js";
 import { adoptionInput, adoptionPlanner } from "../importers/adoption.js";
 import { closeIdleConnections, defineProvider, hasUnknown, logger, providerChanged, UNKNOWN_INPUT, withConnection } from "./common.js";
+import { withSql } from "./migration-files.js";
 import type { MigrationInput } from "./migrations.js";
 
 /** Inputs of a MigrationSafety, as the program passes them. */
@@ -24,6 +26,7 @@ export interface SafetyInputs {
   connection: ConnectionOptions;
   /** The role the migrations run as (for the rehearsal). */
   role: string;
+  /** Every migration; without SQL where the provider reads the files (see migration-files.ts). */
   migrations: MigrationInput[];
   policy: SafetyPolicy;
   /** The config path of the policy, for messages (`pgstack:safety`). */
@@ -61,7 +64,14 @@ export const safety = defineProvider<SafetyInputs, SafetyState, SafetyState>("Mi
     if (!Array.isArray(news.migrations) || hasUnknown(news.connection)) return { inputs: state, failures: [] };
     await loadSqlParser();
     const migrations = news.migrations.map(toMigration);
-    const report = await analyzeDatabase(news, migrations);
+    let report: SafetyReport;
+    try {
+      report = await analyzeDatabase(news, migrations);
+    } catch (err) {
+      // A file that changed or vanished since the program read it (its file:line is in the message).
+      if (err instanceof MigrationSourceError) return { inputs: state, failures: [{ property: "", reason: err.message }] };
+      throw err;
+    }
     for (const line of formatSafetyReport(report).split("\n")) logger.info(line);
     // No property name: the engine would print the property's whole value (every migration's SQL) before the reason.
     const failures = report.verdict === "refuse" ? [{ property: "", reason: formatRefusal(report, news.configPath) }] : [];
@@ -107,19 +117,21 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
     analysed = await withConnection({ ...news.connection, connectTimeoutMs: 15_000 }, async (client) => {
       // Adoption as the MigrationSet plans it, without its logger: the MigrationSet's preview prints
       // adoption's progress and verdict, the report's one `adoption:` line is enough here.
-      const adoption = news.schemas ? { adoption: adoptionPlanner(adoptionInput({ ...news, configPath: news.databaseConfigPath }, migrations)) } : {};
+      // The program sends no SQL where the files are here: what is read is read from them, only
+      // what is judged (the pending migrations), or built (adoption: every one).
+      const adoption = news.schemas ? { adoption: adopter(news, migrations) } : {};
       const state = await readDatabaseState(client, migrations, { generation: news.resetGeneration, database, ...adoption });
-      const report = state.afterReset
-        ? await analyze(null, state.pending, "skipped: the reset empties the database first")
-        : await analyze(client, state.pending);
+      const pending = await withSql(state.pending);
+      const report = state.afterReset ? await analyze(null, pending, "skipped: the reset empties the database first") : await analyze(client, pending);
       if (state.afterReset) report.target = "empty";
       if (state.adoption) report.adoption = describeAdoption(state.adoption);
-      return { report, state };
+      return { report, state: { ...state, pending } };
     });
   } catch (err) {
+    if (err instanceof MigrationSourceError) throw err;
     // 3D000 invalid_catalog_name: the first preview, before the database exists.
     if ((err as { cause?: { code?: string } }).cause?.code === "3D000" || (err as { code?: string }).code === "3D000") {
-      return analyze(null, migrations, "skipped: the database does not exist yet");
+      return analyze(null, await withSql(migrations), "skipped: the database does not exist yet");
     }
     throw inContext(`database "${database}": the safety check of the pending migrations could not run`, err);
   }
@@ -130,7 +142,7 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
     try {
       report.rehearsal = await rehearse({ ...news.connection, database: "postgres" }, database, state.pending, {
         role: news.role,
-        applied: appliedFiles(migrations, state.pending),
+        applied: await withSql(appliedFiles(migrations, state.pending)),
         ...(news.session ? { session: news.session } : {}),
         logger: (m) => logger.info(m),
       });
@@ -139,6 +151,15 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
     }
   }
   return report;
+}
+
+/** Adoption as the MigrationSet plans it, with every migration's SQL (the build runs them all; another tool's history is mapped by their comments). */
+function adopter(news: SafetyInputs, migrations: readonly Migration[]): AdoptionPlanner {
+  return async (client, versioned, database) => {
+    const all = await withSql(migrations);
+    const read = new Map(all.map((m) => [m.name, m]));
+    return adoptionPlanner(adoptionInput({ ...news, configPath: news.databaseConfigPath }, all))(client, versioned.map((m) => read.get(m.name) ?? m), database);
+  };
 }
 
 function toMigration(m: MigrationInput): Migration {

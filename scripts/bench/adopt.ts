@@ -13,17 +13,21 @@
  *   - adoption: `loadMigrations` + `applyMigrations` with the adopter `up` uses (the MigrationSet's
  *     `adopt`: the live schema read, the migrations built in a scratch database and compared at
  *     every version, the N recorded as `baselined`), on a copy of the built database.
+ *   - adoption as an `up` runs it (adoptUpRatio): the three plans one dynamic-provider process
+ *     makes (the MigrationSet's check and the safety check read the state model with adoption's
+ *     planner, then the apply with the adopter records the N), on another copy.
  * Each run is verified: N history rows, all `baselined` for adoption and none for the apply.
  */
 import * as path from "node:path";
 import type pg from "pg";
-import { adoptionInput, adoptionOptions } from "../../infra/importers/adoption.js";
+import { adoptionInput, adoptionOptions, adoptionPlanner } from "../../infra/importers/adoption.js";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
 import { baselineAdopter } from "../../infra/lifecycle/baseline.js";
 import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
 import { loadMigrations } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { readDatabaseState } from "../../infra/lifecycle/state.js";
 import type { TestServer } from "../../test/support/postgres.js";
 import { writeMigrations } from "./generate.js";
 import type { BenchOptions } from "./options.js";
@@ -40,7 +44,8 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
   const { migrationsDir } = writeMigrations(path.join(tmp, "adopt"), n);
   const tpl = "bench_adopt_tpl";
   const created: string[] = [];
-  const name = (kind: "adopt" | "apply", r: number) => `bench_adopt_${kind}_r${r}`;
+  type Kind = "adopt" | "adoptUp" | "apply";
+  const name = (kind: Kind, r: number) => `bench_adopt_${kind}_r${r}`;
   const db = (database: string): ConnectionOptions => ({ ...server.admin, database });
   try {
     await admin.query(`CREATE ROLE ${OWNER}`);
@@ -56,26 +61,33 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
       await t.end();
     }
     for (let r = 0; r <= opts.rounds; r++) {
-      await admin.query(`CREATE DATABASE ${quoteIdent(name("adopt", r))} TEMPLATE ${tpl} OWNER ${OWNER}`);
-      created.push(name("adopt", r));
+      for (const kind of ["adopt", "adoptUp"] as const) {
+        await admin.query(`CREATE DATABASE ${quoteIdent(name(kind, r))} TEMPLATE ${tpl} OWNER ${OWNER}`);
+        created.push(name(kind, r));
+      }
       await admin.query(`CREATE DATABASE ${quoteIdent(name("apply", r))} OWNER ${OWNER}`);
       created.push(name("apply", r));
     }
-    progress(`adopt: ${n} migrations; the built database and ${2 * (opts.rounds + 1)} copies are ready (not timed)`);
+    progress(`adopt: ${n} migrations; the built database and ${3 * (opts.rounds + 1)} copies are ready (not timed)`);
 
-    const run = async (kind: "adopt" | "apply", r: number): Promise<number> => {
+    const run = async (kind: Kind, r: number): Promise<number> => {
       const database = name(kind, r);
       const started = performance.now();
       const migrations = await loadMigrations(migrationsDir);
       const client = await connect(db(database));
       try {
-        const adopt = kind === "adopt" ? { adopt: baselineAdopter(database, adoptionOptions(adoptionInput({ connection: db(database), role: OWNER }, migrations))) } : {};
+        const input = adoptionInput({ connection: db(database), role: OWNER }, migrations);
+        if (kind === "adoptUp") {
+          // The MigrationSet's check, then the safety check: each plans adoption in the same process.
+          for (let check = 0; check < 2; check++) await readDatabaseState(client, migrations, { database, adoption: adoptionPlanner(input) });
+        }
+        const adopt = kind === "apply" ? {} : { adopt: baselineAdopter(database, adoptionOptions(input)) };
         const res = await applyMigrations(client, migrations, { database, role: OWNER, ...adopt });
         const seconds = since(started);
         if (res.error) throw res.error;
         const baselined = await count(client, "SELECT count(*) AS n FROM pgstack.migrations WHERE baselined");
         const rows = await count(client, "SELECT count(*) AS n FROM pgstack.migrations");
-        const expected = kind === "adopt" ? { ran: 0, baselined: n } : { ran: n, baselined: 0 };
+        const expected = kind === "apply" ? { ran: n, baselined: 0 } : { ran: 0, baselined: n };
         if (res.results.length !== expected.ran || baselined !== expected.baselined || rows !== n) {
           throw new Error(`adopt: ${kind} on ${database} ran ${res.results.length}, recorded ${rows} (${baselined} baselined); expected ${expected.ran} run and ${n} recorded (${expected.baselined} baselined)`);
         }
@@ -85,26 +97,30 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
       }
     };
 
-    const samples = { adopt: [] as number[], apply: [] as number[] };
+    const samples = { adopt: [] as number[], adoptUp: [] as number[], apply: [] as number[] };
     for (let r = 0; r <= opts.rounds; r++) {
       const times: Record<string, number> = {};
-      for (const kind of rotate(["adopt", "apply"] as const, r)) {
+      for (const kind of rotate(["adopt", "adoptUp", "apply"] as const, r)) {
         await settle(admin);
         times[kind] = await run(kind, r);
       }
-      progress(`adopt ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: adopt ${times["adopt"]?.toFixed(3)} s, apply ${times["apply"]?.toFixed(3)} s`);
+      progress(`adopt ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: adopt ${times["adopt"]?.toFixed(3)} s, adopt as an up ${times["adoptUp"]?.toFixed(3)} s, apply ${times["apply"]?.toFixed(3)} s`);
       if (r === 0) continue;
       samples.adopt.push(times["adopt"] ?? Number.NaN);
+      samples.adoptUp.push(times["adoptUp"] ?? Number.NaN);
       samples.apply.push(times["apply"] ?? Number.NaN);
     }
     const adopt = median(samples.adopt);
     const apply = median(samples.apply);
     const ratio = adopt / apply;
     const paired = pairedRatio(samples.adopt, samples.apply);
+    const adoptUp = median(samples.adoptUp);
+    const upRatio = adoptUp / apply;
     return {
       lines: [
         `adoptRatio — adopting a database built by ${n} migrations vs applying the same ${n} (load + apply, medians of ${opts.rounds}):`,
         `  apply ${apply.toFixed(3)} s, adoption ${adopt.toFixed(3)} s: ${ratio.toFixed(2)}× (paired ${paired.toFixed(2)}×); goal ≤ ${ADOPT_GOAL}×: ${verdict(ratio <= ADOPT_GOAL)}`,
+        `  as an \`up\` runs it (the MigrationSet's check, the safety check, the apply: one process) ${adoptUp.toFixed(3)} s: ${upRatio.toFixed(2)}× (paired ${pairedRatio(samples.adoptUp, samples.apply).toFixed(2)}×)`,
       ],
       summary: {
         adoptMigrations: n,
@@ -113,6 +129,8 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
         adoptRatio: r4(ratio),
         adoptRatioPaired: r4(paired),
         adoptMet: ratio <= ADOPT_GOAL,
+        adoptUpSeconds: r4(adoptUp),
+        adoptUpRatio: r4(upRatio),
       },
     };
   } finally {

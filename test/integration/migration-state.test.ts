@@ -124,6 +124,37 @@ describe("MigrationSet state with a long history", () => {
     expect(applied.head).toBe("0004_add_notes");
   });
 
+  it("the program sends names and checksums: check reads the pending migrations' SQL from their files, and an older state previews with no change", async () => {
+    const { conn, owner } = await ownedDatabase();
+    const withSql = await authMigrations();
+    const ms = withSql.map(({ sql: _sql, ...m }) => m);
+    const program: MigrationSetInputs = { connection: conn, role: owner, migrations: ms, resetGeneration: 1 };
+    // The preview shows every pending migration with its SQL, as the file holds it.
+    const first = await migrations.check({}, program);
+    expect(first.failures).toEqual([]);
+    expect(first.inputs.migrations).toEqual(withSql);
+    const outs = (await migrations.create(first.inputs)).outs;
+    expect(outs.head).toBe(withSql.at(-1)!.name);
+    // Applied: kept as checksums, their files not read (a checksum no file has would fail a read).
+    const stored = (await migrations.check(first.inputs, program)).inputs;
+    const renamed = { ...program, migrations: ms.map((m) => ({ ...m, file: `${m.file}.gone` })) };
+    expect(await migrations.check(first.inputs, renamed)).toMatchObject({ failures: [], inputs: { migrations: [] } });
+
+    // A state written before the split (every migration with its SQL): no change, and it shrinks.
+    const old: MigrationSetInputs = { ...program, migrations: withSql };
+    const oldOutputs: MigrationSetOutputs = { ...old, applied: outs.applied, head: outs.head };
+    const upgraded = await migrations.check(old, program);
+    expect(upgraded.inputs).toEqual(stored);
+    expect((await migrations.diff("id", oldOutputs, upgraded.inputs)).changes).toBe(false);
+
+    // A pending file that changed since the program read it fails the check, naming it; so does a missing one.
+    const extra: MigrationInput = { id: 4, name: "0004_add_notes", file: "migrations/fltr_auth/0004_add_notes.sql", checksum: "c".repeat(64), inTransaction: true };
+    const missing = await migrations.check(stored, { ...program, migrations: [...ms, extra] });
+    expect(missing.failures.map((f) => f.reason)).toEqual([expect.stringMatching(/^migrations\/fltr_auth\/0004_add_notes\.sql:1:1[\s\S]*0004_add_notes is pending, but its file cannot be read/)]);
+    const edited = await migrations.check({}, { ...program, migrations: ms.map((m, i) => (i === 2 ? { ...m, checksum: "e".repeat(64) } : m)) });
+    expect(edited.failures[0]?.reason).toMatch(/0003_create_credits\.sql:1:1[\s\S]*0003_create_credits is pending, but its file changed since the program read it \(sha256 then eeeeeeeeeeee…, file now [0-9a-f]{12}…\)/);
+  });
+
   it("an edited or deleted applied migration fails check naming each file, without the inputs' values", async () => {
     const { conn, owner } = await ownedDatabase();
     const ms = await authMigrations();

@@ -361,6 +361,25 @@ describe("the MigrationSafety provider", () => {
     expect(await query(db, 'SELECT count(*)::int AS n FROM "bazaar-vid_component_error"')).toEqual([{ n: 621 }]);
   });
 
+  it("check: the program sends names and checksums; the pending migrations' SQL is read from their files, the applied ones' never", async () => {
+    const { db, cl } = await seeded();
+    await cl.end();
+    const bare = (batch: Migration[]): SafetyInputs => ({ ...inputs(db, batch, "prod"), migrations: inputs(db, batch, "prod").migrations.map(({ sql: _sql, ...m }) => m) });
+    // 0001 is applied: a wrong checksum would fail its file's read, so it is not read.
+    const program = bare([{ ...all[0]!, checksum: "0".repeat(64) }, migration("0004_drop_unused")]);
+    const r = await safety.check(undefined, program);
+    expect(r.failures).toHaveLength(1);
+    expect(r.failures[0]?.reason).toContain(`${DIR}/0004_drop_unused.sql:2:1: DROP TABLE "bazaar-vid_component_error" deletes 621 rows`);
+
+    // A pending file that changed since the program read it (or is gone) fails the check, naming it.
+    const changed = bare([all[0]!, { ...migration("0004_drop_unused"), checksum: "e".repeat(64) }]);
+    const failed = await safety.check(undefined, changed);
+    expect(failed.failures.map((f) => f.property)).toEqual([""]);
+    expect(failed.failures[0]?.reason).toMatch(/0004_drop_unused\.sql:1:1[\s\S]*0004_drop_unused is pending, but its file changed since the program read it \(sha256 then eeeeeeeeeeee…/);
+    const gone = bare([all[0]!, { ...migration("0004_drop_unused"), file: `${DIR}/0004_gone.sql` }]);
+    expect((await safety.check(undefined, gone)).failures[0]?.reason).toContain("0004_drop_unused is pending, but its file cannot be read");
+  });
+
   it("check before the database exists: everything pending on an empty database, no refusal", async () => {
     logs.length = 0;
     const missing = { ...adminConnection(), database: "safety_not_created_yet" };

@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import { isSecret, mockId, runProgram, unwrapSecret, type MockRun } from "../support/mocks.js";
 
 const DATABASE = "postgresql:index/database:Database";
@@ -103,14 +105,17 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(run.byName("fltr_auth", DATABASE).protect).toBe(false);
   });
 
-  it("passes the schema grants, the migrations with their SQL, and the generation to the dynamic resources", () => {
+  it("passes the schema grants, the migrations (names and checksums: the providers read the SQL they need from the files), and the generation to the dynamic resources", () => {
     expect(unwrapSecret(run.byName("fltr-reset").inputs["schemas"])).toEqual([
       { name: "public", owner: "fltr_owner", grants: [{ role: "fltr_app", schema: ["USAGE"], tables: ["SELECT", "INSERT", "UPDATE", "DELETE"], sequences: ["USAGE", "SELECT"] }] },
     ]);
-    const m = run.byName("fltr-migrations").inputs as { migrations: { id: number; name: string; file: string; sql: string; inTransaction: boolean }[]; role: string };
+    const m = run.byName("fltr-migrations").inputs as { migrations: { id: number; name: string; file: string; checksum: string; sql?: string; inTransaction: boolean }[]; role: string };
     expect(m.migrations.map((x) => x.name)).toEqual(["0001_create_datasets", "0002_create_documents", "0003_create_processing_jobs", "0004_index_jobs_by_status"]);
     expect(m.migrations[0]?.file).toBe("migrations/fltr/0001_create_datasets.sql");
-    expect(m.migrations[1]?.sql).toContain("REFERENCES datasets (id)");
+    expect(m.migrations[1]?.checksum).toBe(createHash("sha256").update(fs.readFileSync("migrations/fltr/0002_create_documents.sql")).digest("hex"));
+    // The program runs in the project folder, as the providers do: no SQL travels to the engine.
+    expect(m.migrations.filter((x) => "sql" in x)).toEqual([]);
+    expect((run.byName("fltr-safety").inputs as typeof m).migrations.filter((x) => "sql" in x)).toEqual([]);
     expect(m.migrations[3]?.inTransaction).toBe(false);
     expect(m.role).toBe("fltr_owner");
     expect(run.byName("fltr-reset").inputs).toMatchObject({ generation: 1, allowed: true, stack: "dev", configPath: "pgstack:databases[0].reset" });
