@@ -15,6 +15,7 @@ import {
 import { parseStackConfig } from "../../infra/config.js";
 import { driftPolicy } from "../../infra/lifecycle/drift.js";
 import { rawStackConfig } from "../support/stack-config.js";
+import { sameJson } from "../../infra/lifecycle/schema/diff.js";
 
 const check = (definition: string): ConstraintStructure => ({ kind: "check", definition, columns: [] });
 const pkey: ConstraintStructure = { kind: "primary key", definition: "PRIMARY KEY (id)", columns: ["id"], index: "CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)" };
@@ -293,5 +294,23 @@ describe("every kind besides tables (one line per object, in a person's words)",
     expect(knownObject("function", "drizzle.helper()")).toBe("in drizzle's schema");
     expect(knownObject("trigger", "t on drizzle.__drizzle_migrations")).toBe("in drizzle's schema");
     expect(diffSchemas(base(), live)).toEqual([]);
+  });
+});
+
+describe("sameJson (the differ's equality)", () => {
+  it("agrees with comparing JSON.stringify's text, key order and left-out undefined properties included", () => {
+    const cases: [unknown, unknown][] = [
+      [{ a: 1, b: [1, "x", null] }, { a: 1, b: [1, "x", null] }],
+      [{ a: 1, b: 2 }, { b: 2, a: 1 }],
+      [{ a: 1, c: undefined }, { a: 1 }],
+      [{ a: [1, 2] }, { a: [2, 1] }],
+      [{ a: [] }, { a: {} }],
+      [{ a: null }, { a: {} }],
+      [{ a: "1" }, { a: 1 }],
+      [{ a: { b: { c: true } } }, { a: { b: { c: false } } }],
+      [[1, 2], [1, 2, 3]],
+    ];
+    for (const [a, b] of cases) expect(sameJson(a, b)).toBe(JSON.stringify(a) === JSON.stringify(b));
+    expect(cases.filter(([a, b]) => sameJson(a, b)).length).toBe(2);
   });
 });

@@ -79,8 +79,8 @@ export function diffSchemas(first: SchemaSnapshot, second: SchemaSnapshot, optio
       } else if (y === undefined) {
         if (!(table !== undefined && withTable(first) && !withTable(live))) out.push(`- ${s.word(x)} ${name}${suffix(labels.onlyFirst)}`);
       }
-      // Most objects are equal: one string comparison settles them (snapshots are key-sorted the same way).
-      else if (JSON.stringify(x) !== JSON.stringify(y)) {
+      // Most objects are equal: one walk settles them (snapshots are key-sorted the same way).
+      else if (!sameJson(x, y)) {
         const parts = s.parts ? s.parts(name, x, y, labels, structureOnly) : [];
         out.push(...(parts.length || s.parts ? parts : [`~ ${s.word(y)} ${name}`]));
       }
@@ -175,6 +175,24 @@ function compareHistory(a: readonly HistoryEntry[], b: readonly HistoryEntry[], 
 /** By name as written without quotes (`public."b-x"` sorts under b), then by code unit: the same on every machine. */
 function byName(a: string, b: string): number {
   return cmp(a.replaceAll('"', ""), b.replaceAll('"', "")) || cmp(a, b);
+}
+
+/**
+ * `JSON.stringify(a) === JSON.stringify(b)` for plain JSON data (what snapshots hold), key order
+ * included, without building the two strings: on 2,000 tables that was most of the comparison.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => sameJson(v, b[i]));
+  }
+  // JSON leaves out properties whose value is undefined.
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k, i) => k === kb[i] && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 /** By code unit, so the order is the same on every machine. */
