@@ -24,15 +24,22 @@ import { logger, programRoot, readOrGone } from "./common.js";
  */
 export async function measureDrift(subject: DriftSubject, options: { requireDigest?: boolean } = {}): Promise<string[] | undefined> {
   const root = programRoot();
+  // The server reads the live schema while this process hashes the files and finds (or builds)
+  // the declared one: the two sides overlap instead of adding up.
+  const liveSide = readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
+  liveSide.catch(() => undefined); // awaited below; not unhandled if the files fail first
   const files = await declaredFiles(root, subject.declared);
   if (options.requireDigest && migrationsDigest(files) !== subject.declared.digest) {
     throw new PgstackError("MIGRATIONS_CHANGED", `the migration files in ${subject.declared.dir} changed while pulumi ran`, {
       hint: "run `pulumi up` again",
     });
   }
-  const live = await readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
-  if (!live) return undefined;
-  return diffSchemas(await declaredSchemaOf(root, subject, files, { logger }), live);
+  const [live, declared] = await Promise.allSettled([liveSide, declaredSchemaOf(root, subject, files, { logger })]);
+  if (live.status === "rejected") throw live.reason;
+  // A database that is gone has no drift, whatever the declared side did (its build fails to connect).
+  if (!live.value) return undefined;
+  if (declared.status === "rejected") throw declared.reason;
+  return diffSchemas(declared.value, live.value);
 }
 
 /**
