@@ -208,13 +208,18 @@ async function runSteps(
   const applied: Migration[] = history.map((h) => ({ id: h.id, name: h.name, file: h.name, checksum: h.checksum, sql: "", inTransaction: h.inTransaction }));
   const steps: RehearsalStep[] = [];
   if (pending.length === 0) return steps;
-  // Counted on the session that writes: each session flushes its own statistics.
+  // Counted on the session that writes: each session flushes its own statistics. The admin
+  // session's own counters (the copy's COPY) are flushed first, so the baseline holds them.
   let before = await readSchema(client, { history: false });
+  await flushCounters(client);
   let writtenBefore = await rowsWritten(owner);
   /** Measures the step just run against the previous one. */
   const measure = async (): Promise<Pick<RehearsalStep, "rowsAffected" | "schemaChange">> => {
-    const after = await readSchema(client, { history: false });
+    // Counters first, then the catalog read: on PostgreSQL 14 the admin session's own pending
+    // counters (the copy's COPY) reach the collector when it next goes idle, so reading the
+    // schema first would count them in this step.
     const writtenAfter = await rowsWritten(owner);
+    const after = await readSchema(client, { history: false });
     const measured = { rowsAffected: rowsBetween(writtenBefore, writtenAfter), schemaChange: diffSchemas(before, after, { labels: CHANGE_LABELS, known: "compare", tableParts: "list" }) };
     before = after;
     writtenBefore = writtenAfter;
@@ -261,10 +266,13 @@ async function runSteps(
 /** How long a pre-15 server may take to publish a session's table counters (its send interval is 500 ms). */
 const PRE15_STATS_WAIT_MS = 800;
 
-async function rowsWritten(client: pg.Client): Promise<Map<string, number>> {
-  // Flushed when the session next goes idle, i.e. right after this statement. Before Postgres 15
-  // there is no such function: the session sends its counts to the statistics collector at most
-  // every 500 ms (PGSTAT_STAT_INTERVAL), so wait past that and read a fresh snapshot.
+/**
+ * Makes `client`'s table counters reach the statistics system: flushed when the session next goes
+ * idle, i.e. right after this statement. Before Postgres 15 there is no such function: the session
+ * sends its counts to the statistics collector at most every 500 ms (PGSTAT_STAT_INTERVAL), so
+ * wait past that and go idle again. Returns false on those older servers.
+ */
+async function flushCounters(client: pg.Client): Promise<boolean> {
   const flushed = await client.query("SELECT pg_stat_force_next_flush()").then(
     () => true,
     (err: { code?: string }) => {
@@ -276,6 +284,11 @@ async function rowsWritten(client: pg.Client): Promise<Map<string, number>> {
     await new Promise((resolve) => setTimeout(resolve, PRE15_STATS_WAIT_MS));
     await client.query("SELECT pg_stat_clear_snapshot()");
   }
+  return flushed;
+}
+
+async function rowsWritten(client: pg.Client): Promise<Map<string, number>> {
+  await flushCounters(client);
   const { rows } = await client.query<{ relid: string; n: string }>(
     `SELECT relid::text, (n_tup_ins + n_tup_upd + n_tup_del)::int8 AS n FROM pg_stat_user_tables WHERE schemaname <> $1`,
     [PGSTACK_SCHEMA],
