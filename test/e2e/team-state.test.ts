@@ -56,7 +56,17 @@ beforeAll(async () => {
 afterAll(async () => {
   alice?.run(["destroy", "--stack", STACK, "--yes"]);
   for (const p of [alice, bob]) if (p) fs.rmSync(p.dir, { recursive: true, force: true });
-  await query(admin, `DROP DATABASE IF EXISTS ${STATE_DB} WITH (FORCE)`);
+  // The CLI's backend sessions may still be closing (FORCE cannot end another role's session
+  // for a non-superuser admin): retry for up to 15 s before giving up.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await query(admin, `DROP DATABASE IF EXISTS ${STATE_DB} WITH (FORCE)`);
+      break;
+    } catch (err) {
+      if (attempt >= 30) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 });
 
 describe("one stack, its state in PostgreSQL, two checkouts", () => {
