@@ -1,32 +1,48 @@
 import { describe, expect, it } from "vitest";
-import { E2E_ON_EVERY_MAJOR, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
+import { E2E_ON_EVERY_MAJOR, INTEGRATION_ON_DEFAULT_ONLY, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
+
+/** A part as `suite@major:files` (or `all`, with `-excluded` files), for comparing plans. */
+function name(p: { suite: string; major?: number; files: string[]; exclude?: string[] }): string {
+  const short = (f: string) => f.replace(/^test\/(e2e|integration)\/|\.test\.ts$/g, "");
+  return `${p.suite}@${p.major ?? "-"}:${p.files.length ? p.files.map(short).join("+") : "all"}${(p.exclude ?? []).map((f) => `-${short(f)}`).join("")}`;
+}
 
 describe("npm test: the version matrix", () => {
-  it("runs unit once, integration on every major, the lifecycle/safety/adoption e2e files on 18, every e2e file on 15", () => {
+  it("runs unit once, integration on every major (the major-free files on 15), the lifecycle/safety/adoption e2e files on 15 and 18, every other e2e file on 15 as its own part", () => {
     const parts = plan(parseArgs([]).versions, parseArgs([]).only);
-    const names = parts.map((p) => `${p.suite}@${p.major ?? "-"}:${p.files.length ? p.files.map((f) => f.replace(/^test\/e2e\/|\.test\.ts$/g, "")).join("+") : "all"}`);
-    expect(names).toEqual([
+    expect(parts.map(name)).toEqual([
       "typecheck@-:all",
       "unit@-:all",
-      ...[14, 15, 16, 17, 18].flatMap((m) => [`integration@${m}:all`, ...(m === 15 || m === 18 ? [`e2e@${m}:${m === 15 ? "all" : "lifecycle+safety+adoption"}`] : [])]),
+      "integration@14:all-devdb-crash-concurrency",
+      "integration@15:all",
+      "e2e@15:lifecycle+safety+adoption",
+      "e2e@15:all-lifecycle-safety-adoption",
+      "integration@16:all-devdb-crash-concurrency",
+      "integration@17:all-devdb-crash-concurrency",
+      "integration@18:all-devdb-crash-concurrency",
+      "e2e@18:lifecycle+safety+adoption",
     ]);
+    expect(INTEGRATION_ON_DEFAULT_ONLY).toEqual(["test/integration/devdb.test.ts", "test/integration/crash-concurrency.test.ts"]);
   });
 
-  it("--full adds the lifecycle/safety/adoption e2e files on 14, 16 and 17", () => {
+  it("--full adds the lifecycle/safety/adoption e2e files on 14, 16 and 17, and every integration file on every major", () => {
     const a = parseArgs(["--full"]);
     const parts = plan(a.versions, a.only, a.full);
-    const names = parts.map((p) => `${p.suite}@${p.major ?? "-"}:${p.files.length ? p.files.map((f) => f.replace(/^test\/e2e\/|\.test\.ts$/g, "")).join("+") : "all"}`);
-    expect(names).toEqual([
+    expect(parts.map(name)).toEqual([
       "typecheck@-:all",
       "unit@-:all",
-      ...[14, 15, 16, 17, 18].flatMap((m) => [`integration@${m}:all`, `e2e@${m}:${m === 15 ? "all" : "lifecycle+safety+adoption"}`]),
+      ...[14, 15, 16, 17, 18].flatMap((m) => [
+        `integration@${m}:all`,
+        "e2e@" + m + ":lifecycle+safety+adoption",
+        ...(m === 15 ? ["e2e@15:all-lifecycle-safety-adoption"] : []),
+      ]),
     ]);
     expect(E2E_ON_EVERY_MAJOR).toEqual(["test/e2e/lifecycle.test.ts", "test/e2e/safety.test.ts", "test/e2e/adoption.test.ts"]);
   });
 
   it("--versions and --only narrow the plan; anything else is refused naming what is accepted", () => {
     const a = parseArgs(["--versions", "18", "--only=integration,e2e"]);
-    expect(plan(a.versions, a.only).map((p) => `${p.suite}@${p.major}`)).toEqual(["integration@18", "e2e@18"]);
+    expect(plan(a.versions, a.only).map(name)).toEqual(["integration@18:all-devdb-crash-concurrency", "e2e@18:lifecycle+safety+adoption"]);
     expect(() => parseArgs(["--versions", "13"])).toThrow(/--versions: 13 is not one the harness can start; use some of 14,15,16,17,18/);
     expect(() => parseArgs(["--only", "bench"])).toThrow(/--only: bench is not a suite; use some of typecheck,unit,integration,e2e/);
     expect(() => parseArgs(["--fast"])).toThrow(/unknown argument --fast: use --versions .*, --only .* and\/or --full/);
@@ -45,7 +61,7 @@ describe("npm test: the version matrix", () => {
     const lines = table.split("\n");
     expect(lines[0]).toMatch(/^part\s+server\s+passed\s+failed\s+skipped\s+time\s+result$/);
     expect(lines[1]).toMatch(/^unit\s+-\s+400\s+0\s+0\s+1:05\s+ok$/);
-    expect(lines[2]).toMatch(/^integration\s+PostgreSQL 18\s+250\s+2\s+0\s+3:01\s+FAILED$/);
+    expect(lines[2]).toMatch(/^integration \(major-dependent files\)\s+PostgreSQL 18\s+250\s+2\s+0\s+3:01\s+FAILED$/);
     expect(lines.at(-1)).toBe("total 4:06: 1 of 2 parts FAILED");
   });
 });
