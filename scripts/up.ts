@@ -11,7 +11,7 @@ import * as readline from "node:readline";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import yaml from "js-yaml";
-import { toPgstackError } from "../infra/lifecycle/errors.js";
+import { EnvironmentError, toPgstackError } from "../infra/lifecycle/errors.js";
 import { start } from "./devdb.js";
 import { projectRoot, scriptBackend, type ScriptBackend } from "./pulumi-env.js";
 import { formatOutcomes, OutcomeTracker, type EngineEvent } from "./up/outcome.js";
@@ -27,8 +27,8 @@ function pulumi(env: Record<string, string>, args: string[], opts: { cwd?: strin
     encoding: "utf8",
     stdio: ["ignore", opts.capture ? "pipe" : "inherit", opts.capture ? "pipe" : "inherit"],
   });
-  if (r.error) throw new Error(`could not run pulumi: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`pulumi ${args[0]} failed (exit ${r.status})${opts.capture ? `:\n${r.stderr}` : " (its output is above)"}`);
+  if (r.error) throw new EnvironmentError(`could not run pulumi: ${r.error.message}`);
+  if (r.status !== 0) throw new EnvironmentError(`pulumi ${args[0]} failed (exit ${r.status})${opts.capture ? `:\n${r.stderr}` : " (its output is above)"}`);
   return r.stdout ?? "";
 }
 
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   const stackFile = backend.stackFile(STACK);
   log(`3/4 pulumi up --stack ${STACK} (config: Pulumi.${STACK}.yaml; state: ${backend.label})`);
   const status = await upWithOutcomes(env, ["up", "--stack", STACK, "--config-file", stackFile, "--yes", "--suppress-outputs"], databases);
-  if (status !== 0) throw new Error(`pulumi up failed (exit ${status}): its output and each database's outcome are above`);
+  if (status !== 0) throw new EnvironmentError(`pulumi up failed (exit ${status}): its output and each database's outcome are above`);
   log("4/4 stack outputs");
   printInventory(JSON.parse(pulumi(env, ["stack", "output", "--stack", STACK, "--json"], { capture: true })) as Record<string, Record<string, unknown>>);
   process.stdout.write(`\nThe dev server stays up: \`npm run db:stop\` stops it, \`npm run up\` starts it again.\n`);

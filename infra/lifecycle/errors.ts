@@ -205,6 +205,17 @@ export class UsageError extends PgstackError {
   }
 }
 
+/**
+ * The machine, not the input, is not as needed: a port another program holds, a package not
+ * installed, a tool (initdb, pg_ctl, the Pulumi CLI) that failed with its own output shown. The
+ * message says what to do, so it is never reported as a pgstack bug.
+ */
+export class EnvironmentError extends PgstackError {
+  constructor(message: string, hint?: string) {
+    super("ENVIRONMENT", message, { hint });
+  }
+}
+
 /** Where pgstack's bugs are reported; named in every internal error's hint. */
 export const BUG_REPORT_HINT =
   "this is a bug in pgstack, not in your config or migrations: report it with this message and the command you ran";

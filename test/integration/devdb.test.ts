@@ -10,6 +10,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import pg from "pg";
+import { toPgstackError } from "../../infra/lifecycle/errors.js";
 import { devDb, type DevDb } from "../../scripts/devdb.js";
 import { isRoot, SYSTEM_DIR } from "../../scripts/pg-user.js";
 import { freePort } from "../support/postgres.js";
@@ -155,6 +156,8 @@ describe("the embedded dev server from a checkout in a 0700 folder", () => {
       const err = await db.start(BUSY).then(() => undefined, (e: unknown) => e as Error);
       expect(err?.message).toMatch(/^stack "devdbbusy": PostgreSQL did not start: port \d+ on 127\.0\.0\.1 is in use by another program: .*pgstack:server\.port/);
       expect(err?.message).not.toContain("\n");
+      // What `npm run up` prints: the message as it is, not an "internal error … bug in pgstack".
+      expect(toPgstackError(err, "npm run up").message).toBe(err?.message);
       expect(db.isRunning(BUSY)).toBe(false);
     } finally {
       taken.close();
