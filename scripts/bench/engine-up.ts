@@ -10,6 +10,7 @@ import * as path from "node:path";
 import type pg from "pg";
 import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
+import { projectParseCacheDir } from "../../infra/lifecycle/parse-cache.js";
 import type { TestServer } from "../../test/support/postgres.js";
 import { benchDatabase, benchProject } from "./engine.js";
 import { TABLE_PREFIX, writeMigrationFiles, writeMigrations } from "./generate.js";
@@ -47,7 +48,9 @@ export async function benchEngineUp(admin: pg.Client, server: TestServer, tmp: s
     samples.floor.push(since(started));
 
     writeMigrationFiles(dir, 1, n);
-    fs.rmSync(path.join(p.dir, ".pgstack", "cache"), { recursive: true, force: true });
+    // Only the parse cache: the files are new to it, as in a real up. The provider host's bundle
+    // stays, as it does for a user (it is rebuilt only when pgstack's own sources change).
+    fs.rmSync(projectParseCacheDir(p.dir), { recursive: true, force: true });
     await settle(admin);
     const up = await p.pulumi(["up", "--stack", stack, "--yes", "--skip-preview"]);
     samples.up.push(up.seconds);
