@@ -2,7 +2,9 @@
  * devPreviewRatio: a no-op `pulumi preview` of the dev stack (Pulumi.dev.yaml's databases and
  * the repository's migrations, on the bench's PostgreSQL instead of the embedded one) against a
  * trivial program with the same number of resources, half `@pulumi/command` commands and half
- * dynamic resources, run by the same CLI, language host, plugins and `--import tsx`.
+ * dynamic resources, run by the same CLI, language host, plugins and runtime options, and loaded
+ * the way pgstack's `program.cjs` loads its program (its Pulumi SDKs natively, then its
+ * TypeScript through tsx).
  *
  * Setup (untimed): the dev stack is brought up twice (the second up stores the steady-state
  * inputs), its resource count read from a preview, and the trivial program brought up with that
@@ -65,12 +67,20 @@ for (let i = 0; i < ${dynamics}; i++) new Trivial(\`dyn-\${i}\`, i);
 `;
 }
 
-/** Writes the trivial project into `<tmp>/<name>`: the same runtime options as pgstack's Pulumi.yaml. */
+/**
+ * Writes the trivial project into `<tmp>/<name>`: pgstack's Pulumi.yaml (its `main` and runtime
+ * options), and as `main` pgstack's own `program.cjs` with the SDK list cut to the two this
+ * program uses (preloading @pulumi/postgresql would only slow the floor down).
+ */
 export function trivialProject(tmp: string, name: string, resources: number): BenchProject {
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir, { recursive: true });
-  const runtime = (yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { runtime: unknown }).runtime;
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump({ name: "pgstack-trivial", main: "index.ts", runtime }));
+  const project = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { main: string; runtime: unknown };
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump({ name: "pgstack-trivial", main: project.main, runtime: project.runtime }));
+  const sdks = '["@pulumi/pulumi", "@pulumi/postgresql", "@pulumi/command"]';
+  const launcher = fs.readFileSync(path.join(projectRoot, project.main), "utf8");
+  if (!launcher.includes(sdks)) throw new Error(`${project.main} no longer lists ${sdks}: update trivialProject in scripts/bench/dev-preview.ts`);
+  fs.writeFileSync(path.join(dir, project.main), launcher.replace(sdks, '["@pulumi/pulumi", "@pulumi/command"]'));
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "pgstack-trivial", private: true, main: "index.ts" }));
   const commands = Math.floor(resources / 2);
   fs.writeFileSync(path.join(dir, "index.ts"), trivialProgram(commands, resources - commands));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { E2E_ON_EVERY_MAJOR, INTEGRATION_ON_DEFAULT_ONLY, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
+import { E2E_ON_EVERY_MAJOR, E2E_ON_NEWEST, INTEGRATION_ON_DEFAULT_ONLY, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
 
 /** A part as `suite@major:files` (or `all`, with `-excluded` files), for comparing plans. */
 function name(p: { suite: string; major?: number; files: string[]; exclude?: string[] }): string {
@@ -8,24 +8,25 @@ function name(p: { suite: string; major?: number; files: string[]; exclude?: str
 }
 
 describe("npm test: the version matrix", () => {
-  it("runs unit once, integration on every major (the major-free files on 15), the lifecycle/safety/adoption e2e files on 15 and 18, every other e2e file on 15 as its own part", () => {
+  it("runs unit once, integration on every major (the major-free files on 15), the lifecycle/safety/adoption e2e files on 15, safety/adoption on 18, every other e2e file on 15 as its own part", () => {
     const parts = plan(parseArgs([]).versions, parseArgs([]).only);
     expect(parts.map(name)).toEqual([
       "typecheck@-:all",
       "unit@-:all",
-      "integration@14:all-devdb-crash-concurrency",
+      "integration@14:all-devdb-crash-concurrency-pg14-public",
       "integration@15:all",
       "e2e@15:lifecycle+safety+adoption",
       "e2e@15:all-lifecycle-safety-adoption",
-      "integration@16:all-devdb-crash-concurrency",
-      "integration@17:all-devdb-crash-concurrency",
-      "integration@18:all-devdb-crash-concurrency",
-      "e2e@18:lifecycle+safety+adoption",
+      "integration@16:all-devdb-crash-concurrency-pg14-public",
+      "integration@17:all-devdb-crash-concurrency-pg14-public",
+      "integration@18:all-devdb-crash-concurrency-pg14-public",
+      "e2e@18:safety+adoption",
     ]);
-    expect(INTEGRATION_ON_DEFAULT_ONLY).toEqual(["test/integration/devdb.test.ts", "test/integration/crash-concurrency.test.ts"]);
+    expect(INTEGRATION_ON_DEFAULT_ONLY).toEqual(["test/integration/devdb.test.ts", "test/integration/crash-concurrency.test.ts", "test/integration/pg14-public.test.ts"]);
+    expect(E2E_ON_NEWEST).toEqual(["test/e2e/safety.test.ts", "test/e2e/adoption.test.ts"]);
   });
 
-  it("--full adds the lifecycle/safety/adoption e2e files on 14, 16 and 17, and every integration file on every major", () => {
+  it("--full runs the lifecycle/safety/adoption e2e files on every major, and every integration file on every major", () => {
     const a = parseArgs(["--full"]);
     const parts = plan(a.versions, a.only, a.full);
     expect(parts.map(name)).toEqual([
@@ -42,7 +43,7 @@ describe("npm test: the version matrix", () => {
 
   it("--versions and --only narrow the plan; anything else is refused naming what is accepted", () => {
     const a = parseArgs(["--versions", "18", "--only=integration,e2e"]);
-    expect(plan(a.versions, a.only).map(name)).toEqual(["integration@18:all-devdb-crash-concurrency", "e2e@18:lifecycle+safety+adoption"]);
+    expect(plan(a.versions, a.only).map(name)).toEqual(["integration@18:all-devdb-crash-concurrency-pg14-public", "e2e@18:safety+adoption"]);
     expect(() => parseArgs(["--versions", "13"])).toThrow(/--versions: 13 is not one the harness can start; use some of 14,15,16,17,18/);
     expect(() => parseArgs(["--only", "bench"])).toThrow(/--only: bench is not a suite; use some of typecheck,unit,integration,e2e/);
     expect(() => parseArgs(["--fast"])).toThrow(/unknown argument --fast: use --versions .*, --only .* and\/or --full/);
