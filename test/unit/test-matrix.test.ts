@@ -1,5 +1,6 @@
+import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { E2E_ON_EVERY_MAJOR, E2E_ON_NEWEST, INTEGRATION_ON_DEFAULT_ONLY, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
+import { E2E_ON_EVERY_MAJOR, E2E_ON_NEWEST, INTEGRATION_NOT_ON_MIDDLE, INTEGRATION_ON_DEFAULT_ONLY, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
 
 /** A part as `suite@major:files` (or `all`, with `-excluded` files), for comparing plans. */
 function name(p: { suite: string; major?: number; files: string[]; exclude?: string[] }): string {
@@ -10,6 +11,7 @@ function name(p: { suite: string; major?: number; files: string[]; exclude?: str
 describe("npm test: the version matrix", () => {
   it("runs unit once, integration on every major (the major-free files on 15), the lifecycle/safety/adoption e2e files on 15, safety/adoption on 18, every other e2e file on 15 as its own part", () => {
     const parts = plan(parseArgs([]).versions, parseArgs([]).only);
+    const middle = "-apply-apply-reliability-bad-input-baseline-memo-connection-history-bigint-importers-migration-state-quoted-identifiers-review-plan-state-tls";
     expect(parts.map(name)).toEqual([
       "typecheck@-:all",
       "unit@-:all",
@@ -17,12 +19,14 @@ describe("npm test: the version matrix", () => {
       "integration@15:all",
       "e2e@15:lifecycle+safety+adoption",
       "e2e@15:all-lifecycle-safety-adoption",
-      "integration@16:all-devdb-crash-concurrency-pg14-public",
-      "integration@17:all-devdb-crash-concurrency-pg14-public",
+      `integration@16:all-devdb-crash-concurrency-pg14-public${middle}`,
+      `integration@17:all-devdb-crash-concurrency-pg14-public${middle}`,
       "integration@18:all-devdb-crash-concurrency-pg14-public",
       "e2e@18:safety+adoption",
     ]);
     expect(INTEGRATION_ON_DEFAULT_ONLY).toEqual(["test/integration/devdb.test.ts", "test/integration/crash-concurrency.test.ts", "test/integration/pg14-public.test.ts"]);
+    // A renamed file would silently run everywhere (or nowhere): every listed file exists.
+    expect([...INTEGRATION_NOT_ON_MIDDLE, ...INTEGRATION_ON_DEFAULT_ONLY, ...E2E_ON_EVERY_MAJOR, ...E2E_ON_NEWEST].filter((f) => !fs.existsSync(f))).toEqual([]);
     expect(E2E_ON_NEWEST).toEqual(["test/e2e/safety.test.ts", "test/e2e/adoption.test.ts"]);
   });
 
