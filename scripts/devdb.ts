@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import yaml from "js-yaml";
-import { namespaceKeys, parseStackKeys, type ServerConfig } from "../infra/config.js";
+import { ConfigError, namespaceKeys, parseStackKeys, type ServerConfig } from "../infra/config.js";
 import { devPasswordFile, devServerDir } from "../infra/devserver.js";
 import { EnvironmentError, UsageError } from "../infra/lifecycle/errors.js";
 import { chownToPostgres, hydrateSymlinks, isRoot, nativeForPostgres, postgresCan, problemLine, runServerBinary, serverUserIds, SYSTEM_DIR, systemDir } from "./pg-user.js";
@@ -179,9 +179,10 @@ export function devDb(projectRoot: string): DevDb {
     const file = path.join(projectRoot, `Pulumi.${stack}.yaml`);
     const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
     const cfg = parseStackKeys(namespaceKeys(doc.config), stack);
-    if (!cfg.server.embedded) throw new EnvironmentError(`stack "${stack}" does not use an embedded server (pgstack:server.embedded is false)`);
+    // The stack's own config, not the machine: the config's error, naming the key.
+    if (!cfg.server.embedded) throw new ConfigError(stack, ["pgstack:server.embedded is false: this stack does not use an embedded server, so there is none to start"]);
     if (!["127.0.0.1", "localhost", "::1"].includes(cfg.server.host)) {
-      throw new EnvironmentError(`stack "${stack}": an embedded server listens on loopback only; set pgstack:server.host to 127.0.0.1`);
+      throw new ConfigError(stack, [`pgstack:server.host: an embedded server listens on loopback only; set it to 127.0.0.1`]);
     }
     return cfg.server;
   }
