@@ -152,6 +152,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         schemas: db.schemas,
         ...(db.baseline !== undefined ? { baseline: db.baseline } : {}),
         databaseConfigPath: at,
+        // Dropped by `check` (not in the state): it only decides whether this run rehearses.
+        preview: pulumi.runtime.isDryRun(),
       },
       { parent: this },
     );

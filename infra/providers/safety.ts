@@ -43,6 +43,13 @@ export interface SafetyInputs {
   baseline?: number;
   /** The database's config path (`pgstack:databases[1]`), for adoption's messages. */
   databaseConfigPath?: string;
+  /**
+   * False in the update phase of a `pulumi up` (the program's `pulumi.runtime.isDryRun()`): the
+   * rehearsal is then skipped, as the real apply runs next and the preview showed the rehearsal.
+   * The analysis itself (lint, data at risk, the policy's verdict) runs in both phases: rows can
+   * change between a preview and its update. Absent: a preview.
+   */
+  preview?: boolean;
 }
 
 /** What `check` keeps, and so what the state holds. */
@@ -136,7 +143,11 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
     throw inContext(`database "${database}": the safety check of the pending migrations could not run`, err);
   }
   const { report, state } = analysed;
-  if (news.policy.rehearsal && state.pending.length > 0 && !state.afterReset) {
+  // The rehearsal only informs (it never refuses), and in an update the real apply follows it at
+  // once, with its own per-migration report: rehearsing there would double every dev `up`.
+  if (news.policy.rehearsal && state.pending.length > 0 && !state.afterReset && news.preview === false) {
+    report.rehearsal = { skipped: REHEARSAL_NOT_IN_UPDATE };
+  } else if (news.policy.rehearsal && state.pending.length > 0 && !state.afterReset) {
     // The analysis' connection stays idle for reuse; it would count as a session on the source.
     await closeIdleConnections();
     try {
@@ -152,6 +163,9 @@ async function analyzeDatabase(news: SafetyInputs, migrations: Migration[]) {
   }
   return report;
 }
+
+/** The report's rehearsal line in the update phase of an `up`. */
+export const REHEARSAL_NOT_IN_UPDATE = "not run in the update phase of `pulumi up`: the preview rehearses, and the apply follows";
 
 /** Adoption as the MigrationSet plans it, with every migration's SQL (the build runs them all; another tool's history is mapped by their comments). */
 function adopter(news: SafetyInputs, migrations: readonly Migration[]): AdoptionPlanner {

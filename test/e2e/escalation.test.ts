@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminConnection, query, testServerConfig } from "../support/db.js";
 import { copyProjectForCli, setSecret, setStackConfig, type CliProject } from "../support/cli.js";
 import { serverWide } from "../support/server-wide.js";
+import { REHEARSAL_NOT_IN_UPDATE } from "../../infra/providers/safety.js";
 
 const admin = adminConnection();
 const DB = "esc_dev";
@@ -48,6 +49,9 @@ describe("a pending migration that escalates to the admin (dev stack)", () => {
     const up = p.run(["up", "--stack", "devlike", "--yes", "--skip-preview"]);
     expect(up.status).not.toBe(0);
     expect(up.output).toMatch(/0002_escalate[\s\S]*permission denied to create role/);
+    // The update phase does not rehearse (the program's isDryRun() reaches the check): the error is the real apply's.
+    expect(up.output).toContain(`rehearsal: ${REHEARSAL_NOT_IN_UPDATE}`);
+    expect(up.output).not.toContain("rehearsal of 1 pending migration(s)");
     expect(await serverWide(DB)).toEqual(before);
     expect(await query(conn, "SELECT to_regclass('public.escalated') AS t")).toEqual([{ t: null }]);
     expect(await history()).toEqual(["0001_items"]);

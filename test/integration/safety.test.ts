@@ -10,6 +10,7 @@ import { applyMigrations, fromText, loadMigrations, loadSqlParser, MigrationSour
 import { analyzeSafety, formatSafetyReport, PROFILES, type Finding, type SafetyReport } from "../../infra/lifecycle/safety/index.js";
 import { readDatabaseState } from "../../infra/lifecycle/state.js";
 import { safety, setLogger, type SafetyInputs } from "../../infra/providers/kinds.js";
+import { REHEARSAL_NOT_IN_UPDATE } from "../../infra/providers/safety.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 
 const DIR = "test/fixtures/safety/migrations";
@@ -359,6 +360,18 @@ describe("the MigrationSafety provider", () => {
     expect(printed).toContain("the copy was dropped");
     expect(await query(db, "SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'pgstack_scratch_%rehearsal%'")).toEqual([{ n: 0 }]);
     expect(await query(db, 'SELECT count(*)::int AS n FROM "bazaar-vid_component_error"')).toEqual([{ n: 621 }]);
+
+    // The update phase of an `up` (the program's isDryRun() is false): the same analysis and
+    // verdict, no rehearsal (the apply follows), so no copy is made.
+    logs.length = 0;
+    const update = await safety.check(undefined, { ...inputs(db, batch, "dev"), preview: false });
+    expect(update.failures).toEqual([]);
+    expect(update.inputs).toEqual(dev.inputs);
+    const text = logs.join("\n");
+    expect(text).toContain(`safety ${db.database}, dev policy: 1 pending migration(s) → warn`);
+    expect(text).toContain(`rehearsal: ${REHEARSAL_NOT_IN_UPDATE}`);
+    expect(text).not.toContain("rehearsal of 1 pending migration(s)");
+    expect(text).not.toContain("the copy was dropped");
   });
 
   it("check: the program sends names and checksums; the pending migrations' SQL is read from their files, the applied ones' never", async () => {
