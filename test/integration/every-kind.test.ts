@@ -92,6 +92,23 @@ describe(`every kind of object, in drift (PostgreSQL ${serverMajor()})`, () => {
     expect(live.tables["audit.log"]?.columns["id"]).toMatchObject({ identity: "by default" });
   });
 
+  it("names each constraint's columns in key order, past a dropped column, and a system column (tableoid) too", async () => {
+    const conn = await freshDatabase("keys");
+    await query(
+      conn,
+      `CREATE TABLE parent (a int, b int, PRIMARY KEY (b, a));
+       CREATE TABLE child (gone int, x int, y int, z int, CONSTRAINT child_parent FOREIGN KEY (z, x) REFERENCES parent (b, a),
+                           CONSTRAINT child_sane CHECK (tableoid <> 0 AND y > 0), CONSTRAINT child_yx UNIQUE (y, x));
+       ALTER TABLE child DROP COLUMN gone`,
+    );
+    const live = await readSchema(await connectTo(conn), { schemas: ["public"], history: false });
+    expect(live.tables["public.parent"]?.constraints["parent_pkey"]).toMatchObject({ kind: "primary key", columns: ["b", "a"] });
+    const child = live.tables["public.child"]!;
+    expect(child.constraints["child_parent"]).toMatchObject({ kind: "foreign key", columns: ["z", "x"], references: { table: "public.parent", columns: ["b", "a"] } });
+    expect(child.constraints["child_yx"]).toMatchObject({ kind: "unique", columns: ["y", "x"] });
+    expect(child.constraints["child_sane"]).toMatchObject({ kind: "check", columns: ["tableoid", "y"] });
+  });
+
   it("each hand-made change and each removal is exactly one line; undoing it by hand clears it", async () => {
     const { conn, owner, v } = await everyKindStack();
     const created = (await verification.create(v)).outs;

@@ -190,5 +190,11 @@ function collation(row: Row): CollationStructure {
 
 /** Keys in code-unit order, so the same on every machine. */
 export function sorted<T>(r: Record<string, T>): Record<string, T> {
+  // Most records (a table's grants, indexes, constraints) have a key or two, or are in order
+  // already: returned as they are, as a copy would be equal (they are built fresh by the reader).
+  const keys = Object.keys(r);
+  let inOrder = true;
+  for (let i = 1; inOrder && i < keys.length; i++) inOrder = (keys[i - 1] as string) < (keys[i] as string);
+  if (inOrder) return r;
   return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

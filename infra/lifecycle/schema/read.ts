@@ -46,7 +46,7 @@ function tableQueries(schemaFilter: string): string[] {
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
      WHERE c.relkind IN ('r', 'p') AND ${schemaFilter} AND ${owned}`,
-    `SELECT a.attrelid::int8 AS oid, quote_ident(a.attname) AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
+    `SELECT a.attrelid::int8 AS oid, a.attnum AS num, quote_ident(a.attname) AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
            -- A plain default cannot reference columns, so it needs no relation to deparse (passing
            -- one makes Postgres open every table); a generated column's expression can.
            CASE WHEN a.attidentity <> '' THEN 'identity'
@@ -65,7 +65,11 @@ function tableQueries(schemaFilter: string): string[] {
     // The five table constraint kinds: PostgreSQL 18's NOT NULL constraints ('n') are the
     // columns' nullability, and constraint triggers ('t') are triggers.
     `SELECT co.conrelid::int8 AS oid, quote_ident(co.conname) AS name, co.contype AS kind, pg_get_constraintdef(co.oid) AS definition,
-           ${names("co.conkey", "co.conrelid")} AS columns,
+           -- The key columns' numbers: their names come from the columns result (a subquery per
+           -- row costs more than the rest of this query). Only a key on a system column or a
+           -- whole-row reference (a number <= 0) is named here.
+           co.conkey AS keys,
+           CASE WHEN co.conkey IS NOT NULL AND NOT 0 < ALL (co.conkey) THEN ${names("co.conkey", "co.conrelid")} END AS columns,
            CASE WHEN co.contype = 'f' THEN quote_ident(fn.nspname) || '.' || quote_ident(fc.relname) END AS ref_table,
            CASE WHEN co.contype = 'f' THEN ${names("co.confkey", "co.confrelid")} END AS ref_columns,
            co.confdeltype AS on_delete,
@@ -121,7 +125,9 @@ export async function readSchema(client: pg.Client, options: StructureOptions = 
     if (r.comment !== null) table.comment = r.comment;
     byOid.set(r.oid, { key: r.key, table });
   }
-  type ColumnRow = { oid: string; name: string; type: string; nullable: boolean; default: string | null; identity: string; generated: string; collation: string | null; comment: string | null };
+  // Column names by table and number, for the constraints' keys.
+  const columnNames = new Map<string, Map<number, string>>();
+  type ColumnRow = { oid: string; num: number; name: string; type: string; nullable: boolean; default: string | null; identity: string; generated: string; collation: string | null; comment: string | null };
   for (const r of columnsRes.rows as ColumnRow[]) {
     const t = byOid.get(r.oid)?.table;
     if (!t) continue;
@@ -131,12 +137,17 @@ export async function readSchema(client: pg.Client, options: StructureOptions = 
     if (r.collation !== null) c.collation = r.collation;
     if (r.comment !== null) c.comment = r.comment;
     t.columns[r.name] = c;
+    let names = columnNames.get(r.oid);
+    if (!names) columnNames.set(r.oid, (names = new Map()));
+    names.set(r.num, r.name);
   }
-  type ConstraintRow = { oid: string; name: string; kind: string; definition: string; columns: string[]; ref_table: string | null; ref_columns: string[] | null; on_delete: string; index: string | null };
+  type ConstraintRow = { oid: string; name: string; kind: string; definition: string; keys: number[] | null; columns: string[] | null; ref_table: string | null; ref_columns: string[] | null; on_delete: string; index: string | null };
   for (const r of constraintsRes.rows as ConstraintRow[]) {
     const t = byOid.get(r.oid)?.table;
     if (!t) continue;
-    const c: ConstraintStructure = { kind: KINDS[r.kind] ?? "check", definition: r.definition, columns: r.columns };
+    const names = columnNames.get(r.oid);
+    const columns = r.columns ?? (r.keys ?? []).flatMap((k) => names?.get(k) ?? []);
+    const c: ConstraintStructure = { kind: KINDS[r.kind] ?? "check", definition: r.definition, columns };
     if (r.ref_table !== null) c.references = { table: r.ref_table, columns: r.ref_columns ?? [], onDelete: ON_DELETE[r.on_delete] ?? r.on_delete };
     if (r.index !== null) c.index = r.index;
     t.constraints[r.name] = c;
