@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { E2E_ON_EVERY_MAJOR, E2E_ON_NEWEST, INTEGRATION_NOT_ON_MIDDLE, INTEGRATION_ON_DEFAULT_ONLY, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
+import { E2E_ON_EVERY_MAJOR, E2E_ON_NEWEST, E2E_PROJECT_COPIES, INTEGRATION_NOT_ON_MIDDLE, INTEGRATION_ON_DEFAULT_ONLY, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
 
 /** A part as `suite@major:files` (or `all`, with `-excluded` files), for comparing plans. */
 function name(p: { suite: string; major?: number; files: string[]; exclude?: string[] }): string {
@@ -9,7 +9,7 @@ function name(p: { suite: string; major?: number; files: string[]; exclude?: str
 }
 
 describe("npm test: the version matrix", () => {
-  it("runs unit once, integration on every major (the major-free files on 15), the lifecycle/safety/adoption e2e files on 15, safety/adoption on 18, every other e2e file on 15 as its own part", () => {
+  it("runs unit once, integration on every major (the major-free files on 15), the lifecycle/safety/adoption e2e files on 15, safety/adoption on 18, the project-copying e2e files and every other e2e file on 15 as parts of their own", () => {
     const parts = plan(parseArgs([]).versions, parseArgs([]).only);
     const middle = "-apply-apply-reliability-bad-input-baseline-memo-connection-history-bigint-importers-migration-state-quoted-identifiers-review-plan-state-tls";
     expect(parts.map(name)).toEqual([
@@ -18,7 +18,8 @@ describe("npm test: the version matrix", () => {
       "integration@14:all-devdb-crash-concurrency-pg14-public",
       "integration@15:all",
       "e2e@15:lifecycle+safety+adoption",
-      "e2e@15:all-lifecycle-safety-adoption",
+      "e2e@15:adopt-real-tools+portability+team-state+consumer",
+      "e2e@15:all-lifecycle-safety-adoption-adopt-real-tools-portability-team-state-consumer",
       `integration@16:all-devdb-crash-concurrency-pg14-public${middle}`,
       `integration@17:all-devdb-crash-concurrency-pg14-public${middle}`,
       "integration@18:all-devdb-crash-concurrency-pg14-public",
@@ -26,7 +27,7 @@ describe("npm test: the version matrix", () => {
     ]);
     expect(INTEGRATION_ON_DEFAULT_ONLY).toEqual(["test/integration/devdb.test.ts", "test/integration/crash-concurrency.test.ts", "test/integration/pg14-public.test.ts"]);
     // A renamed file would silently run everywhere (or nowhere): every listed file exists.
-    expect([...INTEGRATION_NOT_ON_MIDDLE, ...INTEGRATION_ON_DEFAULT_ONLY, ...E2E_ON_EVERY_MAJOR, ...E2E_ON_NEWEST].filter((f) => !fs.existsSync(f))).toEqual([]);
+    expect([...INTEGRATION_NOT_ON_MIDDLE, ...INTEGRATION_ON_DEFAULT_ONLY, ...E2E_ON_EVERY_MAJOR, ...E2E_ON_NEWEST, ...E2E_PROJECT_COPIES].filter((f) => !fs.existsSync(f))).toEqual([]);
     expect(E2E_ON_NEWEST).toEqual(["test/e2e/safety.test.ts", "test/e2e/adoption.test.ts"]);
   });
 
@@ -39,7 +40,7 @@ describe("npm test: the version matrix", () => {
       ...[14, 15, 16, 17, 18].flatMap((m) => [
         `integration@${m}:all`,
         "e2e@" + m + ":lifecycle+safety+adoption",
-        ...(m === 15 ? ["e2e@15:all-lifecycle-safety-adoption"] : []),
+        ...(m === 15 ? ["e2e@15:adopt-real-tools+portability+team-state+consumer", "e2e@15:all-lifecycle-safety-adoption-adopt-real-tools-portability-team-state-consumer"] : []),
       ]),
     ]);
     expect(E2E_ON_EVERY_MAJOR).toEqual(["test/e2e/lifecycle.test.ts", "test/e2e/safety.test.ts", "test/e2e/adoption.test.ts"]);
