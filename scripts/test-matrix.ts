@@ -86,6 +86,32 @@ interface Outcome {
   failed?: number;
   skipped?: number;
   note?: string;
+  /** Each failed test as `file > name: first line of the error`, so CI's tail names it. */
+  failures?: string[];
+}
+
+/** The parts of vitest's JSON report this script reads. */
+interface VitestReport {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  numFailedTestSuites: number;
+  testResults: { name: string; message?: string; assertionResults: { fullName: string; status: string; failureMessages?: string[] }[] }[];
+}
+
+/** The failed tests and files of a report, one line each, with the first line of each error. */
+export function failuresOf(report: VitestReport, root: string): string[] {
+  const out: string[] = [];
+  const firstLine = (m: string | undefined) => (m ?? "").split("\n").find((l) => l.trim() !== "")?.trim().slice(0, 300) ?? "";
+  for (const file of report.testResults) {
+    const rel = path.relative(root, file.name) || file.name;
+    const failed = file.assertionResults.filter((a) => a.status === "failed");
+    for (const a of failed) out.push(`${rel} > ${a.fullName}: ${firstLine(a.failureMessages?.[0])}`);
+    // A file that failed outside any test (a hook, or loading it) has only a message.
+    if (failed.length === 0 && file.message) out.push(`${rel}: ${firstLine(file.message)}`);
+  }
+  return out;
 }
 
 /** `--versions 14,18` and `--only unit,e2e`; anything else is refused, naming what is accepted. */
@@ -179,11 +205,21 @@ function run(part: Part, reportDir: string): Outcome {
   const seconds = (Date.now() - started) / 1000;
   if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return { part, seconds, ok: false, note: `stopped after ${PART_TIMEOUT_MS / 60_000} minutes` };
   if (!fs.existsSync(report)) return { part, seconds, ok: false, note: `vitest exited with ${r.status ?? r.signal} and wrote no report` };
-  const j = JSON.parse(fs.readFileSync(report, "utf8")) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number };
+  const j = JSON.parse(fs.readFileSync(report, "utf8")) as VitestReport;
   const failed = j.numFailedTests;
   // A file that fails to load counts no test: the exit code and the suite count catch it.
   const ok = r.status === 0 && failed === 0 && j.numFailedTestSuites === 0 && j.numPassedTests > 0;
-  return { part, seconds, ok, passed: j.numPassedTests, failed, skipped: j.numPendingTests + j.numTodoTests, ...(ok || failed > 0 ? {} : { note: `exit code ${r.status ?? r.signal}, ${j.numFailedTestSuites} file(s) failed to run` }) };
+  const failures = failuresOf(j, process.cwd());
+  return {
+    part,
+    seconds,
+    ok,
+    passed: j.numPassedTests,
+    failed,
+    skipped: j.numPendingTests + j.numTodoTests,
+    ...(failures.length > 0 ? { failures } : {}),
+    ...(ok || failed > 0 ? {} : { note: `exit code ${r.status ?? r.signal}, ${j.numFailedTestSuites} file(s) failed to run` }),
+  };
 }
 
 function mmss(seconds: number): string {
@@ -208,6 +244,11 @@ export function summary(outcomes: readonly Outcome[], totalSeconds: number): str
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  "));
   const failed = outcomes.filter((o) => !o.ok).length;
+  // The failures last: CI's log keeps only its tail.
+  for (const o of outcomes) {
+    if (!o.failures?.length) continue;
+    lines.push("", `failed in ${o.part.label}${o.part.major === undefined ? "" : ` on ${where(o.part)}`}:`, ...o.failures.map((f) => `  ${f}`));
+  }
   lines.push("", `total ${mmss(totalSeconds)}: ${failed === 0 ? `all ${outcomes.length} parts passed` : `${failed} of ${outcomes.length} parts FAILED`}`);
   return lines.join("\n");
 }

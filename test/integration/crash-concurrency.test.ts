@@ -86,8 +86,10 @@ describe("crash: SIGKILL at 20 points of a 200-migration apply", () => {
       const db = await freshDatabase("crash");
       const inside = at === NT - 1;
       const killedRun = await runChild(dir, db, { at, delayMs: inside ? 700 : 0 });
-      expect(killedRun.killed).toBe(true);
-      if ((await appliedCount(db)) < 200) landed++;
+      // A fast machine can finish the last few migrations before the kill arrives: then the
+      // run must have completed cleanly, and the kill counts as not landed (bounded below).
+      if (!killedRun.killed) expect(killedRun.result?.error).toBeNull();
+      if (killedRun.killed && (await appliedCount(db)) < 200) landed++;
       let rerun = await runChild(dir, db);
       // The kill aimed inside the no-transaction migration must land there; on a loaded machine a
       // kill aimed a few migrations earlier can land there too (the child runs on while the

@@ -12,6 +12,7 @@ import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { closeIdleConnections, setLogger, withConnection } from "../../infra/providers/common.js";
 import { adminConnection, closeClients, connectTo, query, superuserConnection } from "../support/db.js";
 import { fltrDatabase } from "../support/fixtures.js";
+import { until } from "../support/until.js";
 
 const CHILD = path.resolve(__dirname, "../support/reset-child.ts");
 const children: ChildProcess[] = [];
@@ -25,14 +26,6 @@ beforeAll(loadSqlParser);
 async function allowsConnections(database: string): Promise<boolean> {
   const rows = await query<{ a: boolean }>(adminConnection(), "SELECT datallowconn AS a FROM pg_database WHERE datname = $1", [database]);
   return rows[0]!.a;
-}
-
-async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe("a database an interrupted reset left refusing connections", () => {

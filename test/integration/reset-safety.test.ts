@@ -12,6 +12,7 @@ import { readGeneration, resetDatabase } from "../../infra/lifecycle/reset.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { adminConnection, closeClients, connectTo, query, superuserConnection } from "../support/db.js";
 import { fltrDatabase as sharedFltrDatabase, type FltrDatabase } from "../support/fixtures.js";
+import { until } from "../support/until.js";
 
 /** Writers still running are stopped (and awaited) before their clients are closed. */
 const writers: Writer[] = [];
@@ -79,14 +80,6 @@ async function allowsConnections(database: string): Promise<boolean> {
   return rows[0]!.datallowconn;
 }
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe("reset under load", () => {
   it("never loses an acknowledged row without acceptDataLoss: rows written after the first count are counted under the locks and refused", async () => {
     const { cl, schemas, db, app } = await fltrDatabase();
@@ -126,7 +119,7 @@ describe("reset under load", () => {
   it("refuses when the writer ran before the reset, leaving every acknowledged row in place", async () => {
     const { cl, schemas, db, app } = await fltrDatabase();
     const writer = startWriter(await appSession(db, app), "app");
-    await until(() => writer.acked.length >= 20, 10_000);
+    await until(() => writer.acked.length >= 20, 10_000, "20 acknowledged writes", 10);
     const err = await resetDatabase(cl, { database: db.database, generation: 2, schemas, acceptDataLoss: false }).catch((e: unknown) => e);
     await writer.stop();
     expect(err).toBeInstanceOf(ResetRefusedError);
@@ -145,7 +138,7 @@ describe("reset under load", () => {
     const wide = { ms: 20_000, rows: 500_000 };
     const adminWriter = startWriter(await connectTo(db), "admin", wide);
     const appWriter = startWriter(await appSession(db, app), "app", wide);
-    await until(() => adminWriter.acked.length >= 20 && appWriter.acked.length >= 20, 10_000);
+    await until(() => adminWriter.acked.length >= 20 && appWriter.acked.length >= 20, 10_000, "20 acknowledged writes from each writer", 10);
     const out = await resetDatabase(cl, { database: db.database, generation: 2, schemas, acceptDataLoss: true });
     await Promise.all([adminWriter.done, appWriter.done]);
 

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { E2E_ON_EVERY_MAJOR, E2E_ON_NEWEST, E2E_PROJECT_COPIES, INTEGRATION_NOT_ON_MIDDLE, INTEGRATION_ON_DEFAULT_ONLY, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
+import { E2E_ON_EVERY_MAJOR, E2E_ON_NEWEST, E2E_PROJECT_COPIES, INTEGRATION_NOT_ON_MIDDLE, INTEGRATION_ON_DEFAULT_ONLY, failuresOf, parseArgs, plan, summary } from "../../scripts/test-matrix.js";
 
 /** A part as `suite@major:files` (or `all`, with `-excluded` files), for comparing plans. */
 function name(p: { suite: string; major?: number; files: string[]; exclude?: string[] }): string {
@@ -69,5 +69,27 @@ describe("npm test: the version matrix", () => {
     expect(lines[1]).toMatch(/^unit\s+-\s+400\s+0\s+0\s+1:05\s+ok$/);
     expect(lines[2]).toMatch(/^integration \(major-dependent files\)\s+PostgreSQL 18\s+250\s+2\s+0\s+3:01\s+FAILED$/);
     expect(lines.at(-1)).toBe("total 4:06: 1 of 2 parts FAILED");
+  });
+
+  it("names each failed test with its file and the first line of its error, after the table", () => {
+    const root = "/ci/main";
+    const failures = failuresOf(
+      {
+        numPassedTests: 1,
+        numFailedTests: 1,
+        numPendingTests: 0,
+        numTodoTests: 0,
+        numFailedTestSuites: 1,
+        testResults: [
+          { name: "/ci/main/test/integration/a.test.ts", assertionResults: [{ fullName: "a passes", status: "passed" }, { fullName: "a > drops", status: "failed", failureMessages: ["\nAssertionError: expected 1 to be 2\n    at a.test.ts:9"] }] },
+          { name: "/ci/main/test/integration/b.test.ts", message: "Hook timed out in 10000ms.\nmore", assertionResults: [] },
+        ],
+      },
+      root,
+    );
+    expect(failures).toEqual(["test/integration/a.test.ts > a > drops: AssertionError: expected 1 to be 2", "test/integration/b.test.ts: Hook timed out in 10000ms."]);
+    const [int15] = plan([15], ["integration"]);
+    const lines = summary([{ part: int15!, seconds: 60, ok: false, passed: 1, failed: 1, skipped: 0, failures }], 60).split("\n");
+    expect(lines.slice(-6)).toEqual(["", "failed in integration on PostgreSQL 15:", `  ${failures[0]}`, `  ${failures[1]}`, "", "total 1:00: 1 of 1 parts FAILED"]);
   });
 });
