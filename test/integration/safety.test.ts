@@ -4,12 +4,14 @@
  * policies, with and without the acknowledgement.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import type pg from "pg";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, fromText, loadMigrations, loadSqlParser, MigrationSourceError, type ConnectionOptions, type Migration } from "../../infra/lifecycle/index.js";
 import { analyzeSafety, formatSafetyReport, PROFILES, type Finding, type SafetyReport } from "../../infra/lifecycle/safety/index.js";
 import { readDatabaseState } from "../../infra/lifecycle/state.js";
 import { safety, setLogger, type SafetyInputs } from "../../infra/providers/kinds.js";
+import { lintWithSquawk } from "../../infra/lifecycle/safety/squawk.js";
 import { REHEARSAL_NOT_IN_UPDATE } from "../../infra/providers/safety.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 
@@ -42,6 +44,28 @@ function migration(name: string, edit?: (sql: string) => string): Migration {
 /** The findings of one class, as `line:message` plus rows, for exact assertions. */
 const of = (r: SafetyReport, cls: Finding["class"]) => r.findings.filter((f) => f.class === cls);
 const rows = (f: Finding | undefined) => f?.rows;
+
+describe("squawk on a batch of both kinds", () => {
+  it("lints the transactional and the no-transaction files (two runs at once), maps each finding to its file:line, and leaves no copy behind", async () => {
+    const copies = () => ["/dev/shm", os.tmpdir()].flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.startsWith("pgstack-squawk-")) : []));
+    const before = copies();
+    const batch = [
+      fromText({ id: 7, name: "0007_index", file: "m/0007_index.sql", sql: "-- an index built the blocking way\nCREATE INDEX items_a ON items (a);\n" }),
+      fromText({ id: 8, name: "0008_concurrently", file: "m/0008_concurrently.sql", sql: "-- pgstack:no-transaction\nCREATE INDEX CONCURRENTLY items_b ON items (b);\nALTER TABLE items ADD CONSTRAINT items_fk FOREIGN KEY (a) REFERENCES owners (id);\n" }),
+    ];
+    expect(batch.map((m) => m.inTransaction)).toEqual([true, false]);
+    const found = await lintWithSquawk(batch);
+    expect(found.find((f) => f.rule === "squawk/require-concurrent-index-creation")).toMatchObject({ file: "m/0007_index.sql", line: 2, column: 1 });
+    expect(found.find((f) => f.rule === "squawk/adding-foreign-key-constraint")).toMatchObject({ file: "m/0008_concurrently.sql", line: 3 });
+    // The CONCURRENTLY index runs outside a transaction: linted as such, not as the first kind.
+    const inTx = "squawk/ban-concurrent-index-creation-in-transaction";
+    expect(found.filter((f) => f.rule === inTx)).toEqual([]);
+    // (pgstack itself refuses such a file without the directive; the linter is asked directly.)
+    const asTx = await lintWithSquawk([{ ...batch[1]!, file: "m/0009_in_tx.sql", inTransaction: true }]);
+    expect(asTx.find((f) => f.rule === inTx)).toMatchObject({ file: "m/0009_in_tx.sql", line: 2 });
+    expect(copies()).toEqual(before);
+  });
+});
 
 describe("the pending batch, counted on the live database", () => {
   let report: SafetyReport;
