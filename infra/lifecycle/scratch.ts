@@ -123,7 +123,8 @@ export async function withScratchDatabase<T>(admin: ConnectionOptions, opts: Scr
     const name = scratchName(state.creator, opts.purpose);
     const made = await create(control, name, opts, log);
     state.name = name;
-    log.info(`${opts.purpose}: building in the scratch database ${name}`);
+    // A template copy already holds the schema and the rows: only the pending migrations run in it.
+    log.info(made.method === "template" ? `${opts.purpose}: running in the copy ${name}` : `${opts.purpose}: building in the scratch database ${name}`);
     state.admin = await connect({ ...maintenance, database: name });
     // A throwaway database needs no durability: no commit waits for a WAL flush.
     await state.admin.query("SET synchronous_commit = off");

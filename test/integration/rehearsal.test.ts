@@ -76,6 +76,8 @@ describe("rehearse", () => {
     expect(report.cloneDropped).toBe(true);
     expect(await copies()).toEqual(before);
     expect(lines.some((l) => l.includes("TEMPLATE"))).toBe(true);
+    // The copy holds the schema already: the log says the pending run in it, not that it is built.
+    expect(lines.filter((l) => /running in the copy|building in the scratch database/.test(l))).toEqual([expect.stringMatching(/^rehearsal: running in the copy pgstack_scratch_/)]);
     expect(lines).toContain("rehearsing 0006_create_exports (2/2)");
     // The source: no new column, no new table, history unchanged.
     expect(await query(f.db, "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'datasets' AND column_name = 'archived'")).toEqual([{ n: 0 }]);
