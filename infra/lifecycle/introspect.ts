@@ -81,6 +81,11 @@ export interface IntrospectOptions {
    * the connection may not read keep their estimate too. E.g. {@link DEFAULT_EXACT_COUNT_THRESHOLD}.
    */
   exactCountBelow?: number;
+  /**
+   * Also read pgstack's history into the snapshot, so the snapshot can stand for the live side
+   * of a drift check ({@link readSchema}'s default) and the database is read once, not twice.
+   */
+  history?: boolean;
 }
 
 /**
@@ -101,7 +106,7 @@ interface TableSize {
  * where asked (one more).
  */
 export async function introspect(client: pg.Client, options: IntrospectOptions = {}): Promise<Inventory> {
-  const snapshot = await readSchema(client, { ...(options.schemas ? { schemas: options.schemas } : {}), history: false });
+  const snapshot = await readSchema(client, { ...(options.schemas ? { schemas: options.schemas } : {}), history: options.history ?? false });
   const sizes = await readSizes(client, options.schemas);
   const tables = inventoryTables(snapshot);
   const small: TableInfo[] = [];

@@ -14,19 +14,31 @@ import {
   PgstackError,
   readSchema,
   type DriftSubject,
+  type SchemaSnapshot,
 } from "../lifecycle/index.js";
 import { logger, programRoot, readOrGone } from "./common.js";
 
+
+/** Options of {@link measureDrift}. */
+export interface MeasureDriftOptions {
+  /** Fail when the files no longer hash to `declared.digest` (they changed while pulumi ran). */
+  requireDigest?: boolean;
+  /**
+   * The live schema as the caller is already reading it (with the history, as {@link readSchema}
+   * reads it by default; undefined: the database is gone). Without it the live side is read here.
+   */
+  live?: Promise<SchemaSnapshot | undefined>;
+}
 
 /**
  * The drift report: every difference between the declared schema (all migration files) and the
  * live database, one line per object. Undefined when the database is gone.
  */
-export async function measureDrift(subject: DriftSubject, options: { requireDigest?: boolean } = {}): Promise<string[] | undefined> {
+export async function measureDrift(subject: DriftSubject, options: MeasureDriftOptions = {}): Promise<string[] | undefined> {
   const root = programRoot();
   // The server reads the live schema while this process hashes the files and finds (or builds)
   // the declared one: the two sides overlap instead of adding up.
-  const liveSide = readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
+  const liveSide = options.live ?? readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
   liveSide.catch(() => undefined); // awaited below; not unhandled if the files fail first
   const files = await declaredFiles(root, subject.declared);
   if (options.requireDigest && migrationsDigest(files) !== subject.declared.digest) {

@@ -1,4 +1,5 @@
 /** SchemaVerification's provider: expectations checked, inventory and fingerprint reported, drift on refresh. */
+import type pg from "pg";
 import { DEFAULT_EXACT_COUNT_THRESHOLD, introspect, judgeDriftPolicy, verify, VerificationError, type ConnectionOptions, type DeclaredInput, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
 import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 import { judgeDrift } from "../lifecycle/schema/index.js";
@@ -39,18 +40,38 @@ export interface VerificationOutputs extends VerificationInputs {
   driftReport?: string[];
 }
 
-async function inspect(inputs: VerificationInputs): Promise<Inventory> {
-  return withConnection(inputs.connection, (client) => introspect(client, { schemas: inputs.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD }));
+/**
+ * The inventory's introspection, and the drift measure fed by the same read of the live schema
+ * (with the history, which the drift check compares too). The declared side (the files, built
+ * or found in the cache) starts at once, so it overlaps the read instead of following it.
+ */
+function inspect<T extends Inventory | undefined>(
+  inputs: VerificationInputs,
+  read: (fn: (client: pg.Client) => Promise<Inventory>) => Promise<T>,
+  options: { requireDigest?: boolean } = {},
+): { inventory: Promise<T>; drift: Promise<string[] | undefined> | undefined } {
+  const inventory = read((client) => introspect(client, { schemas: inputs.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD, history: inputs.declared !== undefined }));
+  if (!inputs.declared) return { inventory, drift: undefined };
+  const drift = measureDrift({ ...inputs, declared: inputs.declared }, { ...options, live: inventory.then((inv) => inv?.snapshot) });
+  // Awaited by the caller after the inventory; not unhandled when the inventory fails first.
+  drift.catch(() => undefined);
+  return { inventory, drift };
 }
 
 async function verifyAll(inputs: VerificationInputs, olds?: VerificationInputs): Promise<VerificationOutputs> {
-  const inv = await inspect(inputs);
+  const { inventory, drift: measuring } = inspect(inputs, (fn) => withConnection(inputs.connection, fn), { requireDigest: true });
+  // On a failure the drift side is let finish first: no scratch build goes on after this call.
+  const settled = async (err: unknown): Promise<never> => {
+    await measuring?.catch(() => undefined);
+    throw err;
+  };
+  const inv = await inventory.catch(settled);
   const unmet = verify(inv, inputs.expectations);
-  if (unmet.length > 0) throw new VerificationError(inputs.connection.database, unmet);
+  if (unmet.length > 0) return settled(new VerificationError(inputs.connection.database, unmet));
   const n = inputs.expectations.tables.length + inputs.expectations.foreignKeys.length;
   logger.info(`${inputs.connection.database}: verified ${n} expectation(s) over ${inv.tables.length} table(s)`);
   // Drift against the files, not against what this run saw: an `up` never clears it.
-  const measured = inputs.declared ? ((await measureDrift({ ...inputs, declared: inputs.declared }, { requireDigest: true })) ?? []) : [];
+  const measured = (await measuring) ?? [];
   const report = withoutPendingRevokes(measured, olds?.grants, inputs.grants);
   if (inputs.declared && report.length > 0) {
     const { refusal, unaccepted } = judgeDriftPolicy(inputs.connection.database, report, inputs.declared);
@@ -132,10 +153,17 @@ export const verification = defineProvider<VerificationInputs, VerificationInput
    * against the declared schema (states from before it compare the fingerprint with the last up).
    */
   async read(id, props) {
-    const inv = await readOrGone(props.connection, (client) => introspect(client, { schemas: props.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD }));
-    if (!inv) return {};
+    const { inventory: reading, drift: measuring } = inspect(props, (fn) => readOrGone(props.connection, fn));
+    const inv = await reading.catch(async (err: unknown) => {
+      await measuring?.catch(() => undefined);
+      throw err;
+    });
+    if (!inv) {
+      await measuring?.catch(() => undefined);
+      return {};
+    }
     const inventory = inventoryOf(inv);
-    const driftReport = props.declared ? ((await measureDrift({ ...props, declared: props.declared })) ?? []) : undefined;
+    const driftReport = measuring ? ((await measuring) ?? []) : undefined;
     const drift = driftReport ? driftStatus(driftReport, props.declared?.accept ?? []) : legacyDriftStatus(inv.fingerprint, props.verifiedFingerprint);
     return {
       id,

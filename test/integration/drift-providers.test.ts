@@ -16,7 +16,11 @@ import {
   type VerificationInputs,
   type VerificationOutputs,
 } from "../../infra/providers/kinds.js";
+import { closeIdleConnections } from "../../infra/providers/common.js";
+import { connect } from "../../infra/lifecycle/connection.js";
+import { readSchema } from "../../infra/lifecycle/schema/index.js";
 import { freshDatabase, query } from "../support/db.js";
+import { until } from "../support/until.js";
 
 const logs: string[] = [];
 beforeAll(async () => {
@@ -191,5 +195,32 @@ describe("drift against the declared schema, through the providers", () => {
     // A hand-made table next to them still is drift.
     await query(conn, `SET ROLE ${owner}; CREATE TABLE public.notes (id int); RESET ROLE;`);
     expect((await refresh(upped)).props.driftReport).toEqual(["+ table public.notes (not in migrations)"]);
+  });
+
+  it("an up and a refresh read the live schema once: the inventory and the drift measure share the read", async () => {
+    const { conn, v } = await stackOn("warn");
+    await verification.create(v); // the declared schema is built and cached: only the live side reads below
+    // pg_description (comments) is read by the schema read's queries and by nothing else here
+    // (the server's own caches never read it). A session's statistics reach the server when it
+    // ends, so each count waits for the provider's pooled session to be gone.
+    const scans = async (): Promise<number> => {
+      await closeIdleConnections();
+      await until(async () => (await query<{ n: number }>(conn, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))[0]!.n === 0, 15_000, "the other sessions to end");
+      const [r] = await query<{ n: string }>(conn, "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) AS n FROM pg_stat_sys_tables WHERE relname = 'pg_description'");
+      return Number(r!.n);
+    };
+    const start = await scans();
+    const reader = await connect(conn);
+    await readSchema(reader, { schemas: ["public"] });
+    await reader.end();
+    const one = (await scans()) - start;
+    expect(one).toBeGreaterThan(0);
+    let before = await scans();
+    const upped = (await verification.update("id", { ...v } as VerificationOutputs, v)).outs;
+    expect(upped.drift).toBe("in sync");
+    expect((await scans()) - before).toBe(one);
+    before = await scans();
+    expect((await refresh(upped)).props.drift).toBe("in sync");
+    expect((await scans()) - before).toBe(one);
   });
 });
