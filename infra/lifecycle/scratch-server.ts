@@ -7,6 +7,7 @@
 import type pg from "pg";
 import { errorMessage, formatLocation, PgstackError, type SourceLocation } from "./errors.js";
 import { quoteIdent } from "./identifiers.js";
+import { SCRATCH_PREFIX } from "./scratch-names.js";
 import type { Logger } from "./connection.js";
 import type { Migration } from "./source.js";
 import { splitStatements } from "./sql.js";
@@ -222,8 +223,12 @@ export async function undoServerChanges(client: pg.Client, before: ServerObjects
     if (!before.memberships.has(key) && after.memberships.has(key)) left.push(`membership of "${member}" in "${role}"`);
   }
   // Existing objects the parse could not see change (dynamic SQL in a DO block or function).
+  // Not the scratch databases and roles of other pgstack runs on the server: those change by
+  // themselves (a drop closes its database first), and never by this run's migrations.
   for (const kind of ["roles", "databases", "tablespaces"] as const) {
-    for (const [name, value] of before[kind]) if (after[kind].has(name) && after[kind].get(name) !== value) left.push(`${kind.slice(0, -1)} "${name}" (changed)`);
+    for (const [name, value] of before[kind]) {
+      if (!name.startsWith(SCRATCH_PREFIX) && after[kind].has(name) && after[kind].get(name) !== value) left.push(`${kind.slice(0, -1)} "${name}" (changed)`);
+    }
   }
   return left;
 }

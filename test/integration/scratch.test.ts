@@ -180,4 +180,30 @@ describe("server-wide objects", () => {
     expect(ran).toBe(false);
     expect(await serverWide(f.db.database)).toEqual(before);
   });
+
+  it("another run's scratch database changing meanwhile (its drop begins) is not this run's doing; any other database changing still is", async () => {
+    const f = await fltrDatabase("scr");
+    const migrations = [m(1, "t", "CREATE TABLE t (id int);\n")];
+    // A scratch database of another pgstack run on the same server (four databases verified at
+    // once), whose creator session is alive: not a leftover.
+    const creator = await connect(adminConnection());
+    const other = scratchName(await readCreator(creator), "declared");
+    const plain = `${f.db.database}_plain`;
+    await creator.query(`CREATE DATABASE ${other}`);
+    await query(adminConnection(), `CREATE DATABASE ${plain}`);
+    try {
+      // The other run closes its database to new connections while this one runs, as its drop does.
+      const run = (name: string) =>
+        withScratchDatabase(adminConnection(), { purpose: "declared", owner: f.owner, migrations }, async () => {
+          await query(adminConnection(), `ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+        });
+      await expect(run(other)).resolves.toBeUndefined();
+      // The check still catches a change to anything else (dynamic SQL the parse cannot see).
+      await expect(run(plain)).rejects.toThrow(`database "${plain}" (changed)`);
+    } finally {
+      await creator.query(`DROP DATABASE IF EXISTS ${other}`);
+      await creator.end();
+      await query(adminConnection(), `DROP DATABASE IF EXISTS ${plain}`);
+    }
+  });
 });
