@@ -45,7 +45,7 @@ const DEFAULTS: BenchOptions = {
   only: [],
   quick: false,
 };
-const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50, adoptMigrations: 30, scaleDatabases: 10 };
+const QUICK: Partial<BenchOptions> = { rounds: 1, migrations: 100, tables: 300, previewMigrations: 100, stateMigrations: 300, safetyMigrations: 100, driftMigrations: 50, adoptMigrations: 30, scaleDatabases: 5 };
 
 /** The modules (one file each in `scripts/bench/`), in the order they run. */
 export const MODULES = ["apply", "introspect", "engine", "preview", "devpreview", "state", "safety", "drift", "adopt", "scale"] as const;

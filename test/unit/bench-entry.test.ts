@@ -6,7 +6,7 @@ import { resourcesIn } from "../../scripts/bench/dev-preview.js";
 describe("npm run bench: one options parser for every module", () => {
   it("defaults are the issue's sizes; --quick shrinks them; explicit flags win", () => {
     expect(parseArgs([])).toMatchObject({ rounds: 3, migrations: 500, tables: 2000, previewDatabases: 4, previewMigrations: 500, stateMigrations: 2000, safetyMigrations: 500, driftMigrations: 500, scaleDatabases: 50, quick: false, only: [] });
-    expect(parseArgs(["--quick"])).toMatchObject({ rounds: 1, migrations: 100, safetyMigrations: 100, driftMigrations: 50, scaleDatabases: 10, quick: true });
+    expect(parseArgs(["--quick"])).toMatchObject({ rounds: 1, migrations: 100, safetyMigrations: 100, driftMigrations: 50, scaleDatabases: 5, quick: true });
     expect(parseArgs(["--quick", "--migrations=250", "--only", "apply,state"])).toMatchObject({ migrations: 250, only: ["apply", "state"] });
     expect(parseArgs(["--safety-migrations", "20", "--drift-migrations=10", "--tables", "40"])).toMatchObject({ safetyMigrations: 20, driftMigrations: 10, tables: 40, rounds: 3 });
   });
