@@ -16,7 +16,8 @@ import { DatabaseReset, EveryDeployTrigger, ExistingObjectsGuard, GeneratedPassw
 import { PROFILES } from "../lifecycle/safety/policy.js";
 import type { SafetyPolicy } from "../lifecycle/safety/types.js";
 import type { GuardedObject, VersionNeed } from "../providers/kinds.js";
-import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
+import { listedMigration } from "../providers/migration-keys.js";
+import { inventoryByTable, inventoryFromState, type InventoryEntry } from "../lifecycle/inventory.js";
 import { driftPolicy, migrationsDigest } from "../lifecycle/drift-policy.js";
 import { PG_DUMP_LOOKUP } from "../lifecycle/client-tools.js";
 
@@ -83,7 +84,7 @@ export interface DatabaseOutputs {
   /** Every difference from the declared schema (the migrations applied to a shadow), one line per object. */
   driftReport: pulumi.Output<string[]>;
   /** Keyed by `schema.table`. */
-  inventory: pulumi.Output<unknown>;
+  inventory: pulumi.Output<Record<string, InventoryEntry>>;
 }
 
 /** A PostgreSQL database managed by pgstack. */
@@ -128,7 +129,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     // only to be dropped there. Where the provider cannot find the files (another folder), the
     // SQL travels as before.
     const filesFound = path.resolve(args.projectRoot ?? process.cwd()) === process.cwd();
-    const listed = args.migrations.map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, ...(filesFound ? {} : { sql: m.sql }) }));
+    // A string each (file, checksum, transaction mode) where the files are found: see ListedMigration.
+    const listed = args.migrations.map((m) => (filesFound ? listedMigration(m) : { id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql }));
     const passwordOf = (r: RoleConfig): pulumi.Input<string> | undefined => {
       const configured = args.rolePasswords?.[r.name];
       if (configured) return configured;
@@ -225,8 +227,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.migrations, ...grants, ...objects.lateGrants], deletedWith: this.database },
     );
 
-    const inventory = this.verification.inventory;
-    const tableList = inventory.apply(inventoryList);
+    // The state keeps one JSON text per table (StoredInventory); the stack outputs show objects.
+    const tableList = this.verification.inventory.apply(inventoryFromState);
     this.outputs = {
       tables: tableList.apply((tables) => {
         const bySchema: Record<string, string[]> = {};
@@ -250,7 +252,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       fingerprint: this.verification.fingerprint,
       drift: this.verification.drift,
       driftReport: this.verification.driftReport.apply((r) => r ?? []),
-      inventory,
+      inventory: tableList.apply(inventoryByTable),
     };
     // Nothing stored on the component: the stack outputs carry these already, and a second copy
     // of the inventory in the state would grow it with every table.
@@ -562,8 +564,3 @@ export function backupScript(dir: string, database: string, generation: number):
   ].join("\n");
 }
 
-/** The inventory as a list, from the keyed form (or the array of states written before it). */
-export function inventoryList(inv: Record<string, InventoryEntry> | InventoryTable[] | undefined): InventoryTable[] {
-  if (!inv) return [];
-  return Array.isArray(inv) ? inv : Object.entries(inv).map(([table, t]) => ({ table, ...t }));
-}

@@ -24,9 +24,33 @@ export interface InventoryTable {
 /** One table of the keyed inventory: {@link InventoryTable} without its name (the key). */
 export type InventoryEntry = Omit<InventoryTable, "table">;
 
-/** The inventory keyed by `schema.table`, in table order. */
+/** The inventory keyed by `schema.table`, in table order (the stack outputs' form). */
 export function inventoryByTable(tables: readonly InventoryTable[]): Record<string, InventoryEntry> {
   return Object.fromEntries(tables.map(({ table, ...rest }) => [table, rest]));
+}
+
+/**
+ * The inventory as SchemaVerification's state keeps it: keyed by `schema.table`, each entry one
+ * JSON text. The engine carries every nested value of a state as a protobuf value of its own, to
+ * each preview's program and provider; one text per table costs a tenth of that. `pulumi refresh`
+ * still shows a change as an object diff (`~ public.users: (json) { ~ columns: … }`): the CLI
+ * decodes JSON texts before it diffs them.
+ */
+export type StoredInventory = Record<string, string>;
+
+/** The inventory in the form {@link StoredInventory} describes. */
+export function inventoryForState(tables: readonly InventoryTable[]): StoredInventory {
+  return Object.fromEntries(tables.map(({ table, ...rest }) => [table, JSON.stringify(rest)]));
+}
+
+/**
+ * The inventory from a SchemaVerification's state, in each form a state may hold: keyed JSON
+ * texts ({@link StoredInventory}), keyed objects (states written before those), or a list (older).
+ */
+export function inventoryFromState(inv: StoredInventory | Record<string, InventoryEntry> | InventoryTable[] | undefined): InventoryTable[] {
+  if (!inv) return [];
+  if (Array.isArray(inv)) return inv;
+  return Object.entries(inv).map(([table, t]) => ({ table, ...(typeof t === "string" ? (JSON.parse(t) as InventoryEntry) : t) }));
 }
 
 /** The compact, sorted inventory the stack outputs show. */

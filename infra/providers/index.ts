@@ -6,14 +6,14 @@
  * once, in the provider's file.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { InventoryEntry, InventoryTable } from "../lifecycle/inventory.js";
+import type { InventoryEntry, InventoryTable, StoredInventory } from "../lifecycle/inventory.js";
 import type { ConnectionOptions } from "../lifecycle/index.js";
 import type { ArgsOf, InputOf } from "./common.js";
 import type { EveryDeployInputs, EveryDeployOutputs } from "./every-deploy.js";
 import type { GuardInputs } from "./guard.js";
 import type { MembershipInputs, MembershipOutputs } from "./membership.js";
 import type { HandlerKind } from "./handlers.js";
-import type { MigrationSetInputs, MigrationSetOutputs } from "./migrations.js";
+import type { MigrationSetArgs as MigrationSetProgramInputs, MigrationSetOutputs } from "./migrations.js";
 import type { PasswordInputs, PasswordOutputs } from "./password.js";
 import type { ResetInputs, ResetOutputs } from "./reset.js";
 import type { SafetyInputs } from "./safety.js";
@@ -113,7 +113,7 @@ export class DatabaseReset extends pulumi.dynamic.Resource {
 }
 
 /** Arguments of {@link MigrationSet}: every migration, in order (pending ones show in `pulumi preview --diff` with their SQL). */
-export type MigrationSetArgs = ArgsOf<MigrationSetInputs>;
+export type MigrationSetArgs = ArgsOf<MigrationSetProgramInputs>;
 
 /** The versioned migrations of one database, applied under an advisory lock. */
 export class MigrationSet extends pulumi.dynamic.Resource {
@@ -132,8 +132,8 @@ export type SchemaVerificationArgs = ArgsOf<VerificationInputs>;
 
 /** Checks the expected tables and foreign keys, and reports the inventory and fingerprint. */
 export class SchemaVerification extends pulumi.dynamic.Resource {
-  /** Keyed by `schema.table` (an array in states written before). */
-  declare readonly inventory: pulumi.Output<Record<string, InventoryEntry> | InventoryTable[]>;
+  /** Keyed by `schema.table`, one JSON text per table (objects, or an array, in states written before): read it with `inventoryFromState`. */
+  declare readonly inventory: pulumi.Output<StoredInventory | Record<string, InventoryEntry> | InventoryTable[]>;
   declare readonly fingerprint: pulumi.Output<VerificationOutputs["fingerprint"]>;
   declare readonly verifiedFingerprint: pulumi.Output<VerificationOutputs["verifiedFingerprint"]>;
   declare readonly drift: pulumi.Output<VerificationOutputs["drift"]>;

@@ -25,7 +25,6 @@ import {
   MigrationSourceError,
   readHistory,
   readRepeatables,
-  REPEATABLE_ID,
   withMigrationLock,
   withOwnerSession,
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -39,19 +38,15 @@ import { readDatabaseState } from "../lifecycle/state.js";
 import { describeRepeatables } from "../lifecycle/repeatables.js";
 import { adoptionInput, adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
 import { readRecorded, withSql } from "./migration-files.js";
+import { appliedKey, fromAppliedKey, fromListed, type ListedMigration, type MigrationInput } from "./migration-keys.js";
 import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
-/** A migration as a resource input: everything preview shows. `sql` is absent for applied ones. */
-export interface MigrationInput {
-  id: number;
-  name: string;
-  file: string;
-  checksum: string;
-  inTransaction: boolean;
-  sql?: string;
-}
+export { appliedKey, fromAppliedKey, fromListed, listedMigration, NO_TRANSACTION_MARK, type ListedMigration, type MigrationInput } from "./migration-keys.js";
 
-/** Inputs of a MigrationSet. */
+/** Inputs of a MigrationSet, as the program passes them: the migrations listed compactly ({@link ListedMigration}). */
+export type MigrationSetArgs = Omit<MigrationSetInputs, "migrations"> & { migrations: ListedMigration[] };
+
+/** Inputs of a MigrationSet, as `check` keeps them. */
 export interface MigrationSetInputs {
   connection: ConnectionOptions;
   /** Run the migrations as this role, so the tables belong to it. */
@@ -103,21 +98,6 @@ function appliedKeys(history: { name: string; checksum: string }[]): string[] {
   return history.map((h) => `${h.name}@${h.checksum.slice(0, 12)}`);
 }
 
-/** `0003_y@<sha256>` (in `dir`) or `migrations/x/0003_y.sql@<sha256>` → the migration it names, without SQL. */
-export function fromAppliedKey(key: string, dir: string | undefined): MigrationInput {
-  const at = key.lastIndexOf("@");
-  const left = key.slice(0, at);
-  const file = left.includes("/") || dir === undefined ? left : `${dir}/${left}.sql`;
-  const name = path.posix.basename(file).replace(/\.sql$/, "");
-  const id = isRepeatableName(name) ? REPEATABLE_ID : Number(/^\d+/.exec(name)?.[0] ?? Number.NaN);
-  return { id, name, file, checksum: key.slice(at + 1), inTransaction: true };
-}
-
-/** The key a migration is recorded under in {@link MigrationSetInputs.appliedChecksums}. */
-export function appliedKey(m: { name: string; file: string; checksum: string }, dir: string | undefined): string {
-  return dir !== undefined && m.file === `${dir}/${m.name}.sql` ? `${m.name}@${m.checksum}` : `${m.file}@${m.checksum}`;
-}
-
 /** The folder all the files are in, if they share one. */
 function commonDir(ms: readonly { file: string }[]): string | undefined {
   const dirs = new Set(ms.map((m) => path.posix.dirname(m.file)));
@@ -125,24 +105,28 @@ function commonDir(ms: readonly { file: string }[]): string | undefined {
 }
 
 /** Every migration the inputs name, applied ones without SQL, in version order. */
-export function allMigrations(inputs: Partial<Pick<MigrationSetInputs, "migrations" | "appliedChecksums" | "migrationsDir">>): MigrationInput[] {
+export function allMigrations(inputs: Partial<Pick<MigrationSetInputs, "appliedChecksums" | "migrationsDir"> & { migrations: readonly ListedMigration[] }>): MigrationInput[] {
   const byName = new Map<string, MigrationInput>();
   for (const key of inputs.appliedChecksums ?? []) {
     const m = fromAppliedKey(key, inputs.migrationsDir);
     byName.set(m.name, m);
   }
-  for (const m of inputs.migrations ?? []) byName.set(m.name, m);
+  for (const entry of inputs.migrations ?? []) {
+    const m = fromListed(entry);
+    byName.set(m.name, m);
+  }
   return [...byName.values()].sort(compareMigrations);
 }
 
 /** MigrationSet's provider. */
-export const migrations = defineProvider<MigrationSetInputs, MigrationSetInputs, MigrationSetOutputs>("MigrationSet", {
+export const migrations = defineProvider<MigrationSetArgs, MigrationSetInputs, MigrationSetOutputs>("MigrationSet", {
   /**
    * Splits the migrations into applied ones (names and checksums only) and pending ones (with
    * SQL), and refuses an edited or removed applied migration, naming the file. Applied means
    * "in the inputs of the last successful `up`", which applied them all, in this generation.
    */
-  async check(olds, news) {
+  async check(olds, args) {
+    const news: MigrationSetInputs = { ...args, migrations: (args.migrations ?? []).map(fromListed) };
     const failures: Failure[] = [];
     const listed = allMigrations(news);
     // After a reset the history starts again from zero, so edits to old files are allowed.

@@ -18,7 +18,7 @@ import { appliedFiles, describeAdoption, readDatabaseState, type AdoptionPlanner
 import { adoptionInput, adoptionPlanner } from "../importers/adoption.js";
 import { closeIdleConnections, defineProvider, hasUnknown, logger, providerChanged, UNKNOWN_INPUT, withConnection } from "./common.js";
 import { withSql } from "./migration-files.js";
-import type { MigrationInput } from "./migrations.js";
+import { fromListed, type ListedMigration, type MigrationInput } from "./migration-keys.js";
 
 /** Inputs of a MigrationSafety, as the program passes them. */
 export interface SafetyInputs {
@@ -26,8 +26,8 @@ export interface SafetyInputs {
   connection: ConnectionOptions;
   /** The role the migrations run as (for the rehearsal). */
   role: string;
-  /** Every migration; without SQL where the provider reads the files (see migration-files.ts). */
-  migrations: MigrationInput[];
+  /** Every migration; a string without SQL where the provider reads the files ({@link ListedMigration}). */
+  migrations: ListedMigration[];
   policy: SafetyPolicy;
   /** The config path of the policy, for messages (`pgstack:safety`). */
   configPath: string;
@@ -66,11 +66,11 @@ export const safety = defineProvider<SafetyInputs, SafetyState, SafetyState>("Mi
     // In a preview an input may still be unknown (a marker string), the whole connection when the
     // program creates the server: then there is nothing to check yet, and nothing to connect to.
     const database = hasUnknown(news.connection) ? UNKNOWN_INPUT : news.connection.database;
-    const listed = Array.isArray(news.migrations) ? news.migrations : [];
+    const listed = Array.isArray(news.migrations) ? news.migrations.map(fromListed) : [];
     const state: SafetyState = { database, profile: news.policy.profile, migrations: listed.map((m) => `${m.name}@${m.checksum.slice(0, 12)}`) };
     if (!Array.isArray(news.migrations) || hasUnknown(news.connection)) return { inputs: state, failures: [] };
     await loadSqlParser();
-    const migrations = news.migrations.map(toMigration);
+    const migrations = listed.map(toMigration);
     let report: SafetyReport;
     try {
       report = await analyzeDatabase(news, migrations);

@@ -3,7 +3,7 @@ import type pg from "pg";
 import { DEFAULT_EXACT_COUNT_THRESHOLD, introspect, judgeDriftPolicy, verify, VerificationError, type ConnectionOptions, type DeclaredInput, type Expectations, type Inventory, type ManagedSchema } from "../lifecycle/index.js";
 import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 import { judgeDrift } from "../lifecycle/schema/index.js";
-import { inventoryByTable, inventoryOf, legacyDriftStatus, type InventoryEntry, type InventoryTable } from "../lifecycle/inventory.js";
+import { inventoryForState, inventoryOf, legacyDriftStatus, type InventoryEntry, type InventoryTable, type StoredInventory } from "../lifecycle/inventory.js";
 import { driftBeforeUp, driftStatus, measureDrift } from "./drift.js";
 
 
@@ -28,8 +28,11 @@ export interface VerificationInputs {
 
 /** Outputs: inputs plus the inventory and fingerprints. */
 export interface VerificationOutputs extends VerificationInputs {
-  /** Keyed by `schema.table`, so a refresh diff names exactly the table that changed (arrays in older states). */
-  inventory: Record<string, InventoryEntry> | InventoryTable[];
+  /**
+   * Keyed by `schema.table`, so a refresh diff names exactly the table that changed; one JSON text
+   * per table ({@link StoredInventory}; objects, or a list, in older states).
+   */
+  inventory: StoredInventory | Record<string, InventoryEntry> | InventoryTable[];
   /** Fingerprint of the live structure (refreshed by `read`). */
   fingerprint: string;
   /** Fingerprint when pgstack last applied and verified. Differs from `fingerprint` after drift. */
@@ -80,7 +83,7 @@ async function verifyAll(inputs: VerificationInputs, olds?: VerificationInputs):
     if (unaccepted.length > 0) logger.warn(`${inputs.connection.database}: drifted from its migrations:\n${unaccepted.map((l) => `    ${l}`).join("\n")}`);
   }
   const drift = inputs.declared ? driftStatus(report, inputs.declared.accept) : "in sync";
-  return { ...inputs, inventory: inventoryByTable(inventoryOf(inv)), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift, driftReport: report };
+  return { ...inputs, inventory: inventoryForState(inventoryOf(inv)), fingerprint: inv.fingerprint, verifiedFingerprint: inv.fingerprint, drift, driftReport: report };
 }
 
 /**
@@ -167,7 +170,7 @@ export const verification = defineProvider<VerificationInputs, VerificationInput
     const drift = driftReport ? driftStatus(driftReport, props.declared?.accept ?? []) : legacyDriftStatus(inv.fingerprint, props.verifiedFingerprint);
     return {
       id,
-      props: { ...props, inventory: inventoryByTable(inventory), fingerprint: inv.fingerprint, drift, ...(driftReport ? { driftReport } : {}) },
+      props: { ...props, inventory: inventoryForState(inventory), fingerprint: inv.fingerprint, drift, ...(driftReport ? { driftReport } : {}) },
       inputs: inputsOf(props, VERIFICATION_INPUT_KEYS),
     };
   },

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import type { VerifiedState } from "../../infra/review/plan.js";
 import type { PreviewJson } from "../../infra/review/preview.js";
 import { projectRoot, scriptBackend } from "../pulumi-env.js";
+import { inventoryFromState } from "../../infra/lifecycle/inventory.js";
 
 /** How to run the CLI for one stack. */
 export interface PulumiRunner {
@@ -74,10 +75,8 @@ export function verifiedStates(p: PulumiRunner, databases: readonly string[]): M
     const o = res.outputs;
     if (!db || !o || typeof o["inventory"] !== "object" || o["inventory"] === null || typeof o["verifiedFingerprint"] !== "string") continue;
     out.set(db, {
-      // Keyed by table since drift is measured by name (older states: a list).
-      inventory: Array.isArray(o["inventory"])
-        ? (o["inventory"] as VerifiedState["inventory"])
-        : Object.entries(o["inventory"] as Record<string, Omit<VerifiedState["inventory"][number], "table">>).map(([table, t]) => ({ table, ...t })),
+      // Each form a state may hold (JSON text per table, objects per table, a list).
+      inventory: inventoryFromState(o["inventory"] as Parameters<typeof inventoryFromState>[0]),
       verifiedFingerprint: o["verifiedFingerprint"],
       grants: Array.isArray(o["grants"]) ? (o["grants"] as VerifiedState["grants"]) : undefined,
       ...(o["declared"] && typeof o["declared"] === "object" ? { declared: o["declared"] as VerifiedState["declared"] } : {}),

@@ -12,6 +12,7 @@ import { adminConnection, query, superuserConnection, testServerConfig } from ".
 import { copyProjectForCli, exportState, previewThenUp, resourceSummary, setDatabases, setSecret, setStackConfig, stackOutputs, type CliProject, type HonestUp } from "../support/cli.js";
 import { rawStackConfig, renamedDatabases } from "../support/stack-config.js";
 import { backupProblem } from "../support/backups.js";
+import { inventoryByTable, inventoryFromState } from "../../infra/lifecycle/inventory.js";
 
 const admin = adminConnection();
 const conn = (database: string) => ({ ...admin, database });
@@ -212,11 +213,13 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expect(second.stdout).toContain(columnLine);
     const verification = verificationOf();
     expect(verification?.outputs?.["drift"]).toBe(`drifted: ${columnLine}`);
-    // The inventory is keyed by table: the refresh diff names public.datasets, not every entry after it.
-    const inventory = verification?.outputs?.["inventory"] as Record<string, { columns: string[] }>;
-    expect(inventory["public.datasets"]?.columns).toContain("archived_at timestamp with time zone");
-    expect(second.stdout).toMatch(/~ public\.datasets\s*: \{/);
-    expect(second.stdout).not.toMatch(/~ public\.(documents|processing_jobs)\s*: \{/);
+    // The inventory is keyed by table, one JSON text each: the refresh diff names public.datasets,
+    // not every entry after it, and the CLI shows the text decoded, as an object diff of its columns.
+    const stored = verification?.outputs?.["inventory"] as Record<string, string>;
+    expect(typeof stored["public.datasets"]).toBe("string");
+    expect(inventoryByTable(inventoryFromState(stored))["public.datasets"]?.columns).toContain("archived_at timestamp with time zone");
+    expect(second.stdout).toMatch(/~ public\.datasets\s*: \(json\) \{[\s\S]*~ columns\s*: \[[\s\S]*\+ \[\d+\]: "archived_at timestamp with time zone"/);
+    expect(second.stdout).not.toMatch(/~ public\.(documents|processing_jobs)\s*: /);
 
     // `up` re-verifies and does not bless the drift (dev's policy warns); refresh still shows it.
     const honest = previewThenUp(p, "dev");

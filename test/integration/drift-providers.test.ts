@@ -21,6 +21,7 @@ import { connect } from "../../infra/lifecycle/connection.js";
 import { readSchema } from "../../infra/lifecycle/schema/index.js";
 import { freshDatabase, query } from "../support/db.js";
 import { until } from "../support/until.js";
+import { inventoryByTable, inventoryFromState } from "../../infra/lifecycle/inventory.js";
 
 const logs: string[] = [];
 beforeAll(async () => {
@@ -88,7 +89,7 @@ describe("drift against the declared schema, through the providers", () => {
     expect(refreshed.props.driftReport).toEqual(HAND_MADE);
     expect(refreshed.props.drift).toBe(`drifted: ${HAND_MADE.join("; ")}`);
     // Keyed inventory: the refresh diff names the table that changed.
-    expect((refreshed.props.inventory as Record<string, { columns: string[] }>)["public.users"]?.columns).toContain("nickname text");
+    expect(inventoryByTable(inventoryFromState(refreshed.props.inventory))["public.users"]?.columns).toContain("nickname text");
 
     // `up`: the verification re-runs (the structure changed since it last verified) and keeps the drift.
     expect((await verification.diff("id", refreshed.props, refreshed.inputs)).changes).toBe(true);

@@ -5,6 +5,7 @@ import { VerificationError } from "../../infra/lifecycle/errors.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { verification } from "../../infra/providers/verification.js";
 import { freshDatabase, query } from "../support/db.js";
+import { inventoryByTable, inventoryFromState } from "../../infra/lifecycle/inventory.js";
 
 beforeAll(loadSqlParser);
 
@@ -31,9 +32,9 @@ describe("quoted identifiers end to end", () => {
       'media."Clips".export_id -> public."bazaar-vid_exports".id',
     ]);
     const out = (await verification.create({ connection: db, schemas: ["public", "media"], expectations: good, migrationHead: null })).outs;
-    expect(Object.values(out.inventory as Record<string, { rows: number }>).map((t) => t.rows)).toEqual([0, 0, 0]);
+    const inventory = inventoryByTable(inventoryFromState(out.inventory));
+    expect(Object.values(inventory).map((t) => t.rows)).toEqual([0, 0, 0]);
     // Outputs name tables and foreign keys as SQL would: quoted only where a name needs it.
-    const inventory = out.inventory as Record<string, { rows: number; foreignKeys: string[] }>;
     expect(Object.keys(inventory).sort()).toEqual(['media."Clips"', 'public."bazaar-vid_exports"', "public.users"]);
     expect(inventory['public."bazaar-vid_exports"']?.foreignKeys).toEqual(['"User Id" -> public.users(id) on delete no action']);
     expect(inventory['media."Clips"']?.foreignKeys).toEqual(['export_id -> public."bazaar-vid_exports"(id) on delete no action']);

@@ -13,6 +13,7 @@ import { readDatabaseState } from "../../infra/lifecycle/state.js";
 import { safety, setLogger, type SafetyInputs } from "../../infra/providers/kinds.js";
 import { lintWithSquawk } from "../../infra/lifecycle/safety/squawk.js";
 import { REHEARSAL_NOT_IN_UPDATE } from "../../infra/providers/safety.js";
+import { listedMigration } from "../../infra/providers/migrations.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query } from "../support/db.js";
 
 const DIR = "test/fixtures/safety/migrations";
@@ -401,7 +402,8 @@ describe("the MigrationSafety provider", () => {
   it("check: the program sends names and checksums; the pending migrations' SQL is read from their files, the applied ones' never", async () => {
     const { db, cl } = await seeded();
     await cl.end();
-    const bare = (batch: Migration[]): SafetyInputs => ({ ...inputs(db, batch, "prod"), migrations: inputs(db, batch, "prod").migrations.map(({ sql: _sql, ...m }) => m) });
+    // As the program lists them where the files are found: one string each (ListedMigration).
+    const bare = (batch: Migration[]): SafetyInputs => ({ ...inputs(db, batch, "prod"), migrations: batch.map(listedMigration) });
     // 0001 is applied: a wrong checksum would fail its file's read, so it is not read.
     const program = bare([{ ...all[0]!, checksum: "0".repeat(64) }, migration("0004_drop_unused")]);
     const r = await safety.check(undefined, program);
@@ -413,8 +415,9 @@ describe("the MigrationSafety provider", () => {
     const failed = await safety.check(undefined, changed);
     expect(failed.failures.map((f) => f.property)).toEqual([""]);
     expect(failed.failures[0]?.reason).toMatch(/0004_drop_unused\.sql:1:1[\s\S]*0004_drop_unused is pending, but its file changed since the program read it \(sha256 then eeeeeeeeeeee…/);
+    // (A listed migration is named by its file.)
     const gone = bare([all[0]!, { ...migration("0004_drop_unused"), file: `${DIR}/0004_gone.sql` }]);
-    expect((await safety.check(undefined, gone)).failures[0]?.reason).toContain("0004_drop_unused is pending, but its file cannot be read");
+    expect((await safety.check(undefined, gone)).failures[0]?.reason).toContain(`${DIR}/0004_gone.sql:1:1: 0004_gone is pending, but its file cannot be read`);
   });
 
   it("check before the database exists: everything pending on an empty database, no refusal", async () => {

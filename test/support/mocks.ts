@@ -8,6 +8,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
 import { rawStackConfig } from "./stack-config.js";
+import { inventoryForState, type InventoryTable } from "../../infra/lifecycle/inventory.js";
 
 /** One resource registration, as sent to the engine's monitor. */
 export interface Registration {
@@ -73,7 +74,7 @@ interface RawRequest {
 export const mockId = (name: string) => `mock-id-${name}`;
 
 /** The inventory the mocked SchemaVerification "finds": the expected tables and foreign keys. */
-function mockInventory(inputs: Record<string, unknown>): unknown[] {
+function mockInventory(inputs: Record<string, unknown>): InventoryTable[] {
   const e = inputs["expectations"] as { tables: { schema: string; table: string }[]; foreignKeys: { from: { schema: string; table: string; column: string }; to: { schema: string; table: string; column: string } }[] };
   return e.tables.map((t) => ({
     table: `${t.schema}.${t.table}`,
@@ -85,6 +86,7 @@ function mockInventory(inputs: Record<string, unknown>): unknown[] {
     foreignKeys: e.foreignKeys
       .filter((f) => f.from.table === t.table && f.from.schema === t.schema)
       .map((f) => `${f.from.column} -> ${f.to.schema}.${f.to.table}(${f.to.column}) on delete cascade`),
+    grants: [],
   }));
 }
 
@@ -114,7 +116,8 @@ export async function runProgram(stack: "dev" | "prod", secrets: Record<string, 
         }
         if (args.name.endsWith("-migrations")) state["head"] = `mock-head-${args.name}`;
         if (args.name.endsWith("-verification")) {
-          state["inventory"] = mockInventory(args.inputs);
+          // As the provider stores it: one JSON text per table.
+          state["inventory"] = inventoryForState(mockInventory(args.inputs));
           state["fingerprint"] = `mock-fingerprint-${args.name}`;
           state["drift"] = "in sync";
         }

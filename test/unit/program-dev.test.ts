@@ -105,18 +105,29 @@ describe("the dev stack's program (mocked engine)", () => {
     expect(run.byName("fltr_auth", DATABASE).protect).toBe(false);
   });
 
-  it("passes the schema grants, the migrations (names and checksums: the providers read the SQL they need from the files), and the generation to the dynamic resources", () => {
+  it("passes the schema grants, the migrations (names and checksums: the providers read the SQL they need from the files), and the generation to the dynamic resources", async () => {
     expect(unwrapSecret(run.byName("fltr-reset").inputs["schemas"])).toEqual([
       { name: "public", owner: "fltr_owner", grants: [{ role: "fltr_app", schema: ["USAGE"], tables: ["SELECT", "INSERT", "UPDATE", "DELETE"], sequences: ["USAGE", "SELECT"] }] },
     ]);
-    const m = run.byName("fltr-migrations").inputs as { migrations: { id: number; name: string; file: string; checksum: string; sql?: string; inTransaction: boolean }[]; role: string };
-    expect(m.migrations.map((x) => x.name)).toEqual(["0001_create_datasets", "0002_create_documents", "0003_create_processing_jobs", "0004_index_jobs_by_status"]);
-    expect(m.migrations[0]?.file).toBe("migrations/fltr/0001_create_datasets.sql");
-    expect(m.migrations[1]?.checksum).toBe(createHash("sha256").update(fs.readFileSync("migrations/fltr/0002_create_documents.sql")).digest("hex"));
-    // The program runs in the project folder, as the providers do: no SQL travels to the engine.
-    expect(m.migrations.filter((x) => "sql" in x)).toEqual([]);
-    expect((run.byName("fltr-safety").inputs as typeof m).migrations.filter((x) => "sql" in x)).toEqual([]);
-    expect(m.migrations[3]?.inTransaction).toBe(false);
+    const m = run.byName("fltr-migrations").inputs as { migrations: unknown[]; role: string };
+    const sha = (f: string) => createHash("sha256").update(fs.readFileSync(f)).digest("hex");
+    // The program runs in the project folder, as the providers do: no SQL travels to the engine,
+    // and each migration is one string (file, checksum, and the no-transaction mark), not an object.
+    expect(m.migrations).toEqual([
+      `migrations/fltr/0001_create_datasets.sql@${sha("migrations/fltr/0001_create_datasets.sql")}`,
+      `migrations/fltr/0002_create_documents.sql@${sha("migrations/fltr/0002_create_documents.sql")}`,
+      `migrations/fltr/0003_create_processing_jobs.sql@${sha("migrations/fltr/0003_create_processing_jobs.sql")}`,
+      `migrations/fltr/0004_index_jobs_by_status.sql@${sha("migrations/fltr/0004_index_jobs_by_status.sql")} no-transaction`,
+    ]);
+    expect((run.byName("fltr-safety").inputs as typeof m).migrations).toEqual(m.migrations);
+    // What the providers read back from those strings (imported here: the mocks are set first).
+    const { fromListed } = await import("../../infra/providers/migrations.js");
+    expect(m.migrations.map((x) => fromListed(x as string))).toMatchObject([
+      { id: 1, name: "0001_create_datasets", inTransaction: true },
+      { id: 2, name: "0002_create_documents" },
+      { id: 3, name: "0003_create_processing_jobs" },
+      { id: 4, name: "0004_index_jobs_by_status", file: "migrations/fltr/0004_index_jobs_by_status.sql", checksum: sha("migrations/fltr/0004_index_jobs_by_status.sql"), inTransaction: false },
+    ]);
     expect(m.role).toBe("fltr_owner");
     expect(run.byName("fltr-reset").inputs).toMatchObject({ generation: 1, allowed: true, stack: "dev", configPath: "pgstack:databases[0].reset" });
     // The script rides in the environment, so a failure shows pg_dump's error, not the script.
@@ -138,6 +149,10 @@ describe("the dev stack's program (mocked engine)", () => {
       "public.credit_transactions.user_id -> public.users.id",
       "public.user_credits.user_id -> public.users.id",
     ]);
+    // The verification's state keeps one JSON text per table; the stack outputs show the objects.
+    const inventory = auth["inventory"] as Record<string, { foreignKeys: string[]; primaryKey: string[] }>;
+    expect(Object.keys(inventory)).toContain("public.users");
+    expect(inventory["public.user_credits"]).toMatchObject({ primaryKey: ["id"], foreignKeys: ["user_id -> public.users(id) on delete cascade"] });
     expect(auth["migrationHead"]).toBe("mock-head-fltr_auth-migrations");
     expect(auth["fingerprint"]).toBe("mock-fingerprint-fltr_auth-verification");
     expect(auth["resetGeneration"]).toBe(1);
