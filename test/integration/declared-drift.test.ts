@@ -3,7 +3,6 @@
  * live database against it, on the real server, as the non-superuser admin.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -24,9 +23,10 @@ import { introspect } from "../../infra/lifecycle/introspect.js";
 import { adminConnection, closeClients, query } from "../support/db.js";
 import { fltrDatabase } from "../support/fixtures.js";
 import { inline } from "../support/migrations.js";
+import { tempDir } from "../support/temp.js";
 
 let fltr: Migration[];
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-declared-"));
+const tmp = () => tempDir("pgstack-declared-");
 const shadows = async () => (await query<{ d: string }>(adminConnection(), `SELECT datname AS d FROM pg_database WHERE starts_with(datname, '${SCRATCH_PREFIX}')`)).map((r) => r.d);
 
 beforeAll(async () => {

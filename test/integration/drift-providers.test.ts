@@ -4,7 +4,6 @@
  * policy refuses drift refuses (in `check`, before anything runs) unless the config accepts it.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DriftRefusedError, loadMigrations, loadSqlParser, migrationsDigest, schemaDdl, type ConnectionOptions, type DeclaredInput, type ManagedSchema } from "../../infra/lifecycle/index.js";
@@ -22,6 +21,7 @@ import { readSchema } from "../../infra/lifecycle/schema/index.js";
 import { freshDatabase, query } from "../support/db.js";
 import { until } from "../support/until.js";
 import { inventoryByTable, inventoryFromState } from "../../infra/lifecycle/inventory.js";
+import { tempDir } from "../support/temp.js";
 
 const logs: string[] = [];
 beforeAll(async () => {
@@ -45,7 +45,7 @@ async function provisioned(): Promise<{ conn: ConnectionOptions; owner: string; 
 
 /** A copy of fltr_auth's migrations in a temporary folder, to add files to. */
 function migrationsFolder(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-drift-"));
+  const dir = tempDir("pgstack-drift-");
   fs.cpSync("migrations/fltr_auth", dir, { recursive: true });
   return dir;
 }

@@ -5,7 +5,6 @@
  * or function differs from every version.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig, safetyPolicyOf } from "../../infra/config.js";
@@ -18,6 +17,7 @@ import { planDatabase } from "../../infra/review/plan.js";
 import { computeVerdict } from "../../infra/review/verdict.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, query, superuserConnection } from "../support/db.js";
 import { EVERY_KIND_FILES, EVERY_KIND_SCHEMAS } from "../support/every-kind.js";
+import { tempDir } from "../support/temp.js";
 
 beforeAll(loadSqlParser);
 afterEach(closeClients);
@@ -40,7 +40,7 @@ ALTER TYPE mood ADD VALUE 'excited';
 };
 
 async function folder(files: Record<string, string>): Promise<Migration[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-kinds-review-"));
+  const dir = tempDir("pgstack-kinds-review-");
   for (const [name, sql] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), sql);
   return loadMigrations(dir);
 }

@@ -7,13 +7,13 @@
  * each removal is exactly one drift line, `up` keeps reporting it, undoing it clears it.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadMigrations, loadSqlParser, migrationsDigest, readSchema, schemaDdl, type ConnectionOptions, type ManagedSchema } from "../../infra/lifecycle/index.js";
 import { migrations, setLogger, verification, type MigrationInput, type VerificationInputs, type VerificationOutputs } from "../../infra/providers/kinds.js";
 import { closeClients, connectTo, freshDatabase, query, serverMajor, superuserConnection } from "../support/db.js";
 import { EVERY_KIND_FILES, EVERY_KIND_SCHEMAS, HAND_CHANGES, lineFor, type HandChange } from "../support/every-kind.js";
+import { tempDir } from "../support/temp.js";
 
 beforeAll(async () => {
   await loadSqlParser();
@@ -28,7 +28,7 @@ async function everyKindStack(): Promise<{ conn: ConnectionOptions; owner: strin
   await query(conn, `CREATE ROLE ${owner}; GRANT ${owner} TO CURRENT_USER; ALTER DATABASE ${conn.database} OWNER TO ${owner}`);
   const schemas: ManagedSchema[] = [{ name: "public", owner, grants: [] }];
   await query(conn, schemaDdl(schemas[0]!).join(";\n"));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-kinds-"));
+  const dir = tempDir("pgstack-kinds-");
   for (const [name, sql] of Object.entries(EVERY_KIND_FILES)) fs.writeFileSync(path.join(dir, name), sql);
   const ms: MigrationInput[] = (await loadMigrations(dir)).map((m) => ({ id: m.id, name: m.name, file: m.file, checksum: m.checksum, inTransaction: m.inTransaction, sql: m.sql }));
   const applied = (await migrations.create({ connection: conn, role: owner, migrations: ms, resetGeneration: 1 })).outs;

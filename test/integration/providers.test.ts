@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { loadMigrations, loadSqlParser, type ConnectionOptions, type ManagedSchema } from "../../infra/lifecycle/index.js";
 import {
@@ -17,6 +16,7 @@ import { freshDatabase, query } from "../support/db.js";
 import { captureProviderLogs } from "../support/logs.js";
 import { rawStackConfig } from "../support/stack-config.js";
 import { inventoryByTable, inventoryFromState } from "../../infra/lifecycle/inventory.js";
+import { tempDir } from "../support/temp.js";
 
 const logs = captureProviderLogs();
 beforeAll(loadSqlParser);
@@ -71,7 +71,7 @@ describe("the dynamic providers against a real PostgreSQL", () => {
     expect((await migrations.diff("id", again.outs, m)).changes).toBe(false);
 
     // A new migration: diff reports it, update applies it.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-migs-"));
+    const dir = tempDir("pgstack-migs-");
     fs.cpSync("migrations/fltr_auth", dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "0004_add_team_members.sql"), "CREATE TABLE team_members (team_id text NOT NULL REFERENCES teams (id), user_id text NOT NULL REFERENCES users (id), PRIMARY KEY (team_id, user_id));\n");
     const m2 = { ...m, migrations: await migrationInputs(dir) };

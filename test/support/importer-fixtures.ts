@@ -1,6 +1,5 @@
 /** The importers' fixture folders (`test/fixtures/importers/<tool>`) and helpers to read conversions. */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { Conversion } from "../../infra/importers/index.js";
 
@@ -15,10 +14,8 @@ export const text = (c: Conversion, file: string) => c.files.find((f) => f.file 
 /** A converted file's text after its two provenance lines. */
 export const body = (c: Conversion, file: string) => text(c, file)?.split("\n").slice(2).join("\n");
 
-/** A temporary folder for one test file; remove it with `fs.rmSync(dir, { recursive: true })` after the tests. */
-export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+/** A temporary folder for one test file, removed after its tests (support/temp.ts). */
+export { tempDir } from "./temp.js";
 
 /** A copy of a fixture folder under `tmp`, to break it for one test. */
 export function copyFixture(tmp: string, tool: string): string {

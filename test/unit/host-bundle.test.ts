@@ -1,14 +1,14 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bundleKey, hostBundle, inProviderHost } from "../../infra/providers/host-bundle.js";
+import { tempDir } from "../support/temp.js";
 
 const root = path.resolve(__dirname, "..", "..");
 
 /** A checkout-shaped folder: tsconfig.json and infra/providers/kinds.ts importing a sibling. */
 function fakeCheckout(): { dir: string; providers: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-bundle-"));
+  const dir = tempDir("pgstack-bundle-");
   const providers = path.join(dir, "infra", "providers");
   fs.mkdirSync(providers, { recursive: true });
   fs.writeFileSync(path.join(dir, "tsconfig.json"), "{}");
