@@ -10,7 +10,6 @@ import { connect, silentLogger, type ConnectionOptions, type Logger } from "./co
 import { buildDeclaredSchema } from "./declared.js";
 import { errorMessage, NotReadableYetError, PgstackError } from "./errors.js";
 import { historyExists, readHistory, recordBaselined } from "./history.js";
-import { introspect } from "./introspect.js";
 import { diffSchemas, OBJECT_MAPS, readSchema, type SchemaSnapshot } from "./schema/index.js";
 import type { Migration } from "./source.js";
 import { splitStatements } from "./sql.js";
@@ -95,8 +94,14 @@ const toolOf = (source: BaselinePlan["source"]): string | undefined => (typeof s
  * schema holds tables. Read-only.
  */
 export async function needsBaseline(client: pg.Client, schemas: readonly string[]): Promise<boolean> {
-  if ((await historyExists(client)) && (await readHistory(client)).length > 0) return false;
-  return (await introspect(client, { schemas })).tables.length > 0;
+  return (await liveToAdopt(client, schemas)) !== undefined;
+}
+
+/** The live schema when the database needs adoption ({@link needsBaseline}), else undefined: one read serves the test and the plan. */
+async function liveToAdopt(client: pg.Client, schemas: readonly string[]): Promise<SchemaSnapshot | undefined> {
+  if ((await historyExists(client)) && (await readHistory(client)).length > 0) return undefined;
+  const live = await readSchema(client, { schemas });
+  return Object.keys(live.tables).length > 0 ? live : undefined;
 }
 
 /** `live` with, of every kind, only the objects some version creates (tables: `tables`, the names every step read). */
@@ -123,9 +128,9 @@ export async function planBaseline(
   database: string,
   options: BaselineOptions,
 ): Promise<BaselinePlan | undefined> {
-  if (migrations.length === 0 || !(await needsBaseline(client, options.schemas))) return undefined;
+  const live = migrations.length === 0 ? undefined : await liveToAdopt(client, options.schemas);
+  if (!live) return undefined;
   const log = options.logger ?? silentLogger;
-  const live = await readSchema(client, { schemas: options.schemas });
   let unreadable: NotReadableYetError | undefined;
   const foreign = options.foreignApplied
     ? await options.foreignApplied(client).catch((err: unknown) => {

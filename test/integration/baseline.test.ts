@@ -12,6 +12,8 @@ import { readHistory } from "../../infra/lifecycle/history.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { adminConnection, closeClients, connectTo, freshDatabase, letAdminGrant, query, superuserConnection } from "../support/db.js";
 import { inline } from "../support/migrations.js";
+import { readSchema } from "../../infra/lifecycle/schema/index.js";
+import { schemaReadScans } from "../support/catalog-scans.js";
 
 afterEach(closeClients);
 beforeAll(loadSqlParser);
@@ -80,6 +82,24 @@ describe("adoption of an existing database (baseline)", () => {
     expect(await shadowsLeft()).toEqual(before);
     const again = await applyMigrations(cl, migrations, { database: db.database, adopt: baselineAdopter(db.database, options)});
     expect([again.results, again.baselined]).toEqual([[], undefined]);
+  });
+
+  it("planning reads the live schema once: the same read decides whether to adopt and is compared", async () => {
+    const { db, cl, options } = await createAllDatabase();
+    await cl.end();
+    const migrations = await inline(FILES);
+    // One schema read's worth of catalog scans, measured on the same database.
+    const start = await schemaReadScans(db);
+    const reader = await connectTo(db);
+    await readSchema(reader, { schemas: ["public"] });
+    await reader.end();
+    const one = (await schemaReadScans(db)) - start;
+    expect(one).toBeGreaterThan(0);
+    const before = await schemaReadScans(db);
+    const planner = await connectTo(db);
+    expect((await planBaseline(planner, migrations, db.database, options))?.count).toBe(3);
+    await planner.end();
+    expect((await schemaReadScans(db)) - before).toBe(one);
   });
 
   it("a table the CREATE TABLE statements do not name (made in a DO block) costs a second build that reads every version, with the same answer", async () => {

@@ -15,13 +15,12 @@ import {
   type VerificationInputs,
   type VerificationOutputs,
 } from "../../infra/providers/kinds.js";
-import { closeIdleConnections } from "../../infra/providers/common.js";
 import { connect } from "../../infra/lifecycle/connection.js";
 import { readSchema } from "../../infra/lifecycle/schema/index.js";
 import { freshDatabase, query } from "../support/db.js";
-import { until } from "../support/until.js";
 import { inventoryByTable, inventoryFromState } from "../../infra/lifecycle/inventory.js";
 import { tempDir } from "../support/temp.js";
+import { schemaReadScans } from "../support/catalog-scans.js";
 
 const logs: string[] = [];
 beforeAll(async () => {
@@ -201,29 +200,8 @@ describe("drift against the declared schema, through the providers", () => {
   it("an up and a refresh read the live schema once: the inventory and the drift measure share the read", async () => {
     const { conn, v } = await stackOn("warn");
     await verification.create(v); // the declared schema is built and cached: only the live side reads below
-    // pg_description (comments) is read by the schema read's queries and by nothing else here
-    // (the server's own caches never read it). A session's statistics reach the server when it
-    // ends, so each count waits for the provider's pooled session to be gone; before 15 a
-    // collector process receives them a moment later, so the count is read until it holds still.
-    const read = async () => Number((await query<{ n: string }>(conn, "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) AS n FROM pg_stat_sys_tables WHERE relname = 'pg_description'"))[0]!.n);
-    const scans = async (): Promise<number> => {
-      await closeIdleConnections();
-      await until(async () => (await query<{ n: number }>(conn, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))[0]!.n === 0, 15_000, "the other sessions to end");
-      let last = await read();
-      let still = 0;
-      await until(
-        async () => {
-          const n = await read();
-          still = n === last ? still + 1 : 0;
-          last = n;
-          return still >= 3;
-        },
-        15_000,
-        "the statistics to settle",
-        250,
-      );
-      return last;
-    };
+    // pg_description (comments) is read by the schema read's queries and by nothing else here.
+    const scans = () => schemaReadScans(conn);
     const start = await scans();
     const reader = await connect(conn);
     await readSchema(reader, { schemas: ["public"] });
