@@ -15,6 +15,7 @@ import { connect } from "../../infra/lifecycle/connection.js";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
 import { fltrDatabase } from "../support/fixtures.js";
 import { adminConnection, closeClients, connectTo, query } from "../support/db.js";
+import { until } from "../support/until.js";
 
 afterEach(closeClients);
 /** fltr's migrations: what the fixtures' databases have applied. */
@@ -235,8 +236,7 @@ describe("the copy is always dropped", () => {
     expect(await copies()).toEqual(before);
     // The read was cancelled with its process, not left waiting on the lock.
     const waiting = async () => (await query<{ n: number }>(f.db, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pgstack rehearsal'"))[0]!.n;
-    for (let i = 0; i < 50 && (await waiting()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(await waiting()).toBe(0);
+    await until(async () => (await waiting()) === 0, 15_000, "the rehearsal's read to end with its process", 100);
     await holder.query("ROLLBACK");
   });
 
@@ -252,11 +252,15 @@ describe("the copy is always dropped", () => {
       await creator.end();
     }
     // Its creator gone, it is a leftover (the server may take a moment to notice the closed session).
-    for (let i = 0; i < 50 && (await copies()).includes(busy); i++) {
-      await rehearse(adminConnection(), f.db.database, [], { role: f.owner, applied: fltr });
-      if ((await copies()).includes(busy)) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(await copies()).not.toContain(busy);
+    await until(
+      async () => {
+        await rehearse(adminConnection(), f.db.database, [], { role: f.owner, applied: fltr });
+        return !(await copies()).includes(busy);
+      },
+      15_000,
+      "a rehearsal to drop the copy whose creator is gone",
+      100,
+    );
   });
 
   it("after a SIGKILL the copy is left, and the next rehearsal finds it by its prefix and drops it", async () => {

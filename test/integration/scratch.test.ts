@@ -13,6 +13,7 @@ import { readCreator, scratchName } from "../../infra/lifecycle/scratch-names.js
 import { adminConnection, closeClients, query, serverMajor, superuserConnection } from "../support/db.js";
 import { fltrDatabase } from "../support/fixtures.js";
 import { serverWide } from "../support/server-wide.js";
+import { until } from "../support/until.js";
 
 afterEach(closeClients);
 beforeAll(loadSqlParser);
@@ -83,10 +84,15 @@ describe("the scratch database", () => {
     try {
       const logs: string[] = [];
       // The server may take a moment to notice the closed session.
-      for (let i = 0; i < 50 && (await scratchObjects([leftover, leftoverRole])).length > 0; i++) {
-        await withScratchDatabase(adminConnection(), { purpose: "declared", owner: f.owner, logger: { info: (x) => logs.push(x), warn: (x) => logs.push(x) } }, async () => undefined);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await until(
+        async () => {
+          await withScratchDatabase(adminConnection(), { purpose: "declared", owner: f.owner, logger: { info: (x) => logs.push(x), warn: (x) => logs.push(x) } }, async () => undefined);
+          return (await scratchObjects([leftover, leftoverRole])).length === 0;
+        },
+        15_000,
+        "a scratch run to drop the leftovers of the killed session",
+        100,
+      );
       expect(await scratchObjects([leftover, leftoverRole, kept])).toEqual([kept]);
       expect(logs).toContain(`scratch: dropped the database ${leftover}, left over from a run that ended without cleaning up`);
       expect(logs).toContain(`scratch: dropped the role ${leftoverRole}, left over from a run that ended without cleaning up`);
