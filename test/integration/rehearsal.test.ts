@@ -237,6 +237,7 @@ describe("the copy is always dropped", () => {
     // The read was cancelled with its process, not left waiting on the lock.
     const waiting = async () => (await query<{ n: number }>(f.db, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pgstack rehearsal'"))[0]!.n;
     await until(async () => (await waiting()) === 0, 15_000, "the rehearsal's read to end with its process", 100);
+    expect(await waiting()).toBe(0);
     await holder.query("ROLLBACK");
   });
 
@@ -261,6 +262,7 @@ describe("the copy is always dropped", () => {
       "a rehearsal to drop the copy whose creator is gone",
       100,
     );
+    expect(await copies()).not.toContain(busy);
   });
 
   it("after a SIGKILL the copy is left, and the next rehearsal finds it by its prefix and drops it", async () => {

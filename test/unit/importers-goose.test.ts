@@ -1,7 +1,7 @@
 /** The goose importer on a folder in goose's own layout (`test/fixtures/importers/goose`). */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { convertFolder, writeMigrations } from "../../infra/importers/index.js";
 import { loadMigrations } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
@@ -9,7 +9,6 @@ import { body, copyFixture, FIX, names, tempDir, text } from "../support/importe
 
 const tmp = tempDir("pgstack-import-goose-");
 beforeAll(loadSqlParser);
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const copy = (tool: string) => copyFixture(tmp, tool);
 
 describe("goose", () => {

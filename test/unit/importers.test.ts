@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { convertFolder, parseProvenance, provenanceHeader, sanitizeName, writeMigrations } from "../../infra/importers/index.js";
 import { flywayChecksum } from "../../infra/importers/flyway.js";
 import { loadMigrations, sha256 } from "../../infra/lifecycle/source.js";
@@ -10,7 +10,6 @@ import { body, copyFixture, FIX, names, read, tempDir, text } from "../support/i
 
 const tmp = tempDir("pgstack-import-");
 beforeAll(loadSqlParser);
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const copy = (tool: string) => copyFixture(tmp, tool);
 
 describe("drizzle", () => {
