@@ -100,7 +100,6 @@ export type ParsedName = { ok: true; parts: string[] } | { ok: false; problem: s
 export function parseQualifiedName(text: string): ParsedName {
   const parts: string[] = [];
   let i = 0;
-  const suggestion = () => quotedSuggestion(text);
   for (;;) {
     if (text[i] === '"') {
       let name = "";
@@ -126,18 +125,19 @@ export function parseQualifiedName(text: string): ParsedName {
       while (j < text.length && text[j] !== ".") j++;
       const name = text.slice(i, j);
       if (name.length === 0) return { ok: false, problem: i === 0 && text.length === 0 ? "must not be empty" : `has an empty name part at character ${i + 1}` };
-      if (name.includes('"')) return { ok: false, problem: `has a double quote inside the unquoted name ${JSON.stringify(name)}; quote the whole part: ${suggestion()}` };
+      if (name.includes('"')) return { ok: false, problem: `has a double quote inside the unquoted name ${JSON.stringify(name)}; quote the whole part: ${quotedSuggestion(text)}` };
       if (!PLAIN_NAME.test(name)) {
         const why = /[A-Z]/.test(name) && /^[A-Za-z_][A-Za-z0-9_$]*$/.test(name)
-          ? `has capitals; Postgres folds unquoted names to lowercase, so write ${JSON.stringify(name.toLowerCase())} for the table created as ${name}, or ${suggestion()} for one created with quotes`
-          : `needs double quotes in SQL (it has ${firstBadCharacter(name).replace(/^found /, "")}); write ${suggestion()}`;
+          ? `has capitals; Postgres folds unquoted names to lowercase, so write ${JSON.stringify(name.toLowerCase())} for the table created as ${name}, or ${quotedSuggestion(text)} for one created with quotes`
+          : `needs double quotes in SQL (it has ${firstBadCharacter(name).replace(/^found /, "")}); write ${quotedSuggestion(text)}`;
         return { ok: false, problem: `${JSON.stringify(name)} ${why}` };
       }
       parts.push(name);
       i = j;
     }
     const last = parts[parts.length - 1] ?? "";
-    if (Buffer.byteLength(last, "utf8") > MAX_IDENTIFIER_BYTES) {
+    // A UTF-16 unit is at most 3 bytes of UTF-8: short names need no count (the reader parses thousands).
+    if (last.length * 3 > MAX_IDENTIFIER_BYTES && Buffer.byteLength(last, "utf8") > MAX_IDENTIFIER_BYTES) {
       return { ok: false, problem: `${JSON.stringify(last)} is longer than Postgres' ${MAX_IDENTIFIER_BYTES} bytes` };
     }
     if (i >= text.length) return { ok: true, parts };
