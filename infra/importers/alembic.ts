@@ -55,7 +55,7 @@ export async function importAlembicSql(input: string): Promise<ImportResult> {
 }
 
 /** The statements that are the revision's own: no BEGIN/COMMIT, nothing on `alembic_version`. */
-function kept(statements: Statement[]): Statement[] {
+function kept(statements: readonly Statement[]): Statement[] {
   return statements.filter((s) => s.kind !== "TransactionStmt" && !onAlembicVersion(s));
 }
 

@@ -124,7 +124,7 @@ export function cmp(a: string, b: string): number {
 }
 
 /** Parses with libpg-query, turning a syntax error into an ImportError that names the source file. */
-export function parse(sql: string, file: string): Statement[] {
+export function parse(sql: string, file: string): readonly Statement[] {
   if (sql.trim() === "") return [];
   try {
     return splitStatements(sql, file);

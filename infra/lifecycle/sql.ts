@@ -8,13 +8,13 @@ import { byteToCharOffset, lineColumnAt, pgPositionToOffset, snippet } from "./t
 /** One top-level statement of a file, with its place in the file. */
 export interface Statement {
   /** The statement's text, without the trailing `;`. */
-  sql: string;
+  readonly sql: string;
   /** 0-based UTF-16 offset of the statement's first character in the file. */
-  offset: number;
+  readonly offset: number;
   /** The parse-tree node type, e.g. `CreateStmt`, `IndexStmt`, `DropStmt`. */
-  kind: string;
-  /** The statement's parse tree (libpg-query JSON). */
-  node: Record<string, unknown>;
+  readonly kind: string;
+  /** The statement's parse tree (libpg-query JSON); shared by every caller of the same text, so read it only. */
+  readonly node: Readonly<Record<string, unknown>>;
 }
 
 let loaded: Promise<void> | undefined;
@@ -29,11 +29,46 @@ export async function loadSqlParser(): Promise<void> {
 }
 
 /**
- * Splits a file into statements with the real parser. A syntax error becomes a
- * {@link MigrationSourceError} at file:line:column with a snippet, before anything runs.
+ * The parses of this process, by SQL text: one run reads the same files several times (loading,
+ * the safety check, adoption's estimate, the scratch build's server-wide check), and parsing is
+ * the dearest part of each. Bounded by the text it holds (a parse tree is some ten times its
+ * text), oldest dropped first; a failed parse is not kept, so its error is raised again.
  */
-export function splitStatements(sql: string, file: string): Statement[] {
+const parsed = new Map<string, readonly Statement[]>();
+let parsedChars = 0;
+/** The most SQL text {@link parsed} holds, and the largest file it keeps. */
+const PARSED_MAX_CHARS = 4_000_000;
+const PARSED_MAX_FILE = 500_000;
+
+/** Forgets this process's parses, so the next {@link splitStatements} of every text parses again (a benchmark's cold start). */
+export function forgetParses(): void {
+  parsed.clear();
+  parsedChars = 0;
+}
+
+/**
+ * Splits a file into statements with the real parser. A syntax error becomes a
+ * {@link MigrationSourceError} at file:line:column with a snippet, before anything runs. The
+ * same text is parsed once per process: the result is shared, so callers only read it.
+ */
+export function splitStatements(sql: string, file: string): readonly Statement[] {
   if (!ready) throw new Error("internal: await loadSqlParser() before parsing SQL");
+  const known = parsed.get(sql);
+  if (known) return known;
+  const statements = Object.freeze(parseStatements(sql, file));
+  if (sql.length <= PARSED_MAX_FILE) {
+    parsed.set(sql, statements);
+    parsedChars += sql.length;
+    for (const [text] of parsed) {
+      if (parsedChars <= PARSED_MAX_CHARS) break;
+      parsed.delete(text);
+      parsedChars -= text.length;
+    }
+  }
+  return statements;
+}
+
+function parseStatements(sql: string, file: string): Statement[] {
   let result: ReturnType<typeof parseSync>;
   try {
     result = parseSync(sql);

@@ -81,6 +81,17 @@ describe("migration source", () => {
       ["InsertStmt", "INSERT INTO a VALUES (1)", 5],
     ]);
   });
+
+  it("parses the same text once per process, and a syntax error every time, naming each call's file", () => {
+    const sql = "CREATE TABLE once (x int);\nCREATE INDEX ON once (x)";
+    const first = splitStatements(sql, "a.sql");
+    // The same text from another file (or another check of the same file) gets the one parse.
+    expect(splitStatements(sql, "b.sql")).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    const bad = "CREATE TABEL never (x int)";
+    expect(() => splitStatements(bad, "one.sql")).toThrow(/^one\.sql:1:8: SQL syntax error/);
+    expect(() => splitStatements(bad, "two.sql")).toThrow(/^two\.sql:1:8: SQL syntax error/);
+  });
 });
 
 describe("history check", () => {
