@@ -7,7 +7,7 @@
  */
 import type pg from "pg";
 import { connect, silentLogger, type ConnectionOptions, type Logger } from "./connection.js";
-import { buildDeclaredSchema } from "./declared.js";
+import { stepThroughDeclared } from "./declared.js";
 import { errorMessage, NotReadableYetError, PgstackError } from "./errors.js";
 import { historyExists, readHistory, recordBaselined } from "./history.js";
 import { diffSchemas, OBJECT_MAPS, readSchema, type SchemaSnapshot } from "./schema/index.js";
@@ -181,7 +181,7 @@ async function comparePlan(migrations: readonly Migration[], database: string, o
   const estimate = candidate === undefined ? createdTables(migrations, options.schemas, owner) : undefined;
   const expected = estimate && comparedOf(estimate);
   const narrow =
-    candidate !== undefined ? (k: number) => k === candidate : expected !== undefined ? (k: number, tables: readonly string[]) => k === 0 || tables.join("\n") === expected : undefined;
+    candidate !== undefined ? (k: number) => k === candidate : expected !== undefined ? (_k: number, tables: readonly string[]) => tables.join("\n") === expected : undefined;
   const compare = (steps: Step[]) => {
     // Tables no migration ever creates (another tool's history table, a hand-made one) cannot tell
     // which migrations ran, and no migration trips over them: they are left out of the comparison.
@@ -330,10 +330,9 @@ async function declaredSteps(
 ): Promise<Step[]> {
   const out: Step[] = [];
   try {
-    await buildDeclaredSchema(options.connection, migrations, {
+    await stepThroughDeclared(options.connection, migrations, {
       role: owner,
       purpose: "baseline",
-      cacheDir: false,
       logger: log,
       schemas: options.schemas.map((name) => ({ name, owner, grants: [] })),
       onStep: async (step) => {

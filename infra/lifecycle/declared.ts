@@ -38,12 +38,6 @@ export interface DeclaredOptions {
   /** Progress: the scratch database's name, every tenth of the migrations, and the drop. */
   logger?: Logger;
   /**
-   * Called before the first migration (version 0: the managed schemas, empty) and after each
-   * one, in one build and one apply run: the step reads what it needs at that version (its table
-   * keys, or the whole schema). The cache is then not read (it is still written).
-   */
-  onStep?: (step: DeclaredStep) => unknown;
-  /**
    * The managed schemas, created in the scratch database with their owner, grants and default privileges
    * before the migrations run, as the stack creates them in the real database. Default: `public`
    * owned by `role`, no grants. Also limits the introspection to these schemas.
@@ -51,7 +45,17 @@ export interface DeclaredOptions {
   schemas?: readonly ManagedSchema[];
 }
 
-/** One version of a step-by-step build ({@link DeclaredOptions.onStep}), read while it is current. */
+/** Options of {@link stepThroughDeclared}: those of the snapshot's build, less its cache. */
+export interface StepOptions extends Omit<DeclaredOptions, "cacheDir" | "upTo"> {
+  /**
+   * Called before the first migration (version 0: the managed schemas, empty) and after each
+   * one, in one build and one apply run: the step reads what it needs at that version (its table
+   * keys, or the whole schema).
+   */
+  onStep: (step: DeclaredStep) => unknown;
+}
+
+/** One version of a step-by-step build ({@link stepThroughDeclared}), read while it is current. */
 export interface DeclaredStep {
   /** The version just applied; 0 before the first migration. */
   version: number;
@@ -77,32 +81,56 @@ export class DeclaredSchemaError extends PgstackError {
 export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: readonly Migration[], opts: DeclaredOptions): Promise<SchemaSnapshot> {
   const log = opts.logger ?? silentLogger;
   const selected = upToVersion(migrations, opts.upTo);
-  const schemas = opts.schemas ?? [{ name: "public", owner: opts.role, grants: [] }];
+  const schemas = opts.schemas ?? defaultSchemas(opts.role);
   const key = declaredCacheKey(selected, opts.role, schemas);
   const cacheFile = opts.cacheDir === false ? undefined : path.join(opts.cacheDir ?? defaultCacheDir(), `${key}.json`);
-  if (cacheFile && !opts.onStep) {
+  if (cacheFile) {
     const cached = readCache(cacheFile);
     if (cached) {
       log.info(`declared schema: ${selected.length} migration(s) unchanged, from the cache (${path.basename(cacheFile).slice(0, 12)}…)`);
       return cached;
     }
   }
-  await loadSqlParser();
-  const snapshot = await withScratchDatabase(admin, { purpose: opts.purpose ?? "declared", owner: opts.role, logger: log, migrations: selected }, async (scratch) => {
-    const structure = { schemas: schemas.map((s) => s.name) };
-    const onStep = opts.onStep;
-    const step = (version: number): DeclaredStep => ({ version, tables: () => readTableKeys(scratch.admin, structure), read: () => readSchema(scratch.admin, structure) });
-    await buildInScratch(scratch, scratch.migrations, {
-      role: opts.role,
-      schemas,
-      logger: log,
-      // One build and one apply run, the step called before the first migration and after each.
-      ...(onStep ? { onStep: async (version: number) => onStep(step(version)) } : {}),
-    });
+  const snapshot = await inScratch(admin, selected, opts, schemas, async (scratch, structure) => {
+    await buildInScratch(scratch, scratch.migrations, { role: opts.role, schemas, logger: log });
     return readSchema(scratch.admin, structure);
   });
   if (cacheFile) writeCache(cacheFile, snapshot);
   return snapshot;
+}
+
+/**
+ * Every version the migrations declare, one at a time: one build in a scratch database (always
+ * dropped) and one apply run, `opts.onStep` called before the first migration and after each
+ * while that version is current. Only what the steps read is read (adoption compares each
+ * version with a live database); nothing is cached. The admin needs what
+ * {@link buildDeclaredSchema}'s does.
+ */
+export async function stepThroughDeclared(admin: ConnectionOptions, migrations: readonly Migration[], opts: StepOptions): Promise<void> {
+  const schemas = opts.schemas ?? defaultSchemas(opts.role);
+  await inScratch(admin, migrations, opts, schemas, async (scratch, structure) => {
+    const step = (version: number): DeclaredStep => ({ version, tables: () => readTableKeys(scratch.admin, structure), read: () => readSchema(scratch.admin, structure) });
+    const onStep = opts.onStep;
+    await buildInScratch(scratch, scratch.migrations, { role: opts.role, schemas, logger: opts.logger ?? silentLogger, onStep: async (version) => onStep(step(version)) });
+  });
+}
+
+/** `public`, owned by the role, no grants: the managed schemas when none are given. */
+function defaultSchemas(role: string): ManagedSchema[] {
+  return [{ name: "public", owner: role, grants: [] }];
+}
+
+/** A scratch database for a build of `migrations`, and the reader's options for its managed schemas. */
+async function inScratch<T>(
+  admin: ConnectionOptions,
+  migrations: readonly Migration[],
+  opts: Pick<DeclaredOptions, "role" | "purpose" | "logger">,
+  schemas: readonly ManagedSchema[],
+  fn: (scratch: ScratchDatabase, structure: { schemas: string[] }) => Promise<T>,
+): Promise<T> {
+  await loadSqlParser();
+  const log = opts.logger ?? silentLogger;
+  return withScratchDatabase(admin, { purpose: opts.purpose ?? "declared", owner: opts.role, logger: log, migrations }, (scratch) => fn(scratch, { schemas: schemas.map((s) => s.name) }));
 }
 
 /** Options of {@link buildInScratch}. */

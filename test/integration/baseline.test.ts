@@ -4,7 +4,8 @@
  * database, recorded as baselined up to the version it equals, and only the rest runs. A database
  * that matches no version, or not the stated one, is refused with the difference; nothing changes.
  */
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
 import { BaselineRefusedError, baselineAdopter, planBaseline, type BaselineOptions } from "../../infra/lifecycle/baseline.js";
 import { SCRATCH_PREFIX } from "../../infra/lifecycle/scratch.js";
@@ -100,6 +101,26 @@ describe("adoption of an existing database (baseline)", () => {
     expect((await planBaseline(planner, migrations, db.database, options))?.count).toBe(3);
     await planner.end();
     expect((await schemaReadScans(db)) - before).toBe(one);
+  });
+
+  it("the build reads in full only the versions with the live tables: not the empty one, and no snapshot after the last", async () => {
+    const { db, cl, options } = await createAllDatabase();
+    await cl.end();
+    const migrations = await inline(FILES);
+    // Every query a client sends to the scratch database, by the reader's message (which sets the path first).
+    const sent = vi.spyOn(pg.Client.prototype, "query");
+    try {
+      expect((await planBaseline(await connectTo(db), migrations, db.database, options))?.count).toBe(3);
+      const inScratch = sent.mock.calls.flatMap(([sql], i) => {
+        const client = sent.mock.contexts[i] as pg.Client | undefined;
+        return client?.database?.startsWith(SCRATCH_PREFIX) && typeof sql === "string" ? [sql] : [];
+      });
+      // The table keys at versions 0..4; the whole schema at 2 and 3, the versions with users and teams.
+      expect(inScratch.filter((sql) => sql.includes("AS key FROM pg_class c")).length).toBe(5);
+      expect(inScratch.filter((sql) => sql.includes("pgstack.saved_search_path")).length).toBe(2);
+    } finally {
+      sent.mockRestore();
+    }
   });
 
   it("a table the CREATE TABLE statements do not name (made in a DO block) costs a second build that reads every version, with the same answer", async () => {

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   buildDeclaredSchema,
+  stepThroughDeclared,
   cachedDeclaredSchema,
   diffSchemas,
   DeclaredSchemaError,
@@ -147,9 +148,8 @@ describe("the declared schema", () => {
     const { db, owner } = await fltrDatabase("steps");
     const steps: [number, string[]][] = [];
     const light: string[][] = [];
-    await buildDeclaredSchema(db, fltr, {
+    await stepThroughDeclared(db, fltr, {
       role: owner,
-      cacheDir: false,
       onStep: async (step) => {
         steps.push([step.version, Object.keys((await step.read()).tables)]);
         light.push(await step.tables());
@@ -173,8 +173,9 @@ describe("the declared schema", () => {
     const more = { ...fltr[0]!, id: 5, name: "0005_billing", file: "migrations/fltr/0005_billing.sql", sql: "-- the schema is the migration's\nCREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id int PRIMARY KEY);\n", inTransaction: true };
     const all = [...fltr, more];
     const steps: [number, string[]][] = [];
-    const declared = await buildDeclaredSchema(db, all, { role: owner, schemas: managed, cacheDir: false, onStep: async (step) => steps.push([step.version, Object.keys((await step.read()).tables)]) });
+    await stepThroughDeclared(db, all, { role: owner, schemas: managed, onStep: async (step) => steps.push([step.version, Object.keys((await step.read()).tables)]) });
     expect(steps.at(-1)).toEqual([5, ["billing.invoices", "public.datasets", "public.documents", "public.processing_jobs"]]);
+    const declared = await buildDeclaredSchema(db, all, { role: owner, schemas: managed, cacheDir: false });
     expect(Object.keys(declared.tables)).toContain("billing.invoices");
     // The same migration applied for real, then the schema owned and granted as configured: no drift.
     const { applyMigrations } = await import("../../infra/lifecycle/apply.js");
