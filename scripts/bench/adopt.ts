@@ -8,7 +8,7 @@
  * timed run for the apply.
  *
  * Timed, round-robin per round (medians of the timed rounds after one warm-up), each from the
- * files on disk with no parse cache, connection included:
+ * files on disk with no parse cache (on disk or in the process), connection included:
  *   - the floor: `loadMigrations` + `applyMigrations` of the N on the empty database;
  *   - adoption: `loadMigrations` + `applyMigrations` with the adopter `up` uses (the MigrationSet's
  *     `adopt`: the live schema read, the migrations built in a scratch database and compared at
@@ -26,7 +26,7 @@ import { baselineAdopter } from "../../infra/lifecycle/baseline.js";
 import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
 import { loadMigrations } from "../../infra/lifecycle/source.js";
-import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { forgetParses, loadSqlParser } from "../../infra/lifecycle/sql.js";
 import { readDatabaseState } from "../../infra/lifecycle/state.js";
 import type { TestServer } from "../../test/support/postgres.js";
 import { writeMigrations } from "./generate.js";
@@ -72,6 +72,8 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
 
     const run = async (kind: Kind, r: number): Promise<number> => {
       const database = name(kind, r);
+      // Each run parses the files as a process of its own would: once, while loading.
+      forgetParses();
       const started = performance.now();
       const migrations = await loadMigrations(migrationsDir);
       const client = await connect(db(database));

@@ -11,6 +11,9 @@
  *
  * Timed, per round (median of `rounds` after one warm-up): `readDatabaseState` +
  * `analyzeSafety` (prod policy) on one copy, and `applyMigrations` of the same N on another.
+ * The check runs twice on its copy: with the parses the loading made (safetyRatio: new files, as
+ * in an `up`), and parsing every file itself (safetyRatioParsing: files the parse cache on disk
+ * served, which keeps only facts, not parse trees).
  */
 import type pg from "pg";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
@@ -18,7 +21,7 @@ import { connect } from "../../infra/lifecycle/connection.js";
 import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
 import { analyzeSafety, PROFILES } from "../../infra/lifecycle/safety/index.js";
 import { fromText, type Migration } from "../../infra/lifecycle/source.js";
-import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { forgetParses, loadSqlParser, splitStatements } from "../../infra/lifecycle/sql.js";
 import { readDatabaseState } from "../../infra/lifecycle/state.js";
 import type { TestServer } from "../../test/support/postgres.js";
 import { migrationSql } from "./generate.js";
@@ -100,30 +103,43 @@ export async function benchSafety(admin: pg.Client, server: TestServer, _tmp: st
         created.push(copy(kind, r));
       }
     }
-    const samples = { safety: [] as number[], apply: [] as number[] };
+    const samples = { safety: [] as number[], parsing: [] as number[], apply: [] as number[] };
     let findings = 0;
     let refusals = 0;
     for (let r = 0; r <= opts.rounds; r++) {
       const s = await connect({ ...server.admin, database: copy("s", r) });
       const a = await connect({ ...server.admin, database: copy("a", r) });
       try {
+        // The check reads only: it runs twice on the same copy, in turn first, sharing the parse
+        // the loading made (new files, as in an `up`) and parsing on its own (files the parse
+        // cache on disk served, which keeps no parse trees).
+        const check = async (ownParse: boolean): Promise<number> => {
+          if (ownParse) forgetParses();
+          await settle(admin);
+          const started = performance.now();
+          const { pending } = await readDatabaseState(s, all);
+          if (pending.length !== n) throw new Error(`safety: expected ${n} pending, found ${pending.length}`);
+          const report = await analyzeSafety(s, "bench", pending, PROFILES.prod, { logger: progress });
+          const seconds = since(started);
+          findings = report.findings.length;
+          refusals = report.refusals.length;
+          if (ownParse) for (const m of all) splitStatements(m.sql, m.file); // parsed again, as loading left them
+          return seconds;
+        };
+        const order = r % 2 === 0 ? [false, true] : [true, false];
+        const [first, second] = [await check(order[0] as boolean), await check(order[1] as boolean)];
+        const safetySeconds = order[0] ? second : first;
+        const parsingSeconds = order[0] ? first : second;
         await settle(admin);
-        let started = performance.now();
-        const { pending } = await readDatabaseState(s, all);
-        if (pending.length !== n) throw new Error(`safety: expected ${n} pending, found ${pending.length}`);
-        const report = await analyzeSafety(s, "bench", pending, PROFILES.prod, { logger: progress });
-        const safetySeconds = since(started);
-        findings = report.findings.length;
-        refusals = report.refusals.length;
-        await settle(admin);
-        started = performance.now();
+        const started = performance.now();
         const res = await applyMigrations(a, all, { database: "bench" });
         const applySeconds = since(started);
         if (res.error) throw res.error;
         if (res.results.length !== n) throw new Error(`safety: applied ${res.results.length} of ${n}`);
-        progress(`safety ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: check ${safetySeconds.toFixed(3)} s, apply ${applySeconds.toFixed(3)} s`);
+        progress(`safety ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: check ${safetySeconds.toFixed(3)} s (parsing itself ${parsingSeconds.toFixed(3)} s), apply ${applySeconds.toFixed(3)} s`);
         if (r > 0) {
           samples.safety.push(safetySeconds);
+          samples.parsing.push(parsingSeconds);
           samples.apply.push(applySeconds);
         }
       } finally {
@@ -137,10 +153,12 @@ export async function benchSafety(admin: pg.Client, server: TestServer, _tmp: st
     const apply = median(samples.apply);
     const ratio = check / apply;
     const paired = pairedRatio(samples.safety, samples.apply);
+    const parsing = median(samples.parsing);
     return {
       lines: [
         `safetyRatio — lint + data at risk of ${n} pending migrations vs their apply (medians of ${opts.rounds}):`,
         `  apply ${apply.toFixed(3)} s, safety check ${check.toFixed(3)} s: ${ratio.toFixed(2)}× (paired ${paired.toFixed(2)}×); ${findings} findings, ${refusals} refusals`,
+        `  the check parsing the files itself (served by the parse cache on disk, not parsed while loading) ${parsing.toFixed(3)} s: ${(parsing / apply).toFixed(2)}×`,
         `  goal ≤ ${SAFETY_GOAL}× the apply: ${verdict(ratio <= SAFETY_GOAL)}`,
       ],
       summary: {
@@ -149,6 +167,8 @@ export async function benchSafety(admin: pg.Client, server: TestServer, _tmp: st
         safetyApplySeconds: r4(apply),
         safetyRatio: r4(ratio),
         safetyRatioPaired: r4(paired),
+        safetyParsingSeconds: r4(parsing),
+        safetyRatioParsing: r4(parsing / apply),
         safetyFindings: findings,
         safetyRefusals: refusals,
         safetyMet: ratio <= SAFETY_GOAL,
