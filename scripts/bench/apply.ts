@@ -15,7 +15,7 @@ import { connect, type ConnectionOptions } from "../../infra/lifecycle/connectio
 import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
 import type { ParseCache, ParseFacts } from "../../infra/lifecycle/parse-cache.js";
 import { loadMigrations, nodeFileReader } from "../../infra/lifecycle/source.js";
-import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { forgetParses, loadSqlParser } from "../../infra/lifecycle/sql.js";
 import type { TestServer } from "../../test/support/postgres.js";
 import { pad, TABLE_PREFIX, writeMigrations } from "./generate.js";
 import type { BenchOptions } from "./options.js";
@@ -77,6 +77,8 @@ async function contenders(migrationsDir: string, driver: string, n: number, spli
   const quiet = () => undefined;
   const warmCache = memoryCache();
   const pgstack = async (db: ConnectionOptions, cache: ParseCache | undefined, record: boolean) => {
+    // As a process of its own: no parse kept from the last run (the parse cache is the files' only memory).
+    forgetParses();
     const started = performance.now();
     // Everything counted: reading, checksumming and parsing the files is part of the run.
     const migrations = await loadMigrations(migrationsDir, nodeFileReader, cache ? { cache } : {});

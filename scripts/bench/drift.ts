@@ -24,7 +24,7 @@ import { buildDeclaredSchema, cachedDeclaredSchema, scanMigrationFiles } from ".
 import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
 import { diffSchemas, readSchema } from "../../infra/lifecycle/schema/index.js";
 import { loadMigrations } from "../../infra/lifecycle/source.js";
-import { loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { forgetParses, loadSqlParser } from "../../infra/lifecycle/sql.js";
 import type { TestServer } from "../../test/support/postgres.js";
 import { pad } from "./generate.js";
 import type { BenchOptions } from "./options.js";
@@ -131,6 +131,8 @@ export async function benchDrift(admin: pg.Client, server: TestServer, tmp: stri
   const reference = { ...server.admin, database: dbs.reference };
 
   const pgstack = async (cacheDir: string): Promise<number> => {
+    // As a process of its own: no parse kept from the last round.
+    forgetParses();
     const started = performance.now();
     // As the provider does: the files' checksums (no parsing) find the cached schema; only on a
     // miss are the files parsed and the declared schema built. The live side is read meanwhile.
