@@ -3,10 +3,10 @@
  * the engine would receive it (dependencies, protect, deletedWith, secret outputs).
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
+import { tempDir } from "./temp.js";
 import { rawStackConfig } from "./stack-config.js";
 import { inventoryForState, type InventoryTable } from "../../infra/lifecycle/inventory.js";
 
@@ -97,7 +97,8 @@ function mockInventory(inputs: Record<string, unknown>): InventoryTable[] {
  */
 export async function runProgram(stack: "dev" | "prod", secrets: Record<string, string> = {}, databases?: unknown): Promise<MockRun> {
   // The dev stack's embedded server password lives in the local state dir; point it at a temp one.
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "pgstack-mock-"));
+  // Removed after the test file even when the program throws (the config-error tests).
+  const stateDir = tempDir("pgstack-mock-");
   fs.mkdirSync(path.join(stateDir, stack), { recursive: true });
   fs.writeFileSync(path.join(stateDir, stack, "admin-password"), "dev-admin-password-from-file");
   process.env["PGSTACK_STATE_DIR"] = stateDir;
@@ -177,7 +178,6 @@ export async function runProgram(stack: "dev" | "prod", secrets: Record<string, 
   for (const [db, o] of Object.entries(exported)) {
     outputs[db] = await resolve(o as Record<string, pulumi.Output<unknown>>);
   }
-  fs.rmSync(stateDir, { recursive: true, force: true });
   return {
     registrations,
     outputs,
