@@ -198,12 +198,18 @@ export function replayable(migrations: readonly Migration[], changes: ServerChan
  */
 export async function undoServerChanges(client: pg.Client, before: ServerObjects, changes: ServerChanges, log: Logger): Promise<string[]> {
   const now = await readServerObjects(client);
+  // Why each removal failed, so the error that lists what is left says why (not only the log).
+  const reasons = new Map<string, string>();
   const attempt = async (sql: string, what: string) => {
     try {
       await client.query(sql);
       log.info(`scratch: removed ${what}, which the migrations created (a server-wide object)`);
     } catch (err) {
-      log.warn(`scratch: could not remove ${what}: ${errorMessage(err)}`);
+      // DROP ROLE's "some objects depend on it" names the objects only in its DETAIL.
+      const detail = (err as { detail?: unknown }).detail;
+      const reason = `${errorMessage(err)}${typeof detail === "string" && detail ? ` (${detail.replace(/\n/g, "; ")})` : ""}`;
+      reasons.set(what, reason);
+      log.warn(`scratch: could not remove ${what}: ${reason}`);
     }
   };
   for (const [role, member] of changes.memberships) {
@@ -216,11 +222,12 @@ export async function undoServerChanges(client: pg.Client, before: ServerObjects
   for (const r of changes.roles) if (now.roles.has(r)) await attempt(`DROP ROLE IF EXISTS ${quoteIdent(r)}`, `the role "${r}"`);
   const after = await readServerObjects(client);
   const left: string[] = [];
-  for (const r of changes.roles) if (after.roles.has(r)) left.push(`role "${r}"`);
-  for (const d of changes.databases) if (after.databases.has(d)) left.push(`database "${d}"`);
+  const why = (what: string) => (reasons.has(what) ? ` (${reasons.get(what)})` : "");
+  for (const r of changes.roles) if (after.roles.has(r)) left.push(`role "${r}"${why(`the role "${r}"`)}`);
+  for (const d of changes.databases) if (after.databases.has(d)) left.push(`database "${d}"${why(`the database "${d}"`)}`);
   for (const [role, member] of changes.memberships) {
     const key = `${role}\0${member}`;
-    if (!before.memberships.has(key) && after.memberships.has(key)) left.push(`membership of "${member}" in "${role}"`);
+    if (!before.memberships.has(key) && after.memberships.has(key)) left.push(`membership of "${member}" in "${role}"${why(`the membership of "${member}" in "${role}"`)}`);
   }
   // Existing objects the parse could not see change (dynamic SQL in a DO block or function).
   // Not the scratch databases and roles of other pgstack runs on the server: those change by

@@ -244,11 +244,7 @@ async function cleanup(s: Cleanup, via: "here" | "signal"): Promise<string[]> {
   }
   try {
     if (s.name) {
-      // FORCE ends the sessions still on it: only the run's own (it is never handed to anyone).
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(s.name)} WITH (FORCE)`).then(
-        () => s.log.info(`${s.opts.purpose}: dropped the scratch database ${s.name}`),
-        (err: unknown) => s.log.warn(`could not drop the scratch database ${s.name} (the next run drops it): ${errorMessage(err)}`),
-      );
+      await dropScratch(client, { ...s, name: s.name });
     }
     // The role owned nothing outside the dropped database, so nothing is reassigned.
     if (s.role) await dropThrowawayRole(client, s.role, undefined).catch((err: unknown) => s.log.warn(`could not drop the throwaway role ${s.role} (the next run drops it): ${errorMessage(err)}`));
@@ -256,6 +252,28 @@ async function cleanup(s: Cleanup, via: "here" | "signal"): Promise<string[]> {
     return [];
   } finally {
     if (client !== s.control) await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Drops the run's scratch database. FORCE ends the sessions still on it (only the run's own: it is
+ * never handed to anyone), but waits at most 5 s for them to exit; on a loaded server an ended
+ * session can take longer, and the roles the migrations created cannot be dropped while their
+ * privileges there remain, so "in use" is tried again twice before it is left to the next run.
+ */
+async function dropScratch(client: pg.Client, s: Cleanup & { name: string }): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(s.name)} WITH (FORCE)`);
+      s.log.info(`${s.opts.purpose}: dropped the scratch database ${s.name}`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "55006" || attempt === 3) {
+        s.log.warn(`could not drop the scratch database ${s.name} (the next run drops it): ${errorMessage(err)}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
   }
 }
 

@@ -6,7 +6,8 @@
  * applies once.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildDeclaredSchema, DeclaredSchemaError, diffSchemas, loadMigrations, loadSqlParser, readHistory, readSchema, rehearse, sha256, type Migration } from "../../infra/lifecycle/index.js";
+import { buildDeclaredSchema, connect, DeclaredSchemaError, diffSchemas, loadMigrations, loadSqlParser, readHistory, readSchema, rehearse, sha256, type Migration } from "../../infra/lifecycle/index.js";
+import { planServerChanges, readServerObjects, undoServerChanges } from "../../infra/lifecycle/scratch-server.js";
 import { shadowBuild } from "../../infra/review/plan.js";
 import { migrations as migrationSet, setLogger, type MigrationSetInputs } from "../../infra/providers/kinds.js";
 import { adminConnection, closeClients, query } from "../support/db.js";
@@ -103,5 +104,24 @@ describe("a migration that escalates from the owner to the admin", () => {
     expect(await serverWide(f.db.database)).toEqual(after);
     expect(await query(f.db, `SELECT has_table_privilege('${reader}', 'datasets', 'SELECT') AS ok`)).toEqual([{ ok: true }]);
     await query(f.db, `GRANT ${reader} TO CURRENT_USER; DROP OWNED BY ${reader}; DROP ROLE ${reader}`);
+  });
+
+  it("a role the run created but cannot remove is reported with Postgres' reason, not only logged", async () => {
+    const f = await fltrDatabase("esc");
+    const peek = `${f.db.database}_peek`;
+    const admin = await connect(adminConnection());
+    try {
+      const before = await readServerObjects(admin);
+      const changes = planServerChanges([pendingOf("peek", `CREATE ROLE ${peek} NOLOGIN;\n`)], before);
+      // What a migration's dynamic SQL could leave: a privilege on a database that outlives the run.
+      await admin.query(`CREATE ROLE ${peek} NOLOGIN; GRANT CONNECT ON DATABASE ${f.db.database} TO ${peek}`);
+      const warned: string[] = [];
+      const left = await undoServerChanges(admin, before, changes, { info: () => undefined, warn: (m) => warned.push(m) });
+      expect(left[0]).toMatch(new RegExp(`^role "${peek}" \\(role "${peek}" cannot be dropped because some objects depend on it \\(privileges for database ${f.db.database}\\)\\)$`));
+      expect(warned).toEqual([`scratch: could not remove the role "${peek}": ${left[0]!.slice(`role "${peek}" (`.length, -1)}`]);
+    } finally {
+      await admin.query(`REVOKE CONNECT ON DATABASE ${f.db.database} FROM ${peek}; DROP ROLE IF EXISTS ${peek}`);
+      await admin.end();
+    }
   });
 });
