@@ -16,7 +16,7 @@ import { withScratchDatabase, type ScratchDatabase, type ScratchPurpose } from "
 import { runSchemaDdl, schemaDdl, type ManagedSchema } from "./reset.js";
 import { schemaDdlAfterMigrations, schemasToPrecreate } from "./migration-schemas.js";
 import { compareMigrations, isRepeatableName, nodeFileReader, REPEATABLE_ID, sha256, upToVersion, type Migration, type MigrationFileReader } from "./source.js";
-import { loadSqlParser } from "./sql.js";
+import { loadSqlParser, splitStatements } from "./sql.js";
 
 
 /** Bumped whenever the snapshot's shape, the introspection or the build changes, so old cache entries miss. */
@@ -109,10 +109,58 @@ export async function buildDeclaredSchema(admin: ConnectionOptions, migrations: 
 export async function stepThroughDeclared(admin: ConnectionOptions, migrations: readonly Migration[], opts: StepOptions): Promise<void> {
   const schemas = opts.schemas ?? defaultSchemas(opts.role);
   await inScratch(admin, migrations, opts, schemas, async (scratch, structure) => {
-    const step = (version: number): DeclaredStep => ({ version, tables: () => readTableKeys(scratch.admin, structure), read: () => readSchema(scratch.admin, structure) });
+    const list = scratch.migrations;
+    // Only a superuser can create an event trigger, the one way plain DDL runs code that could
+    // create or drop a table; the migrations run as the owner session's login.
+    const { rows } = await (await scratch.ownerSession()).query<{ superuser: boolean }>("SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = session_user");
+    const canReuse = rows[0]?.superuser === false;
+    // The table keys last read and at which step: a step whose migration cannot change the set
+    // of tables (see keepsTableSet) has the previous step's keys, without a query.
+    let known: { index: number; keys: string[] } | undefined;
+    let index = -1;
+    const step = (version: number, at: number): DeclaredStep => ({
+      version,
+      tables: async () => {
+        const m = list[at - 1];
+        // The last version is always read: what the folder ends with is measured, never inferred.
+        const reuse = canReuse && known?.index === at - 1 && at < list.length && m !== undefined && keepsTableSet(m);
+        const keys = reuse && known ? known.keys : await readTableKeys(scratch.admin, structure);
+        known = { index: at, keys };
+        return keys;
+      },
+      read: () => readSchema(scratch.admin, structure),
+    });
     const onStep = opts.onStep;
-    await buildInScratch(scratch, scratch.migrations, { role: opts.role, schemas, logger: opts.logger ?? silentLogger, onStep: async (version) => onStep(step(version)) });
+    await buildInScratch(scratch, list, {
+      role: opts.role,
+      schemas,
+      logger: opts.logger ?? silentLogger,
+      onStep: async (version) => onStep(step(version, ++index)),
+    });
   });
+}
+
+/**
+ * Statement kinds that neither create, drop, rename nor move a table, and run no code of the
+ * migrations' own that could (a function is created, not called; a view is defined, not run).
+ * What an expression in them may call (a column default during a rewrite, an index expression)
+ * must be immutable or is not expected to create tables; anything else (DML, which fires
+ * triggers, `DO`, `SELECT`, `CREATE EXTENSION`, every DROP and RENAME) counts as a change.
+ */
+const TABLE_SET_KEEPING = new Set([
+  "AlterTableStmt", "IndexStmt", "CommentStmt", "GrantStmt", "AlterDefaultPrivilegesStmt", "AlterOwnerStmt",
+  "CreateSeqStmt", "AlterSeqStmt", "CreateFunctionStmt", "AlterFunctionStmt", "ViewStmt", "CreateTrigStmt",
+  "CreateEnumStmt", "AlterEnumStmt", "CompositeTypeStmt", "CreateDomainStmt", "DefineStmt",
+  "CreatePolicyStmt", "AlterPolicyStmt", "VariableSetStmt", "TransactionStmt",
+]);
+
+/** Whether every statement of `m` is of a {@link TABLE_SET_KEEPING} kind (false when it does not parse). */
+export function keepsTableSet(m: Migration): boolean {
+  try {
+    return splitStatements(m.sql, m.file).every((s) => TABLE_SET_KEEPING.has(s.kind));
+  } catch {
+    return false;
+  }
 }
 
 /** `public`, owned by the role, no grants: the managed schemas when none are given. */

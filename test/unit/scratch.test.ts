@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { creatorOf, SCRATCH_PREFIX, scratchName } from "../../infra/lifecycle/scratch-names.js";
 import { planServerChanges, replayable, ScratchRefusedError, type ServerObjects } from "../../infra/lifecycle/scratch-server.js";
 import { scramVerifier } from "../../infra/lifecycle/scratch-session.js";
+import { keepsTableSet } from "../../infra/lifecycle/declared.js";
 import { sha256, type Migration } from "../../infra/lifecycle/source.js";
 import { loadSqlParser } from "../../infra/lifecycle/sql.js";
 
@@ -100,5 +101,31 @@ describe("server-wide changes of the migrations", () => {
     expect(logs).toEqual([`scratch: migrations/x/0012_reporting.sql:3:1: CREATE ROLE "app_reporting" is not replayed: the role exists on the server already (the migration ran for real); it is kept as it is`]);
     // Altering it afterwards would change the real role: refused like any existing role.
     expect(() => planServerChanges([m("0013_alter", "CREATE ROLE app_reporting;\nALTER ROLE app_reporting LOGIN;\n")], server(["app_reporting"]))).toThrow(ScratchRefusedError);
+  });
+});
+
+describe("keepsTableSet: which migrations a step-by-step build need not read the table keys after", () => {
+  it("only statements that neither make, drop, rename nor move a table, nor run the migration's own code", () => {
+    const keeps = (sql: string) => keepsTableSet(m("0002_x", sql));
+    expect(keeps("ALTER TABLE users ADD COLUMN note text;\nCREATE INDEX users_note_idx ON users (note);\nCOMMENT ON TABLE users IS 'u';\n")).toBe(true);
+    expect(keeps("CREATE VIEW v AS SELECT 1;\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';\nGRANT SELECT ON users TO PUBLIC;\nSET search_path = public;\n")).toBe(true);
+    // A table made, dropped, renamed or moved; code that runs (a trigger fired by DML, DO, SELECT f()).
+    for (const sql of [
+      "CREATE TABLE t (id int);",
+      "CREATE TABLE t AS SELECT 1 AS id;",
+      "DROP TABLE users;",
+      "DROP INDEX users_note_idx;",
+      "ALTER TABLE users RENAME TO people;",
+      "ALTER TABLE users SET SCHEMA other;",
+      "INSERT INTO users (email) VALUES ('a@b');",
+      "DO $$ BEGIN EXECUTE 'CREATE TABLE t (id int)'; END $$;",
+      "SELECT make_tables();",
+      "CREATE EXTENSION hstore;",
+      "CREATE SCHEMA s CREATE TABLE t (id int);",
+      "ALTER TABLE users ADD COLUMN note text; CREATE TABLE t (id int);",
+      "ALTER TABLE users ADD COLUMN (",
+    ]) {
+      expect([sql, keeps(sql)]).toEqual([sql, false]);
+    }
   });
 });
