@@ -45,6 +45,29 @@ export function creatorOf(name: string): Creator | undefined {
 }
 
 /**
+ * `DROP DATABASE IF EXISTS … WITH (FORCE)` as an admin that is not a superuser can rely on it.
+ * FORCE ends the sessions on the database, but refuses (42501) while an autovacuum worker is in it:
+ * its process has no role the admin may signal. The plain `DROP DATABASE` ends autovacuum workers
+ * itself, so it runs then. FORCE also waits at most 5 s for the sessions it ended to exit; one slow
+ * to go on a loaded server ("in use", 55006) is waited for twice more before the error is thrown.
+ */
+export async function dropDatabaseForce(client: pg.Client, name: string): Promise<void> {
+  const drop = (force: boolean) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}${force ? " WITH (FORCE)" : ""}`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await drop(true).catch((err: unknown) => {
+        if ((err as { code?: string }).code !== "42501") throw err;
+        return drop(false);
+      });
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "55006" || attempt === 3) throw err;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
+/**
  * Drops what crashed runs left: scratch databases, then throwaway roles (objects a role owns in
  * the database `client` is connected to go to the role it was granted, the owner, first), whose
  * creator session is gone. A creator whose start time this admin may not see (another user's
@@ -73,7 +96,7 @@ export async function dropLeftoverScratch(client: pg.Client, log: Logger): Promi
   const dropped: string[] = [];
   for (const r of dead) {
     try {
-      if (r.kind === "database") await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(r.name)} WITH (FORCE)`);
+      if (r.kind === "database") await dropDatabaseForce(client, r.name);
       else await dropThrowawayRole(client, r.name, r.owner ?? undefined);
       dropped.push(r.name);
       log.info(`scratch: dropped the ${r.kind} ${r.name}, left over from a run that ended without cleaning up`);

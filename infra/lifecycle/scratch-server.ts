@@ -7,7 +7,7 @@
 import type pg from "pg";
 import { errorMessage, formatLocation, PgstackError, type SourceLocation } from "./errors.js";
 import { quoteIdent } from "./identifiers.js";
-import { SCRATCH_PREFIX } from "./scratch-names.js";
+import { dropDatabaseForce, SCRATCH_PREFIX } from "./scratch-names.js";
 import type { Logger } from "./connection.js";
 import type { Migration } from "./source.js";
 import { splitStatements } from "./sql.js";
@@ -200,9 +200,9 @@ export async function undoServerChanges(client: pg.Client, before: ServerObjects
   const now = await readServerObjects(client);
   // Why each removal failed, so the error that lists what is left says why (not only the log).
   const reasons = new Map<string, string>();
-  const attempt = async (sql: string, what: string) => {
+  const attempt = async (sql: string | ((c: pg.Client) => Promise<void>), what: string) => {
     try {
-      await client.query(sql);
+      await (typeof sql === "string" ? client.query(sql) : sql(client));
       log.info(`scratch: removed ${what}, which the migrations created (a server-wide object)`);
     } catch (err) {
       // DROP ROLE's "some objects depend on it" names the objects only in its DETAIL.
@@ -218,7 +218,7 @@ export async function undoServerChanges(client: pg.Client, before: ServerObjects
       await attempt(`REVOKE ${quoteIdent(role)} FROM ${quoteIdent(member)}`, `the membership of "${member}" in "${role}"`);
     }
   }
-  for (const d of changes.databases) if (now.databases.has(d)) await attempt(`DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`, `the database "${d}"`);
+  for (const d of changes.databases) if (now.databases.has(d)) await attempt((c) => dropDatabaseForce(c, d), `the database "${d}"`);
   for (const r of changes.roles) if (now.roles.has(r)) await attempt(`DROP ROLE IF EXISTS ${quoteIdent(r)}`, `the role "${r}"`);
   const after = await readServerObjects(client);
   const left: string[] = [];

@@ -13,7 +13,7 @@ import { connect, silentLogger, type ConnectionOptions, type Logger } from "./co
 import { errorMessage, PgstackError } from "./errors.js";
 import { quoteIdent, quoteLiteral } from "./identifiers.js";
 import { planServerChanges, readServerObjects, replayable, undoServerChanges, type ServerChanges, type ServerObjects } from "./scratch-server.js";
-import { dropLeftoverScratch, dropThrowawayRole, readCreator, scratchName, type Creator } from "./scratch-names.js";
+import { dropDatabaseForce, dropLeftoverScratch, dropThrowawayRole, readCreator, scratchName, type Creator } from "./scratch-names.js";
 import { createThrowawayRole, loginAs } from "./scratch-session.js";
 import type { Migration } from "./source.js";
 import { loadSqlParser } from "./sql.js";
@@ -255,25 +255,13 @@ async function cleanup(s: Cleanup, via: "here" | "signal"): Promise<string[]> {
   }
 }
 
-/**
- * Drops the run's scratch database. FORCE ends the sessions still on it (only the run's own: it is
- * never handed to anyone), but waits at most 5 s for them to exit; on a loaded server an ended
- * session can take longer, and the roles the migrations created cannot be dropped while their
- * privileges there remain, so "in use" is tried again twice before it is left to the next run.
- */
+/** Drops the run's scratch database; a failure is a warning (the next run drops it). */
 async function dropScratch(client: pg.Client, s: Cleanup & { name: string }): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(s.name)} WITH (FORCE)`);
-      s.log.info(`${s.opts.purpose}: dropped the scratch database ${s.name}`);
-      return;
-    } catch (err) {
-      if ((err as { code?: string }).code !== "55006" || attempt === 3) {
-        s.log.warn(`could not drop the scratch database ${s.name} (the next run drops it): ${errorMessage(err)}`);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
+  try {
+    await dropDatabaseForce(client, s.name);
+    s.log.info(`${s.opts.purpose}: dropped the scratch database ${s.name}`);
+  } catch (err) {
+    s.log.warn(`could not drop the scratch database ${s.name} (the next run drops it): ${errorMessage(err)}`);
   }
 }
 
