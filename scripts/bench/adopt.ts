@@ -16,17 +16,24 @@
  *   - adoption as an `up` runs it (adoptUpRatio): the three plans one dynamic-provider process
  *     makes (the MigrationSet's check and the safety check read the state model with adoption's
  *     planner, then the apply with the adopter records the N), on another copy.
+ *   - adoption's floor (adoptFloorRatio): what any adoption that measures rather than guesses
+ *     must do beyond the apply, done once and as plainly as possible: read the live schema (a
+ *     third copy), create an empty database on the bench's open connection, apply the N there,
+ *     read its schema, compare the two (they must be equal) and drop it. Adoption also reads the
+ *     table keys after each version and compares every version that could match, so it cannot
+ *     go below this.
  * Each run is verified: N history rows, all `baselined` for adoption and none for the apply.
  */
 import * as path from "node:path";
 import type pg from "pg";
 import { adoptionInput, adoptionOptions, adoptionPlanner } from "../../infra/importers/adoption.js";
 import { applyMigrations } from "../../infra/lifecycle/apply.js";
-import { baselineAdopter } from "../../infra/lifecycle/baseline.js";
+import { ADOPTION_LABELS, baselineAdopter } from "../../infra/lifecycle/baseline.js";
 import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { quoteIdent } from "../../infra/lifecycle/identifiers.js";
 import { loadMigrations } from "../../infra/lifecycle/source.js";
 import { forgetParses, loadSqlParser } from "../../infra/lifecycle/sql.js";
+import { diffSchemas, readSchema } from "../../infra/lifecycle/schema/index.js";
 import { readDatabaseState } from "../../infra/lifecycle/state.js";
 import type { TestServer } from "../../test/support/postgres.js";
 import { writeMigrations } from "./generate.js";
@@ -44,7 +51,7 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
   const { migrationsDir } = writeMigrations(path.join(tmp, "adopt"), n);
   const tpl = "bench_adopt_tpl";
   const created: string[] = [];
-  type Kind = "adopt" | "adoptUp" | "apply";
+  type Kind = "adopt" | "adoptUp" | "apply" | "floor";
   const name = (kind: Kind, r: number) => `bench_adopt_${kind}_r${r}`;
   const db = (database: string): ConnectionOptions => ({ ...server.admin, database });
   try {
@@ -61,16 +68,46 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
       await t.end();
     }
     for (let r = 0; r <= opts.rounds; r++) {
-      for (const kind of ["adopt", "adoptUp"] as const) {
+      for (const kind of ["adopt", "adoptUp", "floor"] as const) {
         await admin.query(`CREATE DATABASE ${quoteIdent(name(kind, r))} TEMPLATE ${tpl} OWNER ${OWNER}`);
         created.push(name(kind, r));
       }
       await admin.query(`CREATE DATABASE ${quoteIdent(name("apply", r))} OWNER ${OWNER}`);
       created.push(name("apply", r));
     }
-    progress(`adopt: ${n} migrations; the built database and ${3 * (opts.rounds + 1)} copies are ready (not timed)`);
+    progress(`adopt: ${n} migrations; the built database and ${4 * (opts.rounds + 1)} copies are ready (not timed)`);
+
+    const floor = async (r: number): Promise<number> => {
+      forgetParses();
+      const started = performance.now();
+      const migrations = await loadMigrations(migrationsDir);
+      const live = await connect(db(name("floor", r)));
+      const scratch = `bench_adopt_floor_scratch_r${r}`;
+      try {
+        const liveSchema = await readSchema(live, { schemas: ["public"] });
+        await admin.query(`CREATE DATABASE ${quoteIdent(scratch)} OWNER ${OWNER}`);
+        const built = await connect(db(scratch));
+        let declared;
+        try {
+          const res = await applyMigrations(built, migrations, { database: scratch, role: OWNER });
+          if (res.error) throw res.error;
+          declared = await readSchema(built, { schemas: ["public"] });
+        } finally {
+          await built.end();
+        }
+        const differences = diffSchemas(declared, liveSchema, { history: false, structureOnly: true, labels: ADOPTION_LABELS });
+        await admin.query(`DROP DATABASE ${quoteIdent(scratch)}`);
+        const seconds = since(started);
+        if (differences.length > 0) throw new Error(`adopt: the floor's build differs from the built database: ${differences.slice(0, 3).join("; ")}`);
+        return seconds;
+      } finally {
+        await live.end();
+        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`);
+      }
+    };
 
     const run = async (kind: Kind, r: number): Promise<number> => {
+      if (kind === "floor") return floor(r);
       const database = name(kind, r);
       // Each run parses the files as a process of its own would: once, while loading.
       forgetParses();
@@ -99,18 +136,19 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
       }
     };
 
-    const samples = { adopt: [] as number[], adoptUp: [] as number[], apply: [] as number[] };
+    const samples = { adopt: [] as number[], adoptUp: [] as number[], apply: [] as number[], floor: [] as number[] };
     for (let r = 0; r <= opts.rounds; r++) {
       const times: Record<string, number> = {};
-      for (const kind of rotate(["adopt", "adoptUp", "apply"] as const, r)) {
+      for (const kind of rotate(["adopt", "adoptUp", "apply", "floor"] as const, r)) {
         await settle(admin);
         times[kind] = await run(kind, r);
       }
-      progress(`adopt ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: adopt ${times["adopt"]?.toFixed(3)} s, adopt as an up ${times["adoptUp"]?.toFixed(3)} s, apply ${times["apply"]?.toFixed(3)} s`);
+      progress(`adopt ${r === 0 ? "warm-up" : `round ${r}/${opts.rounds}`}: adopt ${times["adopt"]?.toFixed(3)} s, adopt as an up ${times["adoptUp"]?.toFixed(3)} s, apply ${times["apply"]?.toFixed(3)} s, adoption's floor ${times["floor"]?.toFixed(3)} s`);
       if (r === 0) continue;
       samples.adopt.push(times["adopt"] ?? Number.NaN);
       samples.adoptUp.push(times["adoptUp"] ?? Number.NaN);
       samples.apply.push(times["apply"] ?? Number.NaN);
+      samples.floor.push(times["floor"] ?? Number.NaN);
     }
     const adopt = median(samples.adopt);
     const apply = median(samples.apply);
@@ -118,11 +156,14 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
     const paired = pairedRatio(samples.adopt, samples.apply);
     const adoptUp = median(samples.adoptUp);
     const upRatio = adoptUp / apply;
+    const floorSeconds = median(samples.floor);
+    const floorRatio = floorSeconds / apply;
     return {
       lines: [
         `adoptRatio — adopting a database built by ${n} migrations vs applying the same ${n} (load + apply, medians of ${opts.rounds}):`,
         `  apply ${apply.toFixed(3)} s, adoption ${adopt.toFixed(3)} s: ${ratio.toFixed(2)}× (paired ${paired.toFixed(2)}×); goal ≤ ${ADOPT_GOAL}×: ${verdict(ratio <= ADOPT_GOAL)}`,
         `  as an \`up\` runs it (the MigrationSet's check, the safety check, the apply: one process) ${adoptUp.toFixed(3)} s: ${upRatio.toFixed(2)}× (paired ${pairedRatio(samples.adoptUp, samples.apply).toFixed(2)}×)`,
+        `  adoption's floor (one build in a new database, two schema reads, one comparison, the drop) ${floorSeconds.toFixed(3)} s: ${floorRatio.toFixed(2)}× the apply; adoption is ${(adopt / floorSeconds).toFixed(2)}× its floor`,
       ],
       summary: {
         adoptMigrations: n,
@@ -133,6 +174,9 @@ export async function benchAdopt(admin: pg.Client, server: TestServer, tmp: stri
         adoptMet: ratio <= ADOPT_GOAL,
         adoptUpSeconds: r4(adoptUp),
         adoptUpRatio: r4(upRatio),
+        adoptFloorSeconds: r4(floorSeconds),
+        adoptFloorRatio: r4(floorRatio),
+        adoptOverFloor: r4(adopt / floorSeconds),
       },
     };
   } finally {
