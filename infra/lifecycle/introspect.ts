@@ -5,7 +5,8 @@
  */
 import type pg from "pg";
 import { parseQualifiedName, qualified } from "./identifiers.js";
-import { readSchema, schemaCondition } from "./schema/read.js";
+import type { ConnectionOptions } from "./connection.js";
+import { readSchema, schemaCondition, type StructureOptions } from "./schema/read.js";
 import type { SchemaSnapshot, TableStructure } from "./schema/model.js";
 import { sha256 } from "./source.js";
 
@@ -86,6 +87,8 @@ export interface IntrospectOptions {
    * of a drift check ({@link readSchema}'s default) and the database is read once, not twice.
    */
   history?: boolean;
+  /** A second session for a large schema's read (see {@link StructureOptions.helpers}); `client` must not be in a transaction. */
+  helpers?: ConnectionOptions;
 }
 
 /**
@@ -106,7 +109,7 @@ interface TableSize {
  * where asked (one more).
  */
 export async function introspect(client: pg.Client, options: IntrospectOptions = {}): Promise<Inventory> {
-  const snapshot = await readSchema(client, { ...(options.schemas ? { schemas: options.schemas } : {}), history: options.history ?? false });
+  const snapshot = await readSchema(client, { ...(options.schemas ? { schemas: options.schemas } : {}), ...(options.helpers ? { helpers: options.helpers } : {}), history: options.history ?? false });
   const sizes = await readSizes(client, options.schemas);
   const tables = inventoryTables(snapshot);
   const small: TableInfo[] = [];

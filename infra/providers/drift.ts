@@ -38,7 +38,7 @@ export async function measureDrift(subject: DriftSubject, options: MeasureDriftO
   const root = programRoot();
   // The server reads the live schema while this process hashes the files and finds (or builds)
   // the declared one: the two sides overlap instead of adding up.
-  const liveSide = options.live ?? readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
+  const liveSide = options.live ?? readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas, helpers: subject.connection }));
   liveSide.catch(() => undefined); // awaited below; not unhandled if the files fail first
   const files = await declaredFiles(root, subject.declared);
   if (options.requireDigest && migrationsDigest(files) !== subject.declared.digest) {
@@ -61,7 +61,7 @@ export async function measureDrift(subject: DriftSubject, options: MeasureDriftO
  * nothing to compare; a history that is not a prefix of the files is the MigrationSet's error.
  */
 export async function driftBeforeUp(subject: DriftSubject): Promise<string | undefined> {
-  const live = await readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas }));
+  const live = await readOrGone(subject.connection, (client) => readSchema(client, { schemas: subject.schemas, helpers: subject.connection }));
   if (!live || live.history.length === 0) return undefined;
   const root = programRoot();
   const files = await declaredFiles(root, subject.declared);

@@ -53,7 +53,7 @@ function inspect<T extends Inventory | undefined>(
   read: (fn: (client: pg.Client) => Promise<Inventory>) => Promise<T>,
   options: { requireDigest?: boolean } = {},
 ): { inventory: Promise<T>; drift: Promise<string[] | undefined> | undefined } {
-  const inventory = read((client) => introspect(client, { schemas: inputs.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD, history: inputs.declared !== undefined }));
+  const inventory = read((client) => introspect(client, { schemas: inputs.schemas, exactCountBelow: DEFAULT_EXACT_COUNT_THRESHOLD, history: inputs.declared !== undefined, helpers: inputs.connection }));
   if (!inputs.declared) return { inventory, drift: undefined };
   const drift = measureDrift({ ...inputs, declared: inputs.declared }, { ...options, live: inventory.then((inv) => inv?.snapshot) });
   // Awaited by the caller after the inventory; not unhandled when the inventory fails first.

@@ -139,7 +139,7 @@ export async function benchDrift(admin: pg.Client, server: TestServer, tmp: stri
     const liveSide = (async () => {
       const c = await connect(live);
       try {
-        return await readSchema(c);
+        return await readSchema(c, { helpers: live });
       } finally {
         await c.end();
       }

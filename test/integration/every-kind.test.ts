@@ -8,7 +8,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadMigrations, loadSqlParser, migrationsDigest, readSchema, schemaDdl, type ConnectionOptions, type ManagedSchema } from "../../infra/lifecycle/index.js";
 import { migrations, setLogger, verification, type MigrationInput, type VerificationInputs, type VerificationOutputs } from "../../infra/providers/kinds.js";
 import { closeClients, connectTo, freshDatabase, query, serverMajor, superuserConnection } from "../support/db.js";
@@ -107,6 +108,26 @@ describe(`every kind of object, in drift (PostgreSQL ${serverMajor()})`, () => {
     expect(child.constraints["child_parent"]).toMatchObject({ kind: "foreign key", columns: ["z", "x"], references: { table: "public.parent", columns: ["b", "a"] } });
     expect(child.constraints["child_yx"]).toMatchObject({ kind: "unique", columns: ["y", "x"] });
     expect(child.constraints["child_sane"]).toMatchObject({ kind: "check", columns: ["tableoid", "y"] });
+  });
+
+  it("read over two sessions sharing one snapshot (a large schema's read), every kind is what one session reads; the session is left outside a transaction", async () => {
+    const { conn } = await everyKindStack();
+    const alone = await readSchema(await connectTo(conn));
+    const sent = vi.spyOn(pg.Client.prototype, "query");
+    try {
+      const imports = () => sent.mock.calls.filter(([sql]) => typeof sql === "string" && sql.includes("SET TRANSACTION SNAPSHOT")).length;
+      const main = await connectTo(conn);
+      expect(await readSchema(main, { helpers: conn, parallelFrom: 0 })).toEqual(alone);
+      expect(imports()).toBe(1);
+      // The snapshot's transaction is over: a SAVEPOINT needs one.
+      await expect(main.query("SAVEPOINT after_read")).rejects.toThrow(/can only be used in transaction blocks/);
+      // A helper that cannot connect leaves its part to the one session; a small schema opens none.
+      expect(await readSchema(await connectTo(conn), { helpers: { ...conn, password: "not-the-password" }, parallelFrom: 0 })).toEqual(alone);
+      expect(await readSchema(await connectTo(conn), { helpers: conn })).toEqual(alone);
+      expect(imports()).toBe(1);
+    } finally {
+      sent.mockRestore();
+    }
   });
 
   it("each hand-made change and each removal is exactly one line; undoing it by hand clears it", async () => {
