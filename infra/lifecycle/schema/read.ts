@@ -116,6 +116,7 @@ export function schemaCondition(schemas: readonly string[] | undefined): string 
 /**
  * Reads every kind (tables with their columns, constraints, indexes, owners and grants, and the
  * kinds of read-objects.ts) in one multi-statement message (one round trip), then the history.
+ * With {@link StructureOptions.helpers}, in one snapshot over one or two sessions (two round trips).
  */
 export async function readSchema(client: pg.Client, options: StructureOptions = {}): Promise<SchemaSnapshot> {
   // Catalog text (defaults, constraint and index definitions) is deparsed with an empty
