@@ -309,8 +309,12 @@ describe("sameJson (the differ's equality)", () => {
       [{ a: "1" }, { a: 1 }],
       [{ a: { b: { c: true } } }, { a: { b: { c: false } } }],
       [[1, 2], [1, 2, 3]],
+      // As many keys on each side, but an undefined one in a different place: JSON writes the same.
+      [{ a: 1, x: undefined, b: 2 }, { a: 1, b: 2, y: undefined }],
+      [{ a: undefined, b: 1 }, { a: undefined, b: 2 }],
+      [{ x: undefined }, { y: undefined }],
     ];
     for (const [a, b] of cases) expect(sameJson(a, b)).toBe(JSON.stringify(a) === JSON.stringify(b));
-    expect(cases.filter(([a, b]) => sameJson(a, b)).length).toBe(2);
+    expect(cases.filter(([a, b]) => sameJson(a, b)).length).toBe(4);
   });
 });
