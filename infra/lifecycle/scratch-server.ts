@@ -200,9 +200,9 @@ export async function undoServerChanges(client: pg.Client, before: ServerObjects
   const now = await readServerObjects(client);
   // Why each removal failed, so the error that lists what is left says why (not only the log).
   const reasons = new Map<string, string>();
-  const attempt = async (sql: string | ((c: pg.Client) => Promise<void>), what: string) => {
+  const attempt = async (remove: () => Promise<unknown>, what: string) => {
     try {
-      await (typeof sql === "string" ? client.query(sql) : sql(client));
+      await remove();
       log.info(`scratch: removed ${what}, which the migrations created (a server-wide object)`);
     } catch (err) {
       // DROP ROLE's "some objects depend on it" names the objects only in its DETAIL.
@@ -215,11 +215,11 @@ export async function undoServerChanges(client: pg.Client, before: ServerObjects
   for (const [role, member] of changes.memberships) {
     const key = `${role}\0${member}`;
     if (!before.memberships.has(key) && now.memberships.has(key) && !changes.roles.has(role) && !changes.roles.has(member)) {
-      await attempt(`REVOKE ${quoteIdent(role)} FROM ${quoteIdent(member)}`, `the membership of "${member}" in "${role}"`);
+      await attempt(() => client.query(`REVOKE ${quoteIdent(role)} FROM ${quoteIdent(member)}`), `the membership of "${member}" in "${role}"`);
     }
   }
-  for (const d of changes.databases) if (now.databases.has(d)) await attempt((c) => dropDatabaseForce(c, d), `the database "${d}"`);
-  for (const r of changes.roles) if (now.roles.has(r)) await attempt(`DROP ROLE IF EXISTS ${quoteIdent(r)}`, `the role "${r}"`);
+  for (const d of changes.databases) if (now.databases.has(d)) await attempt(() => dropDatabaseForce(client, d), `the database "${d}"`);
+  for (const r of changes.roles) if (now.roles.has(r)) await attempt(() => client.query(`DROP ROLE IF EXISTS ${quoteIdent(r)}`), `the role "${r}"`);
   const after = await readServerObjects(client);
   const left: string[] = [];
   const why = (what: string) => (reasons.has(what) ? ` (${reasons.get(what)})` : "");

@@ -244,7 +244,7 @@ async function cleanup(s: Cleanup, via: "here" | "signal"): Promise<string[]> {
   }
   try {
     if (s.name) {
-      await dropScratch(client, { ...s, name: s.name });
+      await dropScratch(client, s, s.name);
     }
     // The role owned nothing outside the dropped database, so nothing is reassigned.
     if (s.role) await dropThrowawayRole(client, s.role, undefined).catch((err: unknown) => s.log.warn(`could not drop the throwaway role ${s.role} (the next run drops it): ${errorMessage(err)}`));
@@ -256,12 +256,12 @@ async function cleanup(s: Cleanup, via: "here" | "signal"): Promise<string[]> {
 }
 
 /** Drops the run's scratch database; a failure is a warning (the next run drops it). */
-async function dropScratch(client: pg.Client, s: Cleanup & { name: string }): Promise<void> {
+async function dropScratch(client: pg.Client, s: Cleanup, name: string): Promise<void> {
   try {
-    await dropDatabaseForce(client, s.name);
-    s.log.info(`${s.opts.purpose}: dropped the scratch database ${s.name}`);
+    await dropDatabaseForce(client, name);
+    s.log.info(`${s.opts.purpose}: dropped the scratch database ${name}`);
   } catch (err) {
-    s.log.warn(`could not drop the scratch database ${s.name} (the next run drops it): ${errorMessage(err)}`);
+    s.log.warn(`could not drop the scratch database ${name} (the next run drops it): ${errorMessage(err)}`);
   }
 }
 

@@ -8,33 +8,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { dropDatabaseForce } from "../../infra/lifecycle/scratch-names.js";
+import { query } from "../support/db.js";
 import { createManagedStyleAdmin } from "../support/global-setup.js";
 import { startTestServer, type TestServer } from "../support/postgres.js";
 
 let server: TestServer;
 let admin: ConnectionOptions;
 
-async function sql(c: ConnectionOptions, text: string): Promise<Record<string, unknown>[]> {
-  const client = await connect(c);
-  try {
-    return (await client.query(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 beforeAll(async () => {
   server = await startTestServer();
-  await sql(server.admin, "ALTER SYSTEM SET autovacuum_naptime = 1");
-  await sql(server.admin, "SELECT pg_reload_conf()");
+  await query(server.admin, "ALTER SYSTEM SET autovacuum_naptime = 1");
+  await query(server.admin, "SELECT pg_reload_conf()");
   admin = await createManagedStyleAdmin(server.admin);
 }, 120_000);
 afterAll(async () => server?.stop());
 
 describe("dropDatabaseForce", () => {
   it("drops a database an autovacuum worker is in, where DROP DATABASE … WITH (FORCE) is refused to a non-superuser", async () => {
-    await sql(admin, "CREATE DATABASE avdrop");
-    await sql(
+    await query(admin, "CREATE DATABASE avdrop");
+    await query(
       { ...admin, database: "avdrop" },
       `CREATE TABLE big WITH (autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1, autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0)
          AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) g;
@@ -43,7 +35,7 @@ describe("dropDatabaseForce", () => {
     // Wait (at most 30 s) for the worker to reach the table.
     let worker = false;
     for (let i = 0; i < 150 && !worker; i++) {
-      const rows = await sql(server.admin, "SELECT 1 FROM pg_stat_activity WHERE datname = 'avdrop' AND backend_type = 'autovacuum worker'");
+      const rows = await query(server.admin, "SELECT 1 FROM pg_stat_activity WHERE datname = 'avdrop' AND backend_type = 'autovacuum worker'");
       worker = rows.length > 0;
       if (!worker) await new Promise((r) => setTimeout(r, 200));
     }
