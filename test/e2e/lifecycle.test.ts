@@ -118,6 +118,23 @@ describe("pgstack through the plain Pulumi CLI, as a non-superuser admin", () =>
     expect(resourceSummary(preview.stdout)).toEqual({ unchanged: devResources() });
   });
 
+  it("2b. the state's source positions name the TypeScript that declares each resource (program.cjs)", () => {
+    // Pulumi records where each resource was declared, from a stack trace of the program. Its
+    // runner's source-map-support, left in place, named tsx's transpiled positions instead
+    // (`index.ts#2,858` for the `super(` on line 199).
+    const inProject = exportState(p, "dev").deployment.resources.flatMap((r) => {
+      const m = /^project:\/\/\/((?:infra\/)?[\w/.-]+\.ts)#(\d+),(\d+)$/.exec(r.sourcePosition ?? "");
+      return m ? [{ urn: r.urn, file: m[1] as string, line: Number(m[2]), column: Number(m[3]) }] : [];
+    });
+    // Every pgstack resource class and the component: at least the two databases' dynamic resources.
+    expect(inProject.length).toBeGreaterThanOrEqual(12);
+    for (const at of inProject) {
+      const text = fs.readFileSync(path.join(p.dir, at.file), "utf8").split("\n")[at.line - 1] ?? "";
+      // The position is the call that declared it: a `super(` in a resource class, or a `new`.
+      expect(text.slice(at.column - 1), `${at.urn} at ${at.file}#${at.line},${at.column}`).toMatch(/^(super\(|new )/);
+    }
+  });
+
   it("3. a new migration shows in preview with its id and SQL, then up applies it (and a repeatable view after it)", async () => {
     fs.writeFileSync(
       path.join(p.dir, "migrations", "fltr_auth", "0004_add_team_members.sql"),

@@ -184,7 +184,7 @@ export function stackOutputs(p: CliProject, stack: string): Record<string, Recor
 }
 
 /** The stack's state as `pulumi stack export` prints it. */
-export function exportState(p: CliProject, stack: string, showSecrets = false): { deployment: { resources: { urn: string; type: string; delete?: boolean; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] } } {
+export function exportState(p: CliProject, stack: string, showSecrets = false): { deployment: { resources: { urn: string; type: string; delete?: boolean; inputs?: Record<string, unknown>; outputs?: Record<string, unknown>; sourcePosition?: string }[] } } {
   return JSON.parse(p.ok(["stack", "export", "--stack", stack, ...(showSecrets ? ["--show-secrets"] : [])]).stdout);
 }
 
