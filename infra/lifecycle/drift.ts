@@ -38,6 +38,11 @@ export interface DriftSubject {
   declared: DeclaredInput;
 }
 
+/** What the declared schema is built from: a {@link DriftSubject} less its policy. */
+export interface DeclaredSubject extends Omit<DriftSubject, "declared"> {
+  declared: Pick<DeclaredInput, "dir" | "role">;
+}
+
 export { driftPolicy, migrationsDigest } from "./drift-policy.js";
 
 /** `up` refused: the live schema differs from the migrations and the config does not accept it. */
@@ -76,15 +81,25 @@ function shadowSchemas(schemas: readonly string[], role: string, grants: readonl
 }
 
 /** Loads the migrations the declared input names, from the project; paths stay relative to it. */
-async function loadDeclared(root: string, declared: DeclaredInput): Promise<Migration[]> {
+async function loadDeclared(root: string, declared: DeclaredSubject["declared"]): Promise<Migration[]> {
   await loadSqlParser();
   const migrations = await loadMigrations(path.resolve(root, declared.dir));
   return migrations.map((m) => ({ ...m, file: path.relative(root, m.file) }));
 }
 
 /** The migration files the declared input names (versions, names, checksums), read from `root`. */
-export function declaredFiles(root: string, declared: DeclaredInput): Promise<MigrationIdentity[]> {
+export function declaredFiles(root: string, declared: DeclaredSubject["declared"]): Promise<MigrationIdentity[]> {
   return scanMigrationFiles(path.resolve(root, declared.dir));
+}
+
+/** The build's options for `subject`: its role, and its managed schemas as the shadow gets them. */
+function declaredOptions(subject: DeclaredSubject, upTo: number | undefined) {
+  return { role: subject.declared.role, schemas: shadowSchemas(subject.schemas, subject.declared.role, subject.grants), ...(upTo !== undefined ? { upTo } : {}) };
+}
+
+/** Whether {@link declaredSchemaOf} of these files (all of them) would come from the cache, with no build. */
+export function declaredSchemaCached(subject: DeclaredSubject, files: readonly MigrationIdentity[]): boolean {
+  return cachedDeclaredSchema(files, declaredOptions(subject, undefined)) !== undefined;
 }
 
 /**
@@ -93,11 +108,11 @@ export function declaredFiles(root: string, declared: DeclaredInput): Promise<Mi
  */
 export async function declaredSchemaOf(
   root: string,
-  subject: DriftSubject,
+  subject: DeclaredSubject,
   files: readonly MigrationIdentity[],
   options: { upTo?: number | undefined; logger?: Logger | undefined } = {},
 ): Promise<SchemaSnapshot> {
-  const opts = { role: subject.declared.role, schemas: shadowSchemas(subject.schemas, subject.declared.role, subject.grants), ...(options.upTo !== undefined ? { upTo: options.upTo } : {}) };
+  const opts = declaredOptions(subject, options.upTo);
   const hit = cachedDeclaredSchema(files, opts);
   if (hit) return hit;
   return buildDeclaredSchema(subject.connection, await loadDeclared(root, subject.declared), { ...opts, ...(options.logger ? { logger: options.logger } : {}) });

@@ -6,6 +6,7 @@
  */
 import {
   declaredFiles,
+  declaredSchemaCached,
   declaredSchemaOf,
   diffSchemas,
   judgeDrift,
@@ -13,7 +14,9 @@ import {
   migrationsDigest,
   PgstackError,
   readSchema,
+  type DeclaredSubject,
   type DriftSubject,
+  type Logger,
   type SchemaSnapshot,
 } from "../lifecycle/index.js";
 import { logger, programRoot, readOrGone } from "./common.js";
@@ -52,6 +55,30 @@ export async function measureDrift(subject: DriftSubject, options: MeasureDriftO
   if (!live.value) return undefined;
   if (declared.status === "rejected") throw declared.reason;
   return diffSchemas(declared.value, live.value);
+}
+
+/**
+ * The declared schema of every file, built while the MigrationSet applies the pending ones: the
+ * scratch database and the live one are independent, and the SchemaVerification that follows
+ * then finds it in the cache instead of building it after the apply. Never fails (a build error
+ * is the verification's to report, with its own context); resolves once the scratch database is
+ * dropped, so nothing of it outlives the caller.
+ */
+export async function prepareDeclaredSchema(subject: DeclaredSubject): Promise<void> {
+  const database = subject.connection.database;
+  // Only warnings: the apply's own progress lines stay readable.
+  const quiet: Logger = { info: () => undefined, warn: (m) => logger.warn(m) };
+  try {
+    const root = programRoot();
+    const files = await declaredFiles(root, subject.declared);
+    if (files.length === 0 || declaredSchemaCached(subject, files)) return;
+    logger.info(`${database}: building the declared schema of ${files.length} migration file(s) for the drift check, beside the apply`);
+    const started = Date.now();
+    await declaredSchemaOf(root, subject, files, { logger: quiet });
+    logger.info(`${database}: the declared schema is ready for the drift check (${Date.now() - started} ms)`);
+  } catch {
+    // The verification builds it again and reports the failure.
+  }
 }
 
 /**

@@ -38,6 +38,7 @@ import { readDatabaseState } from "../lifecycle/state.js";
 import { describeRepeatables } from "../lifecycle/repeatables.js";
 import { adoptionInput, adoptionOptions, adoptionPlanner } from "../importers/adoption.js";
 import { readRecorded, withSql } from "./migration-files.js";
+import { prepareDeclaredSchema } from "./drift.js";
 import { appliedKey, fromAppliedKey, fromListed, type ListedMigration, type MigrationInput } from "./migration-keys.js";
 import { defineProvider, inputsOf, logger, providerChanged, readOrGone, same, withConnection, type Failure } from "./common.js";
 
@@ -258,9 +259,15 @@ function toMigration(m: MigrationInput): Migration {
 async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs> {
   const all = allMigrations(inputs);
   const database = inputs.connection.database;
+  // The declared schema the SchemaVerification compares with next, built beside the apply.
+  let preparing: Promise<void> | undefined;
+  const prepare = () => {
+    const { migrationsDir: dir, schemas } = inputs;
+    if (dir !== undefined && schemas !== undefined) preparing ??= prepareDeclaredSchema({ connection: inputs.connection, schemas, grants: inputs.grants, declared: { dir, role: inputs.role } });
+  };
   // Confined: the migrations run on a session of a throwaway role granted only the owner, so
   // none of them (a `RESET ROLE` included) can act as the admin.
-  const outs = await withConnection(inputs.connection, (admin) => withOwnerSession(admin, inputs.connection, { owner: inputs.role, logger }, (client) =>
+  const applying = withConnection(inputs.connection, (admin) => withOwnerSession(admin, inputs.connection, { owner: inputs.role, logger }, (client) =>
     // The lock is held from the history read to the end of the apply (applyMigrations takes it
     // again: session advisory locks nest), so the SQL loaded below is all the apply can need.
     withMigrationLock(client, database, DEFAULT_LOCK_TIMEOUT_MS, async () => {
@@ -274,7 +281,10 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
       for (const m of needsSql) loaded.set(m.name, await readRecorded(m));
       const list = all.map((m) => loaded.get(m.name) ?? toMigration(m));
       // The parser splits no-transaction migrations, and places a failing statement at file:line.
-      if (all.some((m) => !isRecorded(m))) await loadSqlParser();
+      if (all.some((m) => !isRecorded(m))) {
+        prepare();
+        await loadSqlParser();
+      }
       const result = await applyMigrations(client, list, {
         database,
         role: inputs.role,
@@ -293,6 +303,8 @@ async function applyAll(inputs: MigrationSetInputs): Promise<MigrationSetOutputs
       return readRecordedRuns(client);
     }),
   ));
+  // Whatever the apply did, the build beside it has ended (its scratch database dropped) before this returns.
+  const outs = await applying.finally(() => preparing);
   // The outputs keep neither SQL nor the lists (the inputs have them): the state holds the
   // history once, as names and checksums.
   const { session, migrations: _m, appliedChecksums: _a, ...rest } = inputs;

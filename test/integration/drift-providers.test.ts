@@ -6,7 +6,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DriftRefusedError, loadMigrations, loadSqlParser, migrationsDigest, schemaDdl, type ConnectionOptions, type DeclaredInput, type ManagedSchema } from "../../infra/lifecycle/index.js";
+import { declaredFiles, declaredSchemaCached, DriftRefusedError, loadMigrations, loadSqlParser, migrationsDigest, schemaDdl, type ConnectionOptions, type DeclaredInput, type ManagedSchema } from "../../infra/lifecycle/index.js";
+import { SCRATCH_PREFIX } from "../../infra/lifecycle/scratch.js";
 import {
   migrations,
   setLogger,
@@ -215,5 +216,41 @@ describe("drift against the declared schema, through the providers", () => {
     before = await scans();
     expect((await refresh(upped)).props.drift).toBe("in sync");
     expect((await scans()) - before).toBe(one);
+  });
+
+  it("the MigrationSet builds the declared schema beside its apply: the verification finds it cached; nothing outlives the call, even a failed apply", async () => {
+    const { conn, owner, schemas } = await provisioned();
+    const dir = migrationsFolder();
+    const ms = await inputsOf(dir);
+    const declared: DeclaredInput = { dir, digest: migrationsDigest(ms), role: owner, policy: "warn", accept: [], configPath: "pgstack:databases[1].drift" };
+    const subject = { connection: conn, schemas: ["public"], grants: schemas, declared };
+    const files = await declaredFiles(process.cwd(), declared);
+    expect(declaredSchemaCached(subject, files)).toBe(false);
+    // As check passes them: the folder, the managed schemas and their grants.
+    const inputs = { connection: conn, role: owner, migrations: ms, resetGeneration: 1, migrationsDir: dir, schemas: ["public"], grants: schemas };
+    const applied = (await migrations.create(inputs)).outs;
+    expect(applied.head).toBe(ms.at(-1)?.name);
+    expect(logs).toContain(`${conn.database}: building the declared schema of ${ms.length} migration file(s) for the drift check, beside the apply`);
+    expect(logs.some((l) => l.startsWith(`${conn.database}: the declared schema is ready for the drift check (`))).toBe(true);
+    expect(declaredSchemaCached(subject, files)).toBe(true);
+    const scratch = () => query(conn, `SELECT datname FROM pg_database WHERE datname LIKE '${SCRATCH_PREFIX}%'`);
+    expect(await scratch()).toEqual([]);
+    // The verification compares with the cached build: in sync, and no scratch database is made.
+    const made = () => query<{ n: string }>(conn, "SELECT count(*) AS n FROM pg_stat_database WHERE datname LIKE 'pgstack_scratch_%'");
+    const v: VerificationInputs = { connection: conn, schemas: ["public"], expectations: { tables: [], foreignKeys: [] }, migrationHead: applied.head, grants: schemas, declared };
+    logs.length = 0;
+    expect((await verification.create(v)).outs.drift).toBe("in sync");
+    expect(await made()).toEqual([{ n: "0" }]);
+    // Nothing to apply: nothing built either.
+    logs.length = 0;
+    await migrations.update("id", { ...inputs, ...applied }, inputs);
+    expect(logs.filter((l) => l.includes("declared schema"))).toEqual([]);
+
+    // A new file that fails: the apply fails, the build beside it too; the call ends after both, with the apply's error.
+    fs.writeFileSync(path.join(dir, "0004_broken.sql"), "CREATE TABLE broken (id int REFERENCES no_such_table (id));\n");
+    const broken = { ...inputs, migrations: await inputsOf(dir) };
+    await expect(migrations.update("id", { ...inputs, ...applied }, broken)).rejects.toThrow(/0004_broken/);
+    expect(await scratch()).toEqual([]);
+    expect(declaredSchemaCached(subject, await declaredFiles(process.cwd(), declared))).toBe(false);
   });
 });
