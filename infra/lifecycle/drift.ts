@@ -80,8 +80,8 @@ function shadowSchemas(schemas: readonly string[], role: string, grants: readonl
   return schemas.map((s) => grants?.find((g) => g.name === s) ?? { name: s, owner: role, grants: [] });
 }
 
-/** Loads the migrations the declared input names, from the project; paths stay relative to it. */
-async function loadDeclared(root: string, declared: DeclaredSubject["declared"]): Promise<Migration[]> {
+/** Loads (and parses) the migrations the declared input names, from the project; paths stay relative to it. */
+export async function loadDeclared(root: string, declared: DeclaredSubject["declared"]): Promise<Migration[]> {
   await loadSqlParser();
   const migrations = await loadMigrations(path.resolve(root, declared.dir));
   return migrations.map((m) => ({ ...m, file: path.relative(root, m.file) }));
@@ -104,18 +104,19 @@ export function declaredSchemaCached(subject: DeclaredSubject, files: readonly M
 
 /**
  * The declared schema of the subject's files (up to `upTo`): from the cache when the files are
- * unchanged (no SQL parsed, no database work), else built in a throwaway database.
+ * unchanged (no SQL parsed, no database work), else built in a throwaway database (from
+ * `options.migrations` when the caller loaded them already: {@link loadDeclared}).
  */
 export async function declaredSchemaOf(
   root: string,
   subject: DeclaredSubject,
   files: readonly MigrationIdentity[],
-  options: { upTo?: number | undefined; logger?: Logger | undefined } = {},
+  options: { upTo?: number | undefined; logger?: Logger | undefined; migrations?: readonly Migration[] } = {},
 ): Promise<SchemaSnapshot> {
   const opts = declaredOptions(subject, options.upTo);
   const hit = cachedDeclaredSchema(files, opts);
   if (hit) return hit;
-  return buildDeclaredSchema(subject.connection, await loadDeclared(root, subject.declared), { ...opts, ...(options.logger ? { logger: options.logger } : {}) });
+  return buildDeclaredSchema(subject.connection, options.migrations ?? (await loadDeclared(root, subject.declared)), { ...opts, ...(options.logger ? { logger: options.logger } : {}) });
 }
 
 /**

@@ -172,6 +172,21 @@ export function planServerChanges(migrations: readonly Migration[], existing: Se
 }
 
 /**
+ * Whether a build of `migrations` creates anything server-wide (a role, a membership, a
+ * database) or holds what a scratch run refuses: a build that runs while the same migrations are
+ * applied for real would then race the real run for the same names. Call {@link loadSqlParser} first.
+ */
+export function touchesServer(migrations: readonly Migration[]): boolean {
+  const none: ServerObjects = { roles: new Map(), memberships: new Map(), databases: new Map(), tablespaces: new Map(), settings: new Map() };
+  try {
+    const c = planServerChanges(migrations, none);
+    return c.roles.size > 0 || c.databases.size > 0 || c.memberships.length > 0;
+  } catch {
+    return true;
+  }
+}
+
+/**
  * The migrations as a scratch run replays them: each `CREATE ROLE` of a role that existed before
  * the run ({@link ServerChanges.existingRoles}) is blanked with spaces, so every file:line:col
  * stays right and the rest of the file runs as written. Logs one line per statement.

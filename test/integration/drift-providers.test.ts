@@ -253,4 +253,23 @@ describe("drift against the declared schema, through the providers", () => {
     expect(await scratch()).toEqual([]);
     expect(declaredSchemaCached(subject, await declaredFiles(process.cwd(), declared))).toBe(false);
   });
+
+  it("migrations that create a role are not built beside their apply (both runs would create it): the verification builds them after", async () => {
+    const { conn, owner, schemas } = await provisioned();
+    const dir = migrationsFolder();
+    const reader = `${conn.database}_reader`;
+    await query(conn, `ALTER ROLE ${owner} CREATEROLE`);
+    fs.writeFileSync(path.join(dir, "0004_reader.sql"), `CREATE ROLE ${reader};\nGRANT SELECT ON users TO ${reader};\n`);
+    const ms = await inputsOf(dir);
+    const inputs = { connection: conn, role: owner, migrations: ms, resetGeneration: 1, migrationsDir: dir, schemas: ["public"], grants: schemas };
+    const applied = (await migrations.create(inputs)).outs;
+    expect(applied.head).toBe("0004_reader");
+    expect(logs.filter((l) => l.includes("declared schema"))).toEqual([]);
+    expect(await query(conn, `SELECT rolname FROM pg_roles WHERE rolname = '${reader}'`)).toEqual([{ rolname: reader }]);
+    const declared: DeclaredInput = { dir, digest: migrationsDigest(ms), role: owner, policy: "warn", accept: [], configPath: "pgstack:databases[1].drift" };
+    const v: VerificationInputs = { connection: conn, schemas: ["public"], expectations: { tables: [], foreignKeys: [] }, migrationHead: applied.head, grants: schemas, declared };
+    expect((await verification.create(v)).outs.drift).toBe("in sync");
+    // The role the real run made stays; the scratch run did not create or drop it.
+    expect(await query(conn, `SELECT rolname FROM pg_roles WHERE rolname = '${reader}'`)).toEqual([{ rolname: reader }]);
+  });
 });
