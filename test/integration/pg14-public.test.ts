@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type ConnectionOptions } from "../../infra/lifecycle/connection.js";
 import { buildDeclaredSchema, loadSqlParser, resetDatabase } from "../../infra/lifecycle/index.js";
 import { PgstackError } from "../../infra/lifecycle/errors.js";
+import { query } from "../support/db.js";
 import { createManagedStyleAdmin } from "../support/global-setup.js";
 import { inline } from "../support/migrations.js";
 import { givePublicToDatabaseOwner, startTestServer, type TestServer } from "../support/postgres.js";
@@ -16,22 +17,11 @@ import { givePublicToDatabaseOwner, startTestServer, type TestServer } from "../
 let server: TestServer;
 let admin: ConnectionOptions;
 
-async function sql(c: ConnectionOptions, ...statements: string[]): Promise<Record<string, unknown>[]> {
-  const client = await connect(c);
-  try {
-    let rows: Record<string, unknown>[] = [];
-    for (const s of statements) rows = (await client.query(s)).rows;
-    return rows;
-  } finally {
-    await client.end();
-  }
-}
-
 beforeAll(async () => {
   await loadSqlParser();
   server = await startTestServer({ major: 14 });
   admin = await createManagedStyleAdmin(server.admin);
-  await sql(admin, "CREATE ROLE app_owner", "GRANT app_owner TO CURRENT_USER");
+  await query(admin, "CREATE ROLE app_owner; GRANT app_owner TO CURRENT_USER");
 }, 120_000);
 afterAll(async () => server?.stop());
 
@@ -46,10 +36,10 @@ describe("PostgreSQL 14's public schema", () => {
     expect((err as PgstackError).code).toBe("SCHEMA_NOT_OWNED");
     expect((err as Error).message).toMatch(MESSAGE);
 
-    await sql(admin, "CREATE DATABASE stock OWNER app_owner");
+    await query(admin, "CREATE DATABASE stock OWNER app_owner");
     const db = { ...admin, database: "stock" };
-    expect(await sql(db, "SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'public'")).toEqual([{ owner: "postgres" }]);
-    await sql(db, "SET ROLE app_owner", "CREATE TABLE public.kept (id int)");
+    expect(await query(db, "SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'public'")).toEqual([{ owner: "postgres" }]);
+    await query(db, "SET ROLE app_owner; CREATE TABLE public.kept (id int)");
     const client = await connect(db);
     try {
       const options = { database: "stock", schemas: publicSchema, acceptDataLoss: true };
@@ -61,8 +51,8 @@ describe("PostgreSQL 14's public schema", () => {
       await client.end();
     }
     // One transaction: the table is still there, and connections are allowed again.
-    expect(await sql(db, "SELECT count(*)::int AS n FROM pg_class WHERE relname = 'kept'")).toEqual([{ n: 1 }]);
-    expect(await sql(admin, "SELECT datallowconn FROM pg_database WHERE datname = 'stock'")).toEqual([{ datallowconn: true }]);
+    expect(await query(db, "SELECT count(*)::int AS n FROM pg_class WHERE relname = 'kept'")).toEqual([{ n: 1 }]);
+    expect(await query(admin, "SELECT datallowconn FROM pg_database WHERE datname = 'stock'")).toEqual([{ datallowconn: true }]);
   });
 
   it("after the superuser step: public belongs to each new database's owner, and the declared build works", async () => {
@@ -70,9 +60,9 @@ describe("PostgreSQL 14's public schema", () => {
     const migrations = await inline({ "0001_t.sql": "CREATE TABLE t (id int PRIMARY KEY);" });
     const snapshot = await buildDeclaredSchema(admin, migrations, { role: "app_owner", schemas: publicSchema, cacheDir: false });
     expect(Object.keys(snapshot.tables)).toEqual(["public.t"]);
-    await sql(admin, "CREATE DATABASE fresh OWNER app_owner");
-    expect(await sql({ ...admin, database: "fresh" }, "SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'public'")).toEqual([{ owner: "pg_database_owner" }]);
+    await query(admin, "CREATE DATABASE fresh OWNER app_owner");
+    expect(await query({ ...admin, database: "fresh" }, "SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'public'")).toEqual([{ owner: "pg_database_owner" }]);
     // template0 took no connections before, and takes none after.
-    expect(await sql(admin, "SELECT datallowconn FROM pg_database WHERE datname = 'template0'")).toEqual([{ datallowconn: false }]);
+    expect(await query(admin, "SELECT datallowconn FROM pg_database WHERE datname = 'template0'")).toEqual([{ datallowconn: false }]);
   });
 });

@@ -1,8 +1,8 @@
-/** Pure parts of the scratch module: the one naming scheme, the SCRAM verifier, the server-wide refusal at file:line. */
+/** Pure parts of the scratch module: the one naming scheme, the SCRAM verifier, the server-wide refusal at file:line, what may build beside a real apply. */
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { creatorOf, SCRATCH_PREFIX, scratchName } from "../../infra/lifecycle/scratch-names.js";
-import { planServerChanges, replayable, ScratchRefusedError, type ServerObjects } from "../../infra/lifecycle/scratch-server.js";
+import { planServerChanges, replayable, ScratchRefusedError, touchesServer, type ServerObjects } from "../../infra/lifecycle/scratch-server.js";
 import { scramVerifier } from "../../infra/lifecycle/scratch-session.js";
 import { keepsTableSet } from "../../infra/lifecycle/declared.js";
 import { sha256, type Migration } from "../../infra/lifecycle/source.js";
@@ -101,6 +101,20 @@ describe("server-wide changes of the migrations", () => {
     expect(logs).toEqual([`scratch: migrations/x/0012_reporting.sql:3:1: CREATE ROLE "app_reporting" is not replayed: the role exists on the server already (the migration ran for real); it is kept as it is`]);
     // Altering it afterwards would change the real role: refused like any existing role.
     expect(() => planServerChanges([m("0013_alter", "CREATE ROLE app_reporting;\nALTER ROLE app_reporting LOGIN;\n")], server(["app_reporting"]))).toThrow(ScratchRefusedError);
+  });
+});
+
+describe("touchesServer: which migrations a build may not run while they are applied for real", () => {
+  it("a role, a membership or a database they create, or anything a scratch run refuses; not objects inside a database", () => {
+    const touches = (sql: string) => touchesServer([m("0001_a", "CREATE TABLE a (id int PRIMARY KEY);"), m("0002_x", sql)]);
+    expect(touches("CREATE ROLE reader;")).toBe(true);
+    expect(touches("CREATE USER app LOGIN;")).toBe(true);
+    expect(touches("GRANT pg_read_all_data TO app_owner;")).toBe(true);
+    expect(touches("CREATE DATABASE other;")).toBe(true);
+    expect(touches("ALTER SYSTEM SET work_mem = '64MB';")).toBe(true);
+    expect(touches("ALTER ROLE app_owner SET search_path = app;")).toBe(true);
+    expect(touches("CREATE TABLE b (id int);\nGRANT SELECT ON b TO app_reader;\nCREATE SCHEMA s;\nCREATE EXTENSION IF NOT EXISTS citext;")).toBe(false);
+    expect(touches("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO app_reader;\nCOMMENT ON TABLE a IS 'x';")).toBe(false);
   });
 });
 
